@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class DosingConfig(AppConfig):
+    """Dose calculations, regimens and dose sheets."""
+
+    name = "dosing"
+    verbose_name = _("Dosing")

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class SchedulesConfig(AppConfig):
+    """Treatment plans, bookings and reminders."""
+
+    name = "schedules"
+    verbose_name = _("Schedules")

@@ -1,0 +1,130 @@
+"""Shared fixtures. The suite runs on PostgreSQL (select_for_update, triggers and concurrency
+need it) and refuses SQLite."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories import ParticipantFactory
+from trialsite import roles, services
+from trialsite.models import Participant, Site, SiteMembership, Trial
+
+PROTOCOL_PATH = settings.PROTOCOL_DIR / "NCT06850103.yaml"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    db = settings.DATABASES["default"]
+    return [
+        f"trialsite database: {db['ENGINE'].rsplit('.', 1)[-1]} {db.get('HOST') or ''}:{db.get('PORT') or ''} "
+        f"(tests use test_{db.get('NAME')})",
+        f"trialsite broker: {settings.CELERY_BROKER_URL}",
+    ]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        pytest.exit("The test suite runs on PostgreSQL only. Set DATABASE_URL=postgres://… (see README).", returncode=2)
+
+
+@pytest.fixture
+def trial(db: Any) -> Trial:
+    version, _ = services.protocol_load(path=PROTOCOL_PATH)
+    return version.trial
+
+
+@pytest.fixture
+def site(trial: Trial) -> Site:
+    return Site.objects.get(code="ZJU1")
+
+
+@pytest.fixture
+def other_site(trial: Trial) -> Site:
+    return Site.objects.get(code="NBH2")
+
+
+UserMaker = Callable[..., User]
+
+
+@pytest.fixture
+def make_user(db: Any) -> UserMaker:
+    counter = {"n": 0}
+
+    def make(role: str, sites: Iterable[Site] = (), *, username: str | None = None) -> User:
+        counter["n"] += 1
+        user = User.objects.create_user(
+            username=username or f"{role}{counter['n']}", password="pw-for-tests-1", is_staff=role in roles.ADMIN_ROLES
+        )
+        group, _ = Group.objects.get_or_create(name=role)
+        user.groups.add(group)
+        for s in sites:
+            SiteMembership.objects.create(user=user, site=s)
+        Token.objects.create(user=user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def nurse(make_user: UserMaker, site: Site) -> User:
+    return make_user(roles.RESEARCH_NURSE, [site], username="nurse")
+
+
+@pytest.fixture
+def other_nurse(make_user: UserMaker, other_site: Site) -> User:
+    return make_user(roles.RESEARCH_NURSE, [other_site], username="nurse_b")
+
+
+@pytest.fixture
+def pharmacist(make_user: UserMaker, site: Site, other_site: Site) -> User:
+    return make_user(roles.PHARMACIST, [site, other_site], username="pharmacist")
+
+
+@pytest.fixture
+def pharmacist2(make_user: UserMaker, site: Site, other_site: Site) -> User:
+    return make_user(roles.PHARMACIST, [site, other_site], username="pharmacist2")
+
+
+@pytest.fixture
+def investigator(make_user: UserMaker, site: Site, other_site: Site) -> User:
+    return make_user(roles.INVESTIGATOR, [site, other_site], username="investigator")
+
+
+@pytest.fixture
+def statistician(make_user: UserMaker, site: Site, other_site: Site) -> User:
+    return make_user(roles.STATISTICIAN, [site, other_site], username="statistician")
+
+
+@pytest.fixture
+def api_client_user(make_user: UserMaker, site: Site) -> User:
+    return make_user(roles.API_CLIENT, [site], username="his")
+
+
+@pytest.fixture
+def api() -> Callable[[User | None], APIClient]:
+    """api(user) → an APIClient authenticated with the user's token (None: anonymous)."""
+
+    def client(user: User | None) -> APIClient:
+        c = APIClient()
+        if user is not None:
+            c.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=user).key}")
+        return c
+
+    return client
+
+
+@pytest.fixture
+def today() -> dt.date:
+    return dt.date(2026, 3, 2)
+
+
+@pytest.fixture
+def participant(trial: Trial, site: Site) -> Participant:
+    return ParticipantFactory(trial=trial, site=site)

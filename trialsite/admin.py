@@ -1,0 +1,342 @@
+"""Admin of the trial registry. Every write goes through trialsite.services; nurses see only their
+sites' participants; nothing clinical can be deleted here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.models import User
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from trialsite import clock, roles, selectors, services
+from trialsite.errors import ApplicationError
+from trialsite.models import (
+    LabResult,
+    Measurement,
+    Participant,
+    ProtocolVersion,
+    Site,
+    SiteMembership,
+    SiteReferenceRange,
+    StaffProfile,
+    Trial,
+)
+
+
+class SiteScopedAdminMixin:
+    """Limit querysets and site choices to the user's sites (superusers see everything).
+
+    `site_lookup` is the path from the model to its Site (e.g. "site" or "participant__site")."""
+
+    site_lookup = "site"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        qs = super().get_queryset(request)  # type: ignore[misc]
+        if request.user.is_superuser:
+            return qs
+        return qs.filter(**{f"{self.site_lookup}__in": selectors.user_site_ids(request.user)})
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "site" and not request.user.is_superuser:
+            kwargs["queryset"] = selectors.sites_for_user(request.user)
+        if db_field.name == "participant" and not request.user.is_superuser:
+            kwargs["queryset"] = selectors.participants_for_user(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class NoDeleteMixin:
+    """Clinical records are never hard-deleted (they are withdrawn or marked entered in error)."""
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)  # type: ignore[misc]
+        actions.pop("delete_selected", None)
+        return actions
+
+
+def show_error(request: HttpRequest, exc: ApplicationError) -> None:
+    fields = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
+    messages.error(request, f"{exc.detail}" + (f" ({fields})" if fields and fields not in exc.detail else ""))
+
+
+@admin.register(Trial)
+class TrialAdmin(NoDeleteMixin, SimpleHistoryAdmin):
+    list_display = ["registry_id", "title", "target_enrollment", "current_protocol"]
+    readonly_fields = ["registry_id", "title", "target_enrollment", "current_protocol", "sites", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # trials come from protocol definition files (seed_demo / load_protocol)
+
+
+@admin.register(ProtocolVersion)
+class ProtocolVersionAdmin(NoDeleteMixin, admin.ModelAdmin[ProtocolVersion]):
+    list_display = ["trial", "version", "sha256", "loaded_at", "source_path"]
+    readonly_fields = ["trial", "version", "sha256", "loaded_at", "source_path", "definition"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SiteReferenceRangeInline(admin.TabularInline[SiteReferenceRange, Site]):
+    model = SiteReferenceRange
+    extra = 0
+
+
+@admin.register(Site)
+class SiteAdmin(NoDeleteMixin, SimpleHistoryAdmin):
+    list_display = ["code", "name", "name_zh", "city", "time_zone", "infusion_chairs_per_day"]
+    search_fields = ["code", "name", "name_zh", "city"]
+    inlines = [SiteReferenceRangeInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Site]:
+        return selectors.sites_for_user(request.user)
+
+
+@admin.register(SiteMembership)
+class SiteMembershipAdmin(SimpleHistoryAdmin):
+    list_display = ["user", "site"]
+    list_filter = ["site"]
+    search_fields = ["user__username"]
+
+
+@admin.register(StaffProfile)
+class StaffProfileAdmin(admin.ModelAdmin[StaffProfile]):
+    list_display = ["user", "language"]
+
+
+class SiteMembershipInline(admin.TabularInline[SiteMembership, User]):
+    model = SiteMembership
+    extra = 0
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class TrialSiteUserAdmin(UserAdmin):
+    inlines = [SiteMembershipInline]
+
+
+class MeasurementInline(NoDeleteMixin, admin.TabularInline[Measurement, Participant]):
+    model = Measurement
+    fields = ["kind", "value", "measured_on", "entered_in_error", "error_reason", "recorded_by", "recorded_at"]
+    readonly_fields = ["entered_in_error", "error_reason", "recorded_by", "recorded_at"]
+    extra = 1
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Rows can be added, never edited (corrections are new rows; errors are flagged).
+        return super().has_change_permission(request, obj) if obj is None else True
+
+
+class LabResultInline(NoDeleteMixin, admin.TabularInline[LabResult, Participant]):
+    model = LabResult
+    fields = ["analyte", "value", "unit", "uln", "collected_on", "entered_in_error", "recorded_by"]
+    readonly_fields = ["entered_in_error", "recorded_by"]
+    extra = 1
+
+
+class ParticipantAddForm(forms.ModelForm[Participant]):
+    class Meta:
+        model = Participant
+        fields = [
+            "trial",
+            "site",
+            "screening_number",
+            "full_name",
+            "sex",
+            "birth_date",
+            "consent_date",
+            "phone",
+            "email",
+            "preferred_language",
+            "reminders_by_sms",
+            "reminders_by_email",
+        ]
+
+
+@admin.register(Participant)
+class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+    list_display = ["screening_number", "full_name", "site", "status", "arm", "randomization_number", "consent_date"]
+    list_filter = ["status", "site", "arm"]
+    search_fields = ["screening_number", "full_name"]
+    inlines = [MeasurementInline, LabResultInline]
+    actions = ["withdraw_selected"]
+    # Status, arm and randomization are changed only by services (eligibility, randomize, withdraw).
+    readonly_fields = [
+        "trial",
+        "protocol_version",
+        "site",
+        "screening_number",
+        "status",
+        "arm",
+        "randomization_number",
+        "randomized_at",
+        "withdrawn_at",
+        "withdrawal_reason",
+        "created_at",
+        "created_by",
+    ]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = ParticipantAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ["created_at", "created_by"]
+        fields = list(self.readonly_fields)
+        if obj.is_randomized:
+            fields += ["full_name", "sex", "birth_date", "consent_date"]
+        return fields
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return ParticipantAddForm.Meta.fields
+        return super().get_fields(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: Participant, form: Any, change: bool) -> None:
+        try:
+            if not change:
+                data = {k: form.cleaned_data[k] for k in ParticipantAddForm.Meta.fields}
+                created = services.participant_create(by=roles.actor(request.user), today=clock.today(), **data)
+                obj.pk = created.pk
+                obj.refresh_from_db()
+                return
+            if "consent_date" in form.changed_data and obj.consent_date is not None:
+                services.participant_record_consent(participant=obj, consent_date=obj.consent_date, today=clock.today())
+                form.changed_data.remove("consent_date")
+            editable = [
+                f
+                for f in form.changed_data
+                if f
+                in {
+                    "full_name",
+                    "sex",
+                    "birth_date",
+                    "phone",
+                    "email",
+                    "preferred_language",
+                    "reminders_by_sms",
+                    "reminders_by_email",
+                }
+            ]
+            if editable:
+                obj.save(update_fields=editable)
+        except ApplicationError as exc:
+            show_error(request, exc)
+            raise _AbortSave from exc
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        participant = form.instance
+        for inline_form in formset.forms:
+            if not inline_form.has_changed() or inline_form.instance.pk:
+                continue
+            data = inline_form.cleaned_data
+            try:
+                if formset.model is Measurement:
+                    services.measurement_record(
+                        participant=participant,
+                        kind=data["kind"],
+                        value=data["value"],
+                        measured_on=data["measured_on"],
+                        by=roles.actor(request.user),
+                        today=clock.today(),
+                    )
+                elif formset.model is LabResult:
+                    services.lab_result_record(
+                        participant=participant,
+                        analyte=data["analyte"],
+                        value=data["value"],
+                        unit=data.get("unit") or None,
+                        uln=data.get("uln"),
+                        collected_on=data["collected_on"],
+                        by=roles.actor(request.user),
+                        today=clock.today(),
+                    )
+            except ApplicationError as exc:
+                show_error(request, exc)
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _AbortSave:
+            from django.http import HttpResponseRedirect
+
+            return HttpResponseRedirect(request.get_full_path())
+
+    @admin.action(description=_("Withdraw the selected participants"))
+    def withdraw_selected(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
+        reason = request.POST.get("withdrawal_reason") or str(
+            _("Withdrawn by %(user)s via the admin") % {"user": request.user}
+        )
+        for participant in queryset:
+            try:
+                services.participant_withdraw(
+                    participant=participant, reason=reason, by=roles.actor(request.user), now=clock.now()
+                )
+                messages.success(request, _("%(p)s withdrawn.") % {"p": participant})
+            except ApplicationError as exc:
+                show_error(request, exc)
+
+
+class _AbortSave(Exception):
+    """Raised inside the admin's save to undo the whole request's transaction after a refusal."""
+
+
+@admin.register(Measurement)
+class MeasurementAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+    site_lookup = "participant__site"
+    list_display = ["participant", "kind", "value", "measured_on", "entered_in_error"]
+    list_filter = ["kind", "entered_in_error"]
+    readonly_fields = [
+        "participant",
+        "kind",
+        "value",
+        "measured_on",
+        "entered_in_error",
+        "error_reason",
+        "recorded_by",
+        "recorded_at",
+    ]
+    actions = ["mark_entered_in_error"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # added on the participant's page, through the service
+
+    @admin.action(description=_("Mark as entered in error"))
+    def mark_entered_in_error(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for row in queryset:
+            services.record_mark_entered_in_error(record=row, reason=f"marked by {request.user} in the admin")
+        messages.success(request, _("Marked as entered in error."))
+
+
+@admin.register(LabResult)
+class LabResultAdmin(MeasurementAdmin):
+    list_display = ["participant", "analyte", "value", "unit", "uln", "collected_on", "entered_in_error"]
+    list_filter = ["analyte", "entered_in_error"]
+    readonly_fields = [
+        "participant",
+        "analyte",
+        "value",
+        "unit",
+        "uln",
+        "collected_on",
+        "entered_in_error",
+        "error_reason",
+        "recorded_by",
+        "recorded_at",
+    ]

@@ -1,0 +1,40 @@
+"""Role permissions for API views.
+
+Every API view declares `required_roles`: a mapping from HTTP method (or "*") to the set of role
+names allowed. A view that declares nothing is closed to everyone (fail closed), so a new
+endpoint without a permission decision cannot leak. Site scoping is done by the views' querysets
+(selectors), which return 404 for another site's objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from trialsite import roles
+
+READ = ("GET", "HEAD", "OPTIONS")
+ALL_ROLES = frozenset(roles.ROLES)
+STAFF_ROLES = frozenset(roles.ADMIN_ROLES)
+
+
+def roles_for(view: Any, method: str) -> frozenset[str]:
+    mapping: Mapping[str, frozenset[str] | set[str]] = getattr(view, "required_roles", {}) or {}
+    if method in ("HEAD", "OPTIONS") and method not in mapping:
+        method = "GET"
+    return frozenset(mapping.get(method, mapping.get("*", frozenset())))
+
+
+class HasRole(BasePermission):
+    message = "Your role does not allow this operation."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        if user.is_superuser:
+            return True
+        return bool(roles.user_roles(user) & roles_for(view, request.method or "GET"))

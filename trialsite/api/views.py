@@ -1,0 +1,177 @@
+"""Registry endpoints: trials, sites, participants, their measurements and lab results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from trialsite import clock, roles, selectors, services
+from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
+from trialsite.api.serializers import (
+    ConsentIn,
+    LabResultIn,
+    LabResultOut,
+    MeasurementIn,
+    MeasurementOut,
+    ParticipantIn,
+    ParticipantOut,
+    SiteOut,
+    TrialOut,
+    WithdrawIn,
+)
+from trialsite.errors import InvalidInput
+from trialsite.models import LabResult, Measurement, Participant, Site, Trial
+
+NURSES = frozenset({roles.RESEARCH_NURSE, roles.INVESTIGATOR})
+
+
+def get_participant(request: Request, pk: int) -> Participant:
+    """A participant of the user's sites, or 404 (another site's participant does not exist)."""
+    return get_object_or_404(selectors.participants_for_user(request.user), pk=pk)
+
+
+class TrialList(generics.ListAPIView[Trial]):
+    required_roles = {"GET": ALL_ROLES}
+    serializer_class = TrialOut
+    queryset = Trial.objects.select_related("current_protocol").order_by("registry_id")
+
+
+class SiteList(generics.ListAPIView[Site]):
+    """The sites the caller belongs to."""
+
+    required_roles = {"GET": ALL_ROLES}
+    serializer_class = SiteOut
+
+    def get_queryset(self) -> QuerySet[Site]:
+        return selectors.sites_for_user(self.request.user).order_by("code")
+
+
+class ParticipantFilter(filters.FilterSet):
+    site = filters.CharFilter(field_name="site__code")
+    trial = filters.CharFilter(field_name="trial__registry_id")
+    status = filters.CharFilter()
+    screening_number = filters.CharFilter()
+
+    class Meta:
+        model = Participant
+        fields = ["site", "trial", "status", "screening_number"]
+
+
+class ParticipantListCreate(generics.ListAPIView[Participant]):
+    required_roles = {"GET": ALL_ROLES, "POST": NURSES}
+    serializer_class = ParticipantOut
+    filterset_class = ParticipantFilter
+
+    def get_queryset(self) -> QuerySet[Participant]:
+        return selectors.participants_for_user(self.request.user).select_related("protocol_version").order_by("id")
+
+    @extend_schema(request=ParticipantIn, responses={201: ParticipantOut})
+    def post(self, request: Request) -> Response:
+        data = ParticipantIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values: dict[str, Any] = dict(data.validated_data)
+        trial = _resolve_trial(values.pop("trial", None))
+        site_code = values.pop("site")
+        site = Site.objects.filter(code=site_code).first()
+        if site is None:
+            raise InvalidInput(f"Unknown site {site_code!r}.", errors={"site": [f"Unknown site {site_code!r}."]})
+        participant = services.participant_create(
+            trial=trial, site=site, by=roles.actor(request.user), today=clock.today(), **values
+        )
+        return Response(ParticipantOut(participant).data, status=status.HTTP_201_CREATED)
+
+
+def _resolve_trial(registry_id: str | None) -> Trial:
+    if registry_id:
+        trial = Trial.objects.filter(registry_id=registry_id).first()
+        if trial is None:
+            raise InvalidInput(f"Unknown trial {registry_id!r}.", errors={"trial": ["Unknown trial."]})
+        return trial
+    trial = selectors.default_trial()
+    if trial is None:
+        raise InvalidInput(
+            "Name the trial.", errors={"trial": ["This field is required when there are several trials."]}
+        )
+    return trial
+
+
+class ParticipantDetail(generics.RetrieveAPIView[Participant]):
+    required_roles = {"GET": ALL_ROLES}
+    serializer_class = ParticipantOut
+
+    def get_queryset(self) -> QuerySet[Participant]:
+        return selectors.participants_for_user(self.request.user).select_related("protocol_version")
+
+
+class ParticipantConsent(APIView):
+    required_roles = {"POST": NURSES}
+
+    @extend_schema(request=ConsentIn, responses={200: ParticipantOut})
+    def post(self, request: Request, pk: int) -> Response:
+        participant = get_participant(request, pk)
+        data = ConsentIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        participant = services.participant_record_consent(
+            participant=participant, consent_date=data.validated_data["consent_date"], today=clock.today()
+        )
+        return Response(ParticipantOut(participant).data)
+
+
+class ParticipantWithdraw(APIView):
+    required_roles = {"POST": NURSES}
+
+    @extend_schema(request=WithdrawIn, responses={200: ParticipantOut})
+    def post(self, request: Request, pk: int) -> Response:
+        participant = get_participant(request, pk)
+        data = WithdrawIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        participant = services.participant_withdraw(
+            participant=participant, reason=data.validated_data["reason"], by=roles.actor(request.user), now=clock.now()
+        )
+        return Response(ParticipantOut(participant).data)
+
+
+class MeasurementListCreate(generics.ListAPIView[Measurement]):
+    required_roles = {"GET": STAFF_ROLES, "POST": NURSES}
+    serializer_class = MeasurementOut
+
+    def get_queryset(self) -> QuerySet[Measurement]:
+        participant = get_participant(self.request, self.kwargs["pk"])
+        return Measurement.objects.filter(participant=participant).order_by("-measured_on", "-id")
+
+    @extend_schema(request=MeasurementIn, responses={201: MeasurementOut})
+    def post(self, request: Request, pk: int) -> Response:
+        participant = get_participant(request, pk)
+        data = MeasurementIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = services.measurement_record(
+            participant=participant, by=roles.actor(request.user), today=clock.today(), **data.validated_data
+        )
+        return Response(MeasurementOut(row).data, status=status.HTTP_201_CREATED)
+
+
+class LabResultListCreate(generics.ListAPIView[LabResult]):
+    required_roles = {"GET": STAFF_ROLES, "POST": NURSES}
+    serializer_class = LabResultOut
+
+    def get_queryset(self) -> QuerySet[LabResult]:
+        participant = get_participant(self.request, self.kwargs["pk"])
+        return LabResult.objects.filter(participant=participant).order_by("-collected_on", "-id")
+
+    @extend_schema(request=LabResultIn, responses={201: LabResultOut})
+    def post(self, request: Request, pk: int) -> Response:
+        participant = get_participant(request, pk)
+        data = LabResultIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = services.lab_result_record(
+            participant=participant, by=roles.actor(request.user), today=clock.today(), **data.validated_data
+        )
+        return Response(LabResultOut(row).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,70 @@
+"""One hierarchy of domain errors. Services raise them; the DRF exception handler
+(trialsite.api.errors) turns them into HTTP answers and the admin shows them as messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+
+class ApplicationError(Exception):
+    """A domain rule refused an operation. `code` is stable and machine-readable; `detail` is a
+    human message (already translated where the caller's language matters); `errors` maps field
+    names to messages, as in the public error shape {"code", "detail", "errors"}."""
+
+    code: ClassVar[str] = "application_error"
+    http_status: ClassVar[int] = 422
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        errors: Mapping[str, Sequence[str]] | None = None,
+        extra: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code  # type: ignore[misc]
+        self.errors = {k: [str(m) for m in v] for k, v in (errors or {}).items()}
+        self.extra = dict(extra or {})
+
+
+class InvalidInput(ApplicationError):
+    """Input is malformed or out of range (400)."""
+
+    code = "invalid"
+    http_status = 400
+
+
+class RuleViolation(ApplicationError):
+    """Well-formed input that a clinical or workflow rule refuses (422)."""
+
+    code = "rule_violation"
+    http_status = 422
+
+
+class Conflict(ApplicationError):
+    """The operation clashes with the current state (409): already done, capacity full, …"""
+
+    code = "conflict"
+    http_status = 409
+
+
+class NotPermitted(ApplicationError):
+    """The user's role or site does not allow this (403)."""
+
+    code = "permission_denied"
+    http_status = 403
+
+
+class NotFound(ApplicationError):
+    code = "not_found"
+    http_status = 404
+
+
+class ProtocolDefinitionError(InvalidInput):
+    """A protocol definition file failed to parse or validate."""
+
+    code = "invalid_protocol"

@@ -1,0 +1,335 @@
+"""The trial registry: trials and their protocol versions, sites, staff membership, participants
+and their dated measurements and lab results."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from trialsite import labs
+
+
+class Trial(models.Model):
+    registry_id = models.CharField(_("registry id"), max_length=32, unique=True)
+    title = models.CharField(_("title"), max_length=300)
+    target_enrollment = models.PositiveIntegerField(_("target enrollment"))
+    current_protocol = models.ForeignKey(
+        "ProtocolVersion",
+        verbose_name=_("current protocol version"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    sites: models.ManyToManyField[Site, Any] = models.ManyToManyField(
+        "Site", related_name="trials", verbose_name=_("sites")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("trial")
+        verbose_name_plural = _("trials")
+        permissions = [("raise_enrollment_cap", _("Can raise the target enrollment"))]
+
+    def __str__(self) -> str:
+        return self.registry_id
+
+    @property
+    def definition(self) -> dict[str, Any]:
+        """The current protocol definition (the validated data file), or {} before loading."""
+        return self.current_protocol.definition if self.current_protocol else {}
+
+
+class ProtocolVersion(models.Model):
+    """One loaded version of a trial's protocol definition file. Never edited after loading:
+    participants stay on the version they were registered under."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="protocol_versions")
+    version = models.CharField(_("version"), max_length=32)
+    definition = models.JSONField(_("definition"))
+    sha256 = models.CharField(_("SHA-256 of the canonical definition"), max_length=64)
+    source_path = models.CharField(_("loaded from"), max_length=300)
+    loaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("protocol version")
+        verbose_name_plural = _("protocol versions")
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "version"], name="protocol_version_unique"),
+        ]
+        ordering = ["trial", "loaded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.trial.registry_id} v{self.version}"
+
+
+class Site(models.Model):
+    code = models.CharField(_("code"), max_length=16, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    name_zh = models.CharField(_("Chinese name"), max_length=200, blank=True)
+    city = models.CharField(_("city"), max_length=100)
+    country = models.CharField(_("country"), max_length=2, default="CN")
+    time_zone = models.CharField(_("time zone"), max_length=64, default="Asia/Shanghai")
+    infusion_chairs_per_day = models.PositiveIntegerField(
+        _("infusion chairs per day"), validators=[MinValueValidator(1)]
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("site")
+        verbose_name_plural = _("sites")
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class SiteReferenceRange(models.Model):
+    """A site laboratory's upper limit of normal for one analyte (eligibility uses ×ULN rules)."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="reference_ranges")
+    analyte = models.CharField(_("analyte"), max_length=32, choices=labs.ANALYTE_CHOICES)
+    uln = models.DecimalField(_("upper limit of normal"), max_digits=10, decimal_places=3)
+    unit = models.CharField(_("unit"), max_length=16)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("site reference range")
+        verbose_name_plural = _("site reference ranges")
+        constraints = [
+            models.UniqueConstraint(fields=["site", "analyte"], name="site_reference_range_unique"),
+            models.CheckConstraint(condition=Q(uln__gt=0), name="site_reference_range_uln_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site.code} {self.analyte} ULN {self.uln} {self.unit}"
+
+
+class StaffProfile(models.Model):
+    """Per-user preferences; the admin language is switchable per user."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default="en")
+
+    class Meta:
+        verbose_name = _("staff profile")
+        verbose_name_plural = _("staff profiles")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.language})"
+
+
+class SiteMembership(models.Model):
+    """Staff-to-site membership: a user sees the participants of the sites they belong to."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="site_memberships")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="memberships")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("site membership")
+        verbose_name_plural = _("site memberships")
+        constraints = [models.UniqueConstraint(fields=["user", "site"], name="site_membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.site.code}"
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", _("female")
+    MALE = "male", _("male")
+
+
+class Language(models.TextChoices):
+    ZH_HANS = "zh-hans", _("Simplified Chinese")
+    EN = "en", _("English")
+
+
+class ParticipantStatus(models.TextChoices):
+    SCREENING = "screening", _("screening")
+    ELIGIBLE = "eligible", _("eligible")
+    INELIGIBLE = "ineligible", _("ineligible")
+    RANDOMIZED = "randomized", _("randomized")
+    ON_TREATMENT = "on_treatment", _("on treatment")
+    COMPLETED = "completed", _("completed")
+    WITHDRAWN = "withdrawn", _("withdrawn")
+
+
+# Allowed status moves. Re-screening may turn an eligible participant ineligible and back;
+# randomization is the only way into `randomized` (randomization.services sets it).
+STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
+    ParticipantStatus.SCREENING: frozenset({"eligible", "ineligible", "withdrawn"}),
+    ParticipantStatus.ELIGIBLE: frozenset({"ineligible", "randomized", "withdrawn"}),
+    ParticipantStatus.INELIGIBLE: frozenset({"eligible", "withdrawn"}),
+    ParticipantStatus.RANDOMIZED: frozenset({"on_treatment", "withdrawn"}),
+    ParticipantStatus.ON_TREATMENT: frozenset({"completed", "withdrawn"}),
+    ParticipantStatus.COMPLETED: frozenset(),
+    ParticipantStatus.WITHDRAWN: frozenset(),
+}
+RANDOMIZED_STATUSES = ("randomized", "on_treatment", "completed")
+
+
+class Participant(models.Model):
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="participants")
+    protocol_version = models.ForeignKey(ProtocolVersion, on_delete=models.PROTECT, related_name="participants")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="participants")
+    screening_number = models.CharField(_("screening number"), max_length=32)
+    full_name = models.CharField(_("full name"), max_length=200)
+    sex = models.CharField(_("sex"), max_length=6, choices=Sex.choices)
+    birth_date = models.DateField(_("birth date"))
+    consent_date = models.DateField(_("consent date"), null=True, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=ParticipantStatus.choices, default=ParticipantStatus.SCREENING
+    )
+    # Set by randomization.services.participant_randomize only; the allocation record there is the
+    # source of truth and these columns are a convenient copy for the other apps.
+    arm = models.CharField(_("arm"), max_length=32, blank=True)
+    randomization_number = models.PositiveIntegerField(_("randomization number"), null=True, blank=True)
+    randomized_at = models.DateTimeField(_("randomized at"), null=True, blank=True)
+    withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
+    withdrawal_reason = models.TextField(_("withdrawal reason"), blank=True)
+    # Contact and reminder preferences.
+    phone = models.CharField(_("mobile phone"), max_length=32, blank=True)
+    email = models.EmailField(_("email"), blank=True)
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=10, choices=Language.choices, default=Language.ZH_HANS
+    )
+    reminders_by_sms = models.BooleanField(_("reminders by SMS"), default=True)
+    reminders_by_email = models.BooleanField(_("reminders by email"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("participant")
+        verbose_name_plural = _("participants")
+        ordering = ["trial", "screening_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "screening_number"], name="participant_screening_number_unique"),
+            models.UniqueConstraint(
+                fields=["trial", "randomization_number"], name="participant_randomization_number_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in ParticipantStatus]), name="participant_status_valid"
+            ),
+            # A randomized participant always has an arm and a number; a never-randomized one never does.
+            models.CheckConstraint(
+                condition=(
+                    Q(status__in=RANDOMIZED_STATUSES, randomization_number__isnull=False, randomized_at__isnull=False)
+                    & ~Q(arm="")
+                )
+                | Q(status__in=["screening", "eligible", "ineligible"], randomization_number__isnull=True, arm="")
+                | Q(status="withdrawn"),
+                name="participant_randomized_has_allocation",
+            ),
+        ]
+        permissions = [("withdraw_participant", _("Can withdraw a participant"))]
+
+    def __str__(self) -> str:
+        return f"{self.screening_number}"
+
+    @property
+    def is_randomized(self) -> bool:
+        return self.randomization_number is not None
+
+
+class MeasurementKind(models.TextChoices):
+    HEIGHT = "height", _("height (cm)")
+    WEIGHT = "weight", _("weight (kg)")
+
+
+class Measurement(models.Model):
+    """A dated body measurement. Corrections are new rows; a wrong row is marked entered in error."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="measurements")
+    kind = models.CharField(_("kind"), max_length=8, choices=MeasurementKind.choices)
+    value = models.DecimalField(_("value"), max_digits=6, decimal_places=2)
+    measured_on = models.DateField(_("measured on"))
+    entered_in_error = models.BooleanField(_("entered in error"), default=False)
+    error_reason = models.CharField(_("reason marked in error"), max_length=200, blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("measurement")
+        verbose_name_plural = _("measurements")
+        ordering = ["participant", "-measured_on", "-id"]
+        indexes = [models.Index(fields=["participant", "kind", "measured_on"])]
+        constraints = [
+            # Plausibility bounds (formulas.md dose-error guards); the service gives the clear message.
+            models.CheckConstraint(
+                condition=(Q(kind="height", value__gte=Decimal("100"), value__lte=Decimal("230")))
+                | (Q(kind="weight", value__gte=Decimal("30"), value__lte=Decimal("250"))),
+                name="measurement_value_plausible",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.kind} {self.value} on {self.measured_on}"
+
+
+class LabResult(models.Model):
+    """A dated lab value in the analyte's canonical unit (labs.ANALYTES), with the site's ULN."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="lab_results")
+    analyte = models.CharField(_("analyte"), max_length=32, choices=labs.ANALYTE_CHOICES)
+    value = models.DecimalField(_("value"), max_digits=10, decimal_places=3)
+    unit = models.CharField(_("unit"), max_length=16)
+    uln = models.DecimalField(_("upper limit of normal"), max_digits=10, decimal_places=3, null=True, blank=True)
+    collected_on = models.DateField(_("collected on"))
+    entered_in_error = models.BooleanField(_("entered in error"), default=False)
+    error_reason = models.CharField(_("reason marked in error"), max_length=200, blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("lab result")
+        verbose_name_plural = _("lab results")
+        ordering = ["participant", "-collected_on", "-id"]
+        indexes = [models.Index(fields=["participant", "analyte", "collected_on"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(value__gte=0), name="lab_result_value_non_negative"),
+            models.CheckConstraint(condition=Q(uln__isnull=True) | Q(uln__gt=0), name="lab_result_uln_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.analyte} {self.value} {self.unit} on {self.collected_on}"
+
+    @property
+    def times_uln(self) -> Decimal | None:
+        return (self.value / self.uln) if self.uln else None
+
+
+class WorkerHeartbeat(models.Model):
+    """One row, touched by the `heartbeat` task that beat schedules: proof the worker runs."""
+
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("worker heartbeat")
+
+    def __str__(self) -> str:
+        return f"worker seen at {self.seen_at.isoformat()}"

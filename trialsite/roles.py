@@ -1,0 +1,67 @@
+"""Staff roles. A role is a Django group whose permissions are set by migrations
+(see `grant_permissions`), never by hand; site membership is data (SiteMembership)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+
+RESEARCH_NURSE = "research_nurse"
+PHARMACIST = "pharmacist"
+INVESTIGATOR = "investigator"
+STATISTICIAN = "statistician"
+API_CLIENT = "api_client"
+
+ROLES: tuple[str, ...] = (RESEARCH_NURSE, PHARMACIST, INVESTIGATOR, STATISTICIAN, API_CLIENT)
+
+# Roles that work in the admin (is_staff); an API client only has a token.
+ADMIN_ROLES = frozenset({RESEARCH_NURSE, PHARMACIST, INVESTIGATOR, STATISTICIAN})
+
+AnyUser = AbstractBaseUser | AnonymousUser
+
+
+def user_roles(user: Any) -> frozenset[str]:
+    """The role names of `user`, cached on the instance for the request's lifetime."""
+    if not getattr(user, "is_authenticated", False):
+        return frozenset()
+    cached = getattr(user, "_trialsite_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+        user._trialsite_roles = cached
+    return cached
+
+
+def has_role(user: Any, *roles: str) -> bool:
+    return bool(user_roles(user) & set(roles))
+
+
+def actor(user: Any) -> User:
+    """The signed-in user behind a request, as the services' `by` argument."""
+    from trialsite.errors import NotPermitted
+
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise NotPermitted("Sign in first.", code="not_authenticated")
+    return user
+
+
+def grant_permissions(apps: Any, mapping: Mapping[str, Iterable[str]]) -> None:
+    """For data migrations: give each role (group) the listed "app_label.codename" permissions.
+
+    Permissions are normally created after `migrate` (post_migrate); a migration that grants
+    them creates them first, so a fresh database ends up with the same groups as an old one.
+    """
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+
+    labels = {perm.split(".", 1)[0] for perms in mapping.values() for perm in perms}
+    for label in labels:
+        create_permissions(global_apps.get_app_config(label), verbosity=0, apps=apps)
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, perms in mapping.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        for perm in perms:
+            app_label, codename = perm.split(".", 1)
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))

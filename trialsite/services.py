@@ -1,0 +1,375 @@
+"""Writes to the trial registry: protocol loading, participants, measurements and lab results."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from trialsite import labs, protocol, roles
+from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
+from trialsite.models import (
+    STATUS_TRANSITIONS,
+    LabResult,
+    Measurement,
+    MeasurementKind,
+    Participant,
+    ParticipantStatus,
+    ProtocolVersion,
+    Site,
+    SiteReferenceRange,
+    Trial,
+)
+from trialsite.selectors import user_site_ids
+from trialsite.signals import clinical_data_recorded, participant_withdrawn
+
+
+def _full_clean(obj: Any, **kwargs: Any) -> None:
+    """full_clean, with Django's ValidationError turned into the domain's InvalidInput."""
+    try:
+        obj.full_clean(**kwargs)
+    except ValidationError as exc:
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        first = next(iter(errors.values()))[0]
+        raise InvalidInput(first, errors=errors) from exc
+
+
+# --- Protocol ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def protocol_load(*, path: Path | None = None, text: str | None = None) -> tuple[ProtocolVersion, bool]:
+    """Load a protocol definition; return (version, created).
+
+    Loading the same content again changes nothing. A new `trial.version` becomes the trial's
+    current protocol; participants keep the version they were registered under. Changing the
+    content of an already loaded version is refused: amendments get a new version number.
+    """
+    if text is not None:
+        data = protocol.parse(text, source=str(path or "<string>"))
+    elif path is not None:
+        data = protocol.read(path)
+    else:
+        raise InvalidInput("protocol_load needs a path or a text.")
+    digest = protocol.canonical_sha256(data)
+    meta = data["trial"]
+
+    trial = Trial.objects.select_for_update().filter(registry_id=meta["registry_id"]).first()
+    if trial is None:
+        trial = Trial.objects.create(
+            registry_id=meta["registry_id"], title=meta["title"], target_enrollment=meta["target_enrollment"]
+        )
+    existing = ProtocolVersion.objects.filter(trial=trial, version=meta["version"]).first()
+    if existing is not None:
+        if existing.sha256 != digest:
+            raise Conflict(
+                f"{trial.registry_id} version {meta['version']} is already loaded with different content; "
+                "give the amended definition a new version.",
+                code="protocol_version_changed",
+            )
+        return existing, False
+
+    version = ProtocolVersion.objects.create(
+        trial=trial, version=meta["version"], definition=data, sha256=digest, source_path=str(path or "")
+    )
+    for spec in data["sites"]:
+        site, _created = Site.objects.get_or_create(
+            code=spec["code"],
+            defaults={
+                "name": spec["name"],
+                "name_zh": spec.get("name_zh", ""),
+                "city": spec["city"],
+                "time_zone": spec["time_zone"],
+                "infusion_chairs_per_day": spec["infusion_chairs_per_day"],
+            },
+        )
+        trial.sites.add(site)
+        for analyte, rr in data.get("default_reference_ranges", {}).items():
+            # Site laboratories' own values, once entered, are never overwritten by the defaults.
+            SiteReferenceRange.objects.get_or_create(
+                site=site, analyte=analyte, defaults={"uln": Decimal(str(rr["uln"])), "unit": rr["unit"]}
+            )
+    # The enrollment cap is only ever raised by the statistician (trial_raise_enrollment_cap),
+    # so a definition does not lower a cap that was raised.
+    trial.title = meta["title"]
+    trial.target_enrollment = max(trial.target_enrollment, meta["target_enrollment"])
+    trial.current_protocol = version
+    trial.save()
+    return version, True
+
+
+@transaction.atomic
+def trial_raise_enrollment_cap(*, trial: Trial, new_target: int, by: User) -> Trial:
+    if not roles.has_role(by, roles.STATISTICIAN):
+        raise NotPermitted(_("Only the statistician can raise the target enrollment."))
+    trial = Trial.objects.select_for_update().get(pk=trial.pk)
+    if new_target <= trial.target_enrollment:
+        raise InvalidInput(
+            _("The new target must be above the current one (%(n)s).") % {"n": trial.target_enrollment},
+            errors={"target_enrollment": [_("Must be greater than %(n)s.") % {"n": trial.target_enrollment}]},
+        )
+    trial.target_enrollment = new_target
+    trial.save(update_fields=["target_enrollment"])
+    return trial
+
+
+# --- Participants --------------------------------------------------------------------------
+
+
+def _check_site_access(user: User | None, site: Site) -> None:
+    if user is None or getattr(user, "is_superuser", False):
+        return
+    if site.pk not in user_site_ids(user):
+        raise NotPermitted(_("You do not work at site %(site)s.") % {"site": site.code})
+
+
+@transaction.atomic
+def participant_create(
+    *,
+    trial: Trial,
+    site: Site,
+    screening_number: str,
+    full_name: str,
+    sex: str,
+    birth_date: dt.date,
+    consent_date: dt.date | None = None,
+    by: User | None = None,
+    today: dt.date,
+    **contact: Any,
+) -> Participant:
+    _check_site_access(by, site)
+    if not trial.sites.filter(pk=site.pk).exists():
+        raise InvalidInput(
+            _("Site %(site)s does not take part in %(trial)s.") % {"site": site.code, "trial": trial.registry_id},
+            errors={"site": [_("Not a site of this trial.")]},
+        )
+    if trial.current_protocol_id is None:
+        raise RuleViolation(_("The trial's protocol has not been loaded."), code="protocol_missing")
+    errors: dict[str, list[str]] = {}
+    if birth_date >= today:
+        errors["birth_date"] = [_("The birth date must be in the past.")]
+    if consent_date is not None and consent_date > today:
+        errors["consent_date"] = [_("The consent date cannot be in the future.")]
+    if consent_date is not None and consent_date < birth_date:
+        errors["consent_date"] = [_("The consent date cannot be before the birth date.")]
+    if errors:
+        raise InvalidInput(next(iter(errors.values()))[0], errors=errors)
+    participant = Participant(
+        trial=trial,
+        protocol_version_id=trial.current_protocol_id,
+        site=site,
+        screening_number=screening_number.strip(),
+        full_name=full_name.strip(),
+        sex=sex,
+        birth_date=birth_date,
+        consent_date=consent_date,
+        created_by=by,
+        **contact,
+    )
+    # Uniqueness is left to the database constraint (a race between two nurses ends there too).
+    _full_clean(participant, validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            participant.save()
+    except IntegrityError as exc:
+        # Two nurses registering the same number at once: the unique constraint decides.
+        raise Conflict(
+            _("Screening number %(n)s is already registered in %(trial)s.")
+            % {"n": screening_number, "trial": trial.registry_id},
+            errors={"screening_number": [_("Already registered.")]},
+        ) from exc
+    return participant
+
+
+@transaction.atomic
+def participant_record_consent(*, participant: Participant, consent_date: dt.date, today: dt.date) -> Participant:
+    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    if consent_date > today:
+        raise InvalidInput(
+            _("The consent date cannot be in the future."),
+            errors={"consent_date": [_("The consent date cannot be in the future.")]},
+        )
+    if consent_date < participant.birth_date:
+        raise InvalidInput(
+            _("The consent date cannot be before the birth date."),
+            errors={"consent_date": [_("The consent date cannot be before the birth date.")]},
+        )
+    if participant.is_randomized:
+        raise RuleViolation(_("Consent cannot be changed after randomization."), code="already_randomized")
+    participant.consent_date = consent_date
+    participant.save(update_fields=["consent_date"])
+    return participant
+
+
+def _check_transition(participant: Participant, to: str) -> None:
+    allowed = STATUS_TRANSITIONS[ParticipantStatus(participant.status)]
+    if to not in allowed:
+        raise RuleViolation(
+            _("A participant in status “%(from)s” cannot move to “%(to)s”.")
+            % {"from": ParticipantStatus(participant.status).label, "to": ParticipantStatus(to).label},
+            code="illegal_status_transition",
+            errors={"status": [_("Not allowed from “%(from)s”.") % {"from": participant.status}]},
+        )
+
+
+@transaction.atomic
+def participant_set_status(*, participant: Participant, status: str, **fields: Any) -> Participant:
+    """Move a participant to `status` if the transition is allowed. The other apps call this
+    (eligibility sets eligible/ineligible, randomization sets randomized with its fields,
+    schedules sets on_treatment/completed). Withdrawal goes through participant_withdraw."""
+    if status not in ParticipantStatus.values:
+        raise InvalidInput(_("Unknown status %(s)s.") % {"s": status}, errors={"status": [_("Unknown status.")]})
+    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    if participant.status == status and not fields:
+        return participant
+    _check_transition(participant, status)
+    participant.status = status
+    for name, value in fields.items():
+        setattr(participant, name, value)
+    _full_clean(participant, validate_unique=False, validate_constraints=False)
+    participant.save()
+    return participant
+
+
+@transaction.atomic
+def participant_withdraw(*, participant: Participant, reason: str, by: User | None, now: dt.datetime) -> Participant:
+    if not reason.strip():
+        raise InvalidInput(_("Give the reason for withdrawal."), errors={"reason": [_("This field is required.")]})
+    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    _check_transition(participant, ParticipantStatus.WITHDRAWN)
+    participant.status = ParticipantStatus.WITHDRAWN
+    participant.withdrawn_at = now
+    participant.withdrawal_reason = reason.strip()
+    participant.save(update_fields=["status", "withdrawn_at", "withdrawal_reason"])
+    participant_withdrawn.send(sender=Participant, participant=participant)
+    return participant
+
+
+# --- Measurements and labs -----------------------------------------------------------------
+
+MEASUREMENT_BOUNDS = {
+    MeasurementKind.HEIGHT: (Decimal("100"), Decimal("230"), "cm"),
+    MeasurementKind.WEIGHT: (Decimal("30"), Decimal("250"), "kg"),
+}
+
+
+def _decimal(value: Any, field: str) -> Decimal:
+    try:
+        out = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise InvalidInput(_("Enter a number."), errors={field: [_("Enter a number.")]}) from None
+    if not out.is_finite():
+        raise InvalidInput(_("Enter a number."), errors={field: [_("Enter a number.")]})
+    return out
+
+
+@transaction.atomic
+def measurement_record(
+    *,
+    participant: Participant,
+    kind: str,
+    value: Decimal | str | float,
+    measured_on: dt.date,
+    by: User | None,
+    today: dt.date,
+) -> Measurement:
+    if kind not in MeasurementKind.values:
+        raise InvalidInput(_("Unknown measurement kind."), errors={"kind": [_("Use height or weight.")]})
+    amount = _decimal(value, "value")
+    low, high, unit = MEASUREMENT_BOUNDS[MeasurementKind(kind)]
+    if not low <= amount <= high:
+        # Plausibility guard (formulas.md): most out-of-range values are unit or typing slips.
+        msg = _("%(kind)s must be between %(low)s and %(high)s %(unit)s.") % {
+            "kind": MeasurementKind(kind).label,
+            "low": low,
+            "high": high,
+            "unit": unit,
+        }
+        raise InvalidInput(msg, errors={"value": [msg]})
+    if measured_on > today:
+        raise InvalidInput(
+            _("The measurement date cannot be in the future."),
+            errors={"measured_on": [_("The measurement date cannot be in the future.")]},
+        )
+    row = Measurement(
+        participant=participant,
+        kind=kind,
+        value=amount.quantize(Decimal("0.01")),
+        measured_on=measured_on,
+        recorded_by=by,
+    )
+    _full_clean(row)
+    row.save()
+    clinical_data_recorded.send(sender=Measurement, participant=participant, kind=kind, record=row)
+    return row
+
+
+@transaction.atomic
+def lab_result_record(
+    *,
+    participant: Participant,
+    analyte: str,
+    value: Decimal | str | float,
+    unit: str | None = None,
+    collected_on: dt.date,
+    uln: Decimal | str | None = None,
+    by: User | None,
+    today: dt.date,
+) -> LabResult:
+    """Record a lab value, converted to the analyte's canonical unit. The upper limit of normal
+    is the site's reference range unless given with the result (in the same unit as the value)."""
+    if analyte not in labs.ANALYTES:
+        raise InvalidInput(_("Unknown analyte."), errors={"analyte": [_("Unknown analyte %(a)s.") % {"a": analyte}]})
+    spec = labs.ANALYTES[analyte]
+    amount = _decimal(value, "value")
+    if amount < 0:
+        raise InvalidInput(_("A lab value cannot be negative."), errors={"value": [_("Must be 0 or more.")]})
+    given_unit = unit or spec.unit
+    try:
+        canonical = labs.to_canonical(analyte, amount, given_unit)
+        canonical_uln = labs.to_canonical(analyte, _decimal(uln, "uln"), given_unit) if uln is not None else None
+    except labs.UnknownUnit as exc:
+        raise InvalidInput(str(exc), errors={"unit": [str(exc)]}) from exc
+    if canonical_uln is not None and canonical_uln <= 0:
+        raise InvalidInput(_("The upper limit of normal must be positive."), errors={"uln": [_("Must be > 0.")]})
+    if canonical_uln is None and spec.uses_uln:
+        rr = SiteReferenceRange.objects.filter(site_id=participant.site_id, analyte=analyte).first()
+        canonical_uln = labs.to_canonical(analyte, rr.uln, rr.unit) if rr else None
+    if collected_on > today:
+        raise InvalidInput(
+            _("The collection date cannot be in the future."),
+            errors={"collected_on": [_("The collection date cannot be in the future.")]},
+        )
+    row = LabResult(
+        participant=participant,
+        analyte=analyte,
+        value=canonical.quantize(Decimal("0.001")),
+        unit=spec.unit,
+        uln=canonical_uln.quantize(Decimal("0.001")) if canonical_uln is not None else None,
+        collected_on=collected_on,
+        recorded_by=by,
+    )
+    _full_clean(row)
+    row.save()
+    clinical_data_recorded.send(sender=LabResult, participant=participant, kind="lab", record=row)
+    return row
+
+
+@transaction.atomic
+def record_mark_entered_in_error(*, record: Measurement | LabResult, reason: str) -> Measurement | LabResult:
+    """Clinical rows are never deleted: a wrong one is kept, flagged, and ignored by selectors."""
+    if not reason.strip():
+        raise InvalidInput(_("Give a reason."), errors={"reason": [_("This field is required.")]})
+    record = type(record).objects.select_for_update().get(pk=record.pk)
+    record.entered_in_error = True
+    record.error_reason = reason.strip()[:200]
+    record.save(update_fields=["entered_in_error", "error_reason"])
+    kind = record.kind if isinstance(record, Measurement) else "lab"
+    clinical_data_recorded.send(sender=type(record), participant=record.participant, kind=kind, record=record)
+    return record

@@ -1,0 +1,21 @@
+"""Signals the registry and the feature apps send so that other apps can react without importing
+each other's models. All are sent inside the sender's transaction (receivers that enqueue Celery
+work must do so with transaction.on_commit).
+
+- `participant_randomized(sender, participant, scrt_start_date)`: after the allocation is saved.
+  schedules makes the treatment plan when a start date is given (the nurse may pick it later).
+- `participant_withdrawn(sender, participant)`: schedules cancels future events, bookings and
+  reminders; dosing voids unreleased dose sheets.
+- `clinical_data_recorded(sender, participant, kind, record)`: a measurement (kind "height" /
+  "weight") or lab result (kind "lab") was recorded or marked entered in error; dosing voids or
+  supersedes the affected dose sheets.
+- `cycle_rescheduled(sender, participant, phase, cycle_number, day1)`: schedules moved a treatment
+  cycle's day 1 (delay, booking moved); dosing re-dates or voids the cycle's unreleased sheet.
+"""
+
+from django.dispatch import Signal
+
+participant_randomized = Signal()
+participant_withdrawn = Signal()
+clinical_data_recorded = Signal()
+cycle_rescheduled = Signal()

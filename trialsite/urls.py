@@ -1,0 +1,33 @@
+from django.contrib import admin
+from django.urls import URLPattern, URLResolver, include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from trialsite import views
+from trialsite.api import views as api
+
+admin.site.site_header = "TrialSite"
+admin.site.site_title = "TrialSite"
+admin.site.index_title = "NCT06850103"
+
+api_v1: list[URLPattern | URLResolver] = [
+    path("trials/", api.TrialList.as_view(), name="trial-list"),
+    path("sites/", api.SiteList.as_view(), name="site-list"),
+    path("participants/", api.ParticipantListCreate.as_view(), name="participant-list"),
+    path("participants/<int:pk>/", api.ParticipantDetail.as_view(), name="participant-detail"),
+    path("participants/<int:pk>/consent/", api.ParticipantConsent.as_view(), name="participant-consent"),
+    path("participants/<int:pk>/withdraw/", api.ParticipantWithdraw.as_view(), name="participant-withdraw"),
+    path("participants/<int:pk>/measurements/", api.MeasurementListCreate.as_view(), name="participant-measurements"),
+    path("participants/<int:pk>/labs/", api.LabResultListCreate.as_view(), name="participant-labs"),
+    path("", include("randomization.urls")),
+    path("", include("dosing.urls")),
+    path("", include("schedules.urls")),
+]
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("account/language/", views.set_user_language, name="set-user-language"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/", include(api_v1)),
+]

@@ -1,0 +1,87 @@
+"""Plain Django views of the registry: the health check."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from trialsite import clock, roles
+from trialsite.celery import app as celery_app
+from trialsite.models import StaffProfile, WorkerHeartbeat
+
+BROKER_TIMEOUT_S = 2.0
+HEARTBEAT_STALE_AFTER = dt.timedelta(minutes=15)
+
+
+def _check_database() -> dict[str, Any]:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return {"ok": True, "vendor": connection.vendor}
+    except Exception as exc:  # any driver error means "down"; the page itself must still answer
+        return {"ok": False, "vendor": connection.vendor, "error": exc.__class__.__name__}
+
+
+def _check_broker() -> dict[str, Any]:
+    try:
+        with celery_app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_S)
+            transport = conn.transport_cls
+        return {"ok": True, "transport": str(transport)}
+    except Exception as exc:  # a stopped broker is reported, not raised
+        return {"ok": False, "error": exc.__class__.__name__}
+
+
+def _check_worker(now: dt.datetime) -> dict[str, Any]:
+    try:
+        row = WorkerHeartbeat.objects.filter(pk=1).first()
+    except Exception:
+        return {"ok": False, "last_heartbeat": None}
+    if row is None:
+        return {"ok": False, "last_heartbeat": None}
+    return {"ok": now - row.seen_at < HEARTBEAT_STALE_AFTER, "last_heartbeat": row.seen_at.isoformat()}
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 while the database answers (the broker or worker being down is reported, because web
+    requests keep working and reminders catch up later); 503 when the database is down."""
+    database = _check_database()
+    broker = _check_broker()
+    worker = _check_worker(clock.now()) if database["ok"] else {"ok": False, "last_heartbeat": None}
+    overall = "ok" if database["ok"] and broker["ok"] else ("degraded" if database["ok"] else "down")
+    return JsonResponse(
+        {"status": overall, "database": database, "broker": broker, "worker": worker},
+        status=200 if database["ok"] else 503,
+    )
+
+
+@require_POST
+@login_required
+def set_user_language(request: HttpRequest) -> HttpResponse:
+    """Save the signed-in user's language (StaffProfile) and go back to where they were."""
+    language = request.POST.get("language", "")
+    if language not in dict(settings.LANGUAGES):
+        return JsonResponse(
+            {"code": "invalid", "detail": "Unknown language.", "errors": {"language": ["Unknown language."]}},
+            status=400,
+        )
+    StaffProfile.objects.update_or_create(user=roles.actor(request.user), defaults={"language": language})
+    target = request.POST.get("next") or "/admin/"
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = "/admin/"
+    response = HttpResponseRedirect(target)
+    response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax", secure=not settings.DEBUG)
+    return response
