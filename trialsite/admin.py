@@ -239,34 +239,40 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
             raise _AbortSave from exc
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """New measurement and lab rows go through the services; existing rows are never edited.
+        A refused row undoes the whole save (nothing half-written) and says why."""
         participant = form.instance
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for inline_form in formset.forms:
             if not inline_form.has_changed() or inline_form.instance.pk:
                 continue
             data = inline_form.cleaned_data
+            by = roles.actor(request.user)
             try:
                 if formset.model is Measurement:
-                    services.measurement_record(
+                    row: Any = services.measurement_record(
                         participant=participant,
                         kind=data["kind"],
                         value=data["value"],
                         measured_on=data["measured_on"],
-                        by=roles.actor(request.user),
+                        by=by,
                         today=clock.today(),
                     )
-                elif formset.model is LabResult:
-                    services.lab_result_record(
+                else:
+                    row = services.lab_result_record(
                         participant=participant,
                         analyte=data["analyte"],
                         value=data["value"],
                         unit=data.get("unit") or None,
                         uln=data.get("uln"),
                         collected_on=data["collected_on"],
-                        by=roles.actor(request.user),
+                        by=by,
                         today=clock.today(),
                     )
             except ApplicationError as exc:
                 show_error(request, exc)
+                raise _AbortSave from exc
+            formset.new_objects.append(row)
 
     def changeform_view(
         self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None

@@ -280,6 +280,7 @@ class Measurement(models.Model):
                 condition=(Q(kind="height", value__gte=Decimal("100"), value__lte=Decimal("230")))
                 | (Q(kind="weight", value__gte=Decimal("30"), value__lte=Decimal("250"))),
                 name="measurement_value_plausible",
+                violation_error_message=_("Height must be 100–230 cm and weight 30–250 kg."),
             ),
         ]
 

@@ -33,7 +33,8 @@ def _check_database() -> dict[str, Any]:
 
 def _check_broker() -> dict[str, Any]:
     try:
-        with celery_app.connection_for_write() as conn:
+        # The URL is read from settings at call time, so a changed setting is what is checked.
+        with celery_app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_S)
             transport = conn.transport_cls
         return {"ok": True, "transport": str(transport)}
