@@ -1,0 +1,434 @@
+"""Pure dose arithmetic: published values (source in each comment) and invariants (hypothesis)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dosing import calculations as calc
+from dosing import tables
+
+CAPECITABINE = calc.DrugSpec.from_definition(
+    "capecitabine",
+    {
+        "name": "Capecitabine",
+        "route": "oral",
+        "basis": "mg_per_m2",
+        "dose": 1000,
+        "frequency": "twice daily",
+        "days": list(range(1, 15)),
+        "administrations_per_cycle": 28,
+        "tablet_strengths_mg": [150, 500],
+        "band_table": "capecitabine_eu_smpc_1000",
+        "dose_levels_pct": [100, 75, 50],
+    },
+)
+OXALIPLATIN = calc.DrugSpec.from_definition(
+    "oxaliplatin",
+    {
+        "name": "Oxaliplatin",
+        "route": "iv",
+        "basis": "mg_per_m2",
+        "dose": 130,
+        "days": [1],
+        "dose_levels_mg_per_m2": [130, 100],
+        "rounding": {"rule": "nearest", "step_mg": 5, "max_deviation_pct": 5},
+    },
+)
+SERPLULIMAB = calc.DrugSpec.from_definition(
+    "serplulimab",
+    {"name": "Serplulimab", "route": "iv", "basis": "flat", "dose": 300, "days": [1], "dose_levels_mg": [300]},
+)
+
+
+# --- BSA ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("formula", "height", "weight", "expected"),
+    [
+        # Mosteller, N Engl J Med 1987;317:1098: √(180·80/3600) = √4 = 2.00 exactly.
+        ("mosteller", "180", "80", "2.00"),
+        # √(170·70/3600) = √3.30556 = 1.8181… → 1.82
+        ("mosteller", "170", "70", "1.82"),
+        # DuBois & DuBois, Arch Intern Med 1916;17:863: 0.007184·180^0.725·80^0.425 = 1.99642 → 2.00
+        # (the known bug 0.0087184 would give 2.42)
+        ("dubois", "180", "80", "2.00"),
+        ("dubois", "170", "70", "1.81"),  # 1.80971
+        # Haycock, J Pediatr 1978;93:62: 0.024265·180^0.3964·80^0.5378 = 2.00656 → 2.01
+        ("haycock", "180", "80", "2.01"),
+        # Gehan & George 1970: 0.0235·180^0.42246·80^0.51456 = 2.00948 → 2.01
+        ("gehan_george", "180", "80", "2.01"),
+        # Boyd 1935 with weight in grams and log10: 2.00736 → 2.01 (natural log or kg give nonsense)
+        ("boyd", "180", "80", "2.01"),
+        ("boyd", "160", "60", "1.66"),  # 1.65577
+    ],
+)
+def test_bsa_published_and_computed_values(formula: str, height: str, weight: str, expected: str) -> None:
+    assert calc.bsa(D(height), D(weight), formula) == D(expected)
+
+
+def test_bsa_is_rounded_half_up_to_two_decimals() -> None:
+    assert calc.round_half_up(D("1.265"), 2) == D("1.27")  # half up, not banker's 1.26
+    assert calc.round_half_up(D("1.2649"), 2) == D("1.26")
+    assert str(calc.bsa(D(180), D(80))) == "2.00"
+
+
+def test_unknown_bsa_formula_is_refused() -> None:
+    with pytest.raises(calc.CalculationError) as info:
+        calc.bsa(D(170), D(70), "meeh")
+    assert info.value.field == "bsa_formula"
+
+
+# --- Cockcroft–Gault and weights ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sex", "kwargs", "expected"),
+    [
+        # Cockcroft & Gault, Nephron 1976;16:31: (140 − 60) × 72 / (72 × 1.0) = 80 mL/min
+        ("male", {"serum_creatinine_mg_dl": D("1.0")}, D("80.0")),
+        # women × 0.85 → 68.0; 88.4 µmol/L = 1 mg/dL (formulas.md)
+        ("female", {"serum_creatinine_umol_l": D("88.4")}, D("68.0")),
+        # (140 − 60) × 72 / (72 × 100/88.4) = 70.72 → 70.7
+        ("male", {"serum_creatinine_umol_l": D("100")}, D("70.7")),
+    ],
+)
+def test_cockcroft_gault(sex: str, kwargs: dict[str, D], expected: D) -> None:
+    assert calc.creatinine_clearance(age_years=60, weight_kg=D(72), sex=sex, **kwargs) == expected
+
+
+def test_cockcroft_gault_needs_exactly_one_creatinine_unit() -> None:
+    with pytest.raises(calc.CalculationError):
+        calc.creatinine_clearance(age_years=60, weight_kg=D(72), sex="male")
+    with pytest.raises(calc.CalculationError):
+        calc.creatinine_clearance(
+            age_years=60, weight_kg=D(72), sex="male", serum_creatinine_mg_dl=D(1), serum_creatinine_umol_l=D(88)
+        )
+
+
+def test_devine_ideal_body_weight() -> None:
+    # Devine 1974: 50 kg + 2.3 kg per inch over 5 ft; 180 cm = 70.87 in → 50 + 2.3 × 10.87 = 75.0
+    assert calc.ideal_body_weight(D(180), "male") == D("75.0")
+    # women 45.5 kg + 2.3 × (165/2.54 − 60) = 45.5 + 2.3 × 4.961 = 56.9
+    assert calc.ideal_body_weight(D(165), "female") == D("56.9")
+    assert calc.dosing_weight(D(110), D(180), "male", "ideal") == D("75.0")
+    assert calc.dosing_weight(D(110), D(180), "male", "adjusted") == D("89.0")  # 75 + 0.4 × 35
+    assert calc.dosing_weight(D(110), D(180), "male") == D(110)
+
+
+# --- Guards -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("height", "weight", "code"),
+    [
+        ("99", "70", "height_out_of_range"),
+        ("231", "70", "height_out_of_range"),
+        ("170", "29", "weight_out_of_range"),
+        ("170", "251", "weight_out_of_range"),
+        # 175 cm / 120 kg typed the wrong way round: 120 cm, 175 kg → BMI 121.5
+        ("120", "175", "height_weight_swapped"),
+    ],
+)
+def test_implausible_measurements_are_refused(height: str, weight: str, code: str) -> None:
+    with pytest.raises(calc.CalculationError) as info:
+        calc.check_measurements(D(height), D(weight))
+    assert info.value.code == code
+
+
+def test_unusual_bmi_is_a_warning() -> None:
+    assert [w.code for w in calc.check_measurements(D(180), D(50))] == ["bmi_unusual"]  # BMI 15.4
+    assert [w.code for w in calc.check_measurements(D(160), D(120))] == ["bmi_unusual"]  # BMI 46.9
+    assert calc.check_measurements(D(170), D(70)) == []
+
+
+# --- Capecitabine bands and tablets -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bsa", "dose", "t150", "t500"),
+    [
+        # Xeloda EU SmPC §4.2 Table 2 (capecitabine.md), full dose column with its tablet counts.
+        ("1.20", 1150, 1, 2),
+        ("1.26", 1150, 1, 2),
+        ("1.27", 1300, 2, 2),
+        ("1.45", 1450, 3, 2),
+        ("1.66", 1600, 4, 2),
+        ("1.67", 1750, 5, 2),
+        ("1.80", 1800, 2, 3),  # 1800 mg = 3 × 500 + 2 × 150
+        ("1.92", 1800, 2, 3),
+        ("1.93", 2000, 0, 4),
+        ("2.18", 2150, 1, 4),
+        ("2.19", 2300, 2, 4),
+        ("2.60", 2300, 2, 4),
+    ],
+)
+def test_capecitabine_full_dose_by_label_band(bsa: str, dose: int, t150: int, t500: int) -> None:
+    result = calc.drug_dose(CAPECITABINE, level=0, bsa_m2=D(bsa), weight_kg=D(70))
+    assert result.dose_mg == dose
+    assert result.tablets == {150: t150, 500: t500}
+    # 28 administrations per cycle (evening of day 1 to morning of day 15)
+    assert result.tablets_per_cycle == {150: 28 * t150, 500: 28 * t500}
+
+
+def test_fewest_tablets_reproduce_every_full_dose_row_of_the_label() -> None:
+    for band in tables.CAPECITABINE_EU_SMPC_1000.bands:
+        assert calc.fewest_tablets(band.full_mg, [150, 500]) == {150: band.full_tablets_150, 500: band.full_tablets_500}
+
+
+@pytest.mark.parametrize(
+    ("bsa", "level", "dose", "tablets"),
+    [
+        ("1.80", 1, 1400, {150: 6, 500: 1}),  # 75 %: 1400 = 500 + 6 × 150 (7 tablets; no 2×500 combination)
+        ("1.80", 2, 900, {150: 6, 500: 0}),  # 50 %: 900 = 6 × 150
+        ("2.00", 1, 1500, {150: 0, 500: 3}),
+        ("1.45", 2, 750, {150: 5, 500: 0}),
+        ("1.20", 1, 800, {150: 2, 500: 1}),
+    ],
+)
+def test_capecitabine_reduced_doses_use_the_fewest_tablets(bsa: str, level: int, dose: int, tablets: dict) -> None:
+    result = calc.drug_dose(CAPECITABINE, level=level, bsa_m2=D(bsa), weight_kg=D(70))
+    assert result.dose_mg == dose
+    assert result.tablets == tablets
+
+
+# --- Other drugs ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bsa", "level", "expected"),
+    [
+        ("1.80", 0, "235"),  # 130 × 1.80 = 234 → nearest 5 mg = 235 (0.4 % away)
+        ("2.00", 0, "260"),
+        ("1.73", 0, "225"),  # 224.9 → 225
+        ("1.80", 1, "180"),  # 100 mg/m² × 1.80
+        ("1.75", 1, "175"),
+    ],
+)
+def test_oxaliplatin_rounded_to_nearest_5_mg(bsa: str, level: int, expected: str) -> None:
+    result = calc.drug_dose(OXALIPLATIN, level=level, bsa_m2=D(bsa), weight_kg=D(70))
+    assert result.dose_mg == D(expected)
+    assert abs(result.dose_mg - result.calculated_mg) * 100 / result.calculated_mg <= 5  # type: ignore[operator]
+
+
+def test_step_rounding_falls_back_when_it_would_move_the_dose_more_than_the_limit() -> None:
+    tiny = calc.DrugSpec.from_definition(
+        "x",
+        {
+            "name": "X",
+            "route": "iv",
+            "basis": "flat",
+            "dose": 12,
+            "days": [1],
+            "rounding": {"step_mg": 5, "max_deviation_pct": 5},
+        },
+    )
+    dose, note = calc.round_dose(D(12), tiny)  # nearest 5 = 10 (17 % off) → keep 12.0
+    assert dose == D("12.0")
+    assert "limit" in note
+
+
+def test_serplulimab_is_flat_and_mg_per_kg_uses_weight() -> None:
+    assert calc.drug_dose(SERPLULIMAB, level=0, bsa_m2=D("2.3"), weight_kg=D(120)).dose_mg == 300
+    per_kg = calc.DrugSpec.from_definition(
+        "y", {"name": "Y", "route": "iv", "basis": "mg_per_kg", "dose": 2, "days": [1], "dose_levels_mg_per_kg": [2]}
+    )
+    assert calc.drug_dose(per_kg, level=0, bsa_m2=D("1.8"), weight_kg=D("72.5")).dose_mg == D("145.0")
+
+
+def test_bsa_cap_is_applied_only_when_the_trial_sets_it() -> None:
+    uncapped = calc.drug_dose(OXALIPLATIN, level=0, bsa_m2=D("2.40"), weight_kg=D(120))
+    capped = calc.drug_dose(OXALIPLATIN, level=0, bsa_m2=D("2.40"), weight_kg=D(120), bsa_cap_m2=D("2.0"))
+    assert uncapped.dose_mg == 310 and not uncapped.capped  # 312 → 310
+    assert capped.dose_mg == 260 and capped.capped
+
+
+# --- Modifications ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("grade", "appearance", "current", "action", "level"),
+    [
+        # capecitabine.md toxicity table (Xeloda SmPC / US PI Table 2)
+        (1, 1, 0, "maintain", 0),
+        (2, 1, 0, "interrupt", 0),  # interrupt, resume at 100 %
+        (2, 2, 0, "interrupt", 1),  # 75 %
+        (2, 3, 1, "interrupt", 2),  # 50 %
+        (2, 4, 2, "discontinue", 3),
+        (3, 1, 0, "interrupt", 1),  # resume at 75 %
+        (3, 2, 1, "interrupt", 2),  # 50 %
+        (3, 3, 2, "discontinue", 3),
+        (4, 1, 0, "discontinue", 3),
+        # never re-escalated: a grade-2 first appearance after a reduction to 50 % stays at 50 %
+        (2, 1, 2, "interrupt", 2),
+    ],
+)
+def test_capecitabine_toxicity_table(grade: int, appearance: int, current: int, action: str, level: int) -> None:
+    outcome = calc.decide_modification(CAPECITABINE, grade=grade, appearance=appearance, current_level=current)
+    assert (outcome.action, outcome.new_level) == (action, level)
+
+
+def test_capecitabine_grade_4_may_resume_at_50_percent_by_investigator_choice() -> None:
+    outcome = calc.decide_modification(CAPECITABINE, grade=4, appearance=1, current_level=0, requested_action="reduce")
+    assert (outcome.action, outcome.new_level) == ("reduce", 2)
+
+
+def test_oxaliplatin_steps_130_100_then_discontinue() -> None:
+    first = calc.decide_modification(OXALIPLATIN, grade=3, appearance=1, current_level=0)
+    assert (first.action, first.new_level) == ("reduce", 1)
+    second = calc.decide_modification(OXALIPLATIN, grade=3, appearance=2, current_level=1)
+    assert (second.action, second.new_level) == ("discontinue", 2)
+    assert calc.decide_modification(OXALIPLATIN, grade=2, appearance=1, current_level=0).action == "maintain"
+
+
+def test_serplulimab_is_never_reduced() -> None:
+    assert calc.decide_modification(SERPLULIMAB, grade=2, appearance=1, current_level=0).action == "interrupt"
+    assert calc.decide_modification(SERPLULIMAB, grade=3, appearance=1, current_level=0).action == "discontinue"
+    with pytest.raises(calc.CalculationError) as info:
+        calc.decide_modification(SERPLULIMAB, grade=3, appearance=1, current_level=0, requested_action="reduce")
+    assert info.value.code == "not_reducible"
+
+
+def test_levels_carry_forward_and_withholding_skips_only_the_next_cycle() -> None:
+    mods = [(1, 1, "reduce"), (3, 0, "maintain")]
+    assert calc.effective_levels(OXALIPLATIN, mods, cycle_seq=1) == (0, False)  # seen in cycle 1 → from cycle 2
+    assert calc.effective_levels(OXALIPLATIN, mods, cycle_seq=2) == (1, False)
+    assert calc.effective_levels(OXALIPLATIN, mods, cycle_seq=6) == (1, False)  # never re-escalated
+    withheld = [(2, 0, "interrupt")]
+    assert calc.effective_levels(SERPLULIMAB, withheld, cycle_seq=3) == (0, True)
+    assert calc.effective_levels(SERPLULIMAB, withheld, cycle_seq=4) == (0, False)
+
+
+# --- A regimen ---------------------------------------------------------------------------------------
+
+
+def _regimen(**kwargs: object) -> calc.RegimenResult:
+    base: dict[str, object] = dict(
+        height_cm=D(180), weight_kg=D(80), sex="male", age_years=60, serum_creatinine_umol_l=D(80)
+    )
+    base.update(kwargs)
+    return calc.regimen_doses([CAPECITABINE, OXALIPLATIN, SERPLULIMAB], **base)  # type: ignore[arg-type]
+
+
+def test_regimen_for_the_reference_person() -> None:
+    result = _regimen()
+    assert result.bsa_m2 == D("2.00")
+    # (140 − 60) × 80 / (72 × 80/88.4) = 98.2
+    assert result.creatinine_clearance_ml_min == D("98.2")
+    doses = {d["drug"]: d for d in result.doses}
+    assert doses["capecitabine"]["dose_mg"] == 2000 and doses["capecitabine"]["tablets"] == {"150": 0, "500": 4}
+    assert doses["capecitabine"]["tablets_per_cycle"] == {"150": 0, "500": 112}
+    assert doses["oxaliplatin"]["dose_mg"] == 260
+    assert doses["serplulimab"]["dose_mg"] == 300
+    assert result.blockers == [] and result.warnings == []
+
+
+def test_contraindicating_renal_function_blocks_until_an_investigator_decides() -> None:
+    # (140 − 70) × 60 / (72 × 250/88.4) = 20.6 mL/min
+    result = _regimen(weight_kg=D(60), height_cm=D(165), age_years=70, serum_creatinine_umol_l=D(250))
+    assert result.creatinine_clearance_ml_min == D("20.6")
+    cape = next(d for d in result.doses if d["drug"] == "capecitabine")
+    assert cape["status"] == "contraindicated" and cape["dose_mg"] is None
+    assert [b.code for b in result.blockers] == ["renal_decision_required"]
+    decided = _regimen(
+        weight_kg=D(60), height_cm=D(165), age_years=70, serum_creatinine_umol_l=D(250), renal_decision="withhold"
+    )
+    assert decided.blockers == []
+    assert next(d for d in decided.doses if d["drug"] == "capecitabine")["status"] == "withheld"
+
+
+def test_moderate_renal_band_follows_the_protocol_rule_and_always_warns() -> None:
+    # (140 − 70) × 70 / (72 × 120/88.4) = 50.1 → just outside; 130 µmol/L → 46.3
+    kwargs = dict(weight_kg=D(70), height_cm=D(170), age_years=70, serum_creatinine_umol_l=D(130))
+    eu = _regimen(**kwargs)
+    us = _regimen(**kwargs, renal=calc.RenalRule(moderate_pct=D(75)))
+    assert eu.creatinine_clearance_ml_min == D("46.3")
+    for result in (eu, us):
+        assert "renal_moderate" in [w.code for w in result.warnings]
+    cape_eu = next(d for d in eu.doses if d["drug"] == "capecitabine")
+    cape_us = next(d for d in us.doses if d["drug"] == "capecitabine")
+    assert cape_eu["dose_mg"] == 1800  # BSA 1.82 → band 1.79–1.92, 100 %
+    assert cape_us["dose_mg"] == 1400  # 75 % column
+
+
+def test_day1_criteria_use_only_labs_within_the_window() -> None:
+    day1 = dt.date(2026, 3, 10)
+    minimums = {"anc": D("1.5"), "platelets": D(100)}
+    ok, rows = calc.day1_criteria(
+        labs={"anc": (D("2.0"), dt.date(2026, 3, 8)), "platelets": (D(150), dt.date(2026, 3, 7))},
+        day1=day1,
+        window_days=3,
+        minimums=minimums,
+    )
+    assert ok and all(r["met"] for r in rows)
+    low, _rows = calc.day1_criteria(
+        labs={"anc": (D("1.4"), dt.date(2026, 3, 9)), "platelets": (D(150), dt.date(2026, 3, 9))},
+        day1=day1,
+        window_days=3,
+        minimums=minimums,
+    )
+    stale, rows = calc.day1_criteria(
+        labs={"anc": (D("2.0"), dt.date(2026, 3, 6)), "platelets": (D(150), dt.date(2026, 3, 9))},
+        day1=day1,
+        window_days=3,
+        minimums=minimums,
+    )
+    assert not low and not stale
+    assert rows[0]["reason"] == "no result in the lab window"
+
+
+def test_weight_change_percent() -> None:
+    assert calc.weight_change_pct(D(80), D(72)) == D("-10.0")
+    assert calc.weight_change_pct(D(80), D("87.9")) == D("9.9")
+
+
+# --- Invariants ------------------------------------------------------------------------------------
+
+heights = st.integers(min_value=14000, max_value=21000).map(lambda x: D(x) / 100)
+bmis = st.integers(min_value=160, max_value=450).map(lambda x: D(x) / 10)
+bsas = st.integers(min_value=100, max_value=300).map(lambda x: D(x) / 100)
+
+
+@settings(max_examples=300, deadline=None)
+@given(height=heights, body_mass_index=bmis, formula=st.sampled_from(calc.BSA_FORMULAS[1:]))
+def test_every_formula_stays_within_10_percent_of_mosteller(height: D, body_mass_index: D, formula: str) -> None:
+    weight = body_mass_index * (height / 100) ** 2
+    if not D(30) <= weight <= D(250):
+        return
+    mosteller = calc.bsa_unrounded(height, weight)
+    other = calc.bsa_unrounded(height, weight, formula)
+    assert abs(other - mosteller) / mosteller < D("0.10")
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=bsas, b=bsas, drug=st.sampled_from([CAPECITABINE, OXALIPLATIN, SERPLULIMAB]))
+def test_a_larger_bsa_never_gives_a_smaller_full_dose(a: D, b: D, drug: calc.DrugSpec) -> None:
+    small, large = sorted([a, b])
+    assert (
+        calc.drug_dose(drug, level=0, bsa_m2=small, weight_kg=D(70)).dose_mg
+        <= calc.drug_dose(drug, level=0, bsa_m2=large, weight_kg=D(70)).dose_mg
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(bsa_m2=bsas, drug=st.sampled_from([CAPECITABINE, OXALIPLATIN]), data=st.data())
+def test_reduced_never_exceeds_full_and_tablets_add_up(bsa_m2: D, drug: calc.DrugSpec, data: st.DataObject) -> None:
+    level = data.draw(st.integers(min_value=0, max_value=len(drug.levels) - 1))
+    full = calc.drug_dose(drug, level=0, bsa_m2=bsa_m2, weight_kg=D(70))
+    reduced = calc.drug_dose(drug, level=level, bsa_m2=bsa_m2, weight_kg=D(70))
+    assert reduced.dose_mg <= full.dose_mg
+    if reduced.tablets is not None:
+        assert sum(strength * n for strength, n in reduced.tablets.items()) == reduced.dose_mg
+
+
+@settings(max_examples=200, deadline=None)
+@given(dose=st.integers(min_value=0, max_value=60).map(lambda n: n * 50))
+def test_fewest_tablets_add_up_when_possible(dose: int) -> None:
+    tablets = calc.fewest_tablets(dose, [150, 500])
+    if tablets is not None:
+        assert 150 * tablets[150] + 500 * tablets[500] == dose
