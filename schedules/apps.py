@@ -7,3 +7,6 @@ class SchedulesConfig(AppConfig):
 
     name = "schedules"
     verbose_name = _("Schedules")
+
+    def ready(self) -> None:
+        from schedules import receivers  # noqa: F401  (connects the signal receivers)

@@ -1,1 +1,252 @@
-"""Models of the schedules app."""
+"""Treatment plans and their dated events, bookings of those events at a site, the per-site-day
+infusion counter that makes capacity hold under concurrency, site closures, and the secret
+calendar-feed keys of staff."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from schedules import calendar
+from trialsite.models import Participant, Site
+
+
+class PlanStatus(models.TextChoices):
+    ACTIVE = "active", _("active")
+    STOPPED = "stopped", _("stopped")
+
+
+class TreatmentPlan(models.Model):
+    """A participant's calendar, made from their protocol version, arm and SCRT start date."""
+
+    participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="treatment_plan")
+    arm = models.CharField(_("arm"), max_length=32)
+    scrt_start_date = models.DateField(_("SCRT start date"))
+    status = models.CharField(_("status"), max_length=16, choices=PlanStatus.choices, default=PlanStatus.ACTIVE)
+    stopped_on = models.DateField(_("stopped on"), null=True, blank=True)
+    stop_reason = models.CharField(_("stop reason"), max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("treatment plan")
+        verbose_name_plural = _("treatment plans")
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["active", "stopped"]), name="treatment_plan_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} ({self.arm})"
+
+
+class EventKind(models.TextChoices):
+    SCRT_FRACTION = calendar.FRACTION, _("SCRT fraction")
+    PRE_CYCLE_LABS = calendar.LABS, _("pre-cycle labs")
+    CYCLE_DAY1 = calendar.CYCLE_DAY1, _("cycle day 1")
+    RESTAGING = calendar.RESTAGING, _("restaging")
+    SURGERY = calendar.SURGERY, _("surgery")
+    FOLLOW_UP = calendar.FOLLOW_UP, _("follow-up visit")
+
+
+class EventStatus(models.TextChoices):
+    PLANNED = "planned", _("planned")
+    BOOKED = "booked", _("booked")
+    DONE = "done", _("done")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class ScheduledEvent(models.Model):
+    """One dated event of a plan: a target and window from the protocol, the planned date (the
+    target moved to a working day, or the booked date), and the actual date once it happened.
+
+    `participant` and `site` are copies of the plan's, so that site calendars and the dosing
+    interface read events without joins. `uid` and `ics_sequence` make iCalendar clients update
+    the event in place (RFC 5545 §3.8.4.7 and §3.8.7.4) instead of duplicating it."""
+
+    plan = models.ForeignKey(TreatmentPlan, on_delete=models.PROTECT, related_name="events")
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="scheduled_events")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="scheduled_events")
+    kind = models.CharField(_("kind"), max_length=16, choices=EventKind.choices)
+    phase = models.CharField(_("phase"), max_length=32, blank=True)
+    number = models.PositiveSmallIntegerField(_("number"))  # fraction, cycle or visit number
+    order = models.PositiveSmallIntegerField(_("order"))
+    target_date = models.DateField(_("target date"))
+    window_start = models.DateField(_("window start"))
+    window_end = models.DateField(_("window end"))
+    planned_date = models.DateField(_("planned date"))
+    actual_date = models.DateField(_("actual date"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=EventStatus.choices, default=EventStatus.PLANNED)
+    # A delay recentres the target and window on the delayed date (calendar.Fixed(recentre=True)).
+    delayed = models.BooleanField(_("delayed"), default=False)
+    delay_reason = models.CharField(_("delay reason"), max_length=200, blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    uid = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
+    ics_sequence = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("scheduled event")
+        verbose_name_plural = _("scheduled events")
+        ordering = ["plan", "order"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "kind", "phase", "number"], name="scheduled_event_unique_key"),
+            models.CheckConstraint(condition=Q(window_start__lte=models.F("window_end")), name="event_window_ordered"),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in EventStatus]), name="scheduled_event_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="done", actual_date__isnull=False)
+                | (~Q(status="done") & Q(actual_date__isnull=True)),
+                name="scheduled_event_done_has_actual_date",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["site", "kind", "planned_date"]),
+            models.Index(fields=["participant", "order"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.label}"
+
+    @property
+    def key(self) -> calendar.EventKey:
+        return calendar.EventKey(self.kind, self.phase, self.number)
+
+    @property
+    def date(self) -> calendar.dt.date:
+        """The actual date once it happened, else the planned one."""
+        return self.actual_date or self.planned_date
+
+    @property
+    def label(self) -> str:
+        kind = EventKind(self.kind).label
+        if self.kind in (EventKind.CYCLE_DAY1, EventKind.PRE_CYCLE_LABS):
+            return f"{self.phase} C{self.number} {kind}"
+        if self.kind in (EventKind.SCRT_FRACTION, EventKind.FOLLOW_UP):
+            return f"{kind} {self.number}"
+        return str(kind)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in (EventStatus.PLANNED, EventStatus.BOOKED)
+
+
+class BookingStatus(models.TextChoices):
+    ACTIVE = "active", _("active")
+    CANCELLED = "cancelled", _("cancelled")
+
+
+class Booking(models.Model):
+    """A date and time at the participant's site for one event. At most one active booking per
+    event (a partial unique index backs the service's check). Cycle day-1 bookings take one of
+    the site's infusion chairs that day."""
+
+    event = models.ForeignKey(ScheduledEvent, on_delete=models.PROTECT, related_name="bookings")
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="bookings")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="bookings")
+    date = models.DateField(_("date"))
+    time = models.TimeField(_("time"))
+    uses_infusion_chair = models.BooleanField(_("uses an infusion chair"), default=False)
+    status = models.CharField(_("status"), max_length=16, choices=BookingStatus.choices, default=BookingStatus.ACTIVE)
+    # A date outside the protocol window needs an investigator's protocol deviation.
+    deviation_reason = models.TextField(_("protocol deviation reason"), blank=True)
+    deviation_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
+    cancel_reason = models.CharField(_("cancel reason"), max_length=200, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("booking")
+        verbose_name_plural = _("bookings")
+        ordering = ["date", "time", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event"], condition=Q(status="active"), name="booking_one_active_per_event"
+            ),
+            models.CheckConstraint(condition=Q(status__in=["active", "cancelled"]), name="booking_status_valid"),
+        ]
+        indexes = [models.Index(fields=["site", "date", "status"])]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.date} {self.time:%H:%M}"
+
+
+class SiteDay(models.Model):
+    """The infusion bookings of one site on one day. The booking service locks this row
+    (select_for_update) before counting, so concurrent bookings for the same day queue behind
+    each other instead of all seeing a free chair; the check constraint is the last line."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    date = models.DateField()
+    infusions = models.PositiveIntegerField(default=0)
+    chairs = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name = _("site day")
+        constraints = [
+            models.UniqueConstraint(fields=["site", "date"], name="site_day_unique"),
+            models.CheckConstraint(condition=Q(infusions__lte=models.F("chairs")), name="site_day_within_capacity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.site_id} {self.date}: {self.infusions}/{self.chairs}"
+
+
+class SiteClosure(models.Model):
+    """A day a site does not treat (local holiday, move, maintenance), on top of public holidays."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="closures")
+    date = models.DateField(_("date"))
+    reason = models.CharField(_("reason"), max_length=200)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("site closure")
+        verbose_name_plural = _("site closures")
+        ordering = ["site", "date"]
+        constraints = [models.UniqueConstraint(fields=["site", "date"], name="site_closure_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.site.code} closed {self.date}"
+
+
+def _new_feed_key() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class CalendarFeed(models.Model):
+    """A staff member's secret iCalendar URL for their sites' calendar. The key is the only
+    credential (calendar clients cannot send tokens), so it can be revoked and replaced."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feeds")
+    key = models.CharField(max_length=64, unique=True, default=_new_feed_key, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar feed")
+        verbose_name_plural = _("calendar feeds")
+
+    def __str__(self) -> str:
+        return f"feed of {self.user} ({'revoked' if self.revoked_at else 'active'})"

@@ -6,6 +6,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from schedules import calendar
+from schedules.models import Booking, BookingStatus, EventKind, EventStatus, ScheduledEvent, SiteClosure, SiteDay
+from trialsite.models import ProtocolVersion, Site
 
 
 @dataclass(frozen=True)
@@ -27,5 +35,98 @@ def cycle_visits(
     day1_from: dt.date | None = None,
     day1_to: dt.date | None = None,
 ) -> list[CycleVisit]:
-    """Cycle day-1 visits matching the filters, ordered by day 1. (Filled in by the schedules work.)"""
-    return []
+    """Cycle day-1 visits matching the filters, ordered by day 1 (one query)."""
+    qs = ScheduledEvent.objects.filter(kind=EventKind.CYCLE_DAY1)
+    if participant_ids is not None:
+        qs = qs.filter(participant_id__in=list(participant_ids))
+    if site_ids is not None:
+        qs = qs.filter(site_id__in=list(site_ids))
+    # day 1 = actual date once given, else the planned date.
+    if day1_from is not None:
+        qs = qs.filter(Q(actual_date__gte=day1_from) | Q(actual_date__isnull=True, planned_date__gte=day1_from))
+    if day1_to is not None:
+        qs = qs.filter(Q(actual_date__lte=day1_to) | Q(actual_date__isnull=True, planned_date__lte=day1_to))
+    rows = qs.values_list("participant_id", "site_id", "phase", "number", "actual_date", "planned_date", "status")
+    visits = [
+        CycleVisit(
+            participant_id=pid, site_id=sid, phase=phase, cycle_number=number, day1=actual or planned, status=status
+        )
+        for pid, sid, phase, number, actual, planned, status in rows
+    ]
+    visits.sort(key=lambda v: (v.day1, v.participant_id, v.phase, v.cycle_number))
+    return visits
+
+
+@lru_cache(maxsize=32)
+def _rules_cached(version_id: int, sha256: str) -> calendar.ScheduleRules:
+    definition = ProtocolVersion.objects.values_list("definition", flat=True).get(pk=version_id)
+    return calendar.ScheduleRules.from_definition(definition)
+
+
+def schedule_rules(protocol_version_id: int) -> calendar.ScheduleRules:
+    """The schedule rules of a protocol version. A loaded version never changes (its SHA-256 is
+    part of the cache key all the same, so a test database reusing ids cannot read stale rules)."""
+    sha = ProtocolVersion.objects.values_list("sha256", flat=True).get(pk=protocol_version_id)
+    return _rules_cached(protocol_version_id, sha)
+
+
+def working_calendar(site: Site, years: Iterable[int]) -> calendar.WorkingCalendar:
+    """Public holidays of the site's country plus the site's own closures, for `years`."""
+    years = list(years)
+    closures = SiteClosure.objects.filter(
+        site=site, date__gte=dt.date(min(years), 1, 1), date__lte=dt.date(max(years), 12, 31)
+    ).values_list("date", flat=True)
+    return calendar.public_calendar(site.country or "CN", years, closures)
+
+
+def plan_events(participant_id: int) -> QuerySet[ScheduledEvent]:
+    """A participant's events in protocol order, each with its active booking prefetched."""
+    from django.db.models import Prefetch
+
+    return (
+        ScheduledEvent.objects.filter(participant_id=participant_id)
+        .order_by("order")
+        .prefetch_related(
+            Prefetch(
+                "bookings", queryset=Booking.objects.filter(status=BookingStatus.ACTIVE), to_attr="active_bookings"
+            )
+        )
+    )
+
+
+def site_day(site: Site, day: dt.date) -> dict[str, Any]:
+    """Who comes in on `day` at `site`, and how many infusion chairs are left."""
+    bookings = list(
+        Booking.objects.filter(site=site, date=day, status=BookingStatus.ACTIVE)
+        .select_related("participant", "event")
+        .order_by("time", "id")
+    )
+    used = SiteDay.objects.filter(site=site, date=day).values_list("infusions", flat=True).first() or 0
+    planned = list(
+        ScheduledEvent.objects.filter(site=site, planned_date=day, status=EventStatus.PLANNED)
+        .select_related("participant")
+        .order_by("order")
+    )
+    return {
+        "date": day,
+        "bookings": bookings,
+        "unbooked": planned,
+        "chairs": site.infusion_chairs_per_day,
+        "chairs_left": max(site.infusion_chairs_per_day - used, 0),
+        "closed": SiteClosure.objects.filter(site=site, date=day).first(),
+    }
+
+
+def windows_closing_unbooked(site: Site, *, today: dt.date, within_days: int = 7) -> QuerySet[ScheduledEvent]:
+    """Cycle day-1 visits whose window closes within `within_days` and that nobody booked yet."""
+    return (
+        ScheduledEvent.objects.filter(
+            site=site,
+            kind=EventKind.CYCLE_DAY1,
+            status=EventStatus.PLANNED,
+            window_end__gte=today,
+            window_end__lte=today + dt.timedelta(days=within_days),
+        )
+        .select_related("participant")
+        .order_by("window_end")
+    )

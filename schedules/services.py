@@ -1,0 +1,561 @@
+"""Writes of the schedules app: making and re-making treatment plans, delays and actual dates,
+stopping a plan, bookings, site closures and calendar-feed keys.
+
+Lock order, everywhere: participant → event → booking → site days by date. Withdrawal
+(trialsite.services.participant_withdraw) locks the participant first too, so a booking racing a
+withdrawal waits and then sees the withdrawn status."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from schedules import calendar, selectors
+from schedules.models import (
+    Booking,
+    BookingStatus,
+    CalendarFeed,
+    EventKind,
+    EventStatus,
+    PlanStatus,
+    ScheduledEvent,
+    SiteClosure,
+    SiteDay,
+    TreatmentPlan,
+)
+from trialsite import roles
+from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
+from trialsite.models import RANDOMIZED_STATUSES, Participant, ParticipantStatus, Site
+from trialsite.selectors import user_site_ids
+from trialsite.services import participant_set_status
+from trialsite.signals import cycle_rescheduled
+
+CALENDAR_EDITORS = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
+BOOKERS = (roles.RESEARCH_NURSE, roles.INVESTIGATOR, roles.API_CLIENT)
+EVENT_FIELDS = ["order", "target_date", "window_start", "window_end", "planned_date", "details", "ics_sequence"]
+
+
+# --- Checks --------------------------------------------------------------------------------
+
+
+def _check_role(by: User | None, allowed: Iterable[str], message: str) -> None:
+    if by is None or by.is_superuser:
+        return  # the system itself (signal receivers, commands)
+    if not roles.has_role(by, *allowed):
+        raise NotPermitted(message)
+
+
+def _check_site(by: User | None, site_id: int) -> None:
+    if by is None or by.is_superuser:
+        return
+    if site_id not in user_site_ids(by):
+        # Another site's participant does not exist for this user.
+        from trialsite.errors import NotFound
+
+        raise NotFound(_("Not found."))
+
+
+def _lock_participant(participant: Participant) -> Participant:
+    return Participant.objects.select_for_update().select_related("protocol_version", "site").get(pk=participant.pk)
+
+
+def _check_active(participant: Participant, plan: TreatmentPlan | None = None) -> None:
+    if participant.status == ParticipantStatus.WITHDRAWN or (plan is not None and plan.status == PlanStatus.STOPPED):
+        raise Conflict(
+            _("Participant %(p)s has been withdrawn; their calendar is closed.") % {"p": participant},
+            code="participant_withdrawn",
+        )
+
+
+# --- Plans ---------------------------------------------------------------------------------
+
+
+def _refuse_start(exc: calendar.ScrtStartRefused) -> RuleViolation:
+    next_start = exc.next_start.isoformat() if exc.next_start else None
+    if exc.reason == "not_working_day":
+        message = _("The SCRT start date is not a working day at the site.")
+    else:
+        message = _("Starting then, the SCRT fractions cannot be given within the protocol's maximum overall time.")
+    if next_start:
+        message += " " + _("The next start date that works is %(d)s.") % {"d": next_start}
+    return RuleViolation(
+        message,
+        code="scrt_start_refused",
+        errors={"scrt_start_date": [message]},
+        extra={"next_start_date": next_start, "reason": exc.reason},
+    )
+
+
+def _build(plan: TreatmentPlan, participant: Participant, fixed: dict[calendar.EventKey, calendar.Fixed]) -> list[Any]:
+    rules = selectors.schedule_rules(participant.protocol_version_id)
+    cal = selectors.working_calendar(participant.site, calendar.plan_years(plan.scrt_start_date, rules))
+    try:
+        return calendar.build_plan(rules, arm=plan.arm, scrt_start=plan.scrt_start_date, cal=cal, fixed=fixed)
+    except calendar.ScrtStartRefused as exc:
+        raise _refuse_start(exc) from exc
+
+
+def _fixed_dates(events: Iterable[ScheduledEvent]) -> dict[calendar.EventKey, calendar.Fixed]:
+    """What people fixed: actual dates, delays (recentred) and bookings."""
+    fixed: dict[calendar.EventKey, calendar.Fixed] = {}
+    for event in events:
+        if event.actual_date is not None:
+            fixed[event.key] = calendar.Fixed(event.actual_date)
+        elif event.delayed:
+            fixed[event.key] = calendar.Fixed(event.planned_date, recentre=True)
+        elif event.status == EventStatus.BOOKED:
+            fixed[event.key] = calendar.Fixed(event.planned_date)
+    return fixed
+
+
+def _cycle_dates(events: Iterable[ScheduledEvent]) -> dict[calendar.EventKey, dt.date]:
+    return {e.key: e.date for e in events if e.kind == EventKind.CYCLE_DAY1 and e.status != EventStatus.CANCELLED}
+
+
+def _replan(plan: TreatmentPlan, participant: Participant, *, previous: dict[calendar.EventKey, dt.date]) -> None:
+    """Recompute every event from the fixed dates, save what changed (audited), bump the
+    iCalendar SEQUENCE of moved events and tell dosing about every cycle whose day 1 moved."""
+    events = list(ScheduledEvent.objects.select_for_update().filter(plan=plan).order_by("order"))
+    by_key = {e.key: e for e in events}
+    built = _build(plan, participant, _fixed_dates(events))
+    changed: list[ScheduledEvent] = []
+    new: list[ScheduledEvent] = []
+    for item in built:
+        event = by_key.get(item.key)
+        if event is None:
+            new.append(_new_event(plan, participant, item))
+            continue
+        if event.status == EventStatus.CANCELLED:
+            continue
+        moved = event.planned_date != item.planned
+        values = {
+            "order": item.order,
+            "target_date": item.target,
+            "window_start": item.window_start,
+            "window_end": item.window_end,
+            "planned_date": item.planned,
+            "details": dict(item.details),
+        }
+        if any(getattr(event, k) != v for k, v in values.items()):
+            for k, v in values.items():
+                setattr(event, k, v)
+            if moved:
+                event.ics_sequence += 1
+            changed.append(event)
+    if changed:
+        bulk_update_with_history(changed, ScheduledEvent, EVENT_FIELDS, batch_size=500)
+    if new:
+        bulk_create_with_history(new, ScheduledEvent, batch_size=500)
+    _send_rescheduled(participant, previous, _cycle_dates([*events, *new]))
+
+
+def _send_rescheduled(
+    participant: Participant, before: dict[calendar.EventKey, dt.date], after: dict[calendar.EventKey, dt.date]
+) -> None:
+    for key, day1 in after.items():  # in protocol order
+        if key in before and before[key] != day1:
+            cycle_rescheduled.send(
+                sender=ScheduledEvent, participant=participant, phase=key.phase, cycle_number=key.number, day1=day1
+            )
+
+
+def _new_event(plan: TreatmentPlan, participant: Participant, item: calendar.PlannedEvent) -> ScheduledEvent:
+    return ScheduledEvent(
+        plan=plan,
+        participant=participant,
+        site_id=participant.site_id,
+        kind=item.key.kind,
+        phase=item.key.phase,
+        number=item.key.number,
+        order=item.order,
+        target_date=item.target,
+        window_start=item.window_start,
+        window_end=item.window_end,
+        planned_date=item.planned,
+        details=dict(item.details),
+    )
+
+
+@transaction.atomic
+def treatment_plan_create(
+    *, participant: Participant, scrt_start_date: dt.date, by: User | None, now: dt.datetime
+) -> TreatmentPlan:
+    """Make the participant's plan from their protocol version, arm and SCRT start date, or
+    re-make it with a new start date while treatment has not started (bookings are cancelled)."""
+    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
+    today = timezone.localdate(now)
+    participant = _lock_participant(participant)
+    _check_site(by, participant.site_id)
+    _check_active(participant)
+    if participant.status not in RANDOMIZED_STATUSES or not participant.arm:
+        raise RuleViolation(_("Only a randomized participant has a treatment plan."), code="not_randomized")
+    if scrt_start_date < today:
+        message = _("The SCRT start date cannot be in the past.")
+        raise InvalidInput(message, errors={"scrt_start_date": [message]})
+    plan = TreatmentPlan.objects.select_for_update().filter(participant=participant).first()
+    if plan is None:
+        plan = TreatmentPlan(
+            participant=participant, arm=participant.arm, scrt_start_date=scrt_start_date, created_by=by
+        )
+        built = _build(plan, participant, {})
+        plan.full_clean()
+        plan.save()
+        bulk_create_with_history([_new_event(plan, participant, item) for item in built], ScheduledEvent)
+        return plan
+    if plan.status == PlanStatus.STOPPED:
+        raise Conflict(_("The plan was stopped."), code="participant_withdrawn")
+    events = list(ScheduledEvent.objects.select_for_update().filter(plan=plan))
+    if any(e.actual_date for e in events):
+        raise Conflict(
+            _("Treatment has started: move single events (delay, booking) instead of re-making the plan."),
+            code="treatment_started",
+        )
+    previous = _cycle_dates(events)
+    for booking in Booking.objects.select_for_update().filter(event__plan=plan, status=BookingStatus.ACTIVE):
+        _cancel_booking(booking, reason=_("plan re-made"), now=now)
+    ScheduledEvent.objects.filter(plan=plan).update(status=EventStatus.PLANNED, delayed=False, delay_reason="")
+    plan.scrt_start_date = scrt_start_date
+    plan.save(update_fields=["scrt_start_date", "updated_at"])
+    _replan(plan, participant, previous=previous)
+    return plan
+
+
+def _lock_event(event: ScheduledEvent, by: User | None) -> tuple[Participant, ScheduledEvent]:
+    participant = _lock_participant(event.participant)
+    _check_site(by, participant.site_id)
+    event = ScheduledEvent.objects.select_for_update().select_related("plan").get(pk=event.pk)
+    return participant, event
+
+
+@transaction.atomic
+def event_delay(
+    *,
+    event: ScheduledEvent,
+    reason: str,
+    by: User | None,
+    now: dt.datetime,
+    new_date: dt.date | None = None,
+) -> ScheduledEvent:
+    """Delay an event (day-1 criteria not met, patient request, holiday): it moves to `new_date`
+    (default: the protocol's delay, e.g. 1 week, moved to a working day), and everything after it
+    shifts. Its booking, and the bookings of events that shift, are cancelled."""
+    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
+    if not reason.strip():
+        raise InvalidInput(_("Give the reason for the delay."), errors={"reason": [_("This field is required.")]})
+    today = timezone.localdate(now)
+    participant, event = _lock_event(event, by)
+    _check_active(participant, event.plan)
+    if not event.is_open:
+        raise Conflict(_("Only a planned or booked event can be delayed."), code="event_closed")
+    rules = selectors.schedule_rules(participant.protocol_version_id)
+    cal = selectors.working_calendar(participant.site, range(event.planned_date.year, event.planned_date.year + 2))
+    if new_date is None:
+        new_date = cal.next_working_day(event.planned_date + dt.timedelta(days=rules.delay_days))
+    if new_date <= event.planned_date or new_date < today:
+        message = _("The new date must be after the planned date (%(d)s) and not in the past.") % {
+            "d": event.planned_date.isoformat()
+        }
+        raise InvalidInput(message, errors={"new_date": [message]})
+    if not cal.is_working_day(new_date):
+        message = _("%(d)s is not a working day at the site.") % {"d": new_date.isoformat()}
+        raise RuleViolation(message, code="not_working_day", errors={"new_date": [message]})
+    events = list(ScheduledEvent.objects.select_for_update().filter(plan=event.plan))
+    previous = _cycle_dates(events)
+    # Everything after the delayed event shifts, so their bookings no longer hold.
+    later = [e.pk for e in events if e.order >= event.order and e.is_open]
+    for booking in Booking.objects.select_for_update().filter(event_id__in=later, status=BookingStatus.ACTIVE):
+        _cancel_booking(booking, reason=_("rescheduled after a delay"), now=now)
+    ScheduledEvent.objects.filter(pk__in=later, status=EventStatus.BOOKED).update(status=EventStatus.PLANNED)
+    event.refresh_from_db()
+    event.planned_date = new_date
+    event.delayed = True
+    event.delay_reason = reason.strip()[:200]
+    event.ics_sequence += 1
+    event.full_clean(validate_constraints=False)
+    event.save()
+    _replan(event.plan, participant, previous=previous)
+    event.refresh_from_db()
+    return event
+
+
+@transaction.atomic
+def event_record_actual(
+    *, event: ScheduledEvent, actual_date: dt.date, by: User | None, today: dt.date
+) -> ScheduledEvent:
+    """Record the day an event happened; what follows is re-planned from it."""
+    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
+    participant, event = _lock_event(event, by)
+    _check_active(participant, event.plan)
+    if actual_date > today:
+        message = _("The actual date cannot be in the future.")
+        raise InvalidInput(message, errors={"actual_date": [message]})
+    if event.status == EventStatus.CANCELLED:
+        raise Conflict(_("The event was cancelled."), code="event_closed")
+    previous = _cycle_dates(ScheduledEvent.objects.filter(plan=event.plan))
+    if event.actual_date != actual_date:
+        event.ics_sequence += 1
+    event.actual_date = actual_date
+    event.status = EventStatus.DONE
+    event.save()
+    if participant.status == ParticipantStatus.RANDOMIZED:
+        participant_set_status(participant=participant, status=ParticipantStatus.ON_TREATMENT)
+    _replan(event.plan, participant, previous=previous)
+    event.refresh_from_db()
+    return event
+
+
+@transaction.atomic
+def treatment_plan_stop(*, participant: Participant, reason: str, now: dt.datetime) -> TreatmentPlan | None:
+    """Stop a plan (withdrawal, death): open events and their bookings are cancelled; what
+    happened stays. Returns None when the participant had no plan."""
+    participant = _lock_participant(participant)
+    plan = TreatmentPlan.objects.select_for_update().filter(participant=participant).first()
+    if plan is None or plan.status == PlanStatus.STOPPED:
+        return plan
+    for booking in Booking.objects.select_for_update().filter(event__plan=plan, status=BookingStatus.ACTIVE):
+        _cancel_booking(booking, reason=reason, now=now)
+    open_events = list(
+        ScheduledEvent.objects.select_for_update().filter(
+            plan=plan, status__in=[EventStatus.PLANNED, EventStatus.BOOKED]
+        )
+    )
+    for event in open_events:
+        event.status = EventStatus.CANCELLED
+        event.ics_sequence += 1
+    bulk_update_with_history(open_events, ScheduledEvent, ["status", "ics_sequence"])
+    plan.status = PlanStatus.STOPPED
+    plan.stopped_on = timezone.localdate(now)
+    plan.stop_reason = reason[:200]
+    plan.save()
+    return plan
+
+
+# --- Bookings ------------------------------------------------------------------------------
+
+
+def _check_booking_date(
+    event: ScheduledEvent,
+    participant: Participant,
+    day: dt.date,
+    *,
+    by: User | None,
+    today: dt.date,
+    deviation_reason: str,
+) -> bool:
+    """Refuse dates the rules forbid; return True when the date is a recorded protocol deviation."""
+    if day < today:
+        message = _("The date is in the past.")
+        raise RuleViolation(message, code="date_in_past", errors={"date": [message]})
+    cal = selectors.working_calendar(participant.site, range(day.year, day.year + 1))
+    if not cal.is_working_day(day):
+        message = _("%(d)s is not a working day at %(site)s.") % {"d": day.isoformat(), "site": participant.site.code}
+        raise RuleViolation(message, code="not_working_day", errors={"date": [message]})
+    if event.window_start <= day <= event.window_end:
+        return False
+    if not deviation_reason.strip():
+        message = _(
+            "%(d)s is outside the protocol window %(a)s – %(b)s; only an investigator can book it, "
+            "recording a protocol deviation with a reason."
+        ) % {"d": day.isoformat(), "a": event.window_start.isoformat(), "b": event.window_end.isoformat()}
+        raise RuleViolation(message, code="outside_window", errors={"date": [message]})
+    if by is not None and not by.is_superuser and not roles.has_role(by, roles.INVESTIGATOR):
+        message = _("Only an investigator can record a protocol deviation.")
+        raise RuleViolation(message, code="outside_window", errors={"deviation_reason": [message]})
+    return True
+
+
+def _take_chair(site: Site, day: dt.date) -> None:
+    """Take one infusion chair at `site` on `day`, or refuse with 409 when all are taken.
+
+    The (site, day) row is created if missing and then locked: concurrent bookings for that day
+    wait for each other here, so exactly `infusion_chairs_per_day` of them get through."""
+    chairs = Site.objects.values_list("infusion_chairs_per_day", flat=True).get(pk=site.pk)
+    SiteDay.objects.bulk_create([SiteDay(site=site, date=day, chairs=chairs)], ignore_conflicts=True)
+    row = SiteDay.objects.select_for_update().get(site=site, date=day)
+    if row.infusions >= chairs:
+        raise Conflict(
+            _("All %(n)s infusion chairs at %(site)s are booked on %(d)s.")
+            % {"n": chairs, "site": site.code, "d": day.isoformat()},
+            code="capacity_full",
+            errors={"date": [_("No infusion chair left on this day.")]},
+        )
+    row.infusions += 1
+    row.chairs = chairs
+    row.save(update_fields=["infusions", "chairs"])
+
+
+def _release_chair(site_id: int, day: dt.date) -> None:
+    row = SiteDay.objects.select_for_update().filter(site_id=site_id, date=day).first()
+    if row is not None and row.infusions > 0:
+        row.infusions -= 1
+        row.save(update_fields=["infusions"])
+
+
+def _cancel_booking(booking: Booking, *, reason: str, now: dt.datetime) -> None:
+    if booking.uses_infusion_chair:
+        _release_chair(booking.site_id, booking.date)
+    booking.status = BookingStatus.CANCELLED
+    booking.cancelled_at = now
+    booking.cancel_reason = reason[:200]
+    booking.save()
+
+
+@transaction.atomic
+def booking_create(
+    *,
+    event: ScheduledEvent,
+    date: dt.date,
+    time: dt.time,
+    by: User | None,
+    today: dt.date,
+    deviation_reason: str = "",
+) -> Booking:
+    _check_role(by, BOOKERS, _("Your role cannot book visits."))
+    participant, event = _lock_event(event, by)
+    _check_active(participant, event.plan)
+    if event.status == EventStatus.BOOKED or Booking.objects.filter(event=event, status=BookingStatus.ACTIVE).exists():
+        raise Conflict(_("This event is already booked; move the booking instead."), code="already_booked")
+    if not event.is_open:
+        raise Conflict(_("This event is done or cancelled."), code="event_closed")
+    deviation = _check_booking_date(event, participant, date, by=by, today=today, deviation_reason=deviation_reason)
+    uses_chair = event.kind == EventKind.CYCLE_DAY1
+    if uses_chair:
+        _take_chair(participant.site, date)
+    booking = Booking(
+        event=event,
+        participant=participant,
+        site_id=participant.site_id,
+        date=date,
+        time=time,
+        uses_infusion_chair=uses_chair,
+        deviation_reason=deviation_reason.strip() if deviation else "",
+        deviation_recorded_by=by if deviation else None,
+        created_by=by,
+    )
+    booking.full_clean(validate_constraints=False)
+    try:
+        with transaction.atomic():
+            booking.save()
+    except IntegrityError as exc:
+        raise Conflict(_("This event is already booked."), code="already_booked") from exc
+    _set_event_date(event, participant, date, status=EventStatus.BOOKED)
+    return booking
+
+
+def _set_event_date(event: ScheduledEvent, participant: Participant, day: dt.date, *, status: str) -> None:
+    previous = _cycle_dates(ScheduledEvent.objects.filter(plan=event.plan))
+    if event.planned_date != day:
+        event.ics_sequence += 1
+    event.planned_date = day
+    event.status = status
+    event.save()
+    _replan(event.plan, participant, previous=previous)
+
+
+@transaction.atomic
+def booking_move(
+    *,
+    booking: Booking,
+    by: User | None,
+    today: dt.date,
+    date: dt.date | None = None,
+    time: dt.time | None = None,
+    deviation_reason: str = "",
+) -> Booking:
+    """Move a booking; every rule is checked again for the new date."""
+    _check_role(by, BOOKERS, _("Your role cannot book visits."))
+    participant, event = _lock_event(booking.event, by)
+    booking = Booking.objects.select_for_update().get(pk=booking.pk)
+    _check_active(participant, event.plan)
+    if booking.status != BookingStatus.ACTIVE:
+        raise Conflict(_("This booking was cancelled."), code="booking_cancelled")
+    new_date = date or booking.date
+    new_time = time or booking.time
+    deviation = _check_booking_date(
+        event, participant, new_date, by=by, today=today, deviation_reason=deviation_reason or booking.deviation_reason
+    )
+    if booking.uses_infusion_chair and new_date != booking.date:
+        # Lock both days in date order so two opposite moves cannot deadlock.
+        for day in sorted({booking.date, new_date}):
+            SiteDay.objects.bulk_create(
+                [SiteDay(site_id=booking.site_id, date=day, chairs=participant.site.infusion_chairs_per_day)],
+                ignore_conflicts=True,
+            )
+            SiteDay.objects.select_for_update().get(site_id=booking.site_id, date=day)
+        _take_chair(participant.site, new_date)
+        _release_chair(booking.site_id, booking.date)
+    booking.date = new_date
+    booking.time = new_time
+    if deviation:
+        booking.deviation_reason = (deviation_reason or booking.deviation_reason).strip()
+        booking.deviation_recorded_by = by if deviation_reason else booking.deviation_recorded_by
+    else:
+        booking.deviation_reason = ""
+        booking.deviation_recorded_by = None
+    booking.full_clean(validate_constraints=False)
+    booking.save()
+    if event.planned_date != new_date:
+        _set_event_date(event, participant, new_date, status=EventStatus.BOOKED)
+    else:
+        event.ics_sequence += 1  # the time changed: calendar clients must update
+        event.save(update_fields=["ics_sequence", "updated_at"])
+    return booking
+
+
+@transaction.atomic
+def booking_cancel(*, booking: Booking, by: User | None, reason: str = "", now: dt.datetime) -> Booking:
+    _check_role(by, BOOKERS, _("Your role cannot book visits."))
+    participant, event = _lock_event(booking.event, by)
+    booking = Booking.objects.select_for_update().get(pk=booking.pk)
+    if booking.status != BookingStatus.ACTIVE:
+        return booking
+    _cancel_booking(booking, reason=reason or _("cancelled"), now=now)
+    if event.status == EventStatus.BOOKED:
+        previous = _cycle_dates(ScheduledEvent.objects.filter(plan=event.plan))
+        event.status = EventStatus.PLANNED
+        event.ics_sequence += 1
+        event.save()
+        # Without the booking the event falls back to its protocol date.
+        _replan(event.plan, participant, previous=previous)
+    return booking
+
+
+# --- Closures and feeds --------------------------------------------------------------------
+
+
+@transaction.atomic
+def site_closure_create(*, site: Site, date: dt.date, reason: str, by: User | None) -> SiteClosure:
+    """Close a site for a day. Plans already made are not moved; bookings that day are refused
+    from now on (the site calendar shows the day closed)."""
+    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
+    _check_site(by, site.pk)
+    closure = SiteClosure(site=site, date=date, reason=reason.strip())
+    closure.full_clean(validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            closure.save()
+    except IntegrityError as exc:
+        raise Conflict(_("The site is already closed that day."), code="already_closed") from exc
+    return closure
+
+
+@transaction.atomic
+def calendar_feed_create(*, user: User, now: dt.datetime) -> CalendarFeed:
+    """A new secret feed URL for `user`; their older keys are revoked (one live URL per user)."""
+    CalendarFeed.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
+    return CalendarFeed.objects.create(user=user)
+
+
+@transaction.atomic
+def calendar_feed_revoke(*, feed: CalendarFeed, now: dt.datetime) -> CalendarFeed:
+    if feed.revoked_at is None:
+        feed.revoked_at = now
+        feed.save(update_fields=["revoked_at"])
+    return feed
