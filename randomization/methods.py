@@ -412,6 +412,9 @@ class Recorded:
     config: Config
     draws: Sequence[Any] | None = None
     details: Mapping[str, Any] | None = None
+    # The seed of the scheme this allocation was made under (an amended scheme has a new seed);
+    # None means the seed passed to replay.
+    seed: bytes | None = None
 
 
 def replay(seed: bytes, records: Iterable[Recorded], *, config: Config) -> State:
@@ -426,7 +429,7 @@ def replay(seed: bytes, records: Iterable[Recorded], *, config: Config) -> State
             raise ReplayMismatch(record.position, f"expected sequence position {expected_position}")
         if state.config != record.config:
             state = state.with_config(record.config)
-        draws = HmacDraws(seed, record.position)
+        draws = HmacDraws(record.seed or seed, record.position)
         try:
             decision = allocate(state, record.factors, draws)
         except ConfigurationError as exc:

@@ -1,1 +1,184 @@
-"""Models of the randomization app."""
+"""Eligibility and allocation: screening assessments, randomization schemes (with their secret
+seed kept apart), the append-only allocation record, and stored idempotent API answers."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from trialsite.models import Participant, Trial
+
+
+class EligibilityOutcome(models.TextChoices):
+    ELIGIBLE = "eligible", _("eligible")
+    NOT_ELIGIBLE = "not_eligible", _("not eligible")
+    NOT_ASSESSABLE = "not_assessable", _("not assessable")
+
+
+class ScreeningAssessment(models.Model):
+    """One screening of a participant against the protocol's criteria. Re-screening is a new row;
+    old rows are kept. `findings` holds the nurse's answers keyed by the rule fields of the
+    protocol definition (yes/no findings as booleans, counts and measures as numbers), including
+    the stratification factors (liver-only metastases, ECOG)."""
+
+    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="screening_assessments")
+    assessed_on = models.DateField(_("assessed on"))
+    findings = models.JSONField(_("findings"), default=dict, blank=True)
+    # Computed by the service at the time of the assessment.
+    age_years = models.PositiveIntegerField(_("age at consent"), null=True, blank=True)
+    weight_kg = models.DecimalField(_("weight used (kg)"), max_digits=6, decimal_places=2, null=True, blank=True)
+    creatinine_clearance_ml_min = models.DecimalField(
+        _("Cockcroft–Gault CrCl (mL/min)"), max_digits=7, decimal_places=1, null=True, blank=True
+    )
+    labs = models.JSONField(_("lab values used"), default=dict, blank=True)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=EligibilityOutcome.choices)
+    criteria = models.JSONField(_("criteria results"), default=list, blank=True)
+    assessed_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    assessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("screening assessment")
+        verbose_name_plural = _("screening assessments")
+        ordering = ["participant", "-assessed_on", "-id"]
+        indexes = [models.Index(fields=["participant", "assessed_on"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=[o.value for o in EligibilityOutcome]), name="screening_outcome_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} {self.assessed_on} {self.outcome}"
+
+
+class SchemeStatus(models.TextChoices):
+    DRAFT = "draft", _("draft")
+    ACTIVE = "active", _("active")
+    SUPERSEDED = "superseded", _("superseded")
+
+
+class RandomizationScheme(models.Model):
+    """A versioned randomization configuration of a trial. Activation publishes the SHA-256
+    commitment to the seed and the configuration; after that the configuration is frozen (also
+    in the database: a trigger refuses changes to an activated scheme's configuration and
+    commitment). An amendment is a new version; the previous one becomes superseded."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="randomization_schemes")
+    version = models.PositiveIntegerField(_("version"))
+    config = models.JSONField(_("configuration"))
+    status = models.CharField(_("status"), max_length=16, choices=SchemeStatus.choices, default=SchemeStatus.DRAFT)
+    commitment = models.CharField(_("SHA-256 commitment"), max_length=64, blank=True)
+    reason = models.TextField(_("reason for this version"), blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("randomization scheme")
+        verbose_name_plural = _("randomization schemes")
+        ordering = ["trial", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "version"], name="randomization_scheme_version_unique"),
+            models.UniqueConstraint(
+                fields=["trial"], condition=Q(status="active"), name="randomization_scheme_one_active"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="draft") | (~Q(commitment="") & Q(activated_at__isnull=False)),
+                name="randomization_scheme_activated_has_commitment",
+            ),
+        ]
+        permissions = [
+            ("activate_scheme", _("Can activate a randomization scheme")),
+            ("view_allocation_secret", _("Can see allocations, block sizes and minimization scores")),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trial} scheme v{self.version} ({self.status})"
+
+
+class SchemeSecret(models.Model):
+    """The seed of a scheme. Kept apart from the scheme so that no admin page, serializer or
+    export of the scheme can carry it; only the statistician's selectors read it."""
+
+    scheme = models.OneToOneField(RandomizationScheme, on_delete=models.PROTECT, related_name="secret")
+    seed_hex = models.CharField(max_length=128)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("scheme secret")
+        verbose_name_plural = _("scheme secrets")
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"secret of {self.scheme}"  # never the seed
+
+    def __repr__(self) -> str:
+        return f"<SchemeSecret scheme={self.scheme_id}>"
+
+
+class Allocation(models.Model):
+    """One randomization: append-only (a PostgreSQL trigger rejects UPDATE and DELETE) and
+    hash-chained (`entry_hash` covers the entry and the previous entry's hash)."""
+
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="allocations")
+    scheme = models.ForeignKey(RandomizationScheme, on_delete=models.PROTECT, related_name="allocations")
+    participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="allocation")
+    sequence = models.PositiveIntegerField(_("randomization number"))
+    arm = models.CharField(_("arm"), max_length=32)
+    method = models.CharField(_("method"), max_length=16)
+    factors = models.JSONField(_("factor values"))
+    draws = models.JSONField(_("draws"))
+    details = models.JSONField(_("decision details"))
+    assessment = models.ForeignKey(
+        ScreeningAssessment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    allocated_at = models.DateTimeField(_("randomized at"))
+    allocated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    prev_hash = models.CharField(max_length=64)
+    entry_hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = _("allocation")
+        verbose_name_plural = _("allocations")
+        ordering = ["trial", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "sequence"], name="allocation_sequence_unique"),
+            models.CheckConstraint(condition=Q(sequence__gte=1), name="allocation_sequence_positive"),
+        ]
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"{self.trial} #{self.sequence}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a request sent with an `Idempotency-Key`, replayed for repeats."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    endpoint = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

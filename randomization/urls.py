@@ -1,5 +1,19 @@
 """API routes of the randomization app, mounted under /api/v1/."""
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from randomization import api
+
+urlpatterns: list[URLPattern] = [
+    path("participants/<int:pk>/randomize/", api.ParticipantRandomize.as_view(), name="participant-randomize"),
+    path(
+        "participants/<int:pk>/screening-assessments/",
+        api.ScreeningAssessmentListCreate.as_view(),
+        name="participant-screening-assessments",
+    ),
+    path(
+        "trials/<str:registry_id>/randomization/",
+        api.TrialRandomizationPublic.as_view(),
+        name="trial-randomization",
+    ),
+]

@@ -1,0 +1,221 @@
+"""Eligibility and randomization endpoints (thin: shape checks here, rules in services)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from randomization import selectors, services
+from randomization.models import Allocation, IdempotencyRecord, ScreeningAssessment
+from trialsite import clock, roles
+from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
+from trialsite.api.views import get_participant
+from trialsite.errors import ApplicationError, RuleViolation
+from trialsite.models import Trial
+
+NURSES = frozenset({roles.RESEARCH_NURSE, roles.INVESTIGATOR})
+
+
+class RandomizeIn(serializers.Serializer[None]):
+    scrt_start_date = serializers.DateField(
+        required=False, allow_null=True, help_text="First SCRT fraction; the treatment plan is made from it."
+    )
+
+
+class RandomizeOut(serializers.Serializer[Any]):
+    participant = serializers.IntegerField()
+    arm = serializers.CharField()
+    randomization_number = serializers.IntegerField()
+    randomized_at = serializers.DateTimeField()
+
+
+def randomize_body(allocation: Allocation) -> dict[str, Any]:
+    return dict(
+        RandomizeOut(
+            {
+                "participant": allocation.participant_id,
+                "arm": allocation.arm,
+                "randomization_number": allocation.sequence,
+                "randomized_at": allocation.allocated_at,
+            }
+        ).data
+    )
+
+
+def _request_hash(request: Request) -> str:
+    body = json.dumps(request.data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def _replay(record: IdempotencyRecord, request_hash: str) -> Response:
+    if record.request_hash != request_hash:
+        raise RuleViolation(
+            "This Idempotency-Key was used with a different request.",
+            code="idempotency_key_reused",
+            errors={"Idempotency-Key": ["Already used with another request body or endpoint."]},
+        )
+    return Response(record.body, status=record.status_code, headers={"Idempotent-Replayed": "true"})
+
+
+class ParticipantRandomize(APIView):
+    """Randomize a participant (research nurse, investigator). Exactly once: 409 with the
+    existing number if already randomized; a repeated request with the same `Idempotency-Key`
+    and body returns the original 201 answer."""
+
+    required_roles = {"POST": NURSES}
+
+    @extend_schema(
+        request=RandomizeIn,
+        responses={201: RandomizeOut},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key", str, OpenApiParameter.HEADER, required=False, description="Client-chosen retry key."
+            )
+        ],
+        examples=[
+            OpenApiExample(
+                "Randomized",
+                response_only=True,
+                status_codes=["201"],
+                value={
+                    "participant": 12,
+                    "arm": "experimental",
+                    "randomization_number": 7,
+                    "randomized_at": "2026-03-02T02:15:00Z",
+                },
+            ),
+            OpenApiExample(
+                "Already randomized",
+                response_only=True,
+                status_codes=["409"],
+                value={
+                    "code": "already_randomized",
+                    "detail": "This participant is already randomized (number 7).",
+                    "errors": {},
+                    "randomization_number": 7,
+                },
+            ),
+        ],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        participant = get_participant(request, pk)
+        data = RandomizeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = roles.actor(request.user)
+        key = (request.headers.get("Idempotency-Key") or "").strip()[:200]
+        request_hash = _request_hash(request)
+        if key:
+            record = IdempotencyRecord.objects.filter(user=user, key=key).first()
+            if record is not None:
+                return _replay(record, request_hash)
+        try:
+            with transaction.atomic():
+                allocation = services.participant_randomize(
+                    participant=participant,
+                    by=user,
+                    now=clock.now(),
+                    scrt_start_date=data.validated_data.get("scrt_start_date"),
+                )
+                body = randomize_body(allocation)
+                if key:
+                    IdempotencyRecord.objects.create(
+                        user=user,
+                        key=key,
+                        endpoint=request.path,
+                        request_hash=request_hash,
+                        status_code=201,
+                        body=body,
+                    )
+        except (ApplicationError, IntegrityError):
+            # A concurrent request with the same key may have won: answer as it did.
+            if key:
+                record = IdempotencyRecord.objects.filter(user=user, key=key).first()
+                if record is not None:
+                    return _replay(record, request_hash)
+            raise
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class AssessmentIn(serializers.Serializer[None]):
+    assessed_on = serializers.DateField(required=False, help_text="Defaults to today.")
+    findings = serializers.DictField(
+        help_text="Answers keyed by the protocol's rule fields: yes/no findings as booleans, numbers as numbers "
+        "(e.g. ecog, tumour_distance_cm, liver_only_metastases)."
+    )
+
+
+class AssessmentOut(serializers.ModelSerializer[ScreeningAssessment]):
+    reasons = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ScreeningAssessment
+        fields = [
+            "id",
+            "participant",
+            "assessed_on",
+            "outcome",
+            "reasons",
+            "age_years",
+            "weight_kg",
+            "creatinine_clearance_ml_min",
+            "findings",
+            "labs",
+            "criteria",
+            "assessed_at",
+        ]
+
+    def get_reasons(self, obj: ScreeningAssessment) -> list[str]:
+        return [services.criterion_reason(c) for c in obj.criteria if c["status"] != "met"]
+
+
+class ScreeningAssessmentListCreate(APIView):
+    """Screening assessments of a participant; POST records a new one (re-screening keeps the old)."""
+
+    required_roles = {"GET": STAFF_ROLES, "POST": NURSES}
+
+    @extend_schema(responses={200: AssessmentOut(many=True)})
+    def get(self, request: Request, pk: int) -> Response:
+        participant = get_participant(request, pk)
+        return Response(AssessmentOut(selectors.assessments_for(participant), many=True).data)
+
+    @extend_schema(request=AssessmentIn, responses={201: AssessmentOut})
+    def post(self, request: Request, pk: int) -> Response:
+        participant = get_participant(request, pk)
+        data = AssessmentIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        today = clock.today()
+        assessment = services.screening_assessment_record(
+            participant=participant,
+            assessed_on=data.validated_data.get("assessed_on") or today,
+            findings=dict(data.validated_data["findings"]),
+            by=roles.actor(request.user),
+            today=today,
+        )
+        return Response(AssessmentOut(assessment).data, status=status.HTTP_201_CREATED)
+
+
+class SchemePublicOut(serializers.Serializer[Any]):
+    trial = serializers.CharField()
+    schemes = serializers.ListField(child=serializers.DictField())
+    randomized = serializers.IntegerField()
+    target_enrollment = serializers.IntegerField()
+
+
+class TrialRandomizationPublic(APIView):
+    """The published commitments of a trial's randomization schemes (visible to every role)."""
+
+    required_roles = {"GET": ALL_ROLES}
+
+    @extend_schema(responses={200: SchemePublicOut})
+    def get(self, request: Request, registry_id: str) -> Response:
+        trial = get_object_or_404(Trial, registry_id=registry_id)
+        return Response(SchemePublicOut(selectors.scheme_public(trial)).data)

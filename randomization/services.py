@@ -1,0 +1,506 @@
+"""Writes of the randomization app: screening assessments, schemes and their activation, and
+`participant_randomize`, the one door to an allocation (API, admin and benchmarks call it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+import threading
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+
+from randomization import eligibility as el
+from randomization import methods
+from randomization.models import (
+    Allocation,
+    EligibilityOutcome,
+    RandomizationScheme,
+    SchemeSecret,
+    SchemeStatus,
+    ScreeningAssessment,
+)
+from trialsite import clock, roles, selectors, services
+from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
+from trialsite.models import Participant, ParticipantStatus, Trial
+from trialsite.signals import participant_randomized
+
+RANDOMIZER_ROLES = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
+SCREENER_ROLES = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
+GENESIS_HASH = "0" * 64
+DEFAULT_SCREENING_WINDOW_DAYS = 28
+
+
+def _is_superuser(user: User | None) -> bool:
+    return bool(getattr(user, "is_superuser", False))
+
+
+def _require_role(user: User | None, allowed: tuple[str, ...], message: str) -> None:
+    if user is None or _is_superuser(user) or roles.has_role(user, *allowed):
+        return
+    raise NotPermitted(message)
+
+
+def _require_site(user: User | None, participant: Participant) -> None:
+    if user is None or _is_superuser(user):
+        return
+    if participant.site_id not in selectors.user_site_ids(user):
+        raise NotPermitted(_("You do not work at this participant's site."))
+
+
+# --- Eligibility ---------------------------------------------------------------------------
+
+
+def _clean_findings(definition: dict[str, Any], findings: dict[str, Any]) -> dict[str, Any]:
+    """Keep the fields the protocol's rules and stratification factors read, typed; refuse the
+    rest (a typo must not silently become a missing value)."""
+    kinds = assessment_fields(definition)
+    errors: dict[str, list[str]] = {}
+    out: dict[str, Any] = {}
+    for name, value in findings.items():
+        kind = kinds.get(name)
+        if kind is None:
+            errors[name] = [_("Not a field of this protocol's screening assessment.")]
+            continue
+        if value is None or value == "":
+            continue
+        if kind == "boolean":
+            if not isinstance(value, bool):
+                errors[name] = [_("Answer yes or no.")]
+                continue
+            out[name] = value
+        else:
+            if isinstance(value, bool):
+                errors[name] = [_("Enter a number.")]
+                continue
+            try:
+                number = Decimal(str(value))
+            except ArithmeticError:
+                errors[name] = [_("Enter a number.")]
+                continue
+            if not number.is_finite() or number < 0:
+                errors[name] = [_("Enter a number of 0 or more.")]
+                continue
+            out[name] = int(number) if number == number.to_integral_value() else float(number)
+    if errors:
+        raise InvalidInput(next(iter(errors.values()))[0], errors=errors)
+    return out
+
+
+def assessment_fields(definition: dict[str, Any]) -> dict[str, str]:
+    """Fields a nurse records: the rule fields (minus computed ones) and the non-site
+    stratification factors ("boolean" or "number"; ECOG is a number, liver-only a yes/no)."""
+    kinds = {
+        name: kind
+        for name, kind in el.rule_fields(definition.get("eligibility", {})).items()
+        if name not in el.COMPUTED_FIELDS
+    }
+    for factor in definition.get("randomization", {}).get("factors", []):
+        code = factor["code"]
+        if code != "site" and code not in kinds:
+            levels = factor.get("levels") or []
+            kinds[code] = "boolean" if sorted(levels) == ["no", "yes"] else "number"
+    return kinds
+
+
+def screening_window_days(definition: dict[str, Any]) -> int:
+    return int(definition.get("eligibility", {}).get("screening_window_days", DEFAULT_SCREENING_WINDOW_DAYS))
+
+
+@transaction.atomic
+def screening_assessment_record(
+    *,
+    participant: Participant,
+    assessed_on: dt.date,
+    findings: dict[str, Any],
+    by: User | None,
+    today: dt.date,
+) -> ScreeningAssessment:
+    """Record a screening: compute age at consent and Cockcroft–Gault CrCl, read the latest labs
+    (within the screening window), evaluate every criterion, and set the participant eligible or
+    ineligible. Earlier assessments are kept."""
+    _require_role(by, SCREENER_ROLES, _("Your role cannot record screening assessments."))
+    _require_site(by, participant)
+    participant = (
+        Participant.objects.select_for_update().select_related("protocol_version", "site").get(pk=participant.pk)
+    )
+    if participant.is_randomized or participant.status == ParticipantStatus.WITHDRAWN:
+        raise RuleViolation(
+            _("Screening is closed for a randomized or withdrawn participant."), code="screening_closed"
+        )
+    if assessed_on > today:
+        raise InvalidInput(
+            _("The assessment date cannot be in the future."),
+            errors={"assessed_on": [_("The assessment date cannot be in the future.")]},
+        )
+    definition = participant.protocol_version.definition
+    clean = _clean_findings(definition, findings)
+    window = screening_window_days(definition)
+    oldest = assessed_on - dt.timedelta(days=window)
+
+    fields: dict[str, Any] = dict(clean)
+    age = None
+    if participant.consent_date is not None:
+        age = el.age_in_years(participant.birth_date, participant.consent_date)
+        fields["age_years"] = age
+    latest = selectors.latest_labs(participant, on_or_before=assessed_on)
+    labs = {code: el.Lab(row.value, row.uln) for code, row in latest.items() if row.collected_on >= oldest}
+    weight_row = selectors.latest_measurement(participant, "weight", on_or_before=assessed_on)
+    weight = weight_row.value if weight_row is not None and weight_row.measured_on >= oldest else None
+    crcl = None
+    creatinine = labs.get("creatinine")
+    if age is not None and weight is not None and creatinine is not None and creatinine.value > 0:
+        crcl = el.cockcroft_gault(
+            age_years=age, weight_kg=weight, creatinine_umol_l=creatinine.value, female=participant.sex == "female"
+        )
+        fields["creatinine_clearance_ml_min"] = crcl
+    result = el.evaluate(definition.get("eligibility", {}), fields, labs)
+
+    assessment = ScreeningAssessment(
+        participant=participant,
+        assessed_on=assessed_on,
+        findings=clean,
+        age_years=age,
+        weight_kg=weight,
+        creatinine_clearance_ml_min=crcl,
+        labs={
+            code: {
+                "value": str(row.value),
+                "uln": None if row.uln is None else str(row.uln),
+                "unit": row.unit,
+                "collected_on": row.collected_on.isoformat(),
+            }
+            for code, row in latest.items()
+            if code in labs
+        },
+        outcome=result.outcome,
+        criteria=[c.as_dict() for c in result.criteria],
+        assessed_by=by,
+    )
+    services._full_clean(assessment)
+    assessment.save()
+    target: str | None = None
+    if result.outcome == EligibilityOutcome.ELIGIBLE:
+        target = ParticipantStatus.ELIGIBLE
+    elif result.outcome == EligibilityOutcome.NOT_ELIGIBLE or participant.status == ParticipantStatus.ELIGIBLE:
+        # "Not assessable" is never eligible: an eligible participant whose re-screening lacks data
+        # is no longer eligible until a complete assessment says so.
+        target = ParticipantStatus.INELIGIBLE
+    if target is not None and participant.status != target:
+        services.participant_set_status(participant=participant, status=target)
+    return assessment
+
+
+def criterion_reason(criterion: dict[str, Any], language: str | None = None) -> str:
+    """One failed or missing criterion, in the user's language."""
+    language = language or get_language() or "en"
+    text = criterion["text_zh"] if language.lower().startswith("zh") else criterion["text"]
+    if criterion["status"] == el.NOT_ASSESSABLE:
+        return _("%(criterion)s: not assessable (missing data)") % {"criterion": text}
+    values = ", ".join(
+        f"{f.get('field') or f.get('analyte')} = {f.get('value')}" for f in criterion.get("facts", []) if "value" in f
+    )
+    return _("%(criterion)s: not met (%(values)s)") % {"criterion": text, "values": values}
+
+
+def eligibility_reasons(assessment: ScreeningAssessment | None, *, today: dt.date) -> list[str]:
+    """Why a participant may not be randomized on `today` (empty: eligible)."""
+    if assessment is None:
+        return [_("No screening assessment within the screening window.")]
+    reasons = [criterion_reason(c) for c in assessment.criteria if c["status"] != el.MET]
+    if assessment.outcome != EligibilityOutcome.ELIGIBLE and not reasons:
+        reasons = [_("The latest screening assessment is not eligible.")]
+    return reasons
+
+
+def latest_assessment(participant: Participant, *, today: dt.date) -> ScreeningAssessment | None:
+    """The latest assessment that still counts: assessments older than the protocol's screening
+    window before `today` (the randomization day) do not."""
+    window = screening_window_days(participant.protocol_version.definition)
+    return (
+        ScreeningAssessment.objects.filter(
+            participant=participant, assessed_on__gte=today - dt.timedelta(days=window), assessed_on__lte=today
+        )
+        .order_by("-assessed_on", "-id")
+        .first()
+    )
+
+
+# --- Schemes -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def scheme_create(
+    *, trial: Trial, by: User | None, overrides: dict[str, Any] | None = None, reason: str = ""
+) -> RandomizationScheme:
+    """A draft scheme from the trial's protocol definition, with the statistician's overrides
+    (method, p, imbalance, block sizes, efron_p, factors)."""
+    _require_role(by, (roles.STATISTICIAN,), _("Only the statistician configures randomization."))
+    trial = Trial.objects.select_for_update().get(pk=trial.pk)
+    try:
+        config = methods.Config.from_definition(trial.definition, **_config_overrides(overrides or {}))
+    except (methods.ConfigurationError, TypeError, ValueError) as exc:
+        raise InvalidInput(str(exc), errors={"config": [str(exc)]}) from exc
+    last = RandomizationScheme.objects.filter(trial=trial).order_by("-version").first()
+    scheme = RandomizationScheme(
+        trial=trial,
+        version=(last.version + 1) if last else 1,
+        config=config.canonical(),
+        reason=reason,
+        created_by=by,
+    )
+    services._full_clean(scheme, validate_constraints=False)
+    scheme.save()
+    return scheme
+
+
+def _config_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key in ("method", "imbalance"):
+            out[key] = str(value)
+        elif key in ("p", "efron_p"):
+            out[key] = float(value)
+        elif key == "block_sizes":
+            out[key] = tuple(int(v) for v in value)
+        elif key == "factors":
+            out[key] = tuple(
+                methods.Factor(f["code"], float(f.get("weight", 1)), tuple(f["levels"]) if f.get("levels") else None)
+                for f in value
+            )
+        else:
+            raise InvalidInput(_("Unknown setting %(k)s.") % {"k": key}, errors={key: [_("Unknown setting.")]})
+    return out
+
+
+@transaction.atomic
+def scheme_activate(*, scheme: RandomizationScheme, by: User | None, now: dt.datetime) -> RandomizationScheme:
+    """Create the secret seed, publish the commitment, freeze the configuration. A previously
+    active scheme of the trial becomes superseded (allocations continue under the new one)."""
+    _require_role(by, (roles.STATISTICIAN,), _("Only the statistician activates a randomization scheme."))
+    # Lock order: the trial's schemes by primary key (randomize locks the active one).
+    locked = list(RandomizationScheme.objects.select_for_update().filter(trial_id=scheme.trial_id).order_by("pk"))
+    scheme = next(s for s in locked if s.pk == scheme.pk)
+    if scheme.status != SchemeStatus.DRAFT:
+        raise Conflict(_("This scheme has already been activated."), code="scheme_already_active")
+    config = methods.Config.from_canonical(scheme.config)
+    seed = secrets.token_bytes(32)
+    for other in locked:
+        if other.status == SchemeStatus.ACTIVE:
+            other.status = SchemeStatus.SUPERSEDED
+            other.save(update_fields=["status"])
+    SchemeSecret.objects.create(scheme=scheme, seed_hex=seed.hex())
+    scheme.commitment = methods.commitment(seed, config)
+    scheme.status = SchemeStatus.ACTIVE
+    scheme.activated_at = now
+    scheme.activated_by = by
+    scheme.save(update_fields=["commitment", "status", "activated_at", "activated_by"])
+    return scheme
+
+
+# --- Randomization -------------------------------------------------------------------------
+
+
+def canonical_entry(allocation: Allocation, *, registry_id: str, scheme_version: int) -> bytes:
+    """The bytes an allocation's hash covers (everything recorded, and the previous hash)."""
+    data = {
+        "trial": registry_id,
+        "scheme_version": scheme_version,
+        "sequence": allocation.sequence,
+        "participant": allocation.participant_id,
+        "arm": allocation.arm,
+        "method": allocation.method,
+        "factors": allocation.factors,
+        "draws": allocation.draws,
+        "details": allocation.details,
+        "assessment": allocation.assessment_id,
+        "allocated_at": allocation.allocated_at.astimezone(dt.UTC).isoformat(),
+        "allocated_by": allocation.allocated_by_id,
+        "prev_hash": allocation.prev_hash,
+    }
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def entry_hash(allocation: Allocation, *, registry_id: str, scheme_version: int) -> str:
+    return hashlib.sha256(
+        canonical_entry(allocation, registry_id=registry_id, scheme_version=scheme_version)
+    ).hexdigest()
+
+
+# The allocation state after the last allocation of a trial, keyed by that allocation's hash, so
+# that a randomization does not replay the whole record. An entry is taken out while in use
+# (under the scheme's row lock) and put back only for a committed allocation; a stale or missing
+# entry just means a replay from the seed.
+_state_cache: dict[int, tuple[str, methods.State]] = {}
+_state_cache_lock = threading.Lock()
+
+
+def _take_state(trial: Trial, last_hash: str) -> methods.State | None:
+    with _state_cache_lock:
+        entry = _state_cache.pop(trial.pk, None)
+    if entry is not None and entry[0] == last_hash:
+        return entry[1]
+    return None
+
+
+def _put_state(trial_id: int, last_hash: str, state: methods.State) -> None:
+    with _state_cache_lock:
+        _state_cache[trial_id] = (last_hash, state)
+
+
+def replay_records(trial: Trial) -> list[methods.Recorded]:
+    """The trial's allocation record as the pure replay sees it (seeds included: internal use)."""
+    schemes = {s.pk: s for s in RandomizationScheme.objects.filter(trial=trial).select_related("secret")}
+    out = []
+    for a in Allocation.objects.filter(trial=trial).order_by("sequence"):
+        scheme = schemes[a.scheme_id]
+        out.append(
+            methods.Recorded(
+                position=a.sequence,
+                factors=a.factors,
+                arm=a.arm,
+                config=methods.Config.from_canonical(scheme.config),
+                draws=a.draws,
+                details=a.details,
+                seed=bytes.fromhex(scheme.secret.seed_hex),
+            )
+        )
+    return out
+
+
+def _rebuild_state(trial: Trial, config: methods.Config, seed: bytes) -> methods.State:
+    records = replay_records(trial)
+    try:
+        state = methods.replay(seed, records, config=records[0].config if records else config)
+    except methods.ReplayMismatch as exc:
+        # The record no longer replays: refuse to add to it (verify_randomization names the row).
+        raise RuleViolation(
+            _("The allocation record failed its integrity check; randomization is suspended."),
+            code="allocation_record_corrupt",
+        ) from exc
+    return state if state.config == config else state.with_config(config)
+
+
+@transaction.atomic
+def participant_randomize(
+    *, participant: Participant, by: User, now: dt.datetime, scrt_start_date: dt.date | None = None
+) -> Allocation:
+    """Allocate an eligible, consented participant, exactly once.
+
+    Locks, always in this order: the trial's active scheme row (serialises the trial's
+    allocations, so two nurses never share an allocation state or a sequence number), then the
+    participant row (so a double click randomizes once). The unique constraints on (trial,
+    sequence) and on the participant back both rules in the database."""
+    _require_role(by, RANDOMIZER_ROLES, _("Your role cannot randomize participants."))
+    _require_site(by, participant)
+    scheme = (
+        RandomizationScheme.objects.select_for_update()
+        .filter(trial_id=participant.trial_id, status=SchemeStatus.ACTIVE)
+        .first()
+    )
+    if scheme is None:
+        raise RuleViolation(_("Randomization has not been activated for this trial."), code="randomization_not_active")
+    participant = (
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("trial", "site", "protocol_version")
+        .get(pk=participant.pk)
+    )
+    existing = Allocation.objects.filter(participant=participant).only("sequence").first()
+    if existing is not None:
+        raise Conflict(
+            _("This participant is already randomized (number %(n)s).") % {"n": existing.sequence},
+            code="already_randomized",
+            extra={"randomization_number": existing.sequence},
+        )
+    # "Today" at the participant's site: the screening window is counted in local days.
+    today = clock.local_date(now, participant.site.time_zone)
+    problems: dict[str, list[str]] = {}
+    if participant.status == ParticipantStatus.WITHDRAWN:
+        raise RuleViolation(_("A withdrawn participant cannot be randomized."), code="withdrawn")
+    if participant.consent_date is None:
+        problems["consent_date"] = [_("Consent has not been recorded.")]
+    assessment = latest_assessment(participant, today=today)
+    reasons = eligibility_reasons(assessment, today=today)
+    if reasons:
+        problems["eligibility"] = reasons
+    elif participant.status != ParticipantStatus.ELIGIBLE:
+        problems["status"] = [_("The participant is not marked eligible.")]
+    if problems:
+        raise RuleViolation(
+            _("The participant cannot be randomized: %(reasons)s")
+            % {"reasons": "; ".join(m for msgs in problems.values() for m in msgs)},
+            code="not_eligible",
+            errors=problems,
+        )
+    trial = participant.trial
+    last = Allocation.objects.filter(trial=trial).order_by("-sequence").only("sequence", "entry_hash").first()
+    count = last.sequence if last else 0
+    cap = Trial.objects.values_list("target_enrollment", flat=True).get(pk=trial.pk)
+    if count >= cap:
+        raise RuleViolation(
+            _("The target enrollment (%(n)s) has been reached; only the statistician can raise it.") % {"n": cap},
+            code="enrollment_cap_reached",
+        )
+    assert assessment is not None
+    secret = SchemeSecret.objects.get(scheme=scheme)
+    seed = bytes.fromhex(secret.seed_hex)
+    config = methods.Config.from_canonical(scheme.config)
+    prev_hash = last.entry_hash if last else GENESIS_HASH
+    state = _take_state(trial, prev_hash)
+    if state is None or state.config != config:
+        state = _rebuild_state(trial, config, seed)
+    factor_levels = el.stratification_levels(
+        [f.code for f in config.factors], assessment.findings, participant.site.code
+    )
+    try:
+        levels = methods.check_factors(config, factor_levels)
+    except methods.ConfigurationError as exc:
+        raise RuleViolation(
+            _("A stratification factor is missing from the screening assessment: %(e)s") % {"e": exc},
+            code="stratification_missing",
+            errors={"eligibility": [str(exc)]},
+        ) from exc
+    sequence = count + 1
+    draws = methods.HmacDraws(seed, sequence)
+    decision = methods.allocate(state, levels, draws)
+    allocation = Allocation(
+        trial=trial,
+        scheme=scheme,
+        participant=participant,
+        sequence=sequence,
+        arm=decision.arm,
+        method=config.method,
+        factors=levels,
+        draws=draws.used,
+        details=decision.details,
+        assessment=assessment,
+        allocated_at=now,
+        allocated_by=by,
+        prev_hash=prev_hash,
+    )
+    allocation.entry_hash = entry_hash(allocation, registry_id=trial.registry_id, scheme_version=scheme.version)
+    try:
+        with transaction.atomic():
+            allocation.save(force_insert=True)
+    except IntegrityError as exc:
+        # Only reachable if the locks above were bypassed: the constraints are the last word.
+        raise Conflict(_("This participant is already randomized."), code="already_randomized") from exc
+    services.participant_set_status(
+        participant=participant,
+        status=ParticipantStatus.RANDOMIZED,
+        arm=decision.arm,
+        randomization_number=sequence,
+        randomized_at=now,
+    )
+    participant.refresh_from_db()
+    participant_randomized.send(sender=Allocation, participant=participant, scrt_start_date=scrt_start_date)
+    transaction.on_commit(lambda: _put_state(trial.pk, allocation.entry_hash, state))
+    return allocation

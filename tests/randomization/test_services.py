@@ -1,0 +1,285 @@
+"""Eligibility, schemes and participant_randomize on PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.db.utils import DatabaseError
+
+from randomization import methods
+from randomization import services as rs
+from randomization.models import Allocation, RandomizationScheme, SchemeSecret, ScreeningAssessment
+from tests.randomization.conftest import NOW, ParticipantMaker, good_findings
+from trialsite import services
+from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
+from trialsite.models import Participant, Site, Trial
+from trialsite.signals import participant_randomized
+
+pytestmark = pytest.mark.django_db
+
+
+# --- eligibility ---------------------------------------------------------------------------
+
+
+def test_complete_assessment_makes_the_participant_eligible(make_eligible: ParticipantMaker) -> None:
+    participant = make_eligible()
+    assessment = ScreeningAssessment.objects.get(participant=participant)
+    assert assessment.outcome == "eligible"
+    assert participant.status == "eligible"
+    # age at consent (born 1966-05-17, consent 2026-02-20) and CG: (140-59)·68/(72·80/88.4) = 84.5
+    assert assessment.age_years == 59
+    assert str(assessment.creatinine_clearance_ml_min) == "84.5"
+
+
+def test_failed_criterion_makes_ineligible_with_reasons(make_eligible: ParticipantMaker) -> None:
+    participant = make_eligible(ecog=2)
+    assessment = ScreeningAssessment.objects.get(participant=participant)
+    assert assessment.outcome == "not_eligible"
+    assert participant.status == "ineligible"
+    assert rs.eligibility_reasons(assessment, today=dt.date(2026, 3, 2)) == [
+        "ECOG performance status 0–1: not met (ecog = 2)"
+    ]
+
+
+def test_missing_data_is_not_assessable_never_eligible(
+    make_eligible: ParticipantMaker, trial: Trial, today: dt.date
+) -> None:
+    participant = make_eligible(assess=False)
+    findings = good_findings(trial.definition)
+    del findings["mss_or_pmmr"]
+    assessment = rs.screening_assessment_record(
+        participant=participant, assessed_on=today, findings=findings, by=None, today=today
+    )
+    assert assessment.outcome == "not_assessable"
+    participant.refresh_from_db()
+    assert participant.status == "screening"
+
+
+def test_reasons_in_chinese(make_eligible: ParticipantMaker) -> None:
+    from django.utils import translation
+
+    participant = make_eligible(ecog=2)
+    assessment = ScreeningAssessment.objects.get(participant=participant)
+    with translation.override("zh-hans"):
+        reasons = rs.eligibility_reasons(assessment, today=dt.date(2026, 3, 2))
+    assert reasons[0].startswith("ECOG体力状态0–1分")
+
+
+def test_unknown_finding_is_refused(make_eligible: ParticipantMaker, today: dt.date) -> None:
+    participant = make_eligible(assess=False)
+    with pytest.raises(InvalidInput) as info:
+        rs.screening_assessment_record(
+            participant=participant, assessed_on=today, findings={"ecgo": 1}, by=None, today=today
+        )
+    assert "ecgo" in info.value.errors
+
+
+def test_pharmacist_cannot_screen(
+    make_eligible: ParticipantMaker, pharmacist: User, trial: Trial, today: dt.date
+) -> None:
+    participant = make_eligible(assess=False)
+    with pytest.raises(NotPermitted):
+        rs.screening_assessment_record(
+            participant=participant,
+            assessed_on=today,
+            findings=good_findings(trial.definition),
+            by=pharmacist,
+            today=today,
+        )
+
+
+def test_rescreening_keeps_old_assessments(make_eligible: ParticipantMaker, trial: Trial, today: dt.date) -> None:
+    participant = make_eligible(ecog=2)
+    rs.screening_assessment_record(
+        participant=participant, assessed_on=today, findings=good_findings(trial.definition), by=None, today=today
+    )
+    assert ScreeningAssessment.objects.filter(participant=participant).count() == 2
+    participant.refresh_from_db()
+    assert participant.status == "eligible"
+
+
+# --- schemes -------------------------------------------------------------------------------
+
+
+def test_activation_publishes_a_commitment_that_matches_the_seed(scheme: RandomizationScheme) -> None:
+    seed = bytes.fromhex(SchemeSecret.objects.get(scheme=scheme).seed_hex)
+    assert len(seed) == 32
+    assert scheme.commitment == methods.commitment(seed, methods.Config.from_canonical(scheme.config))
+    assert scheme.commitment not in repr(SchemeSecret.objects.get(scheme=scheme))
+    assert seed.hex() not in str(SchemeSecret.objects.get(scheme=scheme))
+
+
+def test_only_the_statistician_creates_and_activates(trial: Trial, nurse: User, statistician: User) -> None:
+    with pytest.raises(NotPermitted):
+        rs.scheme_create(trial=trial, by=nurse)
+    draft = rs.scheme_create(trial=trial, by=statistician)
+    with pytest.raises(NotPermitted):
+        rs.scheme_activate(scheme=draft, by=nurse, now=NOW)
+
+
+def test_an_activated_scheme_is_frozen_in_the_database(scheme: RandomizationScheme) -> None:
+    with pytest.raises(DatabaseError, match="frozen"), transaction.atomic():
+        RandomizationScheme.objects.filter(pk=scheme.pk).update(config={"method": "simple"})
+
+
+def test_amendment_is_a_new_version(scheme: RandomizationScheme, statistician: User, trial: Trial) -> None:
+    draft = rs.scheme_create(trial=trial, by=statistician, overrides={"p": 0.9}, reason="DSMB request")
+    new = rs.scheme_activate(scheme=draft, by=statistician, now=NOW)
+    scheme.refresh_from_db()
+    assert (new.version, new.status, scheme.status) == (2, "active", "superseded")
+    assert new.commitment != scheme.commitment
+
+
+def test_bad_override_is_refused(trial: Trial, statistician: User) -> None:
+    with pytest.raises(InvalidInput):
+        rs.scheme_create(trial=trial, by=statistician, overrides={"method": "blocks", "block_sizes": [3]})
+
+
+# --- randomize -----------------------------------------------------------------------------
+
+
+def test_randomize_allocates_and_updates_the_participant(
+    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User
+) -> None:
+    received: list[dict[str, Any]] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        received.append(kwargs)
+
+    participant_randomized.connect(receiver)
+    try:
+        participant = make_eligible()
+        allocation = rs.participant_randomize(
+            participant=participant, by=nurse, now=NOW, scrt_start_date=dt.date(2026, 3, 9)
+        )
+    finally:
+        participant_randomized.disconnect(receiver)
+    participant.refresh_from_db()
+    assert allocation.sequence == 1 and allocation.prev_hash == rs.GENESIS_HASH
+    assert (participant.status, participant.arm, participant.randomization_number) == (
+        "randomized",
+        allocation.arm,
+        1,
+    )
+    assert allocation.factors == {"site": "ZJU1", "liver_only_metastases": "yes", "ecog": "1"}
+    assert set(allocation.details["scores"]) == {"experimental", "control"}
+    assert received[0]["scrt_start_date"] == dt.date(2026, 3, 9)
+    assert received[0]["participant"].pk == participant.pk
+
+
+def test_second_randomization_is_409_with_the_number(
+    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User
+) -> None:
+    participant = make_eligible()
+    rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    with pytest.raises(Conflict) as info:
+        rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    assert info.value.extra == {"randomization_number": 1}
+
+
+def test_not_eligible_is_refused_with_reasons(
+    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User
+) -> None:
+    participant = make_eligible(hiv=True)
+    with pytest.raises(RuleViolation) as info:
+        rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    assert info.value.code == "not_eligible"
+    assert any("HIV" in m for m in info.value.errors["eligibility"])
+    assert not Allocation.objects.exists()
+
+
+def test_stale_assessment_does_not_count(
+    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User
+) -> None:
+    participant = make_eligible()
+    with pytest.raises(RuleViolation) as info:
+        rs.participant_randomize(participant=participant, by=nurse, now=NOW + dt.timedelta(days=29))
+    assert "screening window" in info.value.errors["eligibility"][0]
+
+
+def test_consent_is_required(scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User) -> None:
+    participant = make_eligible()
+    Participant.objects.filter(pk=participant.pk).update(consent_date=None)
+    with pytest.raises(RuleViolation) as info:
+        rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    assert "consent_date" in info.value.errors
+
+
+def test_roles_that_may_not_randomize(
+    scheme: RandomizationScheme,
+    make_eligible: ParticipantMaker,
+    pharmacist: User,
+    statistician: User,
+    other_nurse: User,
+) -> None:
+    participant = make_eligible()
+    for user in (pharmacist, statistician, other_nurse):
+        with pytest.raises(NotPermitted):
+            rs.participant_randomize(participant=participant, by=user, now=NOW)
+
+
+def test_no_active_scheme(make_eligible: ParticipantMaker, nurse: User, trial: Trial) -> None:
+    with pytest.raises(RuleViolation) as info:
+        rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    assert info.value.code == "randomization_not_active"
+
+
+def test_enrollment_cap_is_hard_until_the_statistician_raises_it(
+    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User, trial: Trial, statistician: User
+) -> None:
+    Trial.objects.filter(pk=trial.pk).update(target_enrollment=2)
+    for _ in range(2):
+        rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    third = make_eligible()
+    with pytest.raises(RuleViolation) as info:
+        rs.participant_randomize(participant=third, by=nurse, now=NOW)
+    assert info.value.code == "enrollment_cap_reached"
+    trial.refresh_from_db()
+    services.trial_raise_enrollment_cap(trial=trial, new_target=3, by=statistician)
+    assert rs.participant_randomize(participant=third, by=nurse, now=NOW).sequence == 3
+
+
+def test_allocation_record_is_append_only_in_the_database(
+    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User
+) -> None:
+    allocation = rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        Allocation.objects.filter(pk=allocation.pk).update(arm="control")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
+        cur.execute("DELETE FROM randomization_allocation")
+    assert Allocation.objects.count() == 1
+
+
+def test_hash_chain_and_replay(
+    scheme: RandomizationScheme,
+    make_eligible: ParticipantMaker,
+    investigator: User,
+    site: Site,
+    other_site: Site,
+    trial: Trial,
+) -> None:
+    done = []
+    for i in range(12):
+        participant = make_eligible(site=(site, other_site)[i % 2], ecog=i % 2, liver_only_metastases=i % 3 == 0)
+        done.append(rs.participant_randomize(participant=participant, by=investigator, now=NOW))
+    assert [a.sequence for a in done] == list(range(1, 13))
+    for previous, current in itertools.pairwise(done):
+        assert current.prev_hash == previous.entry_hash
+    rs._state_cache.clear()
+    seed = bytes.fromhex(scheme.secret.seed_hex)
+    final = methods.replay(seed, rs.replay_records(trial), config=methods.Config.from_canonical(scheme.config))
+    assert sum(final.totals) == 12
+
+
+def test_state_is_rebuilt_from_the_record_when_not_cached(
+    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User
+) -> None:
+    rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    rs._state_cache.clear()
+    second = rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    assert second.sequence == 2
