@@ -164,7 +164,9 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # --- Celery ------------------------------------------------------------------------------
 # With no broker configured, kombu's filesystem transport under var/ needs no server.
 _FS_BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or env.str("REDIS_URL", default="") or "filesystem://"
+CELERY_BROKER_URL = (
+    env.str("CELERY_BROKER_URL", default="") or env.str("REDIS_URL", default="") or "filesystem://localhost//"
+)
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("in", "processed"):
