@@ -161,6 +161,19 @@ EMAIL_FILE_PATH = _email.get("EMAIL_FILE_PATH") or str(VAR_DIR / "outbox")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="TrialSite <trialsite@localhost>")
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 
+# --- SMS -------------------------------------------------------------------------------
+# SMS_BACKEND: "file" (development default: JSON lines in var/sms-outbox.jsonl), "console", or
+# "http" (a gateway that takes a JSON POST; SMS_GATEWAY_URL and SMS_GATEWAY_TOKEN).
+SMS_BACKEND = env.str("SMS_BACKEND", default="file")
+if SMS_BACKEND not in ("file", "console", "http"):
+    raise ImproperlyConfigured(f"SMS_BACKEND={SMS_BACKEND!r}: use file, console or http.")
+SMS_GATEWAY_URL = env.str("SMS_GATEWAY_URL", default="")
+SMS_GATEWAY_TOKEN = env.str("SMS_GATEWAY_TOKEN", default="")
+SMS_GATEWAY_TIMEOUT = env.float("SMS_GATEWAY_TIMEOUT", default=10.0)
+SMS_FILE_PATH = str(VAR_DIR / "sms-outbox.jsonl")
+if SMS_BACKEND == "http" and not SMS_GATEWAY_URL:
+    raise ImproperlyConfigured("SMS_BACKEND=http needs SMS_GATEWAY_URL.")
+
 # --- Celery ------------------------------------------------------------------------------
 # With no broker configured, kombu's filesystem transport under var/ needs no server.
 _FS_BROKER_DIR = VAR_DIR / "broker"
