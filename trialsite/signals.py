@@ -11,6 +11,9 @@ work must do so with transaction.on_commit).
   supersedes the affected dose sheets.
 - `cycle_rescheduled(sender, participant, phase, cycle_number, day1)`: schedules moved a treatment
   cycle's day 1 (delay, booking moved); dosing re-dates or voids the cycle's unreleased sheet.
+- `plan_changed(sender, participant)`: schedules created, re-made or changed a participant's events
+  or bookings (sent once at the end of each such service, inside its transaction); the reminders
+  re-compute that participant's pending reminder rows in the same transaction.
 """
 
 from django.dispatch import Signal
@@ -19,3 +22,4 @@ participant_randomized = Signal()
 participant_withdrawn = Signal()
 clinical_data_recorded = Signal()
 cycle_rescheduled = Signal()
+plan_changed = Signal()

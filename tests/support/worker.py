@@ -22,7 +22,10 @@ def worker_env(**extra: str) -> dict[str, str]:
     """The environment a worker needs to use the same (test) database and broker as the tests."""
     db = settings.DATABASES["default"]
     host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-    url = f"postgres://{db['USER'] or 'postgres'}@{host}:{port}/{connection.settings_dict['NAME']}"
+    auth = db["USER"] or "postgres"
+    if db.get("PASSWORD"):
+        auth += f":{db['PASSWORD']}"
+    url = f"postgres://{auth}@{host}:{port}/{connection.settings_dict['NAME']}"
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_SETTINGS"))}
     return {**base, "DATABASE_URL": url, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL, "DEBUG": "true", **extra}
 
