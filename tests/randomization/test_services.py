@@ -7,6 +7,7 @@ import itertools
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from django.db.utils import DatabaseError
@@ -154,9 +155,11 @@ def test_randomize_allocates_and_updates_the_participant(
     participant_randomized.connect(receiver)
     try:
         participant = make_eligible()
-        allocation = rs.participant_randomize(
-            participant=participant, by=nurse, now=NOW, scrt_start_date=dt.date(2026, 3, 9)
-        )
+        # The schedules receiver reads the clock to refuse past start dates.
+        with time_machine.travel(NOW, tick=False):
+            allocation = rs.participant_randomize(
+                participant=participant, by=nurse, now=NOW, scrt_start_date=dt.date(2026, 3, 9)
+            )
     finally:
         participant_randomized.disconnect(receiver)
     participant.refresh_from_db()
