@@ -7,3 +7,6 @@ class DosingConfig(AppConfig):
 
     name = "dosing"
     verbose_name = _("Dosing")
+
+    def ready(self) -> None:
+        from dosing import receivers  # noqa: F401 - connects the signal receivers

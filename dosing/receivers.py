@@ -1,0 +1,45 @@
+"""Reactions to the registry's and the schedules app's signals (trialsite/signals.py). They run
+inside the sender's transaction; a sheet that cannot be re-prepared is voided and logged, never
+allowed to break the sender's write."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.dispatch import receiver
+
+from dosing import services
+from trialsite import clock
+from trialsite.models import Participant
+from trialsite.signals import clinical_data_recorded, cycle_rescheduled, participant_withdrawn
+
+
+@receiver(clinical_data_recorded, dispatch_uid="dosing.clinical_data_recorded")
+def on_clinical_data_recorded(sender: Any, participant: Participant, kind: str, record: Any, **kwargs: Any) -> None:
+    # A new (or withdrawn) weight, height or lab changes the inputs of the sheets of cycles that
+    # have not started yet; sheets whose inputs did not change stay as they are (fingerprint).
+    services.dose_sheets_refresh(
+        participant=participant,
+        reason=f"new {kind} recorded" if not getattr(record, "entered_in_error", False) else f"{kind} entered in error",
+        now=clock.now(),
+        day1_from=clock.today(),
+    )
+
+
+@receiver(cycle_rescheduled, dispatch_uid="dosing.cycle_rescheduled")
+def on_cycle_rescheduled(
+    sender: Any, participant: Participant, phase: str, cycle_number: int, day1: dt.date, **kwargs: Any
+) -> None:
+    services.dose_sheets_refresh(
+        participant=participant,
+        reason=f"cycle re-dated to {day1.isoformat()}",
+        now=clock.now(),
+        only=(phase, cycle_number),
+        new_day1=day1,
+    )
+
+
+@receiver(participant_withdrawn, dispatch_uid="dosing.participant_withdrawn")
+def on_participant_withdrawn(sender: Any, participant: Participant, **kwargs: Any) -> None:
+    services.dose_sheets_void_for_withdrawal(participant=participant, now=clock.now())

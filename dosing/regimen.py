@@ -1,0 +1,91 @@
+"""Reading a protocol definition's drugs, regimens, phases and dosing settings into typed values.
+No database access: the definition is the parsed YAML (ProtocolVersion.definition)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from dosing import calculations as calc
+
+DEFAULTS: dict[str, Any] = {
+    "bsa_formula": "mosteller",
+    "bsa_cap_m2": None,
+    "measurement_max_age_days": 7,
+    "lab_window_days": 3,
+    "weight_change_recalculate_pct": 10,
+    "crcl_weight_basis": "actual",
+    "prepare_days_before_day1": 7,
+}
+
+
+@dataclass(frozen=True)
+class DosingSettings:
+    bsa_formula: str
+    bsa_cap_m2: Decimal | None
+    measurement_max_age_days: int
+    lab_window_days: int
+    weight_change_recalculate_pct: Decimal
+    crcl_weight_basis: str
+    prepare_days_before_day1: int
+    renal: calc.RenalRule
+    day1_minimums: dict[str, Decimal]
+
+
+def dosing_settings(definition: Mapping[str, Any]) -> DosingSettings:
+    data = {**DEFAULTS, **(definition.get("dosing") or {})}
+    criteria = (definition.get("schedule") or {}).get("day1_criteria") or {}
+    minimums = {}
+    if "anc_min" in criteria:
+        minimums["anc"] = Decimal(str(criteria["anc_min"]))
+    if "platelets_min" in criteria:
+        minimums["platelets"] = Decimal(str(criteria["platelets_min"]))
+    lab_window = (definition.get("schedule") or {}).get("pre_cycle_labs", {}).get("days_before_day1")
+    return DosingSettings(
+        bsa_formula=str(data["bsa_formula"]),
+        bsa_cap_m2=Decimal(str(data["bsa_cap_m2"])) if data.get("bsa_cap_m2") is not None else None,
+        measurement_max_age_days=int(data["measurement_max_age_days"]),
+        lab_window_days=int(data.get("lab_window_days", lab_window or 3)),
+        weight_change_recalculate_pct=Decimal(str(data["weight_change_recalculate_pct"])),
+        crcl_weight_basis=str(data["crcl_weight_basis"]),
+        prepare_days_before_day1=int(data["prepare_days_before_day1"]),
+        renal=calc.RenalRule.from_definition(data.get("renal")),
+        day1_minimums=minimums,
+    )
+
+
+def systemic_phases(definition: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [p for p in definition.get("phases", []) if p.get("kind") == "systemic"]
+
+
+def cycle_seq(definition: Mapping[str, Any], phase: str, cycle_number: int) -> int:
+    """The cycle's place across the systemic phases (neoadjuvant 1–4 → 1–4, adjuvant 1–4 → 5–8);
+    raises KeyError for an unknown phase and ValueError for a cycle beyond the phase's count."""
+    offset = 0
+    for spec in systemic_phases(definition):
+        cycles = int(spec.get("cycles", 1))
+        if spec["code"] == phase:
+            if not 1 <= cycle_number <= cycles:
+                raise ValueError(f"{phase} has cycles 1–{cycles}")
+            return offset + cycle_number
+        offset += cycles
+    raise KeyError(phase)
+
+
+def phase_spec(definition: Mapping[str, Any], phase: str) -> dict[str, Any]:
+    for spec in systemic_phases(definition):
+        if spec["code"] == phase:
+            return spec
+    raise KeyError(phase)
+
+
+def drug_specs(definition: Mapping[str, Any], arm: str, phase: str) -> list[calc.DrugSpec]:
+    """The drugs of `arm` in `phase` (protocol `regimens`), in the regimen's order."""
+    codes = (definition.get("regimens") or {}).get(arm, {}).get(phase, [])
+    return [calc.DrugSpec.from_definition(code, definition["drugs"][code]) for code in codes]
+
+
+def drug_spec(definition: Mapping[str, Any], code: str) -> calc.DrugSpec:
+    return calc.DrugSpec.from_definition(code, definition["drugs"][code])

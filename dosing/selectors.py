@@ -1,0 +1,58 @@
+"""Reads of the dosing app: dose sheets scoped by the user's sites, the pharmacist's queue and
+the sheets due (for reminders)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from dosing.models import UNRELEASED_STATUSES, DoseSheet, SheetStatus
+from trialsite import roles, selectors
+
+
+def dose_sheets_for_user(user: Any) -> QuerySet[DoseSheet]:
+    """Sheets of the user's sites (superusers: all). API clients read released sheets only."""
+    qs = DoseSheet.objects.select_related("participant", "site", "verified_by", "released_by", "prepared_by")
+    if not getattr(user, "is_superuser", False):
+        qs = qs.filter(site_id__in=selectors.user_site_ids(user))
+        if roles.user_roles(user) <= {roles.API_CLIENT}:
+            qs = qs.filter(status=SheetStatus.RELEASED)
+    return qs
+
+
+def dose_sheets_due(
+    *, site_ids: Iterable[int] | None = None, day1_from: dt.date, day1_to: dt.date
+) -> QuerySet[DoseSheet]:
+    """Unreleased (prepared or verified) sheets whose day 1 falls in [day1_from, day1_to]."""
+    qs = DoseSheet.objects.filter(status__in=UNRELEASED_STATUSES, day1__gte=day1_from, day1__lte=day1_to)
+    if site_ids is not None:
+        qs = qs.filter(site_id__in=list(site_ids))
+    return qs.select_related("participant", "site").order_by("day1", "site__code", "participant__screening_number")
+
+
+def current_sheet(*, participant_id: int, phase: str, cycle_number: int) -> DoseSheet | None:
+    return (
+        DoseSheet.objects.filter(
+            participant_id=participant_id,
+            phase=phase,
+            cycle_number=cycle_number,
+            status__in=[SheetStatus.PREPARED, SheetStatus.VERIFIED, SheetStatus.RELEASED],
+        )
+        .order_by("-version")
+        .first()
+    )
+
+
+def translate_messages(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored warnings/blockers in the reader's language (the English template is the msgid)."""
+    out = []
+    for item in items:
+        template = item.get("template") or item.get("message", "")
+        params = item.get("params") or {}
+        text = _(template) % params if params else _(template)
+        out.append({"code": item.get("code"), "message": text})
+    return out

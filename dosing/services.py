@@ -1,0 +1,661 @@
+"""Writes of the dosing app: preparing, verifying, releasing, voiding and superseding dose sheets;
+recording dose modifications and renal decisions. Admin, API and Celery call these."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+
+from dosing import calculations as calc
+from dosing import regimen, tables
+from dosing.models import (
+    CURRENT_STATUSES,
+    UNRELEASED_STATUSES,
+    DoseModification,
+    DoseSheet,
+    RenalDecision,
+    SheetStatus,
+)
+from trialsite import roles, selectors
+from trialsite.errors import ApplicationError, Conflict, InvalidInput, NotPermitted, RuleViolation
+from trialsite.models import Participant, ParticipantStatus
+
+logger = logging.getLogger(__name__)
+
+
+# --- Helpers -------------------------------------------------------------------------------------
+
+
+def jsonable(value: Any) -> Any:
+    """Decimals become JSON numbers (int when whole), dates ISO strings; recursively."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def calculation_error(exc: calc.CalculationError) -> InvalidInput:
+    message = _(exc.template) % exc.params if exc.params else _(exc.template)
+    return InvalidInput(message, code=exc.code, errors={exc.field: [message]})
+
+
+def _stored(warning: calc.Warning) -> dict[str, Any]:
+    """Warnings are stored in English with their template and parameters (so that a sheet's
+    fingerprint never depends on the request's language); selectors.translate_messages shows
+    them in the reader's language."""
+    return warning.as_dict()
+
+
+def _require_role(user: User | None, *names: str) -> None:
+    if user is None or user.is_superuser:
+        return
+    if not roles.has_role(user, *names):
+        raise NotPermitted(_("Your role does not allow this."), code="role_required")
+
+
+def _require_site(user: User | None, participant: Participant) -> None:
+    if user is None or user.is_superuser:
+        return
+    if participant.site_id not in selectors.user_site_ids(user):
+        raise NotPermitted(_("You do not work at this participant's site."), code="site_required")
+
+
+def _age_on(birth: dt.date, day: dt.date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def _cycle_seq(definition: Mapping[str, Any], phase: str, cycle_number: int) -> int:
+    try:
+        return regimen.cycle_seq(definition, phase, cycle_number)
+    except KeyError:
+        raise InvalidInput(
+            _("%(phase)s is not a systemic-therapy phase of this protocol.") % {"phase": phase},
+            errors={"phase": [_("Unknown phase.")]},
+        ) from None
+    except ValueError as exc:
+        raise InvalidInput(
+            _("Cycle %(n)s does not exist in %(phase)s (%(detail)s).")
+            % {"n": cycle_number, "phase": phase, "detail": exc},
+            errors={"cycle_number": [_("No such cycle.")]},
+        ) from None
+
+
+# --- Building a sheet's content --------------------------------------------------------------------
+
+
+def _levels_for(
+    definition: Mapping[str, Any], participant: Participant, seq: int
+) -> tuple[dict[str, tuple[int, bool]], dict[str, str], list[dict[str, Any]]]:
+    """Each drug's (level, withheld) for cycle `seq` from the participant's modifications, the
+    level reasons and the modification history for the sheet (one query)."""
+    mods = list(DoseModification.objects.filter(participant=participant).order_by("cycle_seq", "decided_at", "id"))
+    levels: dict[str, tuple[int, bool]] = {}
+    reasons: dict[str, str] = {}
+    history: list[dict[str, Any]] = []
+    for code in {m.drug for m in mods}:
+        spec = regimen.drug_spec(definition, code)
+        own = [m for m in mods if m.drug == code]
+        levels[code] = calc.effective_levels(spec, [(m.cycle_seq, m.new_level, m.action) for m in own], cycle_seq=seq)
+        deciding = [m for m in own if m.cycle_seq < seq and m.action != "maintain"]
+        if deciding:
+            last = deciding[-1]
+            reasons[code] = (
+                f"{last.action}: {last.toxicity_term} grade {last.ctcae_grade} in {last.phase} cycle "
+                f"{last.cycle_number} ({last.rule}); {last.reason}"
+            )
+    for m in mods:
+        if m.cycle_seq < seq:
+            history.append(
+                {
+                    "drug": m.drug,
+                    "phase": m.phase,
+                    "cycle_number": m.cycle_number,
+                    "toxicity_term": m.toxicity_term,
+                    "ctcae_grade": m.ctcae_grade,
+                    "appearance": m.appearance,
+                    "action": m.action,
+                    "dose_from_next_cycle": m.level_label,
+                    "decided_by": m.decided_by_id,
+                    "decided_at": m.decided_at.isoformat(),
+                    "reason": m.reason,
+                }
+            )
+    return levels, reasons, history
+
+
+def build_sheet_content(
+    *, participant: Participant, phase: str, cycle_number: int, day1: dt.date
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Compute the sheet document for a cycle from the registry and the dosing records.
+    Returns (content, columns) where columns are the indexed values stored beside it."""
+    if not participant.arm:
+        raise RuleViolation(_("The participant has not been randomized."), code="not_randomized")
+    if participant.status == ParticipantStatus.WITHDRAWN:
+        raise RuleViolation(_("The participant has withdrawn."), code="participant_withdrawn")
+    definition = participant.protocol_version.definition
+    seq = _cycle_seq(definition, phase, cycle_number)
+    cfg = regimen.dosing_settings(definition)
+    drugs = regimen.drug_specs(definition, participant.arm, phase)
+
+    # Measurements: the latest on or before day 1, not older than the protocol window.
+    oldest = day1 - dt.timedelta(days=cfg.measurement_max_age_days)
+    measured: dict[str, Any] = {}
+    problems: dict[str, list[str]] = {}
+    for kind in ("height", "weight"):
+        row = selectors.latest_measurement(participant, kind, on_or_before=day1)
+        if row is None or row.measured_on < oldest:
+            problems[kind] = [
+                _("No %(kind)s measured between %(from)s and %(to)s (the protocol allows %(n)s days before day 1).")
+                % {"kind": kind, "from": oldest.isoformat(), "to": day1.isoformat(), "n": cfg.measurement_max_age_days}
+            ]
+        else:
+            measured[kind] = row
+    if problems:
+        raise RuleViolation(next(iter(problems.values()))[0], code="measurements_out_of_date", errors=problems)
+    height, weight = measured["height"], measured["weight"]
+
+    labs = selectors.latest_labs(participant, on_or_before=day1)
+    creatinine = labs.get("creatinine")
+    levels, reasons, history = _levels_for(definition, participant, seq)
+    renal_decision = (
+        RenalDecision.objects.filter(participant=participant, phase=phase, cycle_number=cycle_number)
+        .values_list("decision", flat=True)
+        .first()
+    )
+    try:
+        result = calc.regimen_doses(
+            drugs,
+            height_cm=height.value,
+            weight_kg=weight.value,
+            sex=participant.sex,
+            age_years=_age_on(participant.birth_date, day1),
+            serum_creatinine_umol_l=creatinine.value if creatinine else None,
+            bsa_formula=cfg.bsa_formula,
+            bsa_cap_m2=cfg.bsa_cap_m2,
+            crcl_weight_basis=cfg.crcl_weight_basis,
+            renal=cfg.renal,
+            levels=levels,
+            level_reasons=reasons,
+            renal_decision=renal_decision,
+        )
+    except calc.CalculationError as exc:
+        raise calculation_error(exc) from exc
+    warnings = list(result.warnings)
+    blockers = list(result.blockers)
+    if creatinine is None:
+        blockers.append(
+            calc.Warning("creatinine_missing", "No serum creatinine: the creatinine clearance cannot be checked.")
+        )
+    elif (day1 - creatinine.collected_on).days > cfg.lab_window_days:
+        warnings.append(
+            calc.Warning(
+                "creatinine_old",
+                "Creatinine from %(date)s, older than the %(n)s-day lab window.",
+                {"date": creatinine.collected_on.isoformat(), "n": cfg.lab_window_days},
+            )
+        )
+
+    met, criteria_rows = calc.day1_criteria(
+        labs={a: (r.value, r.collected_on) for a, r in labs.items()},
+        day1=day1,
+        window_days=cfg.lab_window_days,
+        minimums=cfg.day1_minimums,
+    )
+    if not met:
+        blockers.append(calc.Warning("day1_criteria_not_met", "Day-1 criteria not met: delay the cycle (no release)."))
+
+    # Weight change against the weight used for the previous cycle's sheet (formulas.md: ≥ 10 %
+    # forces recalculation). Doses are always calculated with the current weight (ASCO: actual
+    # body weight); the sheet says so when the threshold is crossed.
+    previous = (
+        DoseSheet.objects.filter(participant=participant, cycle_seq__lt=seq)
+        .exclude(status=SheetStatus.VOID)
+        .order_by("-cycle_seq", "-version")
+        .values("weight_kg", "cycle_seq")
+        .first()
+    )
+    weight_change = None
+    if previous is not None:
+        weight_change = calc.weight_change_pct(previous["weight_kg"], weight.value)
+        if abs(weight_change) >= cfg.weight_change_recalculate_pct:
+            warnings.append(
+                calc.Warning(
+                    "weight_change_recalculated",
+                    "Weight changed %(pct)s %% since the previous cycle's sheet (%(prev)s kg → %(now)s kg): "
+                    "doses recalculated with the new weight.",
+                    {
+                        "pct": calc.format_number(weight_change),
+                        "prev": calc.format_number(previous["weight_kg"]),
+                        "now": calc.format_number(weight.value),
+                    },
+                )
+            )
+
+    # Cumulative oxaliplatin: released sheets of earlier cycles plus this one.
+    prior = DoseSheet.objects.filter(participant=participant, cycle_seq__lt=seq, status=SheetStatus.RELEASED).aggregate(
+        mg=Sum("oxaliplatin_mg"), mg_m2=Sum("oxaliplatin_mg_m2")
+    )
+    prior_mg = prior["mg"] or Decimal(0)
+    prior_mg_m2 = prior["mg_m2"] or Decimal(0)
+    oxali = next((d for d in result.doses if d["drug"] == "oxaliplatin"), None)
+    this_mg = oxali["dose_mg"] if oxali and oxali.get("dose_mg") is not None else None
+    this_mg_m2 = oxali["dose_per_unit"] if this_mg is not None and oxali else None
+
+    sources = [
+        {"what": "BSA", "source": calc.BSA_FORMULA_SOURCES[cfg.bsa_formula]},
+        {"what": "CrCl", "source": "Cockcroft & Gault, Nephron 1976;16:31"},
+    ]
+    for spec in drugs:
+        if spec.band_table:
+            table = tables.BAND_TABLES[spec.band_table]
+            sources.append({"what": f"{spec.name} dose bands", "source": table.source})
+            if not table.checked_against_label:
+                warnings.append(
+                    calc.Warning(
+                        "band_table_unchecked",
+                        "The %(drug)s reduced-dose columns have not yet been checked against the printed label.",
+                        {"drug": spec.name},
+                    )
+                )
+            sources.append({"what": f"{spec.name} toxicity table", "source": tables.CAPECITABINE_TOXICITY_SOURCE})
+        if spec.rounding_source:
+            sources.append({"what": f"{spec.name} rounding", "source": spec.rounding_source})
+
+    phase_def = regimen.phase_spec(definition, phase)
+    arms = {a["code"]: a for a in definition.get("arms", [])}
+    content: dict[str, Any] = {
+        "participant": {
+            "id": participant.pk,
+            "screening_number": participant.screening_number,
+            "randomization_number": participant.randomization_number,
+            "full_name": participant.full_name,
+            "sex": participant.sex,
+            "birth_date": participant.birth_date,
+            "age_years": _age_on(participant.birth_date, day1),
+            "site": participant.site.code,
+        },
+        "trial": participant.trial.registry_id,
+        "protocol_version": participant.protocol_version.version,
+        "arm": participant.arm,
+        "arm_name": arms.get(participant.arm, {}).get("name", participant.arm),
+        "phase": phase,
+        "phase_name": phase_def.get("name", phase),
+        "phase_name_zh": phase_def.get("name_zh", ""),
+        "cycle_number": cycle_number,
+        "cycle_seq": seq,
+        "day1": day1,
+        "height_cm": height.value,
+        "height_measured_on": height.measured_on,
+        "weight_kg": weight.value,
+        "weight_measured_on": weight.measured_on,
+        "weight_change_pct": weight_change,
+        "bmi": result.bmi,
+        "bsa_m2": result.bsa_m2,
+        "bsa_formula": cfg.bsa_formula,
+        "creatinine_umol_l": creatinine.value if creatinine else None,
+        "creatinine_collected_on": creatinine.collected_on if creatinine else None,
+        "creatinine_clearance_ml_min": result.creatinine_clearance_ml_min,
+        "day1_labs": criteria_rows,
+        "day1_criteria_met": met,
+        "decision": "treat" if met else "delay",
+        "doses": result.doses,
+        "cumulative_oxaliplatin": {
+            "prior_mg": prior_mg,
+            "prior_mg_m2": prior_mg_m2,
+            "total_mg": prior_mg + (this_mg or 0),
+            "total_mg_m2": prior_mg_m2 + (this_mg_m2 or 0),
+        },
+        "modifications": history,
+        "warnings": [_stored(w) for w in warnings],
+        "blockers": [_stored(w) for w in blockers],
+        "sources": sources,
+        "inputs": {
+            "height_id": height.pk,
+            "weight_id": weight.pk,
+            "lab_ids": sorted(r.pk for a, r in labs.items() if a == "creatinine" or a in cfg.day1_minimums),
+            "renal_decision": renal_decision,
+        },
+    }
+    content = jsonable(content)
+    columns = {
+        "cycle_seq": seq,
+        "weight_kg": weight.value,
+        "oxaliplatin_mg": this_mg,
+        "oxaliplatin_mg_m2": this_mg_m2,
+        "releasable": not blockers,
+    }
+    return content, columns
+
+
+def fingerprint(content: Mapping[str, Any]) -> str:
+    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+# --- Sheet workflow --------------------------------------------------------------------------------
+
+
+def _current(participant: Participant, phase: str, cycle_number: int) -> DoseSheet | None:
+    return (
+        DoseSheet.objects.select_for_update()
+        .filter(participant=participant, phase=phase, cycle_number=cycle_number, status__in=CURRENT_STATUSES)
+        .first()
+    )
+
+
+def _end(sheet: DoseSheet, *, reason: str, now: dt.datetime) -> None:
+    """Void an unreleased sheet or supersede a released one (never edited otherwise)."""
+    sheet.status = SheetStatus.SUPERSEDED if sheet.status == SheetStatus.RELEASED else SheetStatus.VOID
+    sheet.ended_at = now
+    sheet.end_reason = reason[:300]
+    sheet.save(update_fields=["status", "ended_at", "end_reason"])
+
+
+@transaction.atomic
+def dose_sheet_prepare(
+    *,
+    participant: Participant,
+    phase: str,
+    cycle_number: int,
+    day1: dt.date,
+    by: User | None = None,
+    now: dt.datetime,
+    reason: str = "",
+) -> DoseSheet:
+    """Prepare (or re-prepare) the cycle's sheet. With unchanged inputs the current sheet is
+    returned as is; with changed inputs an unreleased sheet is voided and a released one
+    superseded, and a new version is made. Locks the participant row so that two preparations of
+    the same participant (task, admin, signal) run one after the other."""
+    if by is not None:
+        _require_role(by, roles.PHARMACIST, roles.INVESTIGATOR)
+        _require_site(by, participant)
+    participant = (
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("protocol_version", "site", "trial")
+        .get(pk=participant.pk)
+    )
+    content, columns = build_sheet_content(participant=participant, phase=phase, cycle_number=cycle_number, day1=day1)
+    digest = fingerprint(content)
+    current = _current(participant, phase, cycle_number)
+    if current is not None:
+        if current.fingerprint == digest:
+            return current
+        _end(current, reason=reason or _("inputs changed"), now=now)
+    last_version = (
+        DoseSheet.objects.filter(participant=participant, phase=phase, cycle_number=cycle_number)
+        .order_by("-version")
+        .values_list("version", flat=True)
+        .first()
+    ) or 0
+    sheet = DoseSheet(
+        participant=participant,
+        site_id=participant.site_id,
+        phase=phase,
+        cycle_number=cycle_number,
+        day1=day1,
+        version=last_version + 1,
+        status=SheetStatus.PREPARED,
+        content=content,
+        fingerprint=digest,
+        prepared_at=now,
+        prepared_by=by,
+        **columns,
+    )
+    sheet.full_clean(validate_constraints=False, validate_unique=False)
+    try:
+        with transaction.atomic():
+            sheet.save()
+    except IntegrityError as exc:
+        raise Conflict(_("The sheet was changed at the same time; try again."), code="sheet_conflict") from exc
+    return sheet
+
+
+def _locked(sheet: DoseSheet) -> DoseSheet:
+    return DoseSheet.objects.select_for_update(of=("self",)).select_related("participant").get(pk=sheet.pk)
+
+
+@transaction.atomic
+def dose_sheet_verify(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseSheet:
+    """First pharmacist check."""
+    _require_role(by, roles.PHARMACIST)
+    sheet = _locked(sheet)
+    _require_site(by, sheet.participant)
+    if sheet.status != SheetStatus.PREPARED:
+        raise Conflict(
+            _("Only a prepared sheet can be verified (this one is %(status)s).") % {"status": sheet.status},
+            code="sheet_not_prepared",
+        )
+    if not sheet.releasable:
+        raise RuleViolation(
+            _("This sheet cannot be verified: %(why)s")
+            % {"why": "; ".join(b["message"] for b in sheet.content["blockers"])},
+            code="sheet_blocked",
+        )
+    sheet.status = SheetStatus.VERIFIED
+    sheet.verified_by = by
+    sheet.verified_at = now
+    sheet.save(update_fields=["status", "verified_by", "verified_at"])
+    return sheet
+
+
+@transaction.atomic
+def dose_sheet_release(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseSheet:
+    """Second, independent pharmacist check and release (two-person rule, also a DB constraint)."""
+    _require_role(by, roles.PHARMACIST)
+    sheet = _locked(sheet)
+    _require_site(by, sheet.participant)
+    if sheet.status != SheetStatus.VERIFIED:
+        raise Conflict(
+            _("Only a verified sheet can be released (this one is %(status)s).") % {"status": sheet.status},
+            code="sheet_not_verified",
+        )
+    if sheet.verified_by_id == by.pk:
+        raise RuleViolation(_("A second pharmacist must release the sheet: you verified it."), code="two_person_rule")
+    if not sheet.releasable:
+        raise RuleViolation(_("This sheet cannot be released."), code="sheet_blocked")
+    sheet.status = SheetStatus.RELEASED
+    sheet.released_by = by
+    sheet.released_at = now
+    sheet.save(update_fields=["status", "released_by", "released_at"])
+    return sheet
+
+
+@transaction.atomic
+def dose_sheet_void(*, sheet: DoseSheet, reason: str, now: dt.datetime, by: User | None = None) -> DoseSheet:
+    """Void an unreleased sheet (a released one is only ever superseded by a new version)."""
+    if by is not None:
+        _require_role(by, roles.PHARMACIST, roles.INVESTIGATOR)
+    sheet = _locked(sheet)
+    if sheet.status not in UNRELEASED_STATUSES:
+        raise Conflict(_("Only an unreleased sheet can be voided."), code="sheet_not_voidable")
+    _end(sheet, reason=reason, now=now)
+    return sheet
+
+
+@transaction.atomic
+def dose_sheets_refresh(
+    *,
+    participant: Participant,
+    reason: str,
+    now: dt.datetime,
+    day1_from: dt.date | None = None,
+    min_cycle_seq: int | None = None,
+    only: tuple[str, int] | None = None,
+    new_day1: dt.date | None = None,
+) -> list[DoseSheet]:
+    """Recompute the participant's current sheets (optionally from a day 1 / cycle on, or one
+    cycle with a new day 1). A sheet whose inputs changed is voided (unreleased) or superseded
+    (released) and replaced by a new version; a sheet that can no longer be prepared (e.g. its
+    measurements fell out of the window after a re-dating) is voided/superseded and logged."""
+    qs = DoseSheet.objects.filter(participant=participant, status__in=CURRENT_STATUSES)
+    if day1_from is not None:
+        qs = qs.filter(day1__gte=day1_from)
+    if min_cycle_seq is not None:
+        qs = qs.filter(cycle_seq__gte=min_cycle_seq)
+    if only is not None:
+        qs = qs.filter(phase=only[0], cycle_number=only[1])
+    out = []
+    for sheet in qs.order_by("cycle_seq"):
+        day1 = new_day1 or sheet.day1
+        try:
+            with transaction.atomic():
+                out.append(
+                    dose_sheet_prepare(
+                        participant=participant,
+                        phase=sheet.phase,
+                        cycle_number=sheet.cycle_number,
+                        day1=day1,
+                        now=now,
+                        reason=reason,
+                    )
+                )
+        except ApplicationError as exc:
+            logger.warning("dose sheet %s could not be re-prepared: %s", sheet.pk, exc.detail)
+            locked = _locked(sheet)
+            if locked.status in CURRENT_STATUSES:
+                _end(locked, reason=f"{reason}; not re-prepared: {exc.detail}", now=now)
+    return out
+
+
+@transaction.atomic
+def dose_sheets_void_for_withdrawal(*, participant: Participant, now: dt.datetime) -> int:
+    count = 0
+    for sheet in DoseSheet.objects.select_for_update().filter(participant=participant, status__in=UNRELEASED_STATUSES):
+        _end(sheet, reason="participant withdrawn", now=now)
+        count += 1
+    return count
+
+
+# --- Modifications and renal decisions ---------------------------------------------------------------
+
+
+@transaction.atomic
+def dose_modification_record(
+    *,
+    participant: Participant,
+    drug: str,
+    phase: str,
+    cycle_number: int,
+    toxicity_term: str,
+    ctcae_grade: int,
+    reason: str,
+    by: User,
+    now: dt.datetime,
+    requested_action: str | None = None,
+) -> DoseModification:
+    """Record an investigator's modification after a toxicity seen in (phase, cycle_number). The
+    action follows the drug's rule (calculations.decide_modification); the following cycles'
+    sheets are re-prepared (a released one is superseded)."""
+    _require_role(by, roles.INVESTIGATOR)
+    participant = (
+        Participant.objects.select_for_update(of=("self",)).select_related("protocol_version").get(pk=participant.pk)
+    )
+    _require_site(by, participant)
+    definition = participant.protocol_version.definition
+    if drug not in (definition.get("drugs") or {}):
+        raise InvalidInput(_("Unknown drug %(drug)s.") % {"drug": drug}, errors={"drug": [_("Unknown drug.")]})
+    if not reason.strip():
+        raise InvalidInput(_("Give the reason for the decision."), errors={"reason": [_("This field is required.")]})
+    if not toxicity_term.strip():
+        raise InvalidInput(_("Name the toxicity."), errors={"toxicity_term": [_("This field is required.")]})
+    seq = _cycle_seq(definition, phase, cycle_number)
+    spec = regimen.drug_spec(definition, drug)
+    previous = list(DoseModification.objects.filter(participant=participant, drug=drug).order_by("cycle_seq", "id"))
+    current_level = max((m.new_level for m in previous if m.cycle_seq <= seq), default=0)
+    term = toxicity_term.strip()
+    appearance = 1 + sum(
+        1 for m in previous if m.toxicity_term.lower() == term.lower() and m.ctcae_grade == ctcae_grade
+    )
+    try:
+        outcome = calc.decide_modification(
+            spec,
+            grade=ctcae_grade,
+            appearance=appearance,
+            current_level=current_level,
+            requested_action=requested_action or None,
+        )
+    except calc.CalculationError as exc:
+        if exc.code == "already_discontinued":
+            raise RuleViolation(str(exc), code=exc.code) from exc
+        if exc.code == "not_reducible":
+            raise RuleViolation(str(exc), code=exc.code, errors={"action": [str(exc)]}) from exc
+        raise calculation_error(exc) from exc
+    row = DoseModification(
+        participant=participant,
+        drug=drug,
+        phase=phase,
+        cycle_number=cycle_number,
+        cycle_seq=seq,
+        toxicity_term=term,
+        ctcae_grade=ctcae_grade,
+        appearance=appearance,
+        action=outcome.action,
+        new_level=outcome.new_level,
+        level_label=calc.level_label(spec, outcome.new_level),
+        rule=outcome.rule[:200],
+        reason=reason.strip(),
+        decided_by=by,
+        decided_at=now,
+    )
+    row.full_clean()
+    row.save()
+    dose_sheets_refresh(
+        participant=participant,
+        reason=f"dose modification: {drug} {outcome.action} ({term} grade {ctcae_grade})",
+        now=now,
+        min_cycle_seq=seq + 1,
+    )
+    return row
+
+
+@transaction.atomic
+def renal_decision_record(
+    *,
+    participant: Participant,
+    phase: str,
+    cycle_number: int,
+    reason: str,
+    by: User,
+    now: dt.datetime,
+    decision: str = RenalDecision.Decision.WITHHOLD,
+) -> RenalDecision:
+    _require_role(by, roles.INVESTIGATOR)
+    participant = (
+        Participant.objects.select_for_update(of=("self",)).select_related("protocol_version").get(pk=participant.pk)
+    )
+    _require_site(by, participant)
+    _cycle_seq(participant.protocol_version.definition, phase, cycle_number)
+    if not reason.strip():
+        raise InvalidInput(_("Give the reason for the decision."), errors={"reason": [_("This field is required.")]})
+    row = RenalDecision(
+        participant=participant,
+        phase=phase,
+        cycle_number=cycle_number,
+        decision=decision,
+        reason=reason.strip(),
+        decided_by=by,
+        decided_at=now,
+    )
+    row.full_clean(validate_constraints=False, validate_unique=False)
+    try:
+        with transaction.atomic():
+            row.save()
+    except IntegrityError as exc:
+        raise Conflict(_("A renal decision for this cycle is already recorded."), code="renal_decision_exists") from exc
+    dose_sheets_refresh(participant=participant, reason="renal decision recorded", now=now, only=(phase, cycle_number))
+    return row
