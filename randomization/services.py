@@ -501,6 +501,8 @@ def participant_randomize(
         randomized_at=now,
     )
     participant.refresh_from_db()
-    participant_randomized.send(sender=Allocation, participant=participant, scrt_start_date=scrt_start_date)
+    participant_randomized.send(
+        sender=Allocation, participant=participant, scrt_start_date=scrt_start_date, now=now, by=by
+    )
     transaction.on_commit(lambda: _put_state(trial.pk, allocation.entry_hash, state))
     return allocation

@@ -15,14 +15,22 @@ from trialsite.signals import participant_randomized, participant_withdrawn
 
 @receiver(participant_randomized, dispatch_uid="schedules.plan_at_randomization")
 def make_plan_at_randomization(
-    sender: Any, participant: Participant, scrt_start_date: dt.date | None = None, **kwargs: Any
+    sender: Any,
+    participant: Participant,
+    scrt_start_date: dt.date | None = None,
+    now: dt.datetime | None = None,
+    **kwargs: Any,
 ) -> None:
     """Inside the randomize transaction: a refused start date (e.g. a holiday) refuses the
     randomization with the next start date that works, rather than leaving a participant
     randomized without a plan. Without a date the nurse picks it later."""
     if scrt_start_date is not None:
         services.treatment_plan_create(
-            participant=participant, scrt_start_date=scrt_start_date, by=None, now=clock.now()
+            # The randomize service's `now`, so that "not in the past" is judged at the same moment.
+            participant=participant,
+            scrt_start_date=scrt_start_date,
+            by=None,
+            now=now or clock.now(),
         )
 
 

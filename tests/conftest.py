@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -32,6 +33,13 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_configure(config: pytest.Config) -> None:
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         pytest.exit("The test suite runs on PostgreSQL only. Set DATABASE_URL=postgres://… (see README).", returncode=2)
+
+
+@pytest.fixture(autouse=True)
+def _english_by_default() -> None:
+    """The test client runs requests in this thread, and LocaleMiddleware leaves the last request's
+    language active: start every test in the default language."""
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture

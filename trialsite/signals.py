@@ -2,7 +2,8 @@
 each other's models. All are sent inside the sender's transaction (receivers that enqueue Celery
 work must do so with transaction.on_commit).
 
-- `participant_randomized(sender, participant, scrt_start_date)`: after the allocation is saved.
+- `participant_randomized(sender, participant, scrt_start_date, now, by)`: after the allocation is
+  saved; `now` is the randomize service's clock (receivers judge dates against it).
   schedules makes the treatment plan when a start date is given (the nurse may pick it later).
 - `participant_withdrawn(sender, participant)`: schedules cancels future events, bookings and
   reminders; dosing voids unreleased dose sheets.
