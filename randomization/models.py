@@ -182,3 +182,13 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class ParticipantToRandomize(Participant):
+    """The registry's participants as the randomization admin lists them (a proxy: no table)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("participant to randomize")
+        verbose_name_plural = _("randomize participants")
+        default_permissions = ()
