@@ -451,7 +451,7 @@ def drug_dose(
             dose_per_unit=per_unit,
             level=level,
             level_label=level_label(spec, level),
-            rounding=note,
+            rounding=note if spec.basis != "flat" else "flat dose",
             capped=capped,
         )
     if result.dose_mg > standard:

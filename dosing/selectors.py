@@ -56,3 +56,27 @@ def translate_messages(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         text = _(template) % params if params else _(template)
         out.append({"code": item.get("code"), "message": text})
     return out
+
+
+def dose_sheet_document(sheet: DoseSheet) -> dict[str, Any]:
+    """The sheet as one document (JSON, admin page and PDF read the same): the workflow fields,
+    then the computed content with its messages in the reader's language."""
+    content = dict(sheet.content)
+    content["warnings"] = translate_messages(content.get("warnings", []))
+    content["blockers"] = translate_messages(content.get("blockers", []))
+    return {
+        "id": sheet.pk,
+        "version": sheet.version,
+        "status": sheet.status,
+        "releasable": sheet.releasable,
+        "site": sheet.site.code,
+        "prepared_at": sheet.prepared_at,
+        "prepared_by": sheet.prepared_by.username if sheet.prepared_by else None,
+        "verified_at": sheet.verified_at,
+        "verified_by": sheet.verified_by.username if sheet.verified_by else None,
+        "released_at": sheet.released_at,
+        "released_by": sheet.released_by.username if sheet.released_by else None,
+        "ended_at": sheet.ended_at,
+        "end_reason": sheet.end_reason,
+        **content,
+    }

@@ -659,3 +659,67 @@ def renal_decision_record(
         raise Conflict(_("A renal decision for this cycle is already recorded."), code="renal_decision_exists") from exc
     dose_sheets_refresh(participant=participant, reason="renal decision recorded", now=now, only=(phase, cycle_number))
     return row
+
+
+# --- Stateless preview -------------------------------------------------------------------------------
+
+
+def dose_calculation_preview(
+    *,
+    definition: Mapping[str, Any],
+    arm: str,
+    height_cm: Decimal,
+    weight_kg: Decimal,
+    sex: str,
+    age_years: int,
+    serum_creatinine_umol_l: Decimal | None = None,
+    serum_creatinine_mg_dl: Decimal | None = None,
+    bsa_formula: str | None = None,
+    phase: str | None = None,
+) -> dict[str, Any]:
+    """Standard doses of `arm` for a person (PRODUCT.md §6, POST /api/v1/dose-calculations/).
+    Nothing is stored; the protocol's first systemic phase unless `phase` is given."""
+    arms = [a["code"] for a in definition.get("arms", [])]
+    if arm not in arms:
+        raise InvalidInput(
+            _("Unknown arm %(arm)s.") % {"arm": arm},
+            errors={"arm": [_("Use one of: %(arms)s.") % {"arms": ", ".join(arms)}]},
+        )
+    phases = [p["code"] for p in regimen.systemic_phases(definition)]
+    phase = phase or (phases[0] if phases else "")
+    if phase not in phases:
+        raise InvalidInput(_("Unknown phase."), errors={"phase": [_("Use one of: %(p)s.") % {"p": ", ".join(phases)}]})
+    cfg = regimen.dosing_settings(definition)
+    formula = bsa_formula or cfg.bsa_formula
+    try:
+        result = calc.regimen_doses(
+            regimen.drug_specs(definition, arm, phase),
+            height_cm=height_cm,
+            weight_kg=weight_kg,
+            sex=sex,
+            age_years=age_years,
+            serum_creatinine_umol_l=serum_creatinine_umol_l,
+            serum_creatinine_mg_dl=serum_creatinine_mg_dl,
+            bsa_formula=formula,
+            bsa_cap_m2=cfg.bsa_cap_m2,
+            crcl_weight_basis=cfg.crcl_weight_basis,
+            renal=cfg.renal,
+        )
+    except calc.CalculationError as exc:
+        raise calculation_error(exc) from exc
+    messages = [_stored(w) for w in [*result.warnings, *result.blockers]]
+    return jsonable(
+        {
+            "arm": arm,
+            "phase": phase,
+            "bsa_m2": result.bsa_m2,
+            "bsa_formula": formula,
+            "bmi": result.bmi,
+            "creatinine_clearance_ml_min": result.creatinine_clearance_ml_min,
+            "doses": result.doses,
+            "warnings": [
+                {"code": m["code"], "message": _(m["template"]) % m["params"] if m["params"] else _(m["template"])}
+                for m in messages
+            ],
+        }
+    )

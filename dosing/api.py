@@ -1,0 +1,225 @@
+"""Dosing endpoints: the stateless dose-calculation preview, dose sheets (JSON and PDF) and the
+pharmacists' verify and release actions. Thin: shapes here, rules in services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dosing import calculations, selectors, services
+from dosing.models import DoseSheet, SheetStatus
+from trialsite import clock, roles
+from trialsite.api.permissions import ALL_ROLES
+from trialsite.api.views import _resolve_trial
+from trialsite.models import Sex
+
+PHARMACISTS = frozenset({roles.PHARMACIST})
+
+
+class DoseCalculationIn(serializers.Serializer[None]):
+    arm = serializers.CharField(help_text="experimental | control")
+    height_cm = serializers.DecimalField(max_digits=6, decimal_places=2)
+    weight_kg = serializers.DecimalField(max_digits=6, decimal_places=2)
+    sex = serializers.ChoiceField(choices=Sex.choices)
+    age_years = serializers.IntegerField(min_value=18, max_value=120)
+    serum_creatinine_umol_l = serializers.DecimalField(max_digits=8, decimal_places=2, required=False, min_value=0)
+    serum_creatinine_mg_dl = serializers.DecimalField(max_digits=6, decimal_places=3, required=False, min_value=0)
+    bsa_formula = serializers.ChoiceField(choices=list(calculations.BSA_FORMULAS), required=False)
+    trial = serializers.CharField(required=False, help_text="Registry id; defaults to the only trial.")
+    phase = serializers.CharField(required=False, help_text="Systemic phase; defaults to the first (neoadjuvant).")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        given = [k for k in ("serum_creatinine_umol_l", "serum_creatinine_mg_dl") if attrs.get(k) is not None]
+        if len(given) != 1:
+            raise serializers.ValidationError(
+                {"serum_creatinine_umol_l": ["Give exactly one of serum_creatinine_umol_l and serum_creatinine_mg_dl."]}
+            )
+        return attrs
+
+
+class DoseOut(serializers.Serializer[Any]):
+    drug = serializers.CharField()
+    dose_mg = serializers.FloatField(allow_null=True)
+    status = serializers.CharField(help_text="give | withheld | discontinued | contraindicated")
+    basis = serializers.CharField()
+    dose_per_unit = serializers.FloatField(help_text="mg/m², mg/kg or flat mg at the dose level")
+    route = serializers.CharField()
+    days = serializers.ListField(child=serializers.IntegerField())
+    frequency = serializers.CharField()
+    tablets = serializers.DictField(child=serializers.IntegerField(), required=False, allow_null=True)
+    tablets_per_cycle = serializers.DictField(child=serializers.IntegerField(), required=False, allow_null=True)
+
+
+class MessageOut(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class DoseCalculationOut(serializers.Serializer[Any]):
+    arm = serializers.CharField()
+    phase = serializers.CharField()
+    bsa_m2 = serializers.FloatField()
+    bsa_formula = serializers.CharField()
+    bmi = serializers.FloatField()
+    creatinine_clearance_ml_min = serializers.FloatField()
+    doses = DoseOut(many=True)
+    warnings = MessageOut(many=True)
+
+
+class DoseCalculation(APIView):
+    """Stateless dose preview (PRODUCT.md §6): standard doses of an arm for a person. Any
+    authenticated role; nothing is stored."""
+
+    required_roles = {"POST": ALL_ROLES}
+
+    @extend_schema(
+        request=DoseCalculationIn,
+        responses={200: DoseCalculationOut},
+        examples=[
+            OpenApiExample(
+                "180 cm, 80 kg (BSA 2.00 m²)",
+                request_only=True,
+                value={
+                    "arm": "experimental",
+                    "height_cm": 180,
+                    "weight_kg": 80,
+                    "sex": "male",
+                    "age_years": 60,
+                    "serum_creatinine_umol_l": 80,
+                },
+            ),
+            OpenApiExample(
+                "response",
+                response_only=True,
+                value={
+                    "arm": "experimental",
+                    "phase": "neoadjuvant",
+                    "bsa_m2": 2.0,
+                    "bsa_formula": "mosteller",
+                    "bmi": 24.7,
+                    "creatinine_clearance_ml_min": 98.2,
+                    "doses": [
+                        {"drug": "capecitabine", "dose_mg": 2000, "tablets": {"150": 0, "500": 4}, "status": "give"},
+                        {"drug": "oxaliplatin", "dose_mg": 260, "status": "give"},
+                        {"drug": "serplulimab", "dose_mg": 300, "status": "give"},
+                    ],
+                    "warnings": [],
+                },
+            ),
+        ],
+    )
+    def post(self, request: Request) -> Response:
+        data = DoseCalculationIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        values: dict[str, Any] = dict(data.validated_data)
+        trial = _resolve_trial(values.pop("trial", None))
+        return Response(services.dose_calculation_preview(definition=trial.definition, **values))
+
+
+class DoseSheetOut(serializers.Serializer[Any]):
+    """A dose sheet: workflow fields and the computed document (see the example)."""
+
+    id = serializers.IntegerField()
+    version = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=SheetStatus.choices)
+    releasable = serializers.BooleanField()
+    site = serializers.CharField()
+    phase = serializers.CharField()
+    cycle_number = serializers.IntegerField()
+    day1 = serializers.DateField()
+    participant = serializers.DictField()
+    bsa_m2 = serializers.FloatField()
+    doses = DoseOut(many=True)
+    warnings = MessageOut(many=True)
+    blockers = MessageOut(many=True)
+    verified_by = serializers.CharField(allow_null=True)
+    released_by = serializers.CharField(allow_null=True)
+
+
+class DoseSheetFilter(filters.FilterSet):
+    site = filters.CharFilter(field_name="site__code")
+    status = filters.ChoiceFilter(choices=SheetStatus.choices)
+    day1_from = filters.DateFilter(field_name="day1", lookup_expr="gte")
+    day1_to = filters.DateFilter(field_name="day1", lookup_expr="lte")
+    participant = filters.NumberFilter(field_name="participant_id")
+
+    class Meta:
+        model = DoseSheet
+        fields = ["site", "status", "day1_from", "day1_to", "participant"]
+
+
+class DoseSheetList(generics.ListAPIView[DoseSheet]):
+    """Dose sheets of the caller's sites (API clients: released sheets only). Filters: site
+    (code), status, day1_from, day1_to, participant."""
+
+    required_roles = {"GET": ALL_ROLES}
+    filterset_class = DoseSheetFilter
+
+    def get_queryset(self) -> QuerySet[DoseSheet]:
+        return selectors.dose_sheets_for_user(self.request.user).order_by("day1", "id")
+
+    @extend_schema(responses={200: DoseSheetOut(many=True)})
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        rows = [selectors.dose_sheet_document(s) for s in (page if page is not None else queryset)]
+        return self.get_paginated_response(rows) if page is not None else Response(rows)
+
+
+def _sheet(request: Request, pk: int) -> DoseSheet:
+    return get_object_or_404(selectors.dose_sheets_for_user(request.user), pk=pk)
+
+
+class DoseSheetDetail(APIView):
+    required_roles = {"GET": ALL_ROLES}
+
+    @extend_schema(responses={200: DoseSheetOut})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(selectors.dose_sheet_document(_sheet(request, pk)))
+
+
+class DoseSheetPdf(APIView):
+    """The printable A4 sheet."""
+
+    required_roles = {"GET": ALL_ROLES}
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        from dosing import pdf
+
+        sheet = _sheet(request, pk)
+        response = HttpResponse(pdf.render_sheet_pdf(sheet), content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{pdf.filename(sheet)}"'
+        return response
+
+
+class DoseSheetVerify(APIView):
+    """First pharmacist check (prepared → verified)."""
+
+    required_roles = {"POST": PHARMACISTS}
+
+    @extend_schema(request=None, responses={200: DoseSheetOut})
+    def post(self, request: Request, pk: int) -> Response:
+        sheet = services.dose_sheet_verify(sheet=_sheet(request, pk), by=roles.actor(request.user), now=clock.now())
+        return Response(selectors.dose_sheet_document(selectors.dose_sheets_for_user(request.user).get(pk=sheet.pk)))
+
+
+class DoseSheetRelease(APIView):
+    """Double-check and release by a second pharmacist (verified → released)."""
+
+    required_roles = {"POST": PHARMACISTS}
+
+    @extend_schema(request=None, responses={200: DoseSheetOut})
+    def post(self, request: Request, pk: int) -> Response:
+        sheet = services.dose_sheet_release(sheet=_sheet(request, pk), by=roles.actor(request.user), now=clock.now())
+        return Response(selectors.dose_sheet_document(selectors.dose_sheets_for_user(request.user).get(pk=sheet.pk)))

@@ -1,0 +1,87 @@
+"""The printable A4 dose sheet: a Django template rendered to PDF by WeasyPrint. Chinese names
+need a CJK font on the machine (README set-up: fonts-wqy-microhei; the stylesheet names it first
+with fallbacks)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.template.loader import render_to_string
+
+from dosing import calculations, selectors
+from dosing.models import DoseSheet, SheetStatus
+
+
+def _num(value: Any, places: int | None = None) -> str:
+    """ISMP style: leading zero, no trailing zero; `places` fixes the decimals (BSA: 2)."""
+    if value is None:
+        return "—"
+    number = Decimal(str(value))
+    if places is not None:
+        return str(calculations.round_half_up(number, places))
+    return calculations.format_number(number)
+
+
+def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
+    doc = selectors.dose_sheet_document(sheet)
+    doses = []
+    for d in doc["doses"]:
+        tablets = d.get("tablets")
+        per_cycle = d.get("tablets_per_cycle")
+        doses.append(
+            {
+                **d,
+                "dose_text": _num(d.get("dose_mg")) + " mg" if d.get("dose_mg") is not None else d["status"],
+                "per_unit_text": _num(d.get("dose_per_unit"))
+                + {"mg_per_m2": " mg/m²", "mg_per_kg": " mg/kg", "flat": " mg"}[d["basis"]],
+                "days_text": _days(d.get("days", [])),
+                "tablets_text": (
+                    " + ".join(f"{n} × {s} mg" for s, n in sorted(tablets.items(), key=lambda kv: -int(kv[0])) if n)
+                    if tablets
+                    else ""
+                ),
+                "dispense_text": (
+                    ", ".join(f"{n} × {s} mg" for s, n in sorted(per_cycle.items(), key=lambda kv: -int(kv[0])) if n)
+                    if per_cycle
+                    else ""
+                ),
+            }
+        )
+    return {
+        "doc": doc,
+        "doses": doses,
+        "released": sheet.status == SheetStatus.RELEASED,
+        "bsa_text": _num(doc.get("bsa_m2"), 2),
+        "crcl_text": _num(doc.get("creatinine_clearance_ml_min")),
+        "height_text": _num(doc.get("height_cm")),
+        "weight_text": _num(doc.get("weight_kg")),
+        "bmi_text": _num(doc.get("bmi")),
+        "cumulative": {k: _num(v) for k, v in doc.get("cumulative_oxaliplatin", {}).items()},
+        "labs": [
+            {**row, "value_text": _num(row.get("value")), "min_text": _num(row.get("minimum"))}
+            for row in doc["day1_labs"]
+        ],
+    }
+
+
+def _days(days: list[int]) -> str:
+    if not days:
+        return ""
+    if days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
+        return f"{days[0]}–{days[-1]}"
+    return ", ".join(str(d) for d in days)
+
+
+def render_sheet_html(sheet: DoseSheet) -> str:
+    return render_to_string("dosing/sheet_pdf.html", sheet_context(sheet))
+
+
+def render_sheet_pdf(sheet: DoseSheet) -> bytes:
+    from weasyprint import HTML
+
+    return HTML(string=render_sheet_html(sheet)).write_pdf()
+
+
+def filename(sheet: DoseSheet) -> str:
+    return f"dose-sheet-{sheet.participant.screening_number}-{sheet.phase}-c{sheet.cycle_number}-v{sheet.version}.pdf"
