@@ -61,8 +61,33 @@ def other_site(trial: Trial) -> Site:
 UserMaker = Callable[..., User]
 
 
+@pytest.fixture(scope="session")
+def role_permissions(django_db_setup: Any, django_db_blocker: Any) -> dict[str, list[tuple[str, str]]]:
+    """The roles' permissions as the migrations made them, read once. A transactional test's flush
+    empties the groups, so make_user puts them back from this snapshot."""
+    with django_db_blocker.unblock():
+        return {
+            g.name: list(g.permissions.values_list("content_type__app_label", "codename"))
+            for g in Group.objects.filter(name__in=roles.ROLES)
+        }
+
+
+def _restore_role(group: Group, perms: list[tuple[str, str]]) -> None:
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
+    from django.contrib.auth.models import Permission
+
+    if not perms or group.permissions.exists():
+        return
+    if Permission.objects.count() == 0:
+        for config in apps.get_app_configs():
+            create_permissions(config, verbosity=0)
+    for app_label, codename in perms:
+        group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+
+
 @pytest.fixture
-def make_user(db: Any) -> UserMaker:
+def make_user(db: Any, role_permissions: dict[str, list[tuple[str, str]]]) -> UserMaker:
     counter = {"n": 0}
 
     def make(role: str, sites: Iterable[Site] = (), *, username: str | None = None) -> User:
@@ -71,6 +96,7 @@ def make_user(db: Any) -> UserMaker:
             username=username or f"{role}{counter['n']}", password="pw-for-tests-1", is_staff=role in roles.ADMIN_ROLES
         )
         group, _ = Group.objects.get_or_create(name=role)
+        _restore_role(group, role_permissions.get(role, []))
         user.groups.add(group)
         for s in sites:
             SiteMembership.objects.create(user=user, site=s)

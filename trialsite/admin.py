@@ -50,6 +50,13 @@ class SiteScopedAdminMixin:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
 
+class UserSitesFilter(admin.RelatedFieldListFilter):
+    """The site filter offers only the sites the user works at."""
+
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
+        return [(s.pk, str(s)) for s in selectors.sites_for_user(request.user).order_by("code")]
+
+
 class NoDeleteMixin:
     """Clinical records are never hard-deleted (they are withdrawn or marked entered in error)."""
 
@@ -168,7 +175,7 @@ class ParticipantAddForm(forms.ModelForm[Participant]):
 @admin.register(Participant)
 class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     list_display = ["screening_number", "full_name", "site", "status", "arm", "randomization_number", "consent_date"]
-    list_filter = ["status", "site", "arm"]
+    list_filter = ["status", ("site", UserSitesFilter), "arm"]
     search_fields = ["screening_number", "full_name"]
     inlines = [MeasurementInline, LabResultInline]
     actions = ["withdraw_selected"]

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -91,6 +92,8 @@ class Site(models.Model):
         ordering = ["code"]
 
     def __str__(self) -> str:
+        if self.name_zh and get_language() == "zh-hans":
+            return f"{self.code} {self.name_zh}"
         return f"{self.code} {self.name}"
 
 
@@ -182,9 +185,11 @@ RANDOMIZED_STATUSES = ("randomized", "on_treatment", "completed")
 
 
 class Participant(models.Model):
-    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="participants")
-    protocol_version = models.ForeignKey(ProtocolVersion, on_delete=models.PROTECT, related_name="participants")
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="participants")
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="participants", verbose_name=_("trial"))
+    protocol_version = models.ForeignKey(
+        ProtocolVersion, on_delete=models.PROTECT, related_name="participants", verbose_name=_("protocol version")
+    )
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="participants", verbose_name=_("site"))
     screening_number = models.CharField(_("screening number"), max_length=32)
     full_name = models.CharField(_("full name"), max_length=200)
     sex = models.CharField(_("sex"), max_length=6, choices=Sex.choices)
@@ -210,7 +215,12 @@ class Participant(models.Model):
     reminders_by_email = models.BooleanField(_("reminders by email"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("registered by"),
     )
 
     history = HistoricalRecords()
@@ -256,7 +266,9 @@ class MeasurementKind(models.TextChoices):
 class Measurement(models.Model):
     """A dated body measurement. Corrections are new rows; a wrong row is marked entered in error."""
 
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="measurements")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="measurements", verbose_name=_("participant")
+    )
     kind = models.CharField(_("kind"), max_length=8, choices=MeasurementKind.choices)
     value = models.DecimalField(_("value"), max_digits=6, decimal_places=2)
     measured_on = models.DateField(_("measured on"))
@@ -291,7 +303,9 @@ class Measurement(models.Model):
 class LabResult(models.Model):
     """A dated lab value in the analyte's canonical unit (labs.ANALYTES), with the site's ULN."""
 
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="lab_results")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="lab_results", verbose_name=_("participant")
+    )
     analyte = models.CharField(_("analyte"), max_length=32, choices=labs.ANALYTE_CHOICES)
     value = models.DecimalField(_("value"), max_digits=10, decimal_places=3)
     unit = models.CharField(_("unit"), max_length=16)
