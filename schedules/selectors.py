@@ -85,6 +85,7 @@ def plan_events(participant_id: int) -> QuerySet[ScheduledEvent]:
 
     return (
         ScheduledEvent.objects.filter(participant_id=participant_id)
+        .select_related("site", "participant")
         .order_by("order")
         .prefetch_related(
             Prefetch(
@@ -130,3 +131,63 @@ def windows_closing_unbooked(site: Site, *, today: dt.date, within_days: int = 7
         .select_related("participant")
         .order_by("window_end")
     )
+
+
+def active_booking(event: ScheduledEvent) -> Booking | None:
+    """The event's active booking, from the `active_bookings` prefetch of plan_events/site_events."""
+    found = getattr(event, "active_bookings", None)
+    if found is None:
+        return event.bookings.filter(status=BookingStatus.ACTIVE).first()
+    return found[0] if found else None
+
+
+def site_events(site_ids: Iterable[int], *, date_from: dt.date, date_to: dt.date) -> QuerySet[ScheduledEvent]:
+    """The events of the sites' participants between two dates, for the staff feed."""
+    from django.db.models import Prefetch
+
+    return (
+        ScheduledEvent.objects.filter(
+            site_id__in=list(site_ids), planned_date__gte=date_from, planned_date__lte=date_to
+        )
+        .select_related("participant", "site")
+        .prefetch_related(
+            Prefetch(
+                "bookings", queryset=Booking.objects.filter(status=BookingStatus.ACTIVE), to_attr="active_bookings"
+            )
+        )
+        .order_by("planned_date", "site_id", "participant_id", "order")
+    )
+
+
+def feed_events(events: Iterable[ScheduledEvent], *, staff: bool) -> list[Any]:
+    """ScheduledEvents as iCalendar items. The staff feed names the participant by screening
+    number only: calendar apps sync to phones and third-party servers."""
+    from schedules.ics import FeedEvent
+
+    out = []
+    for event in events:
+        booking = active_booking(event)
+        summary = event.label
+        if staff:
+            summary = f"{event.participant.screening_number}: {summary}"
+        description = f"window {event.window_start.isoformat()} – {event.window_end.isoformat()}"
+        if event.details.get("day1_drugs"):
+            description += "; day 1: " + ", ".join(event.details["day1_drugs"])
+        for oral in event.details.get("oral", []):
+            description += f"; {oral['drug']} {oral['from']} – {oral['to']}"
+        out.append(
+            FeedEvent(
+                uid=str(event.uid),
+                sequence=event.ics_sequence,
+                kind=event.kind,
+                status=event.status,
+                summary=summary,
+                description=description,
+                day=event.actual_date or (booking.date if booking else event.planned_date),
+                time=booking.time if booking and not event.actual_date else None,
+                time_zone=event.site.time_zone,
+                location=event.site.name,
+                last_modified=event.updated_at,
+            )
+        )
+    return out

@@ -451,8 +451,8 @@ def booking_create(
 
 def _set_event_date(event: ScheduledEvent, participant: Participant, day: dt.date, *, status: str) -> None:
     previous = _cycle_dates(ScheduledEvent.objects.filter(plan=event.plan))
-    if event.planned_date != day:
-        event.ics_sequence += 1
+    if event.planned_date != day or event.status != status:
+        event.ics_sequence += 1  # moved, or an all-day tentative event became a timed booking
     event.planned_date = day
     event.status = status
     event.save()

@@ -1,0 +1,139 @@
+"""Input and output shapes of the schedules API (shape only; rules live in services)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rest_framework import serializers
+
+from schedules import selectors
+from schedules.models import Booking, CalendarFeed, ScheduledEvent, TreatmentPlan
+
+
+class BookingBrief(serializers.ModelSerializer[Booking]):
+    class Meta:
+        model = Booking
+        fields = ["id", "date", "time", "deviation_reason"]
+
+
+class EventOut(serializers.ModelSerializer[ScheduledEvent]):
+    label = serializers.CharField(read_only=True)  # type: ignore[assignment]
+    sequence = serializers.IntegerField(source="ics_sequence")
+    booking = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ScheduledEvent
+        fields = [
+            "id",
+            "uid",
+            "kind",
+            "phase",
+            "number",
+            "label",
+            "target_date",
+            "window_start",
+            "window_end",
+            "planned_date",
+            "actual_date",
+            "status",
+            "delayed",
+            "delay_reason",
+            "details",
+            "sequence",
+            "booking",
+        ]
+
+    def get_booking(self, event: ScheduledEvent) -> dict[str, Any] | None:
+        booking = selectors.active_booking(event)
+        return BookingBrief(booking).data if booking else None
+
+
+class PlanOut(serializers.ModelSerializer[TreatmentPlan]):
+    class Meta:
+        model = TreatmentPlan
+        fields = ["id", "arm", "scrt_start_date", "status", "stopped_on", "stop_reason", "created_at"]
+
+
+class ScheduleOut(serializers.Serializer[dict[str, Any]]):
+    participant = serializers.IntegerField()
+    plan = PlanOut(allow_null=True)
+    events = EventOut(many=True)
+
+
+class ScheduleIn(serializers.Serializer[None]):
+    scrt_start_date = serializers.DateField(help_text="First SCRT fraction; a working day at the site.")
+
+
+class DelayIn(serializers.Serializer[None]):
+    reason = serializers.CharField(max_length=200)
+    new_date = serializers.DateField(required=False, help_text="Default: the protocol's delay (1 week).")
+
+
+class ActualIn(serializers.Serializer[None]):
+    actual_date = serializers.DateField()
+
+
+class BookingIn(serializers.Serializer[None]):
+    event = serializers.IntegerField(help_text="Id of the scheduled event (from the participant's schedule).")
+    date = serializers.DateField()
+    time = serializers.TimeField(help_text="Local time at the site (Asia/Shanghai).")
+    deviation_reason = serializers.CharField(
+        required=False, allow_blank=True, help_text="Investigators only: books outside the protocol window."
+    )
+
+
+class BookingPatch(serializers.Serializer[None]):
+    date = serializers.DateField(required=False)
+    time = serializers.TimeField(required=False)
+    deviation_reason = serializers.CharField(required=False, allow_blank=True)
+
+
+class BookingOut(serializers.ModelSerializer[Booking]):
+    participant = serializers.IntegerField(source="participant_id")
+    site = serializers.CharField(source="site.code")
+    event_kind = serializers.CharField(source="event.kind")
+    event_label = serializers.CharField(source="event.label")
+    window_start = serializers.DateField(source="event.window_start")
+    window_end = serializers.DateField(source="event.window_end")
+    start = serializers.SerializerMethodField(help_text="Date and time with the site's UTC offset.")
+
+    class Meta:
+        model = Booking
+        fields = [
+            "id",
+            "event",
+            "participant",
+            "site",
+            "event_kind",
+            "event_label",
+            "date",
+            "time",
+            "start",
+            "window_start",
+            "window_end",
+            "status",
+            "uses_infusion_chair",
+            "deviation_reason",
+            "created_at",
+            "cancelled_at",
+        ]
+
+    def get_start(self, booking: Booking) -> str:
+        return dt.datetime.combine(booking.date, booking.time, tzinfo=ZoneInfo(booking.site.time_zone)).isoformat()
+
+
+class CalendarFeedOut(serializers.ModelSerializer[CalendarFeed]):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CalendarFeed
+        fields = ["id", "url", "created_at", "revoked_at"]
+
+    def get_url(self, feed: CalendarFeed) -> str | None:
+        if feed.revoked_at is not None:
+            return None
+        request = self.context.get("request")
+        path = f"/api/v1/calendar-feeds/{feed.key}.ics"
+        return request.build_absolute_uri(path) if request else path
