@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
@@ -34,6 +34,7 @@ from schedules.serializers import (
     ScheduleOut,
 )
 from trialsite import clock, roles
+from trialsite.api.errors import error_body
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
 from trialsite.api.views import get_participant
 from trialsite.models import Participant, Site
@@ -270,6 +271,8 @@ class CalendarFeedListCreate(generics.ListAPIView[CalendarFeed]):
     pagination_class = None
 
     def get_queryset(self) -> QuerySet[CalendarFeed]:
+        if getattr(self, "swagger_fake_view", False):
+            return CalendarFeed.objects.none()
         return CalendarFeed.objects.filter(user=roles.actor(self.request.user)).order_by("-created_at")
 
     @extend_schema(request=None, responses={201: CalendarFeedOut})
@@ -290,8 +293,8 @@ class CalendarFeedRevoke(APIView):
 
 class SiteFeedIcs(APIView):
     """The staff calendar of the feed owner's sites. Calendar apps cannot send a token, so the
-    secret key in the URL is the credential: it is checked here, and a revoked key, an inactive
-    user or a user without sites gets 404."""
+    secret key in the URL is the credential: it is checked here, and an unknown or revoked key or
+    an inactive user gets 401 like any other bad credential."""
 
     required_roles = {"GET": ALL_ROLES}
     authentication_classes: list[Any] = []
@@ -302,11 +305,12 @@ class SiteFeedIcs(APIView):
     def get(self, request: Request, key: str) -> HttpResponse:
         feed = CalendarFeed.objects.select_related("user").filter(key=key, revoked_at__isnull=True).first()
         if feed is None or not feed.user.is_active:
-            raise Http404
+            return JsonResponse(
+                error_body("not_authenticated", "Unknown or revoked calendar feed."),
+                status=status.HTTP_401_UNAUTHORIZED,
+            )
         user = feed.user
         site_ids = list(Site.objects.values_list("pk", flat=True)) if user.is_superuser else user_site_ids(user)
-        if not site_ids:
-            raise Http404
         today = clock.today()
         events = selectors.site_events(site_ids, date_from=today - FEED_PAST, date_to=today + FEED_FUTURE)
         body = ics.render(selectors.feed_events(events, staff=True), name="TrialSite site calendar", now=clock.now())

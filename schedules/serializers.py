@@ -20,6 +20,11 @@ class BookingBrief(serializers.ModelSerializer[Booking]):
 
 class EventOut(serializers.ModelSerializer[ScheduledEvent]):
     label = serializers.CharField(read_only=True)  # type: ignore[assignment]
+    # A plain string in the schema (its values in the help text): an enum named "kind" would
+    # collide with the registry's measurement kinds in the OpenAPI components.
+    kind = serializers.CharField(
+        read_only=True, help_text="scrt_fraction | pre_cycle_labs | cycle_day1 | restaging | surgery | follow_up"
+    )
     sequence = serializers.IntegerField(source="ics_sequence")
     booking = serializers.SerializerMethodField()
 

@@ -100,8 +100,8 @@ def test_site_feed_behind_a_revocable_secret_url(
     assert other_feed.status_code == 200 and not _parse(other_feed.content).walk("VEVENT")
     # Revoked: gone.
     assert client.delete(f"/api/v1/calendar-feeds/{created.json()['id']}/").status_code == 204
-    assert anonymous.get(url).status_code == 404
-    assert anonymous.get("/api/v1/calendar-feeds/not-a-key.ics").status_code == 404
+    assert anonymous.get(url).status_code == 401
+    assert anonymous.get("/api/v1/calendar-feeds/not-a-key.ics").status_code == 401
 
 
 def test_cancelled_events_stay_in_the_feed_as_cancelled(plan: TreatmentPlan, api: Any, nurse: Any) -> None:
