@@ -35,7 +35,7 @@ from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
 from trialsite.models import RANDOMIZED_STATUSES, Participant, ParticipantStatus, Site
 from trialsite.selectors import user_site_ids
 from trialsite.services import participant_set_status
-from trialsite.signals import cycle_rescheduled
+from trialsite.signals import cycle_rescheduled, plan_changed
 
 CALENDAR_EDITORS = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
 BOOKERS = (roles.RESEARCH_NURSE, roles.INVESTIGATOR, roles.API_CLIENT)
@@ -113,6 +113,12 @@ def _fixed_dates(events: Iterable[ScheduledEvent]) -> dict[calendar.EventKey, ca
         elif event.status == EventStatus.BOOKED:
             fixed[event.key] = calendar.Fixed(event.planned_date)
     return fixed
+
+
+def _changed(participant: Participant) -> None:
+    """Tell the reminders (and anyone else) that this participant's events or bookings changed;
+    sent once at the end of each service, inside its transaction."""
+    plan_changed.send(sender=TreatmentPlan, participant=participant)
 
 
 def _cycle_dates(events: Iterable[ScheduledEvent]) -> dict[calendar.EventKey, dt.date]:
@@ -208,6 +214,7 @@ def treatment_plan_create(
         plan.full_clean()
         plan.save()
         bulk_create_with_history([_new_event(plan, participant, item) for item in built], ScheduledEvent)
+        _changed(participant)
         return plan
     if plan.status == PlanStatus.STOPPED:
         raise Conflict(_("The plan was stopped."), code="participant_withdrawn")
@@ -224,6 +231,7 @@ def treatment_plan_create(
     plan.scrt_start_date = scrt_start_date
     plan.save(update_fields=["scrt_start_date", "updated_at"])
     _replan(plan, participant, previous=previous)
+    _changed(participant)
     return plan
 
 
@@ -281,6 +289,7 @@ def event_delay(
     event.full_clean(validate_constraints=False)
     event.save()
     _replan(event.plan, participant, previous=previous)
+    _changed(participant)
     event.refresh_from_db()
     return event
 
@@ -307,6 +316,7 @@ def event_record_actual(
     if participant.status == ParticipantStatus.RANDOMIZED:
         participant_set_status(participant=participant, status=ParticipantStatus.ON_TREATMENT)
     _replan(event.plan, participant, previous=previous)
+    _changed(participant)
     event.refresh_from_db()
     return event
 
@@ -334,6 +344,7 @@ def treatment_plan_stop(*, participant: Participant, reason: str, now: dt.dateti
     plan.stopped_on = timezone.localdate(now)
     plan.stop_reason = reason[:200]
     plan.save()
+    _changed(participant)
     return plan
 
 
@@ -446,6 +457,7 @@ def booking_create(
     except IntegrityError as exc:
         raise Conflict(_("This event is already booked."), code="already_booked") from exc
     _set_event_date(event, participant, date, status=EventStatus.BOOKED)
+    _changed(participant)
     return booking
 
 
@@ -506,6 +518,7 @@ def booking_move(
     else:
         event.ics_sequence += 1  # the time changed: calendar clients must update
         event.save(update_fields=["ics_sequence", "updated_at"])
+    _changed(participant)
     return booking
 
 
@@ -524,6 +537,7 @@ def booking_cancel(*, booking: Booking, by: User | None, reason: str = "", now: 
         event.save()
         # Without the booking the event falls back to its protocol date.
         _replan(event.plan, participant, previous=previous)
+    _changed(participant)
     return booking
 
 

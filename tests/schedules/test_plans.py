@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-import time_machine
 
 from schedules import selectors, services
 from schedules.models import Booking, EventKind, EventStatus, ScheduledEvent, TreatmentPlan
@@ -111,13 +110,14 @@ def test_remaking_keeps_uids_and_bumps_sequence(plan: TreatmentPlan, nurse: Any,
 
 
 def test_plan_is_made_at_randomization_when_a_start_date_is_given(randomized: Participant) -> None:
-    with time_machine.travel(NOW, tick=False):
-        participant_randomized.send(sender=Participant, participant=randomized, scrt_start_date=SCRT_START)
+    participant_randomized.send(
+        sender=Participant, participant=randomized, scrt_start_date=SCRT_START, now=NOW, by=None
+    )
     assert TreatmentPlan.objects.filter(participant=randomized).exists()
 
 
 def test_no_plan_at_randomization_without_a_start_date(randomized: Participant) -> None:
-    participant_randomized.send(sender=Participant, participant=randomized, scrt_start_date=None)
+    participant_randomized.send(sender=Participant, participant=randomized, scrt_start_date=None, now=NOW, by=None)
     assert not TreatmentPlan.objects.filter(participant=randomized).exists()
 
 
@@ -203,3 +203,20 @@ def test_site_closure_is_not_a_working_day(plan: TreatmentPlan, nurse: Any, site
 
 def test_make_randomized_helper_fixture(make_randomized: Callable[..., Participant]) -> None:
     assert make_randomized(arm="control").arm == "control"
+
+
+def test_plan_changed_is_sent_once_per_service(randomized: Participant, nurse: Any) -> None:
+    from trialsite.signals import plan_changed
+
+    seen: list[int] = []
+
+    def record(sender: Any, participant: Participant, **kwargs: Any) -> None:
+        seen.append(participant.pk)
+
+    plan_changed.connect(record, dispatch_uid="test-plan-changed")
+    try:
+        plan = services.treatment_plan_create(participant=randomized, scrt_start_date=SCRT_START, by=nurse, now=NOW)
+        services.event_delay(event=_event(plan, "cycle_day1", "neoadjuvant", 1), reason="holiday", by=nurse, now=NOW)
+    finally:
+        plan_changed.disconnect(dispatch_uid="test-plan-changed")
+    assert seen == [randomized.pk, randomized.pk]
