@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrPromise
 from simple_history.admin import SimpleHistoryAdmin
 
 from trialsite import clock, roles, selectors, services
@@ -53,8 +54,8 @@ class SiteScopedAdminMixin:
 class UserSitesFilter(admin.RelatedFieldListFilter):
     """The site filter offers only the sites the user works at."""
 
-    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[Any, str]]:
-        return [(s.pk, str(s)) for s in selectors.sites_for_user(request.user).order_by("code")]
+    def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> list[tuple[str, str | StrPromise]]:
+        return [(str(s.pk), str(s)) for s in selectors.sites_for_user(request.user).order_by("code")]
 
 
 class NoDeleteMixin:
