@@ -85,3 +85,8 @@ def render_sheet_pdf(sheet: DoseSheet) -> bytes:
 
 def filename(sheet: DoseSheet) -> str:
     return f"dose-sheet-{sheet.participant.screening_number}-{sheet.phase}-c{sheet.cycle_number}-v{sheet.version}.pdf"
+
+
+def render_sheet_fragment(sheet: DoseSheet) -> str:
+    """The sheet for the admin page (same content as the PDF, styles scoped to the sheet)."""
+    return render_to_string("dosing/sheet_body.html", sheet_context(sheet))

@@ -1,0 +1,321 @@
+"""Admin of the dosing app: the pharmacists' queue of dose sheets (verify, release, PDF, prepare on
+demand) and the investigators' dose modifications and renal decisions. Every write goes through
+dosing.services; staff see only their sites' sheets; nothing is deleted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from dosing import pdf, services
+from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
+from trialsite import clock, roles, selectors
+from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, show_error
+from trialsite.errors import ApplicationError
+from trialsite.models import Participant
+
+
+class DueFilter(admin.SimpleListFilter):
+    """The queue opens on the sheets due in the next 7 days."""
+
+    title = _("day 1")
+    parameter_name = "due"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("7", _("next 7 days")), ("past", _("before today")), ("all", _("any date"))]
+
+    def choices(self, changelist: Any) -> Iterator[Any]:
+        current = self.value() or "7"
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": current == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        today = clock.today()
+        value = self.value() or "7"
+        if value == "7":
+            return queryset.filter(day1__gte=today, day1__lte=today + dt.timedelta(days=7))
+        if value == "past":
+            return queryset.filter(day1__lt=today)
+        return queryset
+
+
+class PrepareForm(forms.Form):
+    participant = forms.ModelChoiceField(queryset=Participant.objects.none(), label=_("participant"))
+    phase = forms.ChoiceField(choices=[("neoadjuvant", "neoadjuvant"), ("adjuvant", "adjuvant")], label=_("phase"))
+    cycle_number = forms.IntegerField(min_value=1, label=_("cycle"))
+    day1 = forms.DateField(label=_("day 1"), help_text="YYYY-MM-DD")
+
+
+@admin.register(DoseSheet)
+class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+    list_display = [
+        "day1",
+        "participant_link",
+        "site",
+        "phase",
+        "cycle_number",
+        "version",
+        "status",
+        "releasable",
+        "verified_by",
+        "released_by",
+    ]
+    list_filter = [DueFilter, "site", "status", "phase"]
+    list_select_related = ["participant", "site", "verified_by", "released_by"]
+    search_fields = ["participant__screening_number", "participant__full_name"]
+    ordering = ["day1", "participant__screening_number"]
+    actions = ["verify_selected", "release_selected"]
+    fields = ["sheet", "status", "version", "end_reason"]
+    readonly_fields = ["sheet", "status", "version", "end_reason"]
+    change_form_template = "admin/dosing/dosesheet/change_form.html"
+    change_list_template = "admin/dosing/dosesheet/change_list.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # sheets are prepared by the task or "Prepare on demand", through the service
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # read only: verify and release are actions
+
+    @admin.display(description=_("participant"), ordering="participant__screening_number")
+    def participant_link(self, obj: DoseSheet) -> str:
+        return f"{obj.participant.screening_number} {obj.participant.full_name}"
+
+    @admin.display(description=_("sheet"))
+    def sheet(self, obj: DoseSheet) -> SafeString:
+        return mark_safe(pdf.render_sheet_fragment(obj))  # noqa: S308 - rendered by our template with autoescape
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path("prepare/", self.admin_site.admin_view(self.prepare_view), name="dosing_dosesheet_prepare"),
+            path("<int:pk>/pdf/", self.admin_site.admin_view(self.pdf_view), name="dosing_dosesheet_pdf"),
+            path("<int:pk>/verify/", self.admin_site.admin_view(self.verify_view), name="dosing_dosesheet_verify"),
+            path("<int:pk>/release/", self.admin_site.admin_view(self.release_view), name="dosing_dosesheet_release"),
+        ]
+        return own + super().get_urls()
+
+    def _get(self, request: HttpRequest, pk: int) -> DoseSheet:
+        return get_object_or_404(self.get_queryset(request), pk=pk)
+
+    def pdf_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        sheet = self._get(request, pk)
+        response = HttpResponse(pdf.render_sheet_pdf(sheet), content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{pdf.filename(sheet)}"'
+        return response
+
+    def _transition(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
+        sheet = self._get(request, pk)
+        if request.method == "POST":
+            self._apply(request, sheet, action)
+        return HttpResponseRedirect(reverse("admin:dosing_dosesheet_change", args=[sheet.pk]))
+
+    def verify_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self._transition(request, pk, "verify")
+
+    def release_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return self._transition(request, pk, "release")
+
+    def _apply(self, request: HttpRequest, sheet: DoseSheet, action: str) -> bool:
+        service = services.dose_sheet_verify if action == "verify" else services.dose_sheet_release
+        try:
+            service(sheet=sheet, by=roles.actor(request.user), now=clock.now())
+        except ApplicationError as exc:
+            show_error(request, exc)
+            return False
+        done = _("verified") if action == "verify" else _("released")
+        messages.success(request, _("%(sheet)s %(done)s.") % {"sheet": sheet, "done": done})
+        return True
+
+    @admin.action(description=_("Verify the selected sheets (pharmacist 1)"))
+    def verify_selected(self, request: HttpRequest, queryset: QuerySet[DoseSheet]) -> None:
+        for sheet in queryset.order_by("pk"):
+            self._apply(request, sheet, "verify")
+
+    @admin.action(description=_("Double-check and release the selected sheets (pharmacist 2)"))
+    def release_selected(self, request: HttpRequest, queryset: QuerySet[DoseSheet]) -> None:
+        for sheet in queryset.order_by("pk"):
+            self._apply(request, sheet, "release")
+
+    def prepare_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm("dosing.prepare_dosesheet"):
+            messages.error(request, _("Your role does not allow preparing dose sheets."))
+            return HttpResponseRedirect(reverse("admin:dosing_dosesheet_changelist"))
+        form = PrepareForm(request.POST or None)
+        form.fields["participant"].queryset = selectors.participants_for_user(request.user).exclude(arm="")  # type: ignore[attr-defined]
+        if request.method == "POST" and form.is_valid():
+            try:
+                sheet = services.dose_sheet_prepare(
+                    participant=form.cleaned_data["participant"],
+                    phase=form.cleaned_data["phase"],
+                    cycle_number=form.cleaned_data["cycle_number"],
+                    day1=form.cleaned_data["day1"],
+                    by=roles.actor(request.user),
+                    now=clock.now(),
+                    reason="prepared again on demand",
+                )
+            except ApplicationError as exc:
+                show_error(request, exc)
+            else:
+                messages.success(request, _("Sheet %(sheet)s prepared.") % {"sheet": sheet})
+                return HttpResponseRedirect(reverse("admin:dosing_dosesheet_change", args=[sheet.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Prepare a dose sheet"),
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/dosing/dosesheet/prepare.html", context)
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        extra = dict(extra_context or {})
+        if object_id:
+            sheet = self.get_object(request, object_id)
+            if sheet is not None:
+                extra.update(
+                    can_verify=sheet.status == SheetStatus.PREPARED and sheet.releasable,
+                    can_release=sheet.status == SheetStatus.VERIFIED,
+                    is_pharmacist=request.user.is_superuser or roles.has_role(request.user, roles.PHARMACIST),
+                )
+        return super().changeform_view(request, object_id, form_url, extra)
+
+
+class _AbortSave(Exception):
+    """Raised inside save_model after a service refused, to leave the add page without saving."""
+
+
+class ServiceAddAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+    """Records are added through a service and never edited."""
+
+    site_lookup = "participant__site"
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return []
+        return [f.name for f in self.model._meta.fields]
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _AbortSave:
+            return HttpResponseRedirect(request.get_full_path())
+
+
+class DoseModificationForm(forms.ModelForm[DoseModification]):
+    requested_action = forms.ChoiceField(
+        choices=[("", _("as the protocol's rule says")), *ModificationAction.choices],
+        required=False,
+        label=_("investigator's choice"),
+        help_text=_("Capecitabine grade 4: 'reduce' resumes at 50 %; serplulimab: withhold or discontinue only."),
+    )
+
+    class Meta:
+        model = DoseModification
+        fields = ["participant", "drug", "phase", "cycle_number", "toxicity_term", "ctcae_grade", "reason"]
+        widgets = {
+            "drug": forms.Select(
+                choices=[
+                    ("capecitabine", "capecitabine"),
+                    ("oxaliplatin", "oxaliplatin"),
+                    ("serplulimab", "serplulimab"),
+                ]
+            ),
+            "phase": forms.Select(choices=[("neoadjuvant", "neoadjuvant"), ("adjuvant", "adjuvant")]),
+        }
+
+
+@admin.register(DoseModification)
+class DoseModificationAdmin(ServiceAddAdmin):
+    form = DoseModificationForm
+    list_display = [
+        "participant",
+        "drug",
+        "phase",
+        "cycle_number",
+        "toxicity_term",
+        "ctcae_grade",
+        "action",
+        "level_label",
+        "decided_by",
+        "decided_at",
+    ]
+    list_filter = ["drug", "action", "phase"]
+    search_fields = ["participant__screening_number", "toxicity_term"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return [*DoseModificationForm.Meta.fields, "requested_action"]
+        return super().get_fields(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: DoseModification, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        try:
+            row = services.dose_modification_record(
+                participant=data["participant"],
+                drug=data["drug"],
+                phase=data["phase"],
+                cycle_number=data["cycle_number"],
+                toxicity_term=data["toxicity_term"],
+                ctcae_grade=data["ctcae_grade"],
+                reason=data["reason"],
+                requested_action=data.get("requested_action") or None,
+                by=roles.actor(request.user),
+                now=clock.now(),
+            )
+        except ApplicationError as exc:
+            show_error(request, exc)
+            raise _AbortSave from exc
+        obj.pk = row.pk
+        obj.refresh_from_db()
+
+
+class RenalDecisionForm(forms.ModelForm[RenalDecision]):
+    class Meta:
+        model = RenalDecision
+        fields = ["participant", "phase", "cycle_number", "decision", "reason"]
+        widgets = {"phase": forms.Select(choices=[("neoadjuvant", "neoadjuvant"), ("adjuvant", "adjuvant")])}
+
+
+@admin.register(RenalDecision)
+class RenalDecisionAdmin(ServiceAddAdmin):
+    form = RenalDecisionForm
+    list_display = ["participant", "phase", "cycle_number", "decision", "decided_by", "decided_at"]
+
+    def save_model(self, request: HttpRequest, obj: RenalDecision, form: Any, change: bool) -> None:
+        data = form.cleaned_data
+        try:
+            row = services.renal_decision_record(
+                participant=data["participant"],
+                phase=data["phase"],
+                cycle_number=data["cycle_number"],
+                decision=data["decision"],
+                reason=data["reason"],
+                by=roles.actor(request.user),
+                now=clock.now(),
+            )
+        except ApplicationError as exc:
+            show_error(request, exc)
+            raise _AbortSave from exc
+        obj.pk = row.pk
+        obj.refresh_from_db()

@@ -1,0 +1,120 @@
+"""The pharmacists' admin queue (verify, release, PDF, prepare on demand) and the investigators'
+modification page; every write through the services."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.test import Client
+
+from dosing.models import DoseModification, DoseSheet
+from tests.dosing.conftest import SheetMaker, dose
+from trialsite import roles
+from trialsite.models import Participant
+
+QUEUE = "/admin/dosing/dosesheet/"
+
+
+def _login(client: Client, user: User) -> Client:
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
+
+
+def test_queue_shows_sheets_due_in_the_next_7_days(
+    client: Client, pharmacist: User, patient: Participant, make_sheet: SheetMaker
+) -> None:
+    due = make_sheet(patient)  # day 1 = 2026-03-05, today = 2026-03-02
+    later = make_sheet(patient, cycle=2, day1=dt.date(2026, 3, 9))
+    _login(client, pharmacist)
+    page = client.get(QUEUE)
+    assert page.status_code == 200
+    assert page.context["cl"].result_count == 2
+    assert {s.pk for s in page.context["cl"].queryset} == {due.pk, later.pk}
+    assert client.get(QUEUE, {"status__exact": "released"}).context["cl"].result_count == 0
+    assert client.get(QUEUE, {"site__id__exact": patient.site_id}).context["cl"].result_count == 2
+    assert client.get(QUEUE, {"due": "past"}).context["cl"].result_count == 0
+
+
+def test_pharmacist_from_another_site_does_not_see_the_sheet(
+    client: Client, make_user: Any, other_site: Any, patient: Participant, make_sheet: SheetMaker
+) -> None:
+    sheet = make_sheet(patient)
+    outsider = make_user(roles.PHARMACIST, [other_site])
+    _login(client, outsider)
+    assert client.get(QUEUE).context["cl"].result_count == 0
+    assert client.get(f"{QUEUE}{sheet.pk}/change/").status_code in (302, 404)
+    assert client.get(f"{QUEUE}{sheet.pk}/pdf/").status_code == 404
+
+
+def test_verify_and_release_by_two_pharmacists_in_the_admin(
+    client: Client, pharmacist: User, pharmacist2: User, patient: Participant, make_sheet: SheetMaker
+) -> None:
+    sheet = make_sheet(patient)
+    _login(client, pharmacist)
+    page = client.get(f"{QUEUE}{sheet.pk}/change/")
+    assert page.status_code == 200
+    assert "2000 mg" in page.content.decode() and "Verify (pharmacist 1)" in page.content.decode()
+    client.post(f"{QUEUE}{sheet.pk}/verify/")
+    sheet.refresh_from_db()
+    assert sheet.status == "verified"
+    response = client.post(f"{QUEUE}{sheet.pk}/release/", follow=True)
+    assert "second pharmacist" in response.content.decode()
+    sheet.refresh_from_db()
+    assert sheet.status == "verified"
+    _login(client, pharmacist2)
+    client.post(QUEUE, {"action": "release_selected", "_selected_action": [sheet.pk]})
+    sheet.refresh_from_db()
+    assert (sheet.status, sheet.released_by) == ("released", pharmacist2)
+
+
+def test_admin_pdf(client: Client, pharmacist: User, patient: Participant, make_sheet: SheetMaker) -> None:
+    sheet = make_sheet(patient)
+    _login(client, pharmacist)
+    response = client.get(f"{QUEUE}{sheet.pk}/pdf/")
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+
+
+def test_prepare_on_demand(client: Client, pharmacist: User, nurse: User, patient: Participant) -> None:
+    form = {"participant": patient.pk, "phase": "neoadjuvant", "cycle_number": 1, "day1": "2026-03-05"}
+    _login(client, nurse)
+    client.post(f"{QUEUE}prepare/", form)
+    assert not DoseSheet.objects.exists()  # nurses read only
+    _login(client, pharmacist)
+    response = client.post(f"{QUEUE}prepare/", form)
+    sheet = DoseSheet.objects.get()
+    assert response.status_code == 302 and sheet.prepared_by == pharmacist
+    bad = client.post(f"{QUEUE}prepare/", {**form, "day1": "2026-03-20"}, follow=True)
+    assert "No height measured" in bad.content.decode() or "No weight measured" in bad.content.decode()
+
+
+def test_investigator_records_a_modification_in_the_admin(
+    client: Client, investigator: User, nurse: User, patient: Participant, make_sheet: SheetMaker
+) -> None:
+    form = {
+        "participant": patient.pk,
+        "drug": "oxaliplatin",
+        "phase": "neoadjuvant",
+        "cycle_number": 1,
+        "toxicity_term": "Peripheral sensory neuropathy",
+        "ctcae_grade": 3,
+        "reason": "persistent paraesthesia",
+        "requested_action": "",
+    }
+    _login(client, nurse)
+    assert client.post("/admin/dosing/dosemodification/add/", form).status_code == 403
+    _login(client, investigator)
+    response = client.post("/admin/dosing/dosemodification/add/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    mod = DoseModification.objects.get()
+    assert (mod.action, mod.new_level, mod.decided_by) == ("reduce", 1, investigator)
+    refused = client.post(
+        "/admin/dosing/dosemodification/add/",
+        {**form, "drug": "serplulimab", "requested_action": "reduce"},
+        follow=True,
+    )
+    assert "never reduced" in refused.content.decode()
+    assert DoseModification.objects.count() == 1
+    sheet = make_sheet(patient, cycle=2)
+    assert dose(sheet, "oxaliplatin")["dose_mg"] == 200
