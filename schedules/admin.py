@@ -1,0 +1,374 @@
+"""Admin of the schedules app: a participant's timeline (planned vs actual, bookings; making the
+plan, delays, actual dates and bookings through the same services as the API), a site calendar
+per day and week, bookings, site closures. Nothing here is hard-deleted."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from schedules import selectors, services
+from schedules.models import Booking, BookingStatus, ScheduledEvent, SiteClosure, TreatmentPlan
+from trialsite import clock, roles
+from trialsite import selectors as registry
+from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, show_error
+from trialsite.errors import ApplicationError
+from trialsite.models import RANDOMIZED_STATUSES, Participant
+
+EDITORS = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
+
+
+class PlanForm(forms.Form):
+    scrt_start_date = forms.DateField(label=_("SCRT start date"), widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class DelayForm(forms.Form):
+    event = forms.IntegerField(widget=forms.HiddenInput)
+    new_date = forms.DateField(
+        label=_("new date"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text=_("Empty: the protocol's delay (1 week)."),
+    )
+    reason = forms.CharField(label=_("reason"), max_length=200)
+
+
+class ActualForm(forms.Form):
+    event = forms.IntegerField(widget=forms.HiddenInput)
+    actual_date = forms.DateField(label=_("actual date"), widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class BookForm(forms.Form):
+    event = forms.IntegerField(widget=forms.HiddenInput)
+    date = forms.DateField(label=_("date"), widget=forms.DateInput(attrs={"type": "date"}))
+    time = forms.TimeField(label=_("time"), widget=forms.TimeInput(attrs={"type": "time"}))
+    deviation_reason = forms.CharField(label=_("protocol deviation (investigators)"), required=False)
+
+
+def _run(request: HttpRequest, action: Any, success: str) -> bool:
+    try:
+        action()
+    except ApplicationError as exc:
+        show_error(request, exc)
+        return False
+    messages.success(request, success)
+    return True
+
+
+@admin.register(TreatmentPlan)
+class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+    site_lookup = "participant__site"
+    list_display = ["participant", "site", "arm", "scrt_start_date", "status", "timeline_link"]
+    list_filter = ["status", "arm", "participant__site"]
+    search_fields = ["participant__screening_number"]
+    readonly_fields = [
+        "participant",
+        "arm",
+        "scrt_start_date",
+        "status",
+        "stopped_on",
+        "stop_reason",
+        "created_at",
+        "created_by",
+    ]
+
+    @admin.display(description=_("site"))
+    def site(self, plan: TreatmentPlan) -> str:
+        return plan.participant.site.code
+
+    @admin.display(description=_("timeline"))
+    def timeline_link(self, plan: TreatmentPlan) -> str:
+        return format_html('<a href="{}">{}</a>', _timeline_url(plan.participant_id), _("timeline"))
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TreatmentPlan]:
+        return super().get_queryset(request).select_related("participant__site")
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # changed on the timeline, through the services
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "participant/<int:participant_id>/timeline/",
+                self.admin_site.admin_view(self.timeline_view),
+                name="schedules_timeline",
+            ),
+            path("site-calendar/", self.admin_site.admin_view(self.site_calendar_view), name="schedules_site_calendar"),
+            *super().get_urls(),
+        ]
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
+        """ "Add" lists the randomized participants still waiting for their SCRT start date."""
+        waiting = (
+            registry.participants_for_user(request.user)
+            .filter(status__in=RANDOMIZED_STATUSES, treatment_plan__isnull=True)
+            .order_by("randomized_at")
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Participants waiting for a treatment plan"),
+            "waiting": [(p, _timeline_url(p.pk)) for p in waiting],
+            "calendar_url": reverse("admin:schedules_site_calendar"),
+        }
+        return TemplateResponse(request, "admin/schedules/plan_picker.html", context)
+
+    def timeline_view(self, request: HttpRequest, participant_id: int) -> HttpResponse:
+        participant = get_object_or_404(registry.participants_for_user(request.user), pk=participant_id)
+        can_edit = request.user.is_superuser or roles.has_role(request.user, *EDITORS)
+        can_book = can_edit or roles.has_role(request.user, roles.API_CLIENT)
+        if request.method == "POST":
+            if not can_book:
+                messages.error(request, _("Your role can only read calendars."))
+            else:
+                self._timeline_post(request, participant, can_edit=can_edit)
+            return HttpResponseRedirect(request.get_full_path())
+        plan = TreatmentPlan.objects.filter(participant=participant).first()
+        events = list(selectors.plan_events(participant.pk)) if plan else []
+        rows = [(e, selectors.active_booking(e)) for e in events]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Timeline of %(p)s") % {"p": participant},
+            "participant": participant,
+            "plan": plan,
+            "rows": rows,
+            "can_edit": can_edit and participant.status != "withdrawn",
+            "plan_form": PlanForm(initial={"scrt_start_date": plan.scrt_start_date if plan else None}),
+            "today": clock.today(),
+        }
+        return TemplateResponse(request, "admin/schedules/timeline.html", context)
+
+    def _timeline_post(self, request: HttpRequest, participant: Participant, *, can_edit: bool) -> None:
+        by = roles.actor(request.user)
+        action = request.POST.get("action")
+        events = ScheduledEvent.objects.filter(participant=participant)
+        if action == "plan" and can_edit:
+            plan_form = PlanForm(request.POST)
+            if plan_form.is_valid():
+                _run(
+                    request,
+                    lambda: services.treatment_plan_create(
+                        participant=participant,
+                        scrt_start_date=plan_form.cleaned_data["scrt_start_date"],
+                        by=by,
+                        now=clock.now(),
+                    ),
+                    str(_("Treatment plan saved.")),
+                )
+                return
+        elif action == "delay" and can_edit:
+            delay_form = DelayForm(request.POST)
+            if delay_form.is_valid():
+                event = get_object_or_404(events, pk=delay_form.cleaned_data["event"])
+                _run(
+                    request,
+                    lambda: services.event_delay(
+                        event=event,
+                        reason=delay_form.cleaned_data["reason"],
+                        new_date=delay_form.cleaned_data["new_date"],
+                        by=by,
+                        now=clock.now(),
+                    ),
+                    str(_("Event delayed; the events after it moved.")),
+                )
+                return
+        elif action == "actual" and can_edit:
+            actual_form = ActualForm(request.POST)
+            if actual_form.is_valid():
+                event = get_object_or_404(events, pk=actual_form.cleaned_data["event"])
+                _run(
+                    request,
+                    lambda: services.event_record_actual(
+                        event=event, actual_date=actual_form.cleaned_data["actual_date"], by=by, today=clock.today()
+                    ),
+                    str(_("Actual date recorded.")),
+                )
+                return
+        elif action == "book":
+            book_form = BookForm(request.POST)
+            if book_form.is_valid():
+                event = get_object_or_404(events, pk=book_form.cleaned_data["event"])
+                booking = Booking.objects.filter(event=event, status=BookingStatus.ACTIVE).first()
+                data = book_form.cleaned_data
+                if booking is None:
+                    _run(
+                        request,
+                        lambda: services.booking_create(
+                            event=event,
+                            date=data["date"],
+                            time=data["time"],
+                            deviation_reason=data["deviation_reason"],
+                            by=by,
+                            today=clock.today(),
+                        ),
+                        str(_("Booked.")),
+                    )
+                else:
+                    _run(
+                        request,
+                        lambda: services.booking_move(
+                            booking=booking,
+                            date=data["date"],
+                            time=data["time"],
+                            deviation_reason=data["deviation_reason"],
+                            by=by,
+                            today=clock.today(),
+                        ),
+                        str(_("Booking moved.")),
+                    )
+                return
+        elif action == "cancel_booking":
+            booking = get_object_or_404(
+                Booking.objects.filter(participant=participant, status=BookingStatus.ACTIVE),
+                pk=request.POST.get("booking"),
+            )
+            _run(
+                request,
+                lambda: services.booking_cancel(booking=booking, by=by, now=clock.now()),
+                str(_("Booking cancelled.")),
+            )
+            return
+        messages.error(request, _("Check the form: a field is missing or not allowed for your role."))
+
+    def site_calendar_view(self, request: HttpRequest) -> HttpResponse:
+        """Who comes in per day (a day or a week), remaining infusion chairs, and cycles whose
+        window closes soon without a booking."""
+        sites = list(registry.sites_for_user(request.user).order_by("code"))
+        if not sites:
+            messages.error(request, _("You do not belong to any site."))
+            return HttpResponseRedirect(reverse("admin:index"))
+        site = next((s for s in sites if s.code == request.GET.get("site")), sites[0])
+        today = clock.today()
+        try:
+            start = dt.date.fromisoformat(request.GET.get("date", "")) if request.GET.get("date") else today
+        except ValueError:
+            start = today
+        week = request.GET.get("view") == "week"
+        if week:
+            start -= dt.timedelta(days=start.weekday())
+        days = [start + dt.timedelta(days=i) for i in range(7 if week else 1)]
+        cal = selectors.working_calendar(site, {d.year for d in days})
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Site calendar %(site)s") % {"site": site.code},
+            "sites": sites,
+            "site": site,
+            "week": week,
+            "days": [{**selectors.site_day(site, d), "working": cal.is_working_day(d)} for d in days],
+            "closing": selectors.windows_closing_unbooked(site, today=today, within_days=7),
+            "previous": (start - dt.timedelta(days=7 if week else 1)).isoformat(),
+            "next": (start + dt.timedelta(days=7 if week else 1)).isoformat(),
+        }
+        return TemplateResponse(request, "admin/schedules/site_calendar.html", context)
+
+
+def _timeline_url(participant_id: int) -> str:
+    return reverse("admin:schedules_timeline", args=[participant_id])
+
+
+@admin.register(ScheduledEvent)
+class ScheduledEventAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+    list_display = [
+        "participant",
+        "label",
+        "target_date",
+        "window_start",
+        "window_end",
+        "planned_date",
+        "actual_date",
+        "status",
+        "delayed",
+    ]
+    list_filter = ["kind", "status", "delayed", "site"]
+    search_fields = ["participant__screening_number"]
+    date_hierarchy = "planned_date"
+    readonly_fields = [f.name for f in ScheduledEvent._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # changed on the timeline, through the services (history stays readable)
+
+
+@admin.register(Booking)
+class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+    list_display = ["participant", "event", "date", "time", "site", "status", "uses_infusion_chair", "deviation_reason"]
+    list_filter = ["status", "site", "uses_infusion_chair"]
+    search_fields = ["participant__screening_number"]
+    date_hierarchy = "date"
+    readonly_fields = [f.name for f in Booking._meta.fields]
+    actions = ["cancel_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # booked on the timeline or through the API
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.action(description=_("Cancel the selected bookings"))
+    def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Booking]) -> None:
+        for booking in queryset.filter(status=BookingStatus.ACTIVE):
+            _run(
+                request,
+                lambda b=booking: services.booking_cancel(booking=b, by=roles.actor(request.user), now=clock.now()),
+                str(_("%(b)s cancelled.") % {"b": booking}),
+            )
+
+
+class SiteClosureForm(forms.ModelForm[SiteClosure]):
+    class Meta:
+        model = SiteClosure
+        fields = ["site", "date", "reason"]
+
+
+@admin.register(SiteClosure)
+class SiteClosureAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+    list_display = ["site", "date", "reason"]
+    list_filter = ["site"]
+    date_hierarchy = "date"
+    form = SiteClosureForm
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return ["site", "date"] if obj else []
+
+    def save_model(self, request: HttpRequest, obj: SiteClosure, form: Any, change: bool) -> None:
+        if change:
+            obj.save(update_fields=["reason"])
+            return
+        try:
+            created = services.site_closure_create(
+                site=form.cleaned_data["site"],
+                date=form.cleaned_data["date"],
+                reason=form.cleaned_data["reason"],
+                by=roles.actor(request.user),
+            )
+        except ApplicationError as exc:
+            show_error(request, exc)
+            raise _AbortSave from exc
+        obj.pk = created.pk
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except _AbortSave:
+            return HttpResponseRedirect(request.get_full_path())
+
+
+class _AbortSave(Exception):
+    pass
