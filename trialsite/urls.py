@@ -31,3 +31,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include(api_v1)),
 ]
+
+handler404 = "trialsite.views.not_found"
+handler500 = "trialsite.views.server_error"

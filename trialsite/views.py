@@ -86,3 +86,22 @@ def set_user_language(request: HttpRequest) -> HttpResponse:
     response = HttpResponseRedirect(target)
     response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, samesite="Lax", secure=not settings.DEBUG)
     return response
+
+
+def _api_error(request: HttpRequest, status: int, code: str, detail: str) -> HttpResponse | None:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": code, "detail": detail, "errors": {}}, status=status)
+    return None
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404 for URLs that match no route: JSON under /api/ (the API's one error shape), HTML elsewhere."""
+    from django.views.defaults import page_not_found
+
+    return _api_error(request, 404, "not_found", "Not found.") or page_not_found(request, exception or Exception())
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    from django.views.defaults import server_error as html_server_error
+
+    return _api_error(request, 500, "server_error", "Server error; it has been logged.") or html_server_error(request)

@@ -201,3 +201,12 @@ def test_openapi_schema_validates_without_warnings(tmp_path: Any, db: Any) -> No
     out = tmp_path / "schema.yaml"
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(out))
     assert "/api/v1/participants/{id}/:" in out.read_text()
+
+
+def test_unrouted_api_urls_answer_json_404(nurse: User, api: Any, client: Any) -> None:
+    response = api(nurse).get("/api/v1/participants/not-a-number/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"code": "not_found", "detail": "Not found.", "errors": {}}
+    assert client.get("/no-such-page/").status_code == 404
+    assert "text/html" in client.get("/no-such-page/")["Content-Type"]
