@@ -8,6 +8,8 @@ from trialsite.api import views as api
 admin.site.site_header = "TrialSite"
 admin.site.site_title = "TrialSite"
 admin.site.index_title = "NCT06850103"
+# The service has no public site: the admin header links nowhere outside the admin.
+admin.site.site_url = None
 
 api_v1: list[URLPattern | URLResolver] = [
     path("trials/", api.TrialList.as_view(), name="trial-list"),
