@@ -216,6 +216,13 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Every 5 minutes: prove the worker and beat are alive (healthz reads the timestamp).
     "heartbeat": {"task": "trialsite.tasks.heartbeat", "schedule": 300.0},
+    # Daily at 06:30 and 13:30: prepare the dose sheets of cycles whose day 1 is within the
+    # protocol's lead time (7 days), so the pharmacists' queue is full before the morning and
+    # again after visits were moved in the morning. Idempotent.
+    "dosing-prepare-due-sheets": {
+        "task": "dosing.tasks.prepare_due_dose_sheets",
+        "schedule": crontab(hour="6,13", minute=30),
+    },
 }
 CELERY_TASK_ALWAYS_EAGER = False
 _ = crontab  # imported for feature apps' beat entries below
