@@ -88,3 +88,29 @@ def test_admin_login_is_throttled(client: Client, nurse: Any) -> None:
     locked = client.post("/admin/login/?next=/admin/", {"username": "nurse", "password": "pw-for-tests-1"})
     assert locked.status_code == 429
     assert "_auth_user_id" not in client.session
+
+
+# Registry and feature-app models that are configuration or account data, not clinical records.
+NOT_CLINICAL = {
+    "trialsite.staffprofile",
+    "trialsite.sitemembership",
+    "trialsite.sitereferencerange",
+    "schedules.siteclosure",
+    "schedules.calendarfeed",
+    "schedules.reminderrule",
+}
+CLINICAL_APPS = {"trialsite", "randomization", "dosing", "schedules"}
+
+
+@pytest.mark.django_db
+def test_no_clinical_record_can_be_deleted_in_the_admin(rf: Any) -> None:
+    from django.contrib.auth.models import User
+
+    request = rf.get("/admin/")
+    request.user = User(username="root", is_superuser=True, is_staff=True, is_active=True)
+    for model, model_admin in admin.site._registry.items():
+        label = model._meta.label_lower
+        if model._meta.app_label not in CLINICAL_APPS or label in NOT_CLINICAL:
+            continue
+        assert not model_admin.has_delete_permission(request), f"{label} can be deleted in the admin"
+        assert "delete_selected" not in model_admin.get_actions(request), f"{label} has the bulk delete action"
