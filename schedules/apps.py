@@ -9,4 +9,4 @@ class SchedulesConfig(AppConfig):
     verbose_name = _("Schedules")
 
     def ready(self) -> None:
-        from schedules import receivers  # noqa: F401  (connects the signal receivers)
+        from schedules import receivers, reminder_receivers  # noqa: F401  (connect the signal receivers)

@@ -250,3 +250,6 @@ class CalendarFeed(models.Model):
 
     def __str__(self) -> str:
         return f"feed of {self.user} ({'revoked' if self.revoked_at else 'active'})"
+
+
+from schedules.reminder_models import *  # noqa: E402, F403  (reminder rules, reminders, digests)

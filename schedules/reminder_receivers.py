@@ -1,0 +1,25 @@
+"""The reminders' reactions to the registry's and the schedules' signals (connected in
+SchedulesConfig.ready). Both run inside the sender's transaction and never touch the broker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver
+
+from schedules import reminder_services
+from trialsite import clock
+from trialsite.models import Participant
+from trialsite.signals import participant_withdrawn, plan_changed
+
+
+@receiver(plan_changed, dispatch_uid="schedules.reminders_sync")
+def sync_reminders(sender: Any, participant: Participant, now: Any = None, **kwargs: Any) -> None:
+    reminder_services.reminders_sync(participant=participant, now=now or clock.now())
+
+
+@receiver(participant_withdrawn, dispatch_uid="schedules.reminders_cancel_at_withdrawal")
+def cancel_reminders_at_withdrawal(sender: Any, participant: Participant, **kwargs: Any) -> None:
+    reminder_services.reminders_cancel_for_participant(
+        participant=participant, reason="participant withdrawn", now=participant.withdrawn_at or clock.now()
+    )

@@ -1,0 +1,163 @@
+"""Reminder rows follow the plan: made with the plan, re-made when a visit moves, cancelled when
+it is cancelled or the participant withdraws; one row per (event, rule, channel, date)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+import time_machine
+from django.db import IntegrityError, transaction
+
+from schedules import reminder_services, services
+from schedules.models import Reminder, ReminderRule, ScheduledEvent, TreatmentPlan
+from tests.schedules.conftest import NOW, SCRT_START
+from trialsite import services as registry
+from trialsite.models import Participant
+
+SHANGHAI_0900 = dt.time(1, 0)  # 09:00 in Shanghai is 01:00 UTC
+
+
+@pytest.fixture(autouse=True)
+def _frozen() -> Any:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def _c1(plan: TreatmentPlan) -> ScheduledEvent:
+    return ScheduledEvent.objects.get(plan=plan, kind="cycle_day1", phase="neoadjuvant", number=1)
+
+
+def _live(event: ScheduledEvent) -> list[Reminder]:
+    return list(Reminder.objects.filter(event=event).exclude(status="cancelled").order_by("send_at", "channel"))
+
+
+def test_defaults_are_seeded_once_per_trial(plan: TreatmentPlan) -> None:
+    rules = ReminderRule.objects.filter(trial=plan.participant.trial)
+    assert rules.count() == 11  # 5 kinds of visit × (3 days, 1 day) + capecitabine day 15
+    assert reminder_services.reminder_rules_for_trial(trial=plan.participant.trial) == list(rules.order_by("id"))
+    assert rules.count() == 11
+
+
+def test_the_plan_gets_its_reminders_at_nine_in_shanghai(plan: TreatmentPlan) -> None:
+    c1 = _c1(plan)
+
+    rows = _live(c1)
+
+    # The participant factory opts in to SMS only (the model's default).
+    assert {r.channel for r in rows} == {"sms"}
+    moments = [(r.rule.name, r.send_at) for r in rows]
+    day = c1.planned_date
+    assert moments == [
+        ("cycle day 1, 3 days before", dt.datetime.combine(day - dt.timedelta(days=3), SHANGHAI_0900, dt.UTC)),
+        ("cycle day 1, 1 day before", dt.datetime.combine(day - dt.timedelta(days=1), SHANGHAI_0900, dt.UTC)),
+        (
+            "stop capecitabine after the morning dose of day 15",
+            dt.datetime.combine(day + dt.timedelta(days=14), dt.time(0, 0), dt.UTC),  # 08:00 Shanghai
+        ),
+    ]
+    scrt = ScheduledEvent.objects.get(plan=plan, kind="scrt_fraction", number=1)
+    # SCRT starts Wednesday 4 March: the 3-days-before moment (Sunday 09:00) had passed when the
+    # plan was made on Monday, so only the 1-day-before reminder exists; fraction 2 gets none.
+    assert [r.rule.days_from_event for r in _live(scrt)] == [-1]
+    assert _live(ScheduledEvent.objects.get(plan=plan, kind="scrt_fraction", number=2)) == []
+
+
+def test_a_moved_visit_cancels_its_pending_reminders_and_gets_new_ones(plan: TreatmentPlan, nurse: Any) -> None:
+    c1 = _c1(plan)
+    old = {r.pk for r in _live(c1)}
+    new_day = c1.planned_date + dt.timedelta(days=1)
+
+    services.booking_create(event=c1, date=new_day, time=dt.time(8, 30), by=nurse, today=NOW.date())
+
+    assert set(Reminder.objects.filter(pk__in=old).values_list("status", flat=True)) == {"cancelled"}
+    assert {r.event_date for r in _live(c1)} == {new_day}
+    assert len(_live(c1)) == 3
+
+
+def test_sync_is_idempotent(plan: TreatmentPlan) -> None:
+    before = Reminder.objects.count()
+    result = reminder_services.reminders_sync(participant=plan.participant, now=NOW)
+    assert result == reminder_services.SyncResult(0, 0, 0)
+    assert Reminder.objects.count() == before
+
+
+def test_withdrawal_cancels_everything_pending(plan: TreatmentPlan, nurse: Any) -> None:
+    registry.participant_withdraw(participant=plan.participant, reason="consent withdrawn", by=nurse, now=NOW)
+
+    assert not Reminder.objects.filter(participant=plan.participant).exclude(status="cancelled").exists()
+
+
+def test_opting_in_to_email_adds_email_reminders_at_the_next_sync(plan: TreatmentPlan) -> None:
+    Participant.objects.filter(pk=plan.participant_id).update(reminders_by_email=True, email="p@example.org")
+
+    result = reminder_services.reminders_sync(participant=plan.participant, now=NOW)
+
+    assert result.created == Reminder.objects.filter(channel="sms").exclude(status="cancelled").count()
+    assert {r.channel for r in _live(_c1(plan))} == {"sms", "email"}
+
+
+def test_the_database_refuses_a_second_live_row_for_the_same_visit_date(plan: TreatmentPlan) -> None:
+    row = _live(_c1(plan))[0]
+    copy = Reminder(
+        rule=row.rule,
+        event=row.event,
+        participant=row.participant,
+        site=row.site,
+        channel=row.channel,
+        event_date=row.event_date,
+        send_at=row.send_at,
+        due_at=row.due_at,
+        expires_at=row.expires_at,
+    )
+    with pytest.raises(IntegrityError), transaction.atomic():
+        copy.save()
+    # A cancelled row does not count: the visit moved away and back again gets a live row.
+    Reminder.objects.filter(pk=row.pk).update(status="cancelled")
+    copy.save()
+
+
+def test_disabling_a_rule_cancels_its_pending_reminders(plan: TreatmentPlan) -> None:
+    rule = ReminderRule.objects.get(trial=plan.participant.trial, name="cycle day 1, 3 days before")
+    rule.active = False
+
+    reminder_services.reminder_rule_save(rule=rule, now=NOW)
+
+    assert not Reminder.objects.filter(rule=rule).exclude(status="cancelled").exists()
+
+
+@pytest.mark.parametrize("server_tz", ["UTC", "America/Los_Angeles"])
+def test_nine_in_shanghai_whatever_the_servers_time_zone(
+    randomized: Participant, nurse: Any, settings: Any, server_tz: str
+) -> None:
+    settings.TIME_ZONE = server_tz
+    plan = services.treatment_plan_create(participant=randomized, scrt_start_date=SCRT_START, by=nurse, now=NOW)
+
+    rows = Reminder.objects.filter(participant=plan.participant, rule__time_of_day=dt.time(9, 0))
+
+    assert rows.exists()
+    assert {r.send_at.astimezone(dt.UTC).time() for r in rows} == {SHANGHAI_0900}
+
+
+def test_reminders_around_the_2026_spring_festival(randomized: Participant, nurse: Any) -> None:
+    # 国务院办公厅 2026 holiday notice: Spring Festival off 15–23 February 2026, make-up working
+    # days Saturday 14 and Saturday 28 February. SCRT from Monday 5 January puts the first cycles
+    # around the festival; no visit is planned on a holiday, and each reminder is 3 and 1
+    # calendar days before its visit at 09:00 Beijing time (holidays included).
+    jan = dt.datetime(2026, 1, 5, 1, 0, tzinfo=dt.UTC)
+    with time_machine.travel(jan, tick=False):
+        plan = services.treatment_plan_create(
+            participant=randomized, scrt_start_date=dt.date(2026, 1, 5), by=nurse, now=jan
+        )
+    festival = {dt.date(2026, 2, 15) + dt.timedelta(days=i) for i in range(9)}
+    visits = ScheduledEvent.objects.filter(
+        plan=plan, planned_date__gte=dt.date(2026, 2, 1), planned_date__lte=dt.date(2026, 3, 15)
+    ).exclude(kind="scrt_fraction")
+    assert visits.exists()
+    for visit in visits:
+        assert visit.planned_date not in festival
+        for row in Reminder.objects.filter(event=visit, rule__template="visit"):
+            local = row.send_at.astimezone(dt.timezone(dt.timedelta(hours=8)))
+            assert local.time() == dt.time(9, 0)
+            assert (visit.planned_date - local.date()).days == -row.rule.days_from_event
