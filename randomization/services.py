@@ -335,32 +335,32 @@ def entry_hash(allocation: Allocation, *, registry_id: str, scheme_version: int)
     ).hexdigest()
 
 
-# The allocation state after the last allocation of a trial, keyed by that allocation's hash, so
-# that a randomization does not replay the whole record. An entry is taken out while in use
-# (under the scheme's row lock) and put back only for a committed allocation; a stale or missing
-# entry just means a replay from the seed.
-_state_cache: dict[int, tuple[str, methods.State]] = {}
+# The allocation state after the last allocation of a trial, keyed by that allocation's sequence
+# number and hash, so that a randomization does not replay the whole record: a cached state is
+# brought up to date by replaying only the allocations made since (by other processes), after
+# checking that they chain onto the cached hash. An entry is taken out while in use (under the
+# scheme's row lock) and put back only for a committed allocation; a stale or missing entry just
+# means a longer replay from the seed.
+_state_cache: dict[int, tuple[int, str, methods.State]] = {}
 _state_cache_lock = threading.Lock()
 
 
-def _take_state(trial: Trial, last_hash: str) -> methods.State | None:
+def _take_state(trial: Trial) -> tuple[int, str, methods.State] | None:
     with _state_cache_lock:
-        entry = _state_cache.pop(trial.pk, None)
-    if entry is not None and entry[0] == last_hash:
-        return entry[1]
-    return None
+        return _state_cache.pop(trial.pk, None)
 
 
-def _put_state(trial_id: int, last_hash: str, state: methods.State) -> None:
+def _put_state(trial_id: int, sequence: int, last_hash: str, state: methods.State) -> None:
     with _state_cache_lock:
-        _state_cache[trial_id] = (last_hash, state)
+        _state_cache[trial_id] = (sequence, last_hash, state)
 
 
-def replay_records(trial: Trial) -> list[methods.Recorded]:
-    """The trial's allocation record as the pure replay sees it (seeds included: internal use)."""
+def replay_records(trial: Trial, *, after: int = 0) -> list[methods.Recorded]:
+    """The trial's allocation record (after sequence number `after`) as the pure replay sees it
+    (seeds included: internal use)."""
     schemes = {s.pk: s for s in RandomizationScheme.objects.filter(trial=trial).select_related("secret")}
     out = []
-    for a in Allocation.objects.filter(trial=trial).order_by("sequence"):
+    for a in Allocation.objects.filter(trial=trial, sequence__gt=after).order_by("sequence"):
         scheme = schemes[a.scheme_id]
         out.append(
             methods.Recorded(
@@ -376,16 +376,41 @@ def replay_records(trial: Trial) -> list[methods.Recorded]:
     return out
 
 
-def _rebuild_state(trial: Trial, config: methods.Config, seed: bytes) -> methods.State:
-    records = replay_records(trial)
-    try:
-        state = methods.replay(seed, records, config=records[0].config if records else config)
-    except methods.ReplayMismatch as exc:
-        # The record no longer replays: refuse to add to it (verify_randomization names the row).
-        raise RuleViolation(
-            _("The allocation record failed its integrity check; randomization is suspended."),
-            code="allocation_record_corrupt",
-        ) from exc
+def _current_state(
+    trial: Trial, config: methods.Config, seed: bytes, last_sequence: int, last_hash: str
+) -> methods.State:
+    """The allocation state after `last_sequence`: the cached one if current, else the cached one
+    brought forward, else a replay of the whole record from the seed(s)."""
+    cached = _take_state(trial)
+    state: methods.State | None = None
+    after = 0
+    if cached is not None:
+        sequence, cached_hash, cached_state = cached
+        if sequence == last_sequence and cached_hash == last_hash:
+            state = cached_state
+            after = last_sequence
+        elif sequence < last_sequence:
+            link = Allocation.objects.filter(trial=trial, sequence=sequence + 1).values_list("prev_hash", flat=True)
+            if list(link) == [cached_hash]:
+                state, after = cached_state, sequence
+    if after < last_sequence:
+        records = replay_records(trial, after=after)
+        try:
+            state = methods.replay(
+                seed,
+                records,
+                config=records[0].config if records else config,
+                state=state,
+                start=after + 1,
+            )
+        except methods.ReplayMismatch as exc:
+            # The record no longer replays: refuse to add to it (verify_randomization names the row).
+            raise RuleViolation(
+                _("The allocation record failed its integrity check; randomization is suspended."),
+                code="allocation_record_corrupt",
+            ) from exc
+    if state is None:
+        state = methods.State(config=config)
     return state if state.config == config else state.with_config(config)
 
 
@@ -454,9 +479,7 @@ def participant_randomize(
     seed = bytes.fromhex(secret.seed_hex)
     config = methods.Config.from_canonical(scheme.config)
     prev_hash = last.entry_hash if last else GENESIS_HASH
-    state = _take_state(trial, prev_hash)
-    if state is None or state.config != config:
-        state = _rebuild_state(trial, config, seed)
+    state = _current_state(trial, config, seed, count, prev_hash)
     factor_levels = el.stratification_levels(
         [f.code for f in config.factors], assessment.findings, participant.site.code
     )
@@ -504,5 +527,5 @@ def participant_randomize(
     participant_randomized.send(
         sender=Allocation, participant=participant, scrt_start_date=scrt_start_date, now=now, by=by
     )
-    transaction.on_commit(lambda: _put_state(trial.pk, allocation.entry_hash, state))
+    transaction.on_commit(lambda: _put_state(trial.pk, sequence, allocation.entry_hash, state))
     return allocation

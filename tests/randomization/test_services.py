@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import itertools
 from typing import Any
@@ -286,3 +287,31 @@ def test_state_is_rebuilt_from_the_record_when_not_cached(
     rs._state_cache.clear()
     second = rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
     assert second.sequence == 2
+
+
+def test_cached_state_is_brought_forward_past_other_processes_allocations(
+    scheme: RandomizationScheme,
+    make_eligible: ParticipantMaker,
+    nurse: User,
+    trial: Trial,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from randomization.verification import verify_trial
+
+    def randomize() -> Allocation:
+        with django_capture_on_commit_callbacks(execute=True):
+            return rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+
+    randomize()
+    stale = copy.deepcopy(rs._state_cache[trial.pk])  # as another process would still hold it
+    randomize()
+    rs._state_cache[trial.pk] = stale
+    assert randomize().sequence == 3
+    assert rs._state_cache[trial.pk][0] == 3
+    assert sum(rs._state_cache[trial.pk][2].totals) == 3
+    # a cache entry that does not chain onto the record is ignored (full replay)
+    sequence, _hash, state = rs._state_cache[trial.pk]
+    rs._state_cache[trial.pk] = (sequence, "f" * 64, state)
+    assert randomize().sequence == 4
+    assert sum(rs._state_cache[trial.pk][2].totals) == 4
+    assert verify_trial(trial).ok
