@@ -420,30 +420,26 @@ def participant_randomize(
 ) -> Allocation:
     """Allocate an eligible, consented participant, exactly once.
 
-    Locks, always in this order: the trial's active scheme row (serialises the trial's
-    allocations, so two nurses never share an allocation state or a sequence number), then the
-    participant row (so a double click randomizes once). The unique constraints on (trial,
-    sequence) and on the participant back both rules in the database."""
+    Locks, always in this order: the participant row (so a double click randomizes once; the
+    eligibility checks run under it), then the trial's active scheme row (serialises the
+    trial's allocations, so two nurses never share an allocation state or a sequence number).
+    Only the allocation itself runs under the scheme lock, which keeps the serialised part
+    short. The unique constraints on (trial, sequence) and on the participant back both rules
+    in the database."""
     _require_role(by, RANDOMIZER_ROLES, _("Your role cannot randomize participants."))
     _require_site(by, participant)
-    scheme = (
-        RandomizationScheme.objects.select_for_update()
-        .filter(trial_id=participant.trial_id, status=SchemeStatus.ACTIVE)
-        .first()
-    )
-    if scheme is None:
-        raise RuleViolation(_("Randomization has not been activated for this trial."), code="randomization_not_active")
     participant = (
         Participant.objects.select_for_update(of=("self",))
         .select_related("trial", "site", "protocol_version")
         .get(pk=participant.pk)
     )
-    existing = Allocation.objects.filter(participant=participant).only("sequence").first()
-    if existing is not None:
+    # The participant's copy is written in the same transaction as the allocation (and the
+    # unique constraint on Allocation.participant backs it), so it answers "already randomized".
+    if participant.randomization_number is not None:
         raise Conflict(
-            _("This participant is already randomized (number %(n)s).") % {"n": existing.sequence},
+            _("This participant is already randomized (number %(n)s).") % {"n": participant.randomization_number},
             code="already_randomized",
-            extra={"randomization_number": existing.sequence},
+            extra={"randomization_number": participant.randomization_number},
         )
     # "Today" at the participant's site: the screening window is counted in local days.
     today = clock.local_date(now, participant.site.time_zone)
@@ -466,17 +462,24 @@ def participant_randomize(
             errors=problems,
         )
     trial = participant.trial
+    scheme = (
+        RandomizationScheme.objects.select_for_update(of=("self",))
+        .select_related("secret")
+        .filter(trial_id=participant.trial_id, status=SchemeStatus.ACTIVE)
+        .first()
+    )
+    if scheme is None:
+        raise RuleViolation(_("Randomization has not been activated for this trial."), code="randomization_not_active")
     last = Allocation.objects.filter(trial=trial).order_by("-sequence").only("sequence", "entry_hash").first()
     count = last.sequence if last else 0
-    cap = Trial.objects.values_list("target_enrollment", flat=True).get(pk=trial.pk)
+    cap = trial.target_enrollment  # read with the participant row, after any committed raise
     if count >= cap:
         raise RuleViolation(
             _("The target enrollment (%(n)s) has been reached; only the statistician can raise it.") % {"n": cap},
             code="enrollment_cap_reached",
         )
     assert assessment is not None
-    secret = SchemeSecret.objects.get(scheme=scheme)
-    seed = bytes.fromhex(secret.seed_hex)
+    seed = bytes.fromhex(scheme.secret.seed_hex)
     config = methods.Config.from_canonical(scheme.config)
     prev_hash = last.entry_hash if last else GENESIS_HASH
     state = _current_state(trial, config, seed, count, prev_hash)
@@ -511,19 +514,18 @@ def participant_randomize(
     )
     allocation.entry_hash = entry_hash(allocation, registry_id=trial.registry_id, scheme_version=scheme.version)
     try:
-        with transaction.atomic():
-            allocation.save(force_insert=True)
+        # No savepoint: a violation aborts the whole randomization anyway.
+        allocation.save(force_insert=True)
     except IntegrityError as exc:
         # Only reachable if the locks above were bypassed: the constraints are the last word.
         raise Conflict(_("This participant is already randomized."), code="already_randomized") from exc
-    services.participant_set_status(
+    participant = services.participant_set_status(
         participant=participant,
         status=ParticipantStatus.RANDOMIZED,
         arm=decision.arm,
         randomization_number=sequence,
         randomized_at=now,
     )
-    participant.refresh_from_db()
     participant_randomized.send(
         sender=Allocation, participant=participant, scrt_start_date=scrt_start_date, now=now, by=by
     )

@@ -232,8 +232,14 @@ def participant_set_status(*, participant: Participant, status: str, **fields: A
     participant.status = status
     for name, value in fields.items():
         setattr(participant, name, value)
-    _full_clean(participant, validate_unique=False, validate_constraints=False)
-    participant.save()
+    # The foreign keys are not changed here: skip their existence queries (randomize's hot path).
+    _full_clean(
+        participant,
+        exclude=["trial", "protocol_version", "site", "created_by"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
+    participant.save(update_fields=["status", *fields])
     return participant
 
 
