@@ -74,9 +74,13 @@ class ScheduledEvent(models.Model):
     interface read events without joins. `uid` and `ics_sequence` make iCalendar clients update
     the event in place (RFC 5545 §3.8.4.7 and §3.8.7.4) instead of duplicating it."""
 
-    plan = models.ForeignKey(TreatmentPlan, on_delete=models.PROTECT, related_name="events")
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="scheduled_events")
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="scheduled_events")
+    # No single-column indexes on plan, participant and site: the unique key (plan, …) and the
+    # composite indexes below start with them, and every index slows the bulk plan creation.
+    plan = models.ForeignKey(TreatmentPlan, on_delete=models.PROTECT, related_name="events", db_index=False)
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="scheduled_events", db_index=False
+    )
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="scheduled_events", db_index=False)
     kind = models.CharField(_("kind"), max_length=16, choices=EventKind.choices)
     phase = models.CharField(_("phase"), max_length=32, blank=True)
     number = models.PositiveSmallIntegerField(_("number"))  # fraction, cycle or visit number
@@ -91,11 +95,14 @@ class ScheduledEvent(models.Model):
     delayed = models.BooleanField(_("delayed"), default=False)
     delay_reason = models.CharField(_("delay reason"), max_length=200, blank=True)
     details = models.JSONField(_("details"), default=dict, blank=True)
-    uid = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
+    # Random (uuid4), hence unique without an index: none reads an event by its UID.
+    uid = models.UUIDField(default=uuid.uuid4, editable=False)
     ics_sequence = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords()
+    # History rows are read per event (by id) only; the other copied indexes would just slow the
+    # bulk inserts (simple-history's no_db_index).
+    history = HistoricalRecords(no_db_index=["plan", "participant", "site", "uid"])
 
     class Meta:
         verbose_name = _("scheduled event")
