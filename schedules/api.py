@@ -294,7 +294,7 @@ class CalendarFeedRevoke(APIView):
 class SiteFeedIcs(APIView):
     """The staff calendar of the feed owner's sites. Calendar apps cannot send a token, so the
     secret key in the URL is the credential: it is checked here, and an unknown or revoked key or
-    an inactive user gets 401 like any other bad credential."""
+    an inactive user gets 401 like any other bad credential. `?site=CODE` narrows it to one site."""
 
     required_roles = {"GET": ALL_ROLES}
     authentication_classes: list[Any] = []
@@ -310,7 +310,12 @@ class SiteFeedIcs(APIView):
                 status=status.HTTP_401_UNAUTHORIZED,
             )
         user = feed.user
-        site_ids = list(Site.objects.values_list("pk", flat=True)) if user.is_superuser else user_site_ids(user)
+        site_ids = list(Site.objects.values_list("pk", flat=True)) if user.is_superuser else list(user_site_ids(user))
+        if request.query_params.get("site"):
+            # One site's feed (?site=ZJU1), still limited to the owner's sites.
+            site_ids = list(
+                Site.objects.filter(pk__in=site_ids, code=request.query_params["site"]).values_list("pk", flat=True)
+            )
         today = clock.today()
         events = selectors.site_events(site_ids, date_from=today - FEED_PAST, date_to=today + FEED_FUTURE)
         body = ics.render(selectors.feed_events(events, staff=True), name="TrialSite site calendar", now=clock.now())

@@ -222,3 +222,29 @@ def test_capacity_holds_under_30_concurrent_bookings(
     assert sorted(results) == [201] * 10 + [409] * 20
     assert Booking.objects.filter(date=day, status="active").count() == 10
     assert SiteDay.objects.get(site=site, date=day).infusions == 10
+
+
+def test_a_site_closure_refuses_bookings_that_day(
+    plan: TreatmentPlan, api: Any, api_client_user: Any, nurse: Any
+) -> None:
+    c1 = _c(plan)
+    services.site_closure_create(site=plan.participant.site, date=c1.planned_date, reason="inspection", by=nurse)
+    response = _book(api(api_client_user), c1, c1.planned_date)
+    assert (response.status_code, response.json()["code"]) == (422, "not_working_day")
+
+
+def test_spring_festival_make_up_saturday_is_bookable(make_randomized: Any, api: Any, investigator: Any) -> None:
+    # Sat 14 Feb 2026 is an official make-up working day (State Council notice for 2026), so an
+    # investigator can book it (outside the window here: with a recorded deviation); Sun 15 Feb is not.
+    p = make_randomized()
+    with time_machine.travel(dt.datetime(2026, 1, 5, 1, tzinfo=dt.UTC), tick=False):
+        plan = services.treatment_plan_create(
+            participant=p, scrt_start_date=D(2026, 1, 5), by=None, now=NOW.replace(month=1, day=5)
+        )
+        client = api(investigator)
+        c1 = _c(plan)
+        ok = _book(client, c1, D(2026, 2, 14), deviation_reason="before the holiday")
+        assert ok.status_code == 201, ok.json()
+        event = _c(plan, number=2)
+        sunday = _book(client, event, D(2026, 2, 15), deviation_reason="x")
+        assert (sunday.status_code, sunday.json()["code"]) == (422, "not_working_day")

@@ -94,6 +94,9 @@ def test_site_feed_behind_a_revocable_secret_url(
     cal = _parse(feed.content)
     summaries = [str(e["SUMMARY"]) for e in cal.walk("VEVENT")]
     assert summaries and all(s.startswith(plan.participant.screening_number) for s in summaries)
+    # One site's feed: ?site=CODE (a site the owner does not belong to gives an empty feed).
+    assert _parse(anonymous.get(url + "?site=ZJU1").content).walk("VEVENT")
+    assert not _parse(anonymous.get(url + "?site=NBH2").content).walk("VEVENT")
     # Another site's nurse sees nothing of this site.
     other_url = api(other_nurse).post("/api/v1/calendar-feeds/").json()["url"]
     other_feed = anonymous.get(other_url)

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('schedules', '0002_roles'),
+        ('schedules', '0004_reminder_roles'),
         ('trialsite', '0004_verbose_names'),
     ]
 
