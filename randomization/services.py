@@ -28,7 +28,7 @@ from randomization.models import (
 )
 from trialsite import clock, roles, selectors, services
 from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
-from trialsite.models import Participant, ParticipantStatus, Trial
+from trialsite.models import Participant, ParticipantStatus, ProtocolVersion, Trial
 from trialsite.signals import participant_randomized
 
 RANDOMIZER_ROLES = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
@@ -213,6 +213,8 @@ def eligibility_reasons(assessment: ScreeningAssessment | None, *, today: dt.dat
     """Why a participant may not be randomized on `today` (empty: eligible)."""
     if assessment is None:
         return [_("No screening assessment within the screening window.")]
+    if assessment.outcome == EligibilityOutcome.ELIGIBLE:
+        return []  # every criterion met (and the criteria column need not be loaded)
     reasons = [criterion_reason(c) for c in assessment.criteria if c["status"] != el.MET]
     if assessment.outcome != EligibilityOutcome.ELIGIBLE and not reasons:
         reasons = [_("The latest screening assessment is not eligible.")]
@@ -222,14 +224,28 @@ def eligibility_reasons(assessment: ScreeningAssessment | None, *, today: dt.dat
 def latest_assessment(participant: Participant, *, today: dt.date) -> ScreeningAssessment | None:
     """The latest assessment that still counts: assessments older than the protocol's screening
     window before `today` (the randomization day) do not."""
-    window = screening_window_days(participant.protocol_version.definition)
+    window = _protocol_screening_window(participant.protocol_version_id)
     return (
         ScreeningAssessment.objects.filter(
             participant=participant, assessed_on__gte=today - dt.timedelta(days=window), assessed_on__lte=today
         )
+        .defer("criteria", "labs")
         .order_by("-assessed_on", "-id")
         .first()
     )
+
+
+# A loaded protocol version is never changed, so its screening window can be cached per
+# process (randomize then never decodes the whole definition).
+_window_cache: dict[int, int] = {}
+
+
+def _protocol_screening_window(protocol_version_id: int) -> int:
+    window = _window_cache.get(protocol_version_id)
+    if window is None:
+        definition = ProtocolVersion.objects.values_list("definition", flat=True).get(pk=protocol_version_id)
+        window = _window_cache[protocol_version_id] = screening_window_days(definition)
+    return window
 
 
 # --- Schemes -------------------------------------------------------------------------------
@@ -429,9 +445,7 @@ def participant_randomize(
     _require_role(by, RANDOMIZER_ROLES, _("Your role cannot randomize participants."))
     _require_site(by, participant)
     participant = (
-        Participant.objects.select_for_update(of=("self",))
-        .select_related("trial", "site", "protocol_version")
-        .get(pk=participant.pk)
+        Participant.objects.select_for_update(of=("self",)).select_related("trial", "site").get(pk=participant.pk)
     )
     # The participant's copy is written in the same transaction as the allocation (and the
     # unique constraint on Allocation.participant backs it), so it answers "already randomized".

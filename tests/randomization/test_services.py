@@ -315,3 +315,12 @@ def test_cached_state_is_brought_forward_past_other_processes_allocations(
     assert randomize().sequence == 4
     assert sum(rs._state_cache[trial.pk][2].totals) == 4
     assert verify_trial(trial).ok
+
+
+def test_messages_have_a_chinese_translation() -> None:
+    from django.utils import translation
+    from django.utils.translation import gettext
+
+    with translation.override("zh-hans"):
+        assert gettext("Your role cannot randomize participants.") == "您的角色不能进行随机分组。"
+        assert gettext("Randomization has not been activated for this trial.") == "本试验尚未启用随机化。"
