@@ -33,7 +33,7 @@ from schedules.models import (
     TreatmentPlan,
 )
 from trialsite import roles
-from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
+from trialsite.errors import Conflict, InvalidInput, NotFound, NotPermitted, RuleViolation
 from trialsite.models import RANDOMIZED_STATUSES, Participant, ParticipantStatus, Site
 from trialsite.selectors import user_site_ids
 from trialsite.services import participant_set_status
@@ -59,8 +59,6 @@ def _check_site(by: User | None, site_id: int) -> None:
         return
     if site_id not in user_site_ids(by):
         # Another site's participant does not exist for this user.
-        from trialsite.errors import NotFound
-
         raise NotFound(_("Not found."))
 
 

@@ -107,3 +107,16 @@ def test_site_closure_through_the_admin(nurse: Any, site: Any) -> None:
     client = _login(nurse)
     client.post("/admin/schedules/siteclosure/add/", {"site": site.pk, "date": "2026-03-18", "reason": "power works"})
     assert SiteClosure.objects.filter(site=site, date=D(2026, 3, 18)).exists()
+
+
+def test_timeline_and_calendar_render_in_chinese(plan: TreatmentPlan, nurse: Any) -> None:
+    from django.utils import translation
+
+    client = _login(nurse)
+    client.cookies["django_language"] = "zh-hans"
+    with translation.override("zh-hans"):
+        page = client.get(_timeline(plan.participant_id), HTTP_ACCEPT_LANGUAGE="zh-hans")
+        calendar = client.get("/admin/schedules/treatmentplan/site-calendar/", HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert page.status_code == 200 and calendar.status_code == 200
+    assert "重新制定计划" in page.content.decode()  # "Re-make the plan"
+    assert "窗口期将在7天内结束但尚未预约的周期" in calendar.content.decode()
