@@ -372,3 +372,6 @@ class SiteClosureAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
 
 class _AbortSave(Exception):
     pass
+
+
+from schedules import reminder_admin  # noqa: E402, F401  (reminder rules, reminders, digests)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 from django.db.models import F, Q
@@ -37,6 +38,7 @@ from trialsite.models import Participant, ParticipantStatus, Trial
 # A queued row whose task message never ran (broker lost it, queue purged) is re-queued after
 # this; a sending row whose worker died is re-sent after SEND_LEASE, which must exceed
 # CELERY_TASK_TIME_LIMIT (120 s) so that a slow but alive send is never doubled.
+LANGUAGES = ("zh-hans", "en")
 QUEUE_LEASE = dt.timedelta(minutes=10)
 SEND_LEASE = dt.timedelta(minutes=3)
 DISPATCH_BATCH = 1000
@@ -264,32 +266,57 @@ class SendOutcome:
     detail: str = ""
 
 
+def render_text(template: str, language: str, context: dict[str, Any]) -> tuple[str, str]:
+    """(subject, body) of a reminder template in `language`: the first line is the subject."""
+    with translation.override(language):
+        text = render_to_string(f"schedules/reminders/{template}.{language}.txt", context).strip()
+    subject, _, body = text.partition("\n")
+    return subject.strip(), body.strip()
+
+
+def _language(participant: Participant) -> str:
+    return participant.preferred_language if participant.preferred_language in LANGUAGES else "zh-hans"
+
+
 def _render(reminder: Reminder) -> OutgoingMessage:
     participant = reminder.participant
     event = reminder.event
     booking = Booking.objects.filter(event=event, status=BookingStatus.ACTIVE).only("time").first()
-    language = participant.preferred_language if participant.preferred_language in ("zh-hans", "en") else "zh-hans"
+    language = _language(participant)
     with translation.override(language):
-        text = render_to_string(
-            f"schedules/reminders/{reminder.rule.template}.{language}.txt",
-            {
-                "participant": participant,
-                "site": participant.site,
-                "site_name": participant.site.name_zh
-                if language == "zh-hans" and participant.site.name_zh
-                else participant.site.name,
-                "event": event,
-                "event_label": event.label,
-                "event_date": reminder.event_date,
-                "day15": reminder.event_date + dt.timedelta(days=14),
-                "time": booking.time if booking else None,
-                "channel": reminder.channel,
-            },
-        ).strip()
-    subject, _, body = text.partition("\n")
+        label = event.label
+    site = participant.site
+    subject, body = render_text(
+        reminder.rule.template,
+        language,
+        {
+            "participant": participant,
+            "site_name": site.name_zh if language == "zh-hans" and site.name_zh else site.name,
+            "event_label": label,
+            "event_date": reminder.event_date,
+            "day15": reminder.event_date + dt.timedelta(days=14),
+            "time": booking.time if booking else None,
+        },
+    )
     to = participant.phone if reminder.channel == reminders.SMS else participant.email
-    return OutgoingMessage(
-        to=to.strip(), subject=subject.strip(), body=body.strip(), idempotency_key=reminder.idempotency_key
+    return OutgoingMessage(to=to.strip(), subject=subject, body=body, idempotency_key=reminder.idempotency_key)
+
+
+def reminder_preview(*, rule: ReminderRule, language: str) -> tuple[str, str]:
+    """The admin's preview of a rule's template with sample data (no participant's data)."""
+    day = dt.date(2026, 3, 17)
+    with translation.override(language):
+        label = str(EventKind(rule.event_kind).label) if rule.event_kind in EventKind.values else rule.event_kind
+    return render_text(
+        rule.template,
+        language,
+        {
+            "site_name": "示例医院" if language == "zh-hans" else "Sample Hospital",
+            "event_label": label,
+            "event_date": day,
+            "day15": day + dt.timedelta(days=14),
+            "time": dt.time(8, 30),
+        },
     )
 
 

@@ -55,3 +55,12 @@ def reminder_send(reminder_id: int) -> dict[str, Any]:
     outcome = reminder_services.reminder_send(reminder_id=reminder_id, now=clock.now, get_transport=get_transport)
     log.info("reminder %s: %s %s", reminder_id, outcome.status, outcome.detail)
     return {"status": outcome.status, "detail": outcome.detail}
+
+
+@shared_task(name="schedules.tasks.reminder_digests", ignore_result=True)
+def reminder_digests() -> dict[str, int]:
+    """Every 15 minutes (beat): each site's staff morning digests, once its local time passed
+    07:00, once per staff member, kind and local day."""
+    from schedules import digests
+
+    return digests.digests_send_due(now=clock.now(), get_transport=get_transport)

@@ -223,6 +223,22 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "dosing.tasks.prepare_due_dose_sheets",
         "schedule": crontab(hour="6,13", minute=30),
     },
+    # Every minute: expire late reminders, claim the due ones (and any whose lease ran out) and
+    # enqueue one send task each on the `reminders` queue. Expires before the next tick so a
+    # backlog of dispatcher messages never piles up while the workers are down.
+    "reminder-dispatch": {
+        "task": "schedules.tasks.reminder_dispatch",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # Every 15 minutes: each site's staff morning digests (nurses, pharmacists), sent once per
+    # person and local day at the first tick after 07:00 in the site's time zone (a missed tick
+    # is caught up by the next one).
+    "reminder-digests": {
+        "task": "schedules.tasks.reminder_digests",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 600},
+    },
 }
 CELERY_TASK_ALWAYS_EAGER = False
 _ = crontab  # imported for feature apps' beat entries below

@@ -1,0 +1,138 @@
+"""Admin of the reminders: the trial's reminder rules (edited here, with a preview of their
+template in both languages; saving re-computes the participants' reminders through the same
+service), the reminder rows of the user's sites with a "resend" action for failed or expired
+ones, and the staff digests sent. Imported from schedules/admin.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+from simple_history.admin import SimpleHistoryAdmin
+
+from schedules import reminder_services
+from schedules.reminder_models import Reminder, ReminderRule, StaffDigest
+from trialsite import clock
+from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, UserSitesFilter
+
+
+@admin.register(ReminderRule)
+class ReminderRuleAdmin(NoDeleteMixin, SimpleHistoryAdmin):
+    list_display = [
+        "name",
+        "trial",
+        "event_kind",
+        "event_number",
+        "days_from_event",
+        "time_of_day",
+        "channel",
+        "template",
+        "active",
+    ]
+    list_filter = ["trial", "active", "event_kind", "channel"]
+    readonly_fields = ["preview"]
+    fields = [
+        "trial",
+        "name",
+        "event_kind",
+        "event_number",
+        "oral_drug",
+        "days_from_event",
+        "time_of_day",
+        "channel",
+        "template",
+        "grace_minutes",
+        "max_attempts",
+        "active",
+        "preview",
+    ]
+
+    @admin.display(description=_("preview"))
+    def preview(self, obj: ReminderRule) -> str:
+        if obj.pk is None:
+            return "—"
+        parts = []
+        for language in reminder_services.LANGUAGES:
+            subject, body = reminder_services.reminder_preview(rule=obj, language=language)
+            parts.append((language, subject, body))
+        return format_html_join(
+            "", "<p><b>{}</b> — <i>{}</i><br><span style='white-space:pre-wrap'>{}</span></p>", parts
+        )
+
+    def save_model(self, request: HttpRequest, obj: ReminderRule, form: Any, change: bool) -> None:
+        # The same service as everywhere: saving re-computes the trial's pending reminders.
+        reminder_services.reminder_rule_save(rule=obj, now=clock.now())
+
+
+@admin.register(Reminder)
+class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, admin.ModelAdmin[Reminder]):
+    list_display = ["participant", "event", "channel", "local_send_at", "status", "attempts", "short_error"]
+    list_filter = ["status", "channel", ("site", UserSitesFilter), "rule__event_kind"]
+    search_fields = ["participant__screening_number"]
+    date_hierarchy = "send_at"
+    list_select_related = ["participant", "event", "site"]
+    actions = ["resend"]
+    readonly_fields = [
+        "rule",
+        "event",
+        "participant",
+        "site",
+        "channel",
+        "event_date",
+        "send_at",
+        "due_at",
+        "expires_at",
+        "status",
+        "attempts",
+        "max_attempts",
+        "lease_until",
+        "sent_at",
+        "provider_message_id",
+        "last_error",
+        "cancel_reason",
+        "created_at",
+        "updated_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # rows come from the plan (reminders_sync), never by hand
+
+    @admin.display(description=_("send at (site time)"), ordering="send_at")
+    def local_send_at(self, obj: Reminder) -> str:
+        return format_html("{}", timezone.localtime(obj.send_at, timezone=_zone(obj)).strftime("%Y-%m-%d %H:%M"))
+
+    @admin.display(description=_("last error"))
+    def short_error(self, obj: Reminder) -> str:
+        return obj.last_error[:80]
+
+    @admin.action(description=_("Resend the selected failed or expired reminders"), permissions=["change"])
+    def resend(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:
+        count = reminder_services.reminder_resend(reminders_=queryset, now=clock.now())
+        skipped = queryset.count() - count
+        self.message_user(request, _("%(n)s reminder(s) will be sent at the next dispatch.") % {"n": count})
+        if skipped:
+            messages.warning(request, _("%(n)s were not failed or expired and were left alone.") % {"n": skipped})
+
+
+def _zone(obj: Reminder) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(obj.site.time_zone)
+
+
+@admin.register(StaffDigest)
+class StaffDigestAdmin(SiteScopedAdminMixin, admin.ModelAdmin[StaffDigest]):
+    list_display = ["day", "kind", "site", "user", "status", "sent_at"]
+    list_filter = ["kind", "status", ("site", UserSitesFilter)]
+    readonly_fields = ["kind", "site", "user", "day", "status", "sent_at", "last_error", "body"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
