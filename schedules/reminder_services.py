@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, OuterRef, Q, Subquery
 from django.template.loader import render_to_string
 from django.utils import translation
 
@@ -281,7 +281,8 @@ def _language(participant: Participant) -> str:
 def _render(reminder: Reminder) -> OutgoingMessage:
     participant = reminder.participant
     event = reminder.event
-    booking = Booking.objects.filter(event=event, status=BookingStatus.ACTIVE).only("time").first()
+    # Annotated by reminder_send (one query for the row, its rule, event, participant and booking).
+    booking_time = getattr(reminder, "booking_time", None)
     language = _language(participant)
     with translation.override(language):
         label = event.label
@@ -295,7 +296,7 @@ def _render(reminder: Reminder) -> OutgoingMessage:
             "event_label": label,
             "event_date": reminder.event_date,
             "day15": reminder.event_date + dt.timedelta(days=14),
-            "time": booking.time if booking else None,
+            "time": booking_time,
         },
     )
     to = participant.phone if reminder.channel == reminders.SMS else participant.email
@@ -349,7 +350,15 @@ def reminder_send(
     )
     if not claimed:
         return SendOutcome("skipped", "not queued (already sent, cancelled or claimed by another task)")
-    reminder = Reminder.objects.select_related("participant__site", "event", "rule").get(pk=reminder_id)
+    reminder = (
+        Reminder.objects.select_related("participant__site", "event", "rule")
+        .annotate(
+            booking_time=Subquery(
+                Booking.objects.filter(event=OuterRef("event"), status=BookingStatus.ACTIVE).values("time")[:1]
+            )
+        )
+        .get(pk=reminder_id)
+    )
     if reminders.is_expired(expires_at=reminder.expires_at, now=start):
         _finish(reminder_id, status=ReminderStatus.EXPIRED, now=start)
         return SendOutcome(ReminderStatus.EXPIRED)
