@@ -430,6 +430,24 @@ def _current_state(
     return state if state.config == config else state.with_config(config)
 
 
+# What randomize reads of the participant (a narrow row keeps the hot path's SQL small).
+_RANDOMIZE_PARTICIPANT_FIELDS = (
+    "id",
+    "trial_id",
+    "site_id",
+    "protocol_version_id",
+    "status",
+    "consent_date",
+    "randomization_number",
+    "trial__id",
+    "trial__registry_id",
+    "trial__target_enrollment",
+    "site__id",
+    "site__code",
+    "site__time_zone",
+)
+
+
 @transaction.atomic
 def participant_randomize(
     *, participant: Participant, by: User, now: dt.datetime, scrt_start_date: dt.date | None = None
@@ -445,7 +463,10 @@ def participant_randomize(
     _require_role(by, RANDOMIZER_ROLES, _("Your role cannot randomize participants."))
     _require_site(by, participant)
     participant = (
-        Participant.objects.select_for_update(of=("self",)).select_related("trial", "site").get(pk=participant.pk)
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("trial", "site")
+        .only(*_RANDOMIZE_PARTICIPANT_FIELDS)
+        .get(pk=participant.pk)
     )
     # The participant's copy is written in the same transaction as the allocation (and the
     # unique constraint on Allocation.participant backs it), so it answers "already randomized".
@@ -479,6 +500,7 @@ def participant_randomize(
     scheme = (
         RandomizationScheme.objects.select_for_update(of=("self",))
         .select_related("secret")
+        .only("id", "trial_id", "version", "config", "secret__id", "secret__seed_hex")
         .filter(trial_id=participant.trial_id, status=SchemeStatus.ACTIVE)
         .first()
     )
