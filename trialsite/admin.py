@@ -11,6 +11,8 @@ from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrPromise
 from simple_history.admin import SimpleHistoryAdmin
@@ -182,6 +184,7 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     actions = ["withdraw_selected"]
     # Status, arm and randomization are changed only by services (eligibility, randomize, withdraw).
     readonly_fields = [
+        "workflow",
         "trial",
         "protocol_version",
         "site",
@@ -195,6 +198,26 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         "created_at",
         "created_by",
     ]
+
+    @admin.display(description=_("workflow"))
+    def workflow(self, obj: Participant) -> str:
+        """Links to the next steps in the other apps (screening, randomization, calendar, dose
+        sheets). Resolved by URL name, so the registry does not import the feature apps."""
+        steps = [
+            (_("Screening assessment"), "admin:randomization_screeningassessment_add", [], f"?participant={obj.pk}"),
+            (_("Randomize"), "admin:randomization_participanttorandomize_randomize", [obj.pk], ""),
+            (_("Calendar"), "admin:schedules_timeline", [obj.pk], ""),
+            (_("Dose sheets"), "admin:dosing_dosesheet_changelist", [], f"?participant__id__exact={obj.pk}"),
+        ]
+        links = []
+        for label, name, args, query in steps:
+            try:
+                links.append(
+                    format_html('<a class="button" href="{}{}">{}</a>', reverse(name, args=args), query, label)
+                )
+            except NoReverseMatch:
+                continue
+        return format_html_join(" ", "{}", ((link,) for link in links))
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:

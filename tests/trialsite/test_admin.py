@@ -46,7 +46,12 @@ def test_nurse_sees_only_her_sites_in_the_admin(
     assert participant.full_name in listing.content.decode()
     assert "别院患者" not in listing.content.decode()
     assert client.get(f"/admin/trialsite/participant/{theirs.pk}/change/").status_code == 302  # "doesn't exist"
-    assert client.get(f"/admin/trialsite/participant/{participant.pk}/change/").status_code == 200
+    page = client.get(f"/admin/trialsite/participant/{participant.pk}/change/")
+    assert page.status_code == 200
+    # The participant's page leads to the next steps of her workflow.
+    html = page.content.decode()
+    assert f"/admin/randomization/screeningassessment/add/?participant={participant.pk}" in html
+    assert f"/admin/schedules/treatmentplan/participant/{participant.pk}/timeline/" in html
 
 
 def test_an_admin_change_is_in_the_audit_trail(client: Client, nurse: User, participant: Participant) -> None:
