@@ -9,8 +9,11 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -51,6 +54,11 @@ class SiteScopedAdminMixin:
         if db_field.name == "participant" and not request.user.is_superuser:
             kwargs["queryset"] = selectors.participants_for_user(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class DeathForm(forms.Form):
+    died_on = forms.DateField(label=_("date of death"), widget=forms.DateInput(attrs={"type": "date"}))
+    notes = forms.CharField(label=_("notes"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class UserSitesFilter(admin.RelatedFieldListFilter):
@@ -208,6 +216,7 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
             (_("Randomize"), "admin:randomization_participanttorandomize_randomize", [obj.pk], ""),
             (_("Calendar"), "admin:schedules_timeline", [obj.pk], ""),
             (_("Dose sheets"), "admin:dosing_dosesheet_changelist", [], f"?participant__id__exact={obj.pk}"),
+            (_("Record a death"), "admin:trialsite_participant_death", [obj.pk], ""),
         ]
         links = []
         for label, name, args, query in steps:
@@ -311,9 +320,45 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except _AbortSave:
-            from django.http import HttpResponseRedirect
-
             return HttpResponseRedirect(request.get_full_path())
+
+    def get_urls(self) -> list[Any]:
+        from django.urls import path
+
+        return [
+            path("<int:pk>/death/", self.admin_site.admin_view(self.death_view), name="trialsite_participant_death"),
+            *super().get_urls(),
+        ]
+
+    def death_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """A small form: the date of death and notes, through participant_record_death."""
+        participant = get_object_or_404(self.get_queryset(request), pk=pk)
+        if not request.user.has_perm("trialsite.withdraw_participant"):
+            raise PermissionDenied
+        form = DeathForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.participant_record_death(
+                    participant=participant,
+                    died_on=form.cleaned_data["died_on"],
+                    notes=form.cleaned_data["notes"],
+                    by=roles.actor(request.user),
+                    now=clock.now(),
+                    today=clock.today(),
+                )
+            except ApplicationError as exc:
+                show_error(request, exc)
+            else:
+                messages.success(request, _("The death of %(p)s is recorded.") % {"p": participant})
+                return HttpResponseRedirect(reverse("admin:trialsite_participant_change", args=[pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Record a death: %(p)s") % {"p": participant},
+            "form": form,
+            "participant": participant,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/trialsite/participant/death.html", context)
 
     @admin.action(description=_("Withdraw the selected participants"))
     def withdraw_selected(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:

@@ -168,18 +168,21 @@ class ParticipantStatus(models.TextChoices):
     ON_TREATMENT = "on_treatment", _("on treatment")
     COMPLETED = "completed", _("completed")
     WITHDRAWN = "withdrawn", _("withdrawn")
+    DECEASED = "deceased", _("deceased")
 
 
 # Allowed status moves. Re-screening may turn an eligible participant ineligible and back;
 # randomization is the only way into `randomized` (randomization.services sets it).
 STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
-    ParticipantStatus.SCREENING: frozenset({"eligible", "ineligible", "withdrawn"}),
-    ParticipantStatus.ELIGIBLE: frozenset({"ineligible", "randomized", "withdrawn"}),
-    ParticipantStatus.INELIGIBLE: frozenset({"eligible", "withdrawn"}),
-    ParticipantStatus.RANDOMIZED: frozenset({"on_treatment", "withdrawn"}),
-    ParticipantStatus.ON_TREATMENT: frozenset({"completed", "withdrawn"}),
-    ParticipantStatus.COMPLETED: frozenset(),
-    ParticipantStatus.WITHDRAWN: frozenset(),
+    ParticipantStatus.SCREENING: frozenset({"eligible", "ineligible", "withdrawn", "deceased"}),
+    ParticipantStatus.ELIGIBLE: frozenset({"ineligible", "randomized", "withdrawn", "deceased"}),
+    ParticipantStatus.INELIGIBLE: frozenset({"eligible", "withdrawn", "deceased"}),
+    ParticipantStatus.RANDOMIZED: frozenset({"on_treatment", "withdrawn", "deceased"}),
+    ParticipantStatus.ON_TREATMENT: frozenset({"completed", "withdrawn", "deceased"}),
+    # A death in follow-up after completed treatment is still recorded (survival outcomes).
+    ParticipantStatus.COMPLETED: frozenset({"deceased"}),
+    ParticipantStatus.WITHDRAWN: frozenset({"deceased"}),
+    ParticipantStatus.DECEASED: frozenset(),
 }
 RANDOMIZED_STATUSES = ("randomized", "on_treatment", "completed")
 
@@ -205,6 +208,7 @@ class Participant(models.Model):
     randomized_at = models.DateTimeField(_("randomized at"), null=True, blank=True)
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
     withdrawal_reason = models.TextField(_("withdrawal reason"), blank=True)
+    died_on = models.DateField(_("date of death"), null=True, blank=True)
     # Contact and reminder preferences.
     phone = models.CharField(_("mobile phone"), max_length=32, blank=True)
     email = models.EmailField(_("email"), blank=True)
@@ -244,11 +248,11 @@ class Participant(models.Model):
                     & ~Q(arm="")
                 )
                 | Q(status__in=["screening", "eligible", "ineligible"], randomization_number__isnull=True, arm="")
-                | Q(status="withdrawn"),
+                | Q(status__in=["withdrawn", "deceased"]),
                 name="participant_randomized_has_allocation",
             ),
         ]
-        permissions = [("withdraw_participant", _("Can withdraw a participant"))]
+        permissions = [("withdraw_participant", _("Can withdraw a participant or record a death"))]
 
     def __str__(self) -> str:
         return f"{self.screening_number}"

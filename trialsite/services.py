@@ -257,6 +257,31 @@ def participant_withdraw(*, participant: Participant, reason: str, by: User | No
     return participant
 
 
+@transaction.atomic
+def participant_record_death(
+    *, participant: Participant, died_on: dt.date, notes: str = "", by: User | None, now: dt.datetime, today: dt.date
+) -> Participant:
+    """Record a death: future events, bookings, reminders and unreleased dose sheets stop as for a
+    withdrawal (the same signal), and the status says what happened."""
+    if died_on > today:
+        msg = _("The date of death cannot be in the future.")
+        raise InvalidInput(msg, errors={"died_on": [msg]})
+    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    if died_on < participant.birth_date:
+        msg = _("The date of death cannot be before the birth date.")
+        raise InvalidInput(msg, errors={"died_on": [msg]})
+    _check_transition(participant, ParticipantStatus.DECEASED)
+    was_active = participant.status != ParticipantStatus.WITHDRAWN
+    participant.status = ParticipantStatus.DECEASED
+    participant.died_on = died_on
+    participant.withdrawn_at = participant.withdrawn_at or now
+    participant.withdrawal_reason = participant.withdrawal_reason or (notes.strip() or _("died"))
+    participant.save(update_fields=["status", "died_on", "withdrawn_at", "withdrawal_reason"])
+    if was_active:
+        participant_withdrawn.send(sender=Participant, participant=participant)
+    return participant
+
+
 # --- Measurements and labs -----------------------------------------------------------------
 
 MEASUREMENT_BOUNDS = {

@@ -18,6 +18,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("participants/<int:pk>/", api.ParticipantDetail.as_view(), name="participant-detail"),
     path("participants/<int:pk>/consent/", api.ParticipantConsent.as_view(), name="participant-consent"),
     path("participants/<int:pk>/withdraw/", api.ParticipantWithdraw.as_view(), name="participant-withdraw"),
+    path("participants/<int:pk>/death/", api.ParticipantDeath.as_view(), name="participant-death"),
     path("participants/<int:pk>/measurements/", api.MeasurementListCreate.as_view(), name="participant-measurements"),
     path("participants/<int:pk>/labs/", api.LabResultListCreate.as_view(), name="participant-labs"),
     path("", include("randomization.urls")),

@@ -59,6 +59,7 @@ class ParticipantOut(serializers.ModelSerializer[Participant]):
             "randomization_number",
             "randomized_at",
             "withdrawn_at",
+            "died_on",
             "preferred_language",
             "reminders_by_sms",
             "reminders_by_email",
@@ -72,6 +73,11 @@ class ConsentIn(serializers.Serializer[None]):
 
 class WithdrawIn(serializers.Serializer[None]):
     reason = serializers.CharField(max_length=2000)
+
+
+class DeathIn(serializers.Serializer[None]):
+    died_on = serializers.DateField()
+    notes = serializers.CharField(max_length=2000, required=False, allow_blank=True)
 
 
 class MeasurementIn(serializers.Serializer[None]):

@@ -17,6 +17,7 @@ from trialsite import clock, roles, selectors, services
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
 from trialsite.api.serializers import (
     ConsentIn,
+    DeathIn,
     LabResultIn,
     LabResultOut,
     MeasurementIn,
@@ -135,6 +136,28 @@ class ParticipantWithdraw(APIView):
         data.is_valid(raise_exception=True)
         participant = services.participant_withdraw(
             participant=participant, reason=data.validated_data["reason"], by=roles.actor(request.user), now=clock.now()
+        )
+        return Response(ParticipantOut(participant).data)
+
+
+class ParticipantDeath(APIView):
+    """Record a participant's death: as a withdrawal, it stops future visits, bookings, reminders
+    and unreleased dose sheets."""
+
+    required_roles = {"POST": NURSES}
+
+    @extend_schema(request=DeathIn, responses={200: ParticipantOut})
+    def post(self, request: Request, pk: int) -> Response:
+        participant = get_participant(request, pk)
+        data = DeathIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        participant = services.participant_record_death(
+            participant=participant,
+            died_on=data.validated_data["died_on"],
+            notes=data.validated_data.get("notes", ""),
+            by=roles.actor(request.user),
+            now=clock.now(),
+            today=clock.today(),
         )
         return Response(ParticipantOut(participant).data)
 
