@@ -15,6 +15,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from dosing import calculations as calc
 from dosing import regimen, tables
@@ -199,13 +200,15 @@ def build_sheet_content(
     blockers = list(result.blockers)
     if creatinine is None:
         blockers.append(
-            calc.Warning("creatinine_missing", "No serum creatinine: the creatinine clearance cannot be checked.")
+            calc.Warning(
+                "creatinine_missing", gettext_noop("No serum creatinine: the creatinine clearance cannot be checked.")
+            )
         )
     elif (day1 - creatinine.collected_on).days > cfg.lab_window_days:
         warnings.append(
             calc.Warning(
                 "creatinine_old",
-                "Creatinine from %(date)s, older than the %(n)s-day lab window.",
+                gettext_noop("Creatinine from %(date)s, older than the %(n)s-day lab window."),
                 {"date": creatinine.collected_on.isoformat(), "n": cfg.lab_window_days},
             )
         )
@@ -217,7 +220,9 @@ def build_sheet_content(
         minimums=cfg.day1_minimums,
     )
     if not met:
-        blockers.append(calc.Warning("day1_criteria_not_met", "Day-1 criteria not met: delay the cycle (no release)."))
+        blockers.append(
+            calc.Warning("day1_criteria_not_met", gettext_noop("Day-1 criteria not met: delay the cycle (no release)."))
+        )
 
     # Weight change against the weight used for the previous cycle's sheet (formulas.md: ≥ 10 %
     # forces recalculation). Doses are always calculated with the current weight (ASCO: actual
@@ -236,8 +241,10 @@ def build_sheet_content(
             warnings.append(
                 calc.Warning(
                     "weight_change_recalculated",
-                    "Weight changed %(pct)s %% since the previous cycle's sheet (%(prev)s kg → %(now)s kg): "
-                    "doses recalculated with the new weight.",
+                    gettext_noop(
+                        "Weight changed %(pct)s %% since the previous cycle's sheet (%(prev)s kg → %(now)s kg): "
+                        "doses recalculated with the new weight."
+                    ),
                     {
                         "pct": calc.format_number(weight_change),
                         "prev": calc.format_number(previous["weight_kg"]),
@@ -268,7 +275,9 @@ def build_sheet_content(
                 warnings.append(
                     calc.Warning(
                         "band_table_unchecked",
-                        "The %(drug)s reduced-dose columns have not yet been checked against the printed label.",
+                        gettext_noop(
+                            "The %(drug)s reduced-dose columns have not yet been checked against the printed label."
+                        ),
                         {"drug": spec.name},
                     )
                 )

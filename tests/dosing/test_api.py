@@ -184,3 +184,18 @@ def test_sheet_json_query_count_does_not_grow_with_history(
         response = client.get(f"/api/v1/dose-sheets/{later.pk}/")
     assert response.status_code == 200 and len(response.json()["modifications"]) == 3
     assert DoseSheet.objects.count() == 2
+
+
+def test_sheet_messages_follow_the_reader_language(
+    api: Api, participant: Participant, make_sheet: SheetMaker, nurse: Any
+) -> None:
+    from tests.dosing.conftest import randomize, record_inputs
+
+    randomize(participant)
+    record_inputs(participant, platelets="90")
+    sheet = make_sheet(participant)
+    english = api(nurse).get(f"/api/v1/dose-sheets/{sheet.pk}/", HTTP_ACCEPT_LANGUAGE="en").json()
+    chinese = api(nurse).get(f"/api/v1/dose-sheets/{sheet.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert english["blockers"][0]["message"] == "Day-1 criteria not met: delay the cycle (no release)."
+    assert chinese["blockers"][0]["message"] == "未达到第1天治疗标准：推迟本周期（不得发放）。"
+    assert sheet.content["blockers"][0]["template"].startswith("Day-1")  # stored in English, whatever the reader
