@@ -87,3 +87,24 @@ def test_changed_commitment_is_found(
 def test_unknown_trial(db: object) -> None:
     with pytest.raises(CommandError, match="Unknown trial"):
         call_command("verify_randomization", "--trial", "NCT00000000")
+
+
+def test_record_spanning_an_amendment_verifies(
+    record: list[Allocation],
+    scheme: RandomizationScheme,
+    statistician: User,
+    make_eligible: ParticipantMaker,
+    investigator: User,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # given 8 allocations under v1 (minimization), an amended v2 with permuted blocks and a new seed
+    draft = rs.scheme_create(trial=scheme.trial, by=statistician, overrides={"method": "blocks"}, reason="amendment")
+    v2 = rs.scheme_activate(scheme=draft, by=statistician, now=NOW)
+    rs._state_cache.clear()
+    # when 6 more are randomized under v2 (the state is rebuilt across both schemes)
+    more = [rs.participant_randomize(participant=make_eligible(), by=investigator, now=NOW) for _ in range(6)]
+    # then the sequence continues, v2's allocations use blocks, and the whole record verifies
+    assert [a.sequence for a in more] == list(range(9, 15))
+    assert {a.method for a in more} == {"blocks"} and {a.scheme_id for a in more} == {v2.pk}
+    assert "OK — 14 allocations" in verify(capsys)
+    assert "2 activated scheme(s)" in verify(capsys)
