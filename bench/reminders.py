@@ -11,6 +11,9 @@ the email transport does) and, for reference, all messages in one session.
 It uses (and empties) the reminder rows of the database it is given: run it on a scratch
 database, never on a real one. Targets: dispatch of 10,000 due rows under 10 s; delivery at
 least half the baseline's rate.
+
+Worker knobs for experiments (environment): BENCH_POOL (prefork), BENCH_CONCURRENCY (2),
+BENCH_PREFETCH (1), BENCH_LOGLEVEL (WARNING), CONN_MAX_AGE (300).
 """
 
 from __future__ import annotations
@@ -103,12 +106,16 @@ def setup_rows(total: int, due: int, now: dt.datetime) -> None:
     Reminder.objects.all().delete()
     version, _ = registry.protocol_load(path=PROTOCOL)
     rules = rs.reminder_rules_for_trial(trial=version.trial)
-    per_participant = 40 * len(rules)
-    participants = _participants(due // per_participant + 2, now)
+    n = 1
+    while True:
+        participants = _participants(n, now)
+        events = list(
+            ScheduledEvent.objects.filter(participant__in=participants).exclude(status="cancelled").order_by("id")
+        )
+        if len(events) * len(rules) >= due:
+            break
+        n = max(n + 1, n * due // (len(events) * len(rules)) + 1)
     Reminder.objects.all().delete()  # the ones the plans made
-    events = list(
-        ScheduledEvent.objects.filter(participant__in=participants).exclude(status="cancelled").order_by("id")
-    )
     far = now + dt.timedelta(days=365)
     rows: list[Reminder] = []
     for i in range(total):
@@ -161,8 +168,28 @@ def bench_delivery(smtp_port: int, counter: Counter, due: int, now: dt.datetime)
     log = open(ROOT / "var" / "bench-reminders-worker.log", "w")  # noqa: SIM115
     worker = subprocess.Popen(
         [
-            *(sys.executable, "-m", "celery", "-A", "trialsite", "worker", "-Q", "reminders", "--concurrency", "2"),
-            *("--pool", "prefork", "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--purge"),
+            *(
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "trialsite",
+                "worker",
+                "-Q",
+                "reminders",
+                "--concurrency",
+                os.environ.get("BENCH_CONCURRENCY", "2"),
+            ),
+            *(
+                "--pool",
+                os.environ.get("BENCH_POOL", "prefork"),
+                "--loglevel",
+                os.environ.get("BENCH_LOGLEVEL", "WARNING"),
+                "--without-gossip",
+                "--without-mingle",
+                "--purge",
+            ),
+            *("--prefetch-multiplier", os.environ.get("BENCH_PREFETCH", "1")),
         ],
         cwd=ROOT,
         env=env,
