@@ -28,16 +28,21 @@ from trialsite.models import Participant
 
 
 class DueFilter(admin.SimpleListFilter):
-    """The queue opens on the sheets due in the next 7 days."""
+    """The queue opens on the sheets due in the next 7 days; a participant's list (the link from
+    the participant's page) opens on all their sheets."""
 
     title = _("day 1")
     parameter_name = "due"
+
+    def __init__(self, request: HttpRequest, params: Any, model: Any, model_admin: Any) -> None:
+        self.default = "all" if "participant__id__exact" in request.GET else "7"
+        super().__init__(request, params, model, model_admin)
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
         return [("7", _("next 7 days")), ("past", _("before today")), ("all", _("any date"))]
 
     def choices(self, changelist: Any) -> Iterator[Any]:
-        current = self.value() or "7"
+        current = self.value() or self.default
         for value, label in self.lookup_choices:
             yield {
                 "selected": current == value,
@@ -47,7 +52,7 @@ class DueFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         today = clock.today()
-        value = self.value() or "7"
+        value = self.value() or self.default
         if value == "7":
             return queryset.filter(day1__gte=today, day1__lte=today + dt.timedelta(days=7))
         if value == "past":

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from dosing.models import DoseModification, DoseSheet
-from tests.dosing.conftest import SheetMaker, dose
+from tests.dosing.conftest import SheetMaker, dose, record_inputs
 from trialsite import roles
 from trialsite.models import Participant
 
@@ -35,6 +35,20 @@ def test_queue_shows_sheets_due_in_the_next_7_days(
     assert client.get(QUEUE, {"status__exact": "released"}).context["cl"].result_count == 0
     assert client.get(QUEUE, {"site__id__exact": patient.site_id}).context["cl"].result_count == 2
     assert client.get(QUEUE, {"due": "past"}).context["cl"].result_count == 0
+
+
+def test_participant_link_lists_all_their_sheets(
+    client: Client, pharmacist: User, patient: Participant, make_sheet: SheetMaker
+) -> None:
+    make_sheet(patient)
+    record_inputs(patient, on=dt.date(2026, 3, 24))
+    make_sheet(patient, cycle=2, day1=dt.date(2026, 3, 26))  # beyond the 7-day queue
+    _login(client, pharmacist)
+    assert client.get(QUEUE).context["cl"].result_count == 1
+    page = client.get(QUEUE, {"participant__id__exact": patient.pk, "due": "past"})
+    assert page.status_code == 200 and page.context["cl"].result_count == 0
+    page = client.get(QUEUE, {"participant__id__exact": patient.pk})
+    assert page.context["cl"].result_count == 2
 
 
 def test_pharmacist_from_another_site_does_not_see_the_sheet(
