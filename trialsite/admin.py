@@ -257,23 +257,9 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
             if "consent_date" in form.changed_data and obj.consent_date is not None:
                 services.participant_record_consent(participant=obj, consent_date=obj.consent_date, today=clock.today())
                 form.changed_data.remove("consent_date")
-            editable = [
-                f
-                for f in form.changed_data
-                if f
-                in {
-                    "full_name",
-                    "sex",
-                    "birth_date",
-                    "phone",
-                    "email",
-                    "preferred_language",
-                    "reminders_by_sms",
-                    "reminders_by_email",
-                }
-            ]
-            if editable:
-                obj.save(update_fields=editable)
+            changes = {f: form.cleaned_data[f] for f in form.changed_data if f in services.DETAIL_FIELDS}
+            if changes:
+                services.participant_update_details(participant=obj, changes=changes, today=clock.today())
         except ApplicationError as exc:
             show_error(request, exc)
             raise _AbortSave from exc

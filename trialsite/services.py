@@ -27,7 +27,7 @@ from trialsite.models import (
     Trial,
 )
 from trialsite.selectors import user_site_ids
-from trialsite.signals import clinical_data_recorded, participant_withdrawn
+from trialsite.signals import clinical_data_recorded, participant_withdrawn, plan_changed
 
 
 def _full_clean(obj: Any, **kwargs: Any) -> None:
@@ -204,6 +204,47 @@ def participant_record_consent(*, participant: Participant, consent_date: dt.dat
         raise RuleViolation(_("Consent cannot be changed after randomization."), code="already_randomized")
     participant.consent_date = consent_date
     participant.save(update_fields=["consent_date"])
+    return participant
+
+
+DETAIL_FIELDS = frozenset(
+    {"full_name", "sex", "birth_date", "phone", "email", "preferred_language", "reminders_by_sms", "reminders_by_email"}
+)
+# Fields the reminders depend on: a change re-computes the participant's pending reminders.
+REMINDER_FIELDS = frozenset({"phone", "email", "preferred_language", "reminders_by_sms", "reminders_by_email"})
+
+
+@transaction.atomic
+def participant_update_details(*, participant: Participant, changes: dict[str, Any], today: dt.date) -> Participant:
+    """Change identity and contact details. Identity (name, sex, birth date) is frozen once the
+    participant is randomized; a change of contact or reminder preferences re-computes reminders."""
+    unknown = set(changes) - DETAIL_FIELDS
+    if unknown:
+        raise InvalidInput(
+            _("These fields cannot be changed here."), errors={f: [_("Not editable.")] for f in sorted(unknown)}
+        )
+    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    changed = {k: v for k, v in changes.items() if getattr(participant, k) != v}
+    if not changed:
+        return participant
+    if participant.is_randomized and changed.keys() & {"full_name", "sex", "birth_date"}:
+        raise RuleViolation(
+            _("Name, sex and birth date cannot be changed after randomization."), code="already_randomized"
+        )
+    if "birth_date" in changed and changed["birth_date"] >= today:
+        msg = _("The birth date must be in the past.")
+        raise InvalidInput(msg, errors={"birth_date": [msg]})
+    for name, value in changed.items():
+        setattr(participant, name, value)
+    _full_clean(
+        participant,
+        exclude=["trial", "protocol_version", "site", "created_by"],
+        validate_unique=False,
+        validate_constraints=False,
+    )
+    participant.save(update_fields=list(changed))
+    if changed.keys() & REMINDER_FIELDS:
+        plan_changed.send(sender=Participant, participant=participant)
     return participant
 
 

@@ -13,8 +13,9 @@ work must do so with transaction.on_commit).
 - `cycle_rescheduled(sender, participant, phase, cycle_number, day1)`: schedules moved a treatment
   cycle's day 1 (delay, booking moved); dosing re-dates or voids the cycle's unreleased sheet.
 - `plan_changed(sender, participant)`: schedules created, re-made or changed a participant's events
-  or bookings (sent once at the end of each such service, inside its transaction); the reminders
-  re-compute that participant's pending reminder rows in the same transaction.
+  or bookings, or the registry changed the participant's contact or reminder preferences (sent
+  once at the end of each such service, inside its transaction); the reminders re-compute that
+  participant's pending reminder rows in the same transaction.
 """
 
 from django.dispatch import Signal

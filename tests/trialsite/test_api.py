@@ -21,6 +21,7 @@ TABLE: list[tuple[str, str, dict[str, Any] | None, set[str]]] = [
     ("get", "/api/v1/participants/", None, set(ROLES)),
     ("post", "/api/v1/participants/", {}, {"research_nurse", "investigator"}),
     ("get", "/api/v1/participants/{id}/", None, set(ROLES)),
+    ("patch", "/api/v1/participants/{id}/", {}, {"research_nurse", "investigator"}),
     ("post", "/api/v1/participants/{id}/consent/", {}, {"research_nurse", "investigator"}),
     ("post", "/api/v1/participants/{id}/withdraw/", {}, {"research_nurse", "investigator"}),
     (

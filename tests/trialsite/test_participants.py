@@ -128,3 +128,29 @@ def test_lab_values_are_converted_and_take_the_site_uln(participant: Participant
         )
     assert "unit" in info.value.errors
     assert LabResult.objects.count() == 1
+
+
+def test_contact_changes_recompute_reminders_and_identity_freezes_at_randomization(
+    participant: Participant, nurse: Any, api: Any
+) -> None:
+    from trialsite.signals import plan_changed
+
+    told: list[int] = []
+    plan_changed.connect(lambda sender, participant, **kw: told.append(participant.pk), weak=False, dispatch_uid="t")
+    try:
+        response = api(nurse).patch(f"/api/v1/participants/{participant.pk}/", {"phone": "+86 139 0000 1234"})
+        assert response.status_code == 200 and response.json()["full_name"] == participant.full_name
+        participant.refresh_from_db()
+        assert participant.phone == "+86 139 0000 1234"
+        assert told == [participant.pk]
+        assert api(nurse).patch(f"/api/v1/participants/{participant.pk}/", {"phone": "x"}).status_code == 400
+    finally:
+        plan_changed.disconnect(dispatch_uid="t")
+
+    Participant.objects.filter(pk=participant.pk).update(
+        status="randomized", arm="control", randomization_number=3, randomized_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    )
+    with pytest.raises(RuleViolation):
+        services.participant_update_details(
+            participant=participant, changes={"full_name": "改名"}, today=dt.date(2026, 3, 2)
+        )

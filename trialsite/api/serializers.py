@@ -67,6 +67,14 @@ class ParticipantOut(serializers.ModelSerializer[Participant]):
         ]
 
 
+class ParticipantUpdateIn(serializers.Serializer[None]):
+    phone = serializers.RegexField(r"^\+?[0-9 -]{6,32}$", required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    preferred_language = serializers.ChoiceField(choices=Language.choices, required=False)
+    reminders_by_sms = serializers.BooleanField(required=False)
+    reminders_by_email = serializers.BooleanField(required=False)
+
+
 class ConsentIn(serializers.Serializer[None]):
     consent_date = serializers.DateField()
 

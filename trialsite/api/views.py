@@ -24,6 +24,7 @@ from trialsite.api.serializers import (
     MeasurementOut,
     ParticipantIn,
     ParticipantOut,
+    ParticipantUpdateIn,
     SiteOut,
     TrialOut,
     WithdrawIn,
@@ -105,11 +106,22 @@ def _resolve_trial(registry_id: str | None) -> Trial:
 
 
 class ParticipantDetail(generics.RetrieveAPIView[Participant]):
-    required_roles = {"GET": ALL_ROLES}
+    required_roles = {"GET": ALL_ROLES, "PATCH": NURSES}
     serializer_class = ParticipantOut
 
     def get_queryset(self) -> QuerySet[Participant]:
         return selectors.participants_for_user(self.request.user).select_related("protocol_version")
+
+    @extend_schema(request=ParticipantUpdateIn, responses={200: ParticipantOut})
+    def patch(self, request: Request, pk: int) -> Response:
+        """Change contact details and reminder preferences (reminders are re-computed)."""
+        participant = get_participant(request, pk)
+        data = ParticipantUpdateIn(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        participant = services.participant_update_details(
+            participant=participant, changes=dict(data.validated_data), today=clock.today()
+        )
+        return Response(ParticipantOut(participant).data)
 
 
 class ParticipantConsent(APIView):
