@@ -11,9 +11,11 @@ from typing import Any
 from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from dosing import calculations, selectors
 from dosing.models import DoseSheet, SheetStatus
+from trialsite.models import Sex
 
 # WeasyPrint logs every layout step at INFO: keep the worker and web logs readable.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
@@ -29,6 +31,14 @@ def _num(value: Any, places: int | None = None) -> str:
     return calculations.format_number(number)
 
 
+DRUG_STATUS_LABELS = {
+    calculations.GIVE: _("give"),
+    calculations.WITHHELD: _("withheld"),
+    calculations.DISCONTINUED: _("discontinued"),
+    calculations.CONTRAINDICATED: _("contraindicated"),
+}
+
+
 def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
     doc = selectors.dose_sheet_document(sheet)
     doses = []
@@ -38,7 +48,12 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
         doses.append(
             {
                 **d,
-                "dose_text": _num(d.get("dose_mg")) + " mg" if d.get("dose_mg") is not None else d["status"],
+                "status_label": DRUG_STATUS_LABELS.get(d["status"], d["status"]),
+                "dose_text": (
+                    _num(d.get("dose_mg")) + " mg"
+                    if d.get("dose_mg") is not None
+                    else str(DRUG_STATUS_LABELS.get(d["status"], d["status"]))
+                ),
                 "per_unit_text": _num(d.get("dose_per_unit"))
                 + {"mg_per_m2": " mg/m²", "mg_per_kg": " mg/kg", "flat": " mg"}[d["basis"]],
                 "days_text": _days(d.get("days", [])),
@@ -58,6 +73,8 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
         "doc": doc,
         "doses": doses,
         "released": sheet.status == SheetStatus.RELEASED,
+        "status_label": SheetStatus(sheet.status).label,
+        "sex_label": Sex(doc["participant"]["sex"]).label if doc["participant"]["sex"] in Sex.values else "",
         "bsa_text": _num(doc.get("bsa_m2"), 2),
         "crcl_text": _num(doc.get("creatinine_clearance_ml_min")),
         "height_text": _num(doc.get("height_cm")),

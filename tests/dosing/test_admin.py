@@ -132,3 +132,16 @@ def test_investigator_records_a_modification_in_the_admin(
     assert DoseModification.objects.count() == 1
     sheet = make_sheet(patient, cycle=2)
     assert dose(sheet, "oxaliplatin")["dose_mg"] == 200
+
+
+def test_sheet_page_in_chinese(patient: Participant, make_sheet: SheetMaker) -> None:
+    from django.utils import translation
+
+    from dosing import pdf
+
+    sheet = make_sheet(patient)
+    with translation.override("zh-hans"):
+        html = pdf.render_sheet_fragment(sheet)
+    assert "给药单" in html and "给药" in html and "男" in html and "已生成" in html
+    with translation.override("en"):
+        assert "· give" in pdf.render_sheet_fragment(sheet)
