@@ -58,6 +58,17 @@ class ICalendarRenderer(BaseRenderer):
         return json.dumps(data).encode()  # an error body
 
 
+class JsonErrorsMixin:
+    """An iCalendar view answers errors in the API's JSON error shape with a JSON content type
+    (content negotiation would otherwise label them text/calendar)."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)  # type: ignore[misc]
+        self.request.accepted_renderer = JSONRenderer()  # type: ignore[attr-defined]
+        self.request.accepted_media_type = "application/json"  # type: ignore[attr-defined]
+        return response
+
+
 def _ics_response(body: bytes, filename: str) -> HttpResponse:
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="{filename}"'
@@ -104,7 +115,7 @@ class ParticipantSchedule(APIView):
         )
 
 
-class ParticipantScheduleIcs(APIView):
+class ParticipantScheduleIcs(JsonErrorsMixin, APIView):
     """The participant's schedule as an iCalendar file (RFC 5545)."""
 
     required_roles = {"GET": ALL_ROLES}
@@ -291,7 +302,7 @@ class CalendarFeedRevoke(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SiteFeedIcs(APIView):
+class SiteFeedIcs(JsonErrorsMixin, APIView):
     """The staff calendar of the feed owner's sites. Calendar apps cannot send a token, so the
     secret key in the URL is the credential: it is checked here, and an unknown or revoked key or
     an inactive user gets 401 like any other bad credential. `?site=CODE` narrows it to one site."""
