@@ -182,12 +182,14 @@ CELERY_BROKER_URL = (
 )
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, Any] = {}
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("in", "processed"):
+    for sub in ("in", "processed", "control"):
         (_FS_BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_FS_BROKER_DIR / "in"),
         "data_folder_out": str(_FS_BROKER_DIR / "in"),
         "processed_folder": str(_FS_BROKER_DIR / "processed"),
+        # Exchange metadata; kombu's default is ./control, i.e. wherever the process started.
+        "control_folder": str(_FS_BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
