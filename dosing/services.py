@@ -29,7 +29,7 @@ from dosing.models import (
 )
 from trialsite import roles, selectors
 from trialsite.errors import ApplicationError, Conflict, InvalidInput, NotPermitted, RuleViolation
-from trialsite.models import Participant, ParticipantStatus
+from trialsite.models import Participant
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def build_sheet_content(
     Returns (content, columns) where columns are the indexed values stored beside it."""
     if not participant.arm:
         raise RuleViolation(_("The participant has not been randomized."), code="not_randomized")
-    if participant.status == ParticipantStatus.WITHDRAWN:
+    if participant.is_off_study:
         raise RuleViolation(_("The participant has withdrawn."), code="participant_withdrawn")
     definition = participant.protocol_version.definition
     seq = _cycle_seq(definition, phase, cycle_number)

@@ -130,7 +130,7 @@ def screening_assessment_record(
     participant = (
         Participant.objects.select_for_update().select_related("protocol_version", "site").get(pk=participant.pk)
     )
-    if participant.is_randomized or participant.status == ParticipantStatus.WITHDRAWN:
+    if participant.is_randomized or participant.is_off_study:
         raise RuleViolation(
             _("Screening is closed for a randomized or withdrawn participant."), code="screening_closed"
         )
@@ -479,7 +479,7 @@ def participant_randomize(
     # "Today" at the participant's site: the screening window is counted in local days.
     today = clock.local_date(now, participant.site.time_zone)
     problems: dict[str, list[str]] = {}
-    if participant.status == ParticipantStatus.WITHDRAWN:
+    if participant.is_off_study:
         raise RuleViolation(_("A withdrawn participant cannot be randomized."), code="withdrawn")
     if participant.consent_date is None:
         problems["consent_date"] = [_("Consent has not been recorded.")]

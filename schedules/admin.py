@@ -144,7 +144,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin
             "participant": participant,
             "plan": plan,
             "rows": rows,
-            "can_edit": can_edit and participant.status != "withdrawn",
+            "can_edit": can_edit and not participant.is_off_study,
             "plan_form": PlanForm(initial={"scrt_start_date": plan.scrt_start_date if plan else None}),
             "today": clock.today(),
         }

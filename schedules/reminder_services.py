@@ -33,7 +33,7 @@ from schedules import reminders
 from schedules.models import Booking, BookingStatus, EventKind, PlanStatus, ScheduledEvent, TreatmentPlan
 from schedules.reminder_models import Reminder, ReminderRule, ReminderStatus
 from schedules.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, Transport
-from trialsite.models import Participant, ParticipantStatus, Trial
+from trialsite.models import Participant, Trial
 
 # A queued row whose task message never ran (broker lost it, queue purged) is re-queued after
 # this; a sending row whose worker died is re-sent after SEND_LEASE, which must exceed
@@ -95,7 +95,7 @@ def reminder_rules_for_trial(*, trial: Trial) -> list[ReminderRule]:
 
 def _recipient(participant: Participant, plan_active: bool) -> reminders.Recipient:
     return reminders.Recipient(
-        active=plan_active and participant.status != ParticipantStatus.WITHDRAWN,
+        active=plan_active and not participant.is_off_study,
         sms=participant.reminders_by_sms and bool(participant.phone.strip()),
         email=participant.reminders_by_email and bool(participant.email.strip()),
     )
@@ -324,7 +324,7 @@ def reminder_preview(*, rule: ReminderRule, language: str) -> tuple[str, str]:
 def _still_wanted(reminder: Reminder) -> str:
     """Why a claimed row must not be sent after all ('' when it must)."""
     participant = reminder.participant
-    if participant.status == ParticipantStatus.WITHDRAWN:
+    if participant.is_off_study:
         return "participant withdrawn"
     if reminder.event.status == "cancelled":
         return "visit cancelled"

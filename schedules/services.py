@@ -67,7 +67,7 @@ def _lock_participant(participant: Participant) -> Participant:
 
 
 def _check_active(participant: Participant, plan: TreatmentPlan | None = None) -> None:
-    if participant.status == ParticipantStatus.WITHDRAWN or (plan is not None and plan.status == PlanStatus.STOPPED):
+    if participant.is_off_study or (plan is not None and plan.status == PlanStatus.STOPPED):
         raise Conflict(
             _("Participant %(p)s has been withdrawn; their calendar is closed.") % {"p": participant},
             code="participant_withdrawn",

@@ -185,6 +185,8 @@ STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
     ParticipantStatus.DECEASED: frozenset(),
 }
 RANDOMIZED_STATUSES = ("randomized", "on_treatment", "completed")
+# Off study: nothing more is planned, booked, dosed or sent for these participants.
+OFF_STUDY_STATUSES = ("withdrawn", "deceased")
 
 
 class Participant(models.Model):
@@ -260,6 +262,11 @@ class Participant(models.Model):
     @property
     def is_randomized(self) -> bool:
         return self.randomization_number is not None
+
+    @property
+    def is_off_study(self) -> bool:
+        """Withdrawn or deceased: no more visits, bookings, dose sheets or reminders."""
+        return self.status in OFF_STUDY_STATUSES
 
 
 class MeasurementKind(models.TextChoices):
