@@ -24,6 +24,11 @@ class ReminderChannel(models.TextChoices):
     EMAIL = maths.EMAIL, _("email")
 
 
+def default_time_of_day() -> dt.time:
+    """09:00 site time (a callable default: Django warns about fixed time defaults)."""
+    return dt.time(9, 0)
+
+
 class ReminderRule(models.Model):
     """When a participant is reminded of an event: the event's date + `days_from_event` (negative:
     before) at `time_of_day` in the site's time zone. Seeded with the trial's defaults on first
@@ -39,7 +44,7 @@ class ReminderRule(models.Model):
         _("only cycles with oral drug"), max_length=32, blank=True, help_text=_("e.g. capecitabine")
     )
     days_from_event = models.SmallIntegerField(_("days from the event"), help_text=_("-3 = three days before"))
-    time_of_day = models.TimeField(_("time of day (site time)"), default=dt.time(9, 0))
+    time_of_day = models.TimeField(_("time of day (site time)"), default=default_time_of_day)
     channel = models.CharField(
         _("channel"), max_length=16, choices=ReminderChannel.choices, default=ReminderChannel.PREFERRED
     )
