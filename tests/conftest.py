@@ -4,12 +4,13 @@ need it) and refuses SQLite."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.db import connection
 from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -33,6 +34,18 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_configure(config: pytest.Config) -> None:
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         pytest.exit("The test suite runs on PostgreSQL only. Set DATABASE_URL=postgres://… (see README).", returncode=2)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _end_stray_sessions(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """Threads of the concurrency, live-server and worker tests can leave a database session open;
+    end them before pytest-django drops the test database, so that teardown is clean."""
+    yield
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(autouse=True)
