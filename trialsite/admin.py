@@ -81,8 +81,10 @@ class NoDeleteMixin:
 
 
 def show_error(request: HttpRequest, exc: ApplicationError) -> None:
-    fields = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.errors.items())
-    messages.error(request, f"{exc.detail}" + (f" ({fields})" if fields and fields not in exc.detail else ""))
+    """An admin message for a refused operation: the detail, plus field messages it does not
+    already say."""
+    extra = [f"{field}: {msg}" for field, msgs in exc.errors.items() for msg in msgs if msg not in exc.detail]
+    messages.error(request, exc.detail + (f" ({'; '.join(extra)})" if extra else ""))
 
 
 @admin.register(Trial)
