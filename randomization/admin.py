@@ -95,6 +95,20 @@ class ScreeningAssessmentAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistor
             return self.readonly_fields
         return super().get_fields(request, obj)
 
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        """The add form shows the protocol's screening questions, which the form adds at run time
+        (so they are listed here for rendering, and kept out of the model form's `fields`)."""
+        if obj is not None:
+            return super().get_fieldsets(request, obj)
+        trial = Trial.objects.select_related("current_protocol").first()
+        questions = [f"f_{name}" for name in services.assessment_fields(trial.definition if trial else {})]
+        return [(None, {"fields": ["participant", "assessed_on"]}), (_("Screening questions"), {"fields": questions})]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["fields"] = ["participant", "assessed_on"]
+        return super().get_form(request, obj, change=change, **kwargs)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.readonly_fields if obj is not None else []
 
