@@ -12,8 +12,9 @@ eligible participants waiting to be randomized.
 
 Each simulated user pauses 0.5–1.5 × `--think` seconds (default 1 s) between requests, as people
 and scheduling systems do; `--think 0` is a closed-loop stress test instead. The mix (by weight):
-a hospital scheduling system and nurses reading calendars (45 %), booking a cycle-1 visit and cancelling it again (15 %), pharmacists reading dose
-sheets (20 %) and their queue (5 %), participant look-ups (10 %), randomizations (5 %).
+a hospital scheduling system and nurses reading calendars (45 %), booking a cycle-1 visit and
+cancelling it again (15 %), pharmacists reading dose sheets (20 %) and their queue (5 %),
+participant look-ups (10 %), randomizations (5 %).
 """
 
 from __future__ import annotations
