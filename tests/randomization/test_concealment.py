@@ -4,6 +4,7 @@ statistician's own pages are the positive control (the markers are real)."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -81,7 +82,9 @@ def test_no_page_shows_allocation_secrets_to_non_statisticians(
     nurse: User,
     make_user: Any,
     make_eligible: ParticipantMaker,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     scheme = rs.scheme_activate(
         scheme=rs.scheme_create(trial=trial, by=statistician, overrides={"method": method, "block_sizes": [4, 6]}),
         by=statistician,
@@ -106,3 +109,5 @@ def test_no_page_shows_allocation_secrets_to_non_statisticians(
     expected = "minimizing_arms" if method == "minimization" else "left_in_block"
     assert expected in allocation_page
     assert seed not in "".join(record.values())  # not even the statistician's pages print the seed
+    # …and no log line, at any level, carries it (activation, randomization and every page above).
+    assert seed not in caplog.text
