@@ -26,4 +26,4 @@ RUN useradd --system --home /app --uid 10001 trialsite \
 
 USER trialsite
 EXPOSE 8000
-CMD ["gunicorn", "trialsite.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "trialsite.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]

@@ -114,3 +114,28 @@ def test_no_clinical_record_can_be_deleted_in_the_admin(rf: Any) -> None:
             continue
         assert not model_admin.has_delete_permission(request), f"{label} can be deleted in the admin"
         assert "delete_selected" not in model_admin.get_actions(request), f"{label} has the bulk delete action"
+
+
+@pytest.mark.django_db
+def test_feed_keys_never_reach_the_logs(client: Client) -> None:
+    import io
+    import logging
+
+    from trialsite.logging import RedactSecretsFilter, redact
+
+    key = "Zq8-secret-feed-key_123"
+    assert (
+        redact(f"Unauthorized: /api/v1/calendar-feeds/{key}.ics")
+        == "Unauthorized: /api/v1/calendar-feeds/<redacted>.ics"
+    )
+    # Through the real stack: an unknown key's 401 is logged by django.request to the console
+    # handler configured in settings; read what that handler writes.
+    [console] = [h for h in logging.getLogger().handlers if any(isinstance(f, RedactSecretsFilter) for f in h.filters)]
+    buffer = io.StringIO()
+    old = console.setStream(buffer)  # type: ignore[attr-defined]
+    try:
+        assert client.get(f"/api/v1/calendar-feeds/{key}.ics").status_code == 401
+    finally:
+        console.setStream(old)  # type: ignore[attr-defined]
+    assert "calendar-feeds/<redacted>.ics" in buffer.getvalue()
+    assert key not in buffer.getvalue()
