@@ -313,7 +313,8 @@ def main() -> None:
     total = sum(len(v) for v in stats.latency.values())
     errors = sum(len(v) for v in stats.errors.values())
     print(
-        f"\n{args.users} users, {elapsed:.0f} s, gunicorn {args.workers}×{args.threads} gthread: "
+        f"\n{args.users} users (think {args.think} s), {elapsed:.0f} s, "
+        f"gunicorn {args.workers}×{args.threads} gthread: "
         f"{total} requests, {total / elapsed:.1f} requests/s, errors {errors}\n"
     )
     print(f"{'endpoint':<22}{'n':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")

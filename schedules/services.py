@@ -563,8 +563,6 @@ def booking_create(
         raise Conflict(_("This event is done or cancelled."), code="event_closed")
     deviation = _check_booking_date(event, participant, date, by=by, today=today, deviation_reason=deviation_reason)
     uses_chair = event.kind == EventKind.CYCLE_DAY1
-    if uses_chair:
-        _take_chair(participant.site, date)
     booking = Booking(
         event=event,
         participant=participant,
@@ -584,6 +582,11 @@ def booking_create(
         raise Conflict(_("This event is already booked."), code="already_booked") from exc
     _set_event_date(event, participant, date, status=EventStatus.BOOKED)
     _changed(participant)
+    if uses_chair:
+        # Last, so that the site-day row (every booking of that site and day queues on it) is
+        # held only from here to commit, not during the re-plan and the reminders' re-sync. A
+        # full day raises Conflict and the whole booking rolls back.
+        _take_chair(participant.site, date)
     return booking
 
 
