@@ -260,6 +260,34 @@ class State:
         counts = {code: {level: list(row) for level, row in rows.items()} for code, rows in self.counts.items()}
         return State(config=config, totals=list(self.totals), counts=counts)
 
+    def as_data(self) -> dict[str, Any]:
+        """A JSON-safe copy (the configuration is not included: it belongs to the scheme)."""
+        return {
+            "totals": list(self.totals),
+            "counts": {code: {level: list(row) for level, row in rows.items()} for code, rows in self.counts.items()},
+            "blocks": {key: list(arms) for key, arms in self.blocks.items()},
+        }
+
+    @classmethod
+    def from_data(cls, config: Config, data: Mapping[str, Any]) -> State:
+        """The inverse of `as_data` under `config`; ConfigurationError if the data does not fit it."""
+        narms = len(config.arms)
+        try:
+            totals = [int(n) for n in data["totals"]]
+            counts = {
+                str(code): {str(level): [int(n) for n in row] for level, row in rows.items()}
+                for code, rows in data["counts"].items()
+            }
+            blocks = {str(key): [str(arm) for arm in arms] for key, arms in data["blocks"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ConfigurationError(f"unusable allocation state ({exc})") from exc
+        rows = [totals, *(row for per_level in counts.values() for row in per_level.values())]
+        if any(len(row) != narms or min(row) < 0 for row in rows):
+            raise ConfigurationError("allocation state does not match the configuration's arms")
+        if any(arm not in config.arms for arms in blocks.values() for arm in arms):
+            raise ConfigurationError("allocation state names an arm the configuration does not have")
+        return cls(config=config, totals=totals, counts=counts, blocks=blocks)
+
     def apply(self, factors: Mapping[str, str], arm: str) -> None:
         index = self.config.arms.index(arm)
         self.totals[index] += 1

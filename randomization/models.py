@@ -165,6 +165,37 @@ class Allocation(models.Model):
         return f"{self.trial} #{self.sequence}"
 
 
+class AllocationState(models.Model):
+    """A trial's randomization lock and running state: one row per trial, created when its first
+    scheme is activated. `participant_randomize` locks this row, allocates from `state` (the
+    arm totals, counts per factor level and open blocks that replaying the whole record would
+    give), and writes the allocation and the new state in the same transaction, so every
+    process shares one state and none replays the record. `state` is null after an amendment
+    (and for records made before this table): the next randomization replays the record once.
+
+    The state holds open blocks, i.e. future allocations: it is concealed like the seed (no
+    permissions, no admin, no serializer; only the randomize service reads it)."""
+
+    trial = models.OneToOneField(Trial, on_delete=models.PROTECT, primary_key=True, related_name="+")
+    scheme = models.ForeignKey(RandomizationScheme, on_delete=models.PROTECT, related_name="+")
+    sequence = models.PositiveIntegerField(default=0)
+    last_hash = models.CharField(max_length=64)
+    state = models.JSONField(null=True, blank=True)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        default_permissions = ()
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sequence=0, last_hash="0" * 64) | Q(sequence__gte=1),
+                name="allocation_state_genesis",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"allocation state of trial {self.trial_id} at #{self.sequence}"  # never the state
+
+
 class IdempotencyRecord(models.Model):
     """The first answer to a request sent with an `Idempotency-Key`, replayed for repeats."""
 

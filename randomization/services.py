@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import secrets
-import threading
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +20,7 @@ from randomization import eligibility as el
 from randomization import methods
 from randomization.models import (
     Allocation,
+    AllocationState,
     EligibilityOutcome,
     RandomizationScheme,
     SchemeSecret,
@@ -302,7 +303,8 @@ def scheme_activate(*, scheme: RandomizationScheme, by: User | None, now: dt.dat
     """Create the secret seed, publish the commitment, freeze the configuration. A previously
     active scheme of the trial becomes superseded (allocations continue under the new one)."""
     _require_role(by, (roles.STATISTICIAN,), _("Only the statistician activates a randomization scheme."))
-    # Lock order: the trial's schemes by primary key (randomize locks the active one).
+    # Lock order: the trial's schemes by primary key, then its allocation-state row (randomize
+    # locks only the latter).
     locked = list(RandomizationScheme.objects.select_for_update().filter(trial_id=scheme.trial_id).order_by("pk"))
     scheme = next(s for s in locked if s.pk == scheme.pk)
     if scheme.status != SchemeStatus.DRAFT:
@@ -319,6 +321,24 @@ def scheme_activate(*, scheme: RandomizationScheme, by: User | None, now: dt.dat
     scheme.activated_at = now
     scheme.activated_by = by
     scheme.save(update_fields=["commitment", "status", "activated_at", "activated_by"])
+    # The trial's allocation-state row (randomize's lock) follows the active scheme. A first
+    # scheme starts from the empty state; after an amendment the state is left to be replayed
+    # from the record once (counts carry over, open blocks do not: methods.State.with_config).
+    row = AllocationState.objects.select_for_update().filter(trial_id=scheme.trial_id).first()
+    if row is None:
+        AllocationState.objects.create(
+            trial_id=scheme.trial_id,
+            scheme=scheme,
+            sequence=0,
+            last_hash=GENESIS_HASH,
+            state=methods.State(config=config).as_data(),
+            updated_at=now,
+        )
+    else:
+        row.scheme = scheme
+        row.state = None
+        row.updated_at = now
+        row.save(update_fields=["scheme", "state", "updated_at"])
     return scheme
 
 
@@ -351,26 +371,6 @@ def entry_hash(allocation: Allocation, *, registry_id: str, scheme_version: int)
     ).hexdigest()
 
 
-# The allocation state after the last allocation of a trial, keyed by that allocation's sequence
-# number and hash, so that a randomization does not replay the whole record: a cached state is
-# brought up to date by replaying only the allocations made since (by other processes), after
-# checking that they chain onto the cached hash. An entry is taken out while in use (under the
-# scheme's row lock) and put back only for a committed allocation; a stale or missing entry just
-# means a longer replay from the seed.
-_state_cache: dict[int, tuple[int, str, methods.State]] = {}
-_state_cache_lock = threading.Lock()
-
-
-def _take_state(trial: Trial) -> tuple[int, str, methods.State] | None:
-    with _state_cache_lock:
-        return _state_cache.pop(trial.pk, None)
-
-
-def _put_state(trial_id: int, sequence: int, last_hash: str, state: methods.State) -> None:
-    with _state_cache_lock:
-        _state_cache[trial_id] = (sequence, last_hash, state)
-
-
 def replay_records(trial: Trial, *, after: int = 0) -> list[methods.Recorded]:
     """The trial's allocation record (after sequence number `after`) as the pure replay sees it
     (seeds included: internal use)."""
@@ -392,42 +392,126 @@ def replay_records(trial: Trial, *, after: int = 0) -> list[methods.Recorded]:
     return out
 
 
-def _current_state(
-    trial: Trial, config: methods.Config, seed: bytes, last_sequence: int, last_hash: str
-) -> methods.State:
-    """The allocation state after `last_sequence`: the cached one if current, else the cached one
-    brought forward, else a replay of the whole record from the seed(s)."""
-    cached = _take_state(trial)
-    state: methods.State | None = None
-    after = 0
-    if cached is not None:
-        sequence, cached_hash, cached_state = cached
-        if sequence == last_sequence and cached_hash == last_hash:
-            state = cached_state
-            after = last_sequence
-        elif sequence < last_sequence:
-            link = Allocation.objects.filter(trial=trial, sequence=sequence + 1).values_list("prev_hash", flat=True)
-            if list(link) == [cached_hash]:
-                state, after = cached_state, sequence
-    if after < last_sequence:
-        records = replay_records(trial, after=after)
+def _scheme_material(scheme_id: int) -> tuple[int, methods.Config, bytes]:
+    """An activated scheme's version, configuration and seed. They never change once activated
+    (a trigger freezes them), so each process reads them once."""
+    material = _scheme_cache.get(scheme_id)
+    if material is None:
+        scheme = RandomizationScheme.objects.select_related("secret").get(pk=scheme_id)
+        material = (scheme.version, methods.Config.from_canonical(scheme.config), bytes.fromhex(scheme.secret.seed_hex))
+        _scheme_cache[scheme_id] = material
+    return material
+
+
+_scheme_cache: dict[int, tuple[int, methods.Config, bytes]] = {}
+
+
+def _state_from_row(trial: Trial, config: methods.Config, seed: bytes, sequence: int, data: Any) -> methods.State:
+    """The allocation state stored with the lock row; replayed from the record when the row has
+    none (after an amendment) or holds something unusable."""
+    if isinstance(data, str):
+        data = json.loads(data)
+    if data is not None:
         try:
-            state = methods.replay(
-                seed,
-                records,
-                config=records[0].config if records else config,
-                state=state,
-                start=after + 1,
-            )
-        except methods.ReplayMismatch as exc:
-            # The record no longer replays: refuse to add to it (verify_randomization names the row).
-            raise RuleViolation(
-                _("The allocation record failed its integrity check; randomization is suspended."),
-                code="allocation_record_corrupt",
-            ) from exc
-    if state is None:
-        state = methods.State(config=config)
+            return methods.State.from_data(config, data)
+        except methods.ConfigurationError:
+            pass  # rebuilt below from the record, which is the truth
+    records = replay_records(trial)
+    try:
+        if len(records) != sequence:
+            raise methods.ReplayMismatch(len(records), f"the lock row says {sequence} allocations")
+        state = methods.replay(seed, records, config=records[0].config if records else config)
+    except methods.ReplayMismatch as exc:
+        # The record no longer replays: refuse to add to it (verify_randomization names the row).
+        raise RuleViolation(
+            _("The allocation record failed its integrity check; randomization is suspended."),
+            code="allocation_record_corrupt",
+        ) from exc
     return state if state.config == config else state.with_config(config)
+
+
+def _db_values(instance: Any, fields: list[Any]) -> list[Any]:
+    return [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields]
+
+
+def _quoted(names: Any) -> str:
+    return ", ".join(connection.ops.quote_name(n) for n in names)
+
+
+_ALLOCATION_FIELDS = [f for f in Allocation._meta.concrete_fields if not f.primary_key]
+_PARTICIPANT_RANDOMIZED_FIELDS: list[Any] = [
+    Participant._meta.get_field(name) for name in ("status", "arm", "randomization_number", "randomized_at")
+]
+_HISTORY_MODEL: Any = Participant.history.model
+_HISTORY_META = ("history_id", "history_date", "history_change_reason", "history_type", "history_user_id")
+_HISTORY_COLUMNS = [f.column for f in _HISTORY_MODEL._meta.concrete_fields if f.column not in _HISTORY_META]
+
+
+@functools.cache
+def _randomize_sql() -> dict[str, str]:
+    """The statements of randomize's serialised part, built once from the models' metadata (every
+    name below is a table or column name from `_meta`, never input; values are parameters)."""
+    qn = connection.ops.quote_name
+    table = qn(AllocationState._meta.db_table)
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    history_columns = _quoted(_HISTORY_COLUMNS)
+    sql = {
+        "lock": f"SELECT scheme_id, sequence, last_hash, state FROM {table} WHERE trial_id = %s{lock}",  # noqa: S608
+        "allocation": (
+            f"INSERT INTO {qn(Allocation._meta.db_table)} ({_quoted(f.column for f in _ALLOCATION_FIELDS)}) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * len(_ALLOCATION_FIELDS))}) RETURNING id"
+        ),
+        "state": (
+            f"UPDATE {table} SET sequence = %s, last_hash = %s, state = %s, updated_at = %s "  # noqa: S608
+            "WHERE trial_id = %s"
+        ),
+        "participant": (
+            f"UPDATE {qn(Participant._meta.db_table)} "  # noqa: S608
+            f"SET {', '.join(f'{qn(f.column)} = %s' for f in _PARTICIPANT_RANDOMIZED_FIELDS)} WHERE id = %s"
+        ),
+        "history": (
+            f"INSERT INTO {qn(_HISTORY_MODEL._meta.db_table)} ({history_columns}, {_quoted(_HISTORY_META[1:])}) "
+            f"SELECT {history_columns}, %s, NULL, '~', %s"
+        ),
+    }
+    sql["history_from_table"] = f"{sql['history']} FROM {qn(Participant._meta.db_table)} WHERE id = %s"
+    # PostgreSQL: every write in one statement (data-modifying CTEs all run, once, to completion).
+    sql["combined"] = (
+        f"WITH a AS ({sql['allocation']}), s AS ({sql['state']}), p AS ({sql['participant']} RETURNING *), "  # noqa: S608
+        f"h AS ({sql['history']} FROM p) SELECT id FROM a"
+    )
+    return sql
+
+
+def _write_allocation(
+    allocation: Allocation, participant: Participant, state: methods.State, *, by: User, now: dt.datetime
+) -> int:
+    """Insert the allocation, move the lock row on, mark the participant randomized and add the
+    participant's history row (what django-simple-history writes for a save, by `by`). On
+    PostgreSQL this is one statement, the serialised part's only write round trip. The database
+    backs it with the allocation's unique and chain checks and the participant's status check.
+    Returns the allocation's id."""
+    sql = _randomize_sql()
+    allocation_params = _db_values(allocation, _ALLOCATION_FIELDS)
+    state_params = [
+        allocation.sequence,
+        allocation.entry_hash,
+        AllocationState._meta.get_field("state").get_db_prep_save(state.as_data(), connection),
+        AllocationState._meta.get_field("updated_at").get_db_prep_save(now, connection),
+        allocation.trial_id,
+    ]
+    participant_params = [*_db_values(participant, _PARTICIPANT_RANDOMIZED_FIELDS), participant.pk]
+    history_params = [_HISTORY_MODEL._meta.get_field("history_date").get_db_prep_save(now, connection), by.pk]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(sql["combined"], [*allocation_params, *state_params, *participant_params, *history_params])
+            return int(cursor.fetchone()[0])
+        cursor.execute(sql["allocation"], allocation_params)
+        allocation_id = int(cursor.fetchone()[0])
+        cursor.execute(sql["state"], state_params)
+        cursor.execute(sql["participant"], participant_params)
+        cursor.execute(sql["history_from_table"], [*history_params, participant.pk])
+        return allocation_id
 
 
 # What randomize reads of the participant (a narrow row keeps the hot path's SQL small).
@@ -455,11 +539,12 @@ def participant_randomize(
     """Allocate an eligible, consented participant, exactly once.
 
     Locks, always in this order: the participant row (so a double click randomizes once; the
-    eligibility checks run under it), then the trial's active scheme row (serialises the
+    eligibility checks run under it), then the trial's allocation-state row (serialises the
     trial's allocations, so two nurses never share an allocation state or a sequence number).
-    Only the allocation itself runs under the scheme lock, which keeps the serialised part
-    short. The unique constraints on (trial, sequence) and on the participant back both rules
-    in the database."""
+    Only the allocation itself runs under the second lock: one read, the allocation in memory,
+    one write. The database backs both rules: unique constraints on (trial, sequence) and on
+    the participant, and a trigger that refuses an allocation which does not continue the
+    chain (number n + 1 after n, linked by hash)."""
     _require_role(by, RANDOMIZER_ROLES, _("Your role cannot randomize participants."))
     _require_site(by, participant)
     participant = (
@@ -497,30 +582,17 @@ def participant_randomize(
             errors=problems,
         )
     trial = participant.trial
-    # The serialised part starts here. Its two reads are plain SQL: on this path the ORM's query
-    # compilation costs more than the round trips, and every millisecond here is paid by every
-    # waiting nurse. Separate statements on purpose: under READ COMMITTED the second one takes a
-    # fresh snapshot after the lock is granted, so it sees the previous holder's allocation.
+    # The serialised part starts here: lock the trial's allocation-state row, allocate from the
+    # state it holds, and write everything in one statement. The read is plain SQL: on this path
+    # the ORM's query compilation costs more than the round trip, and every millisecond here is
+    # paid by every waiting nurse. Under READ COMMITTED the locked row comes back in its latest
+    # committed version, so the previous holder's allocation is always seen.
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT s.id, s.version, s.config, k.seed_hex FROM randomization_randomizationscheme s "
-            "JOIN randomization_schemesecret k ON k.scheme_id = s.id "
-            "WHERE s.trial_id = %s AND s.status = 'active' FOR UPDATE OF s",
-            [trial.pk],
-        )
-        scheme_row = cursor.fetchone()
-        if scheme_row is None:
-            raise RuleViolation(
-                _("Randomization has not been activated for this trial."), code="randomization_not_active"
-            )
-        cursor.execute(
-            "SELECT sequence, entry_hash FROM randomization_allocation WHERE trial_id = %s "
-            "ORDER BY sequence DESC LIMIT 1",
-            [trial.pk],
-        )
-        last = cursor.fetchone()
-    scheme_id, scheme_version, raw_config, seed_hex = scheme_row
-    count = last[0] if last else 0
+        cursor.execute(_randomize_sql()["lock"], [trial.pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise RuleViolation(_("Randomization has not been activated for this trial."), code="randomization_not_active")
+    scheme_id, count, prev_hash, stored_state = row
     cap = trial.target_enrollment  # read with the participant row, after any committed raise
     if count >= cap:
         raise RuleViolation(
@@ -528,10 +600,8 @@ def participant_randomize(
             code="enrollment_cap_reached",
         )
     assert assessment is not None
-    seed = bytes.fromhex(seed_hex)
-    config = methods.Config.from_canonical(json.loads(raw_config) if isinstance(raw_config, str) else raw_config)
-    prev_hash = last[1] if last else GENESIS_HASH
-    state = _current_state(trial, config, seed, count, prev_hash)
+    scheme_version, config, seed = _scheme_material(scheme_id)
+    state = _state_from_row(trial, config, seed, count, stored_state)
     factor_levels = el.stratification_levels(
         [f.code for f in config.factors], assessment.findings, participant.site.code
     )
@@ -562,21 +632,25 @@ def participant_randomize(
         prev_hash=prev_hash,
     )
     allocation.entry_hash = entry_hash(allocation, registry_id=trial.registry_id, scheme_version=scheme_version)
+    participant.status = ParticipantStatus.RANDOMIZED
+    participant.arm = decision.arm
+    participant.randomization_number = sequence
+    participant.randomized_at = now
     try:
         # No savepoint: a violation aborts the whole randomization anyway.
-        allocation.save(force_insert=True)
+        allocation.pk = _write_allocation(allocation, participant, state, by=by, now=now)
     except IntegrityError as exc:
-        # Only reachable if the locks above were bypassed: the constraints are the last word.
-        raise Conflict(_("This participant is already randomized."), code="already_randomized") from exc
-    participant = services.participant_set_status(
-        participant=participant,
-        status=ParticipantStatus.RANDOMIZED,
-        arm=decision.arm,
-        randomization_number=sequence,
-        randomized_at=now,
-    )
+        # Only reachable if the locks above were bypassed or the lock row disagrees with the
+        # record: the constraints are the last word, and the whole randomization is undone.
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or ""
+        if "participant" in constraint:
+            raise Conflict(_("This participant is already randomized."), code="already_randomized") from exc
+        raise RuleViolation(
+            _("The allocation record failed its integrity check; randomization is suspended."),
+            code="allocation_record_corrupt",
+        ) from exc
+    allocation._state.adding = False
     participant_randomized.send(
         sender=Allocation, participant=participant, scrt_start_date=scrt_start_date, now=now, by=by
     )
-    transaction.on_commit(lambda: _put_state(trial.pk, sequence, allocation.entry_hash, state))
     return allocation

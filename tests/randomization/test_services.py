@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import itertools
 from typing import Any
@@ -11,11 +10,11 @@ import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.utils import DatabaseError
+from django.db.utils import DatabaseError, IntegrityError
 
 from randomization import methods
 from randomization import services as rs
-from randomization.models import Allocation, RandomizationScheme, SchemeSecret, ScreeningAssessment
+from randomization.models import Allocation, AllocationState, RandomizationScheme, SchemeSecret, ScreeningAssessment
 from tests.randomization.conftest import NOW, ParticipantMaker, good_findings
 from trialsite import services
 from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
@@ -274,47 +273,122 @@ def test_hash_chain_and_replay(
     assert [a.sequence for a in done] == list(range(1, 13))
     for previous, current in itertools.pairwise(done):
         assert current.prev_hash == previous.entry_hash
-    rs._state_cache.clear()
     seed = bytes.fromhex(scheme.secret.seed_hex)
     final = methods.replay(seed, rs.replay_records(trial), config=methods.Config.from_canonical(scheme.config))
     assert sum(final.totals) == 12
+    # the state every process allocates from is exactly what replaying the record gives
+    row = AllocationState.objects.get(trial=trial)
+    assert (row.sequence, row.last_hash, row.state) == (12, done[-1].entry_hash, final.as_data())
 
 
-def test_state_is_rebuilt_from_the_record_when_not_cached(
+def test_randomize_writes_the_participant_and_its_history_in_the_same_transaction(
     scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User
 ) -> None:
-    rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
-    rs._state_cache.clear()
-    second = rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
-    assert second.sequence == 2
+    participant = make_eligible()
+    before = participant.history.count()
+    allocation = rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    participant.refresh_from_db()
+    assert (participant.status, participant.arm, participant.randomization_number, participant.randomized_at) == (
+        "randomized",
+        allocation.arm,
+        1,
+        NOW,
+    )
+    assert Allocation.objects.get(pk=allocation.pk).participant_id == participant.pk
+    # the audit trail has the change, by the nurse, with every other field as it was
+    assert participant.history.count() == before + 1
+    entry = participant.history.order_by("-history_id").first()
+    assert entry is not None
+    assert (entry.history_type, entry.history_user_id, entry.history_date) == ("~", nurse.pk, NOW)
+    assert (entry.status, entry.arm, entry.randomization_number) == ("randomized", allocation.arm, 1)
+    assert (entry.full_name, entry.site_id, entry.birth_date) == (
+        participant.full_name,
+        participant.site_id,
+        participant.birth_date,
+    )
 
 
-def test_cached_state_is_brought_forward_past_other_processes_allocations(
-    scheme: RandomizationScheme,
-    make_eligible: ParticipantMaker,
-    nurse: User,
-    trial: Trial,
-    django_capture_on_commit_callbacks: Any,
+def test_a_missing_state_is_replayed_from_the_record_once(
+    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User, trial: Trial
+) -> None:
+    first = rs.participant_randomize(participant=make_eligible(liver_only_metastases=True), by=nurse, now=NOW)
+    expected = AllocationState.objects.get(trial=trial).state
+    AllocationState.objects.filter(trial=trial).update(state=None)  # as after an amendment
+    second = rs.participant_randomize(participant=make_eligible(liver_only_metastases=False), by=nurse, now=NOW)
+    assert (first.sequence, second.sequence) == (1, 2)
+    state = AllocationState.objects.get(trial=trial).state
+    assert sum(state["totals"]) == 2
+    assert state["counts"]["liver_only_metastases"]["yes"] == expected["counts"]["liver_only_metastases"]["yes"]
+
+
+def test_an_unusable_stored_state_is_rebuilt_not_trusted(
+    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User, trial: Trial
 ) -> None:
     from randomization.verification import verify_trial
 
-    def randomize() -> Allocation:
-        with django_capture_on_commit_callbacks(execute=True):
-            return rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
-
-    randomize()
-    stale = copy.deepcopy(rs._state_cache[trial.pk])  # as another process would still hold it
-    randomize()
-    rs._state_cache[trial.pk] = stale
-    assert randomize().sequence == 3
-    assert rs._state_cache[trial.pk][0] == 3
-    assert sum(rs._state_cache[trial.pk][2].totals) == 3
-    # a cache entry that does not chain onto the record is ignored (full replay)
-    sequence, _hash, state = rs._state_cache[trial.pk]
-    rs._state_cache[trial.pk] = (sequence, "f" * 64, state)
-    assert randomize().sequence == 4
-    assert sum(rs._state_cache[trial.pk][2].totals) == 4
+    rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    AllocationState.objects.filter(trial=trial).update(state={"totals": [1]})  # wrong shape for 2 arms
+    assert rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW).sequence == 2
+    assert sum(AllocationState.objects.get(trial=trial).state["totals"]) == 2
     assert verify_trial(trial).ok
+
+
+def test_a_lock_row_that_disagrees_with_the_record_suspends_randomization(
+    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User, trial: Trial
+) -> None:
+    rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    AllocationState.objects.filter(trial=trial).update(sequence=5, state=None)
+    participant = make_eligible()
+    with pytest.raises(RuleViolation) as caught:
+        rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    assert caught.value.code == "allocation_record_corrupt"
+    participant.refresh_from_db()
+    assert participant.randomization_number is None and Allocation.objects.count() == 1
+
+
+def test_a_lock_row_behind_the_record_is_refused_by_the_database(
+    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User, trial: Trial
+) -> None:
+    # A lock row that lags the record (impossible through the service) would re-use number 1:
+    # the database refuses the allocation and nothing is written.
+    first = rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    AllocationState.objects.filter(trial=trial).update(sequence=0, last_hash=rs.GENESIS_HASH)
+    participant = make_eligible()
+    with pytest.raises(RuleViolation) as caught:
+        rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    assert caught.value.code == "allocation_record_corrupt"
+    participant.refresh_from_db()
+    assert participant.status == "eligible" and list(Allocation.objects.values_list("pk", flat=True)) == [first.pk]
+
+
+@pytest.mark.parametrize("change", ["gap", "broken_link", "bad_genesis"])
+def test_the_database_refuses_an_allocation_that_does_not_continue_the_chain(
+    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User, trial: Trial, change: str
+) -> None:
+    first = rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    fields = {"sequence": 2, "prev_hash": first.entry_hash}
+    if change == "gap":
+        fields["sequence"] = 3
+    elif change == "broken_link":
+        fields["prev_hash"] = "f" * 64
+    else:
+        fields = {"sequence": 1, "prev_hash": "f" * 64}  # the trigger speaks before the unique index
+    forged = Allocation(
+        trial=trial,
+        scheme=scheme,
+        participant=make_eligible(),
+        arm="control",
+        method="minimization",
+        factors={},
+        draws=[],
+        details={},
+        allocated_at=NOW,
+        allocated_by=nurse,
+        entry_hash="e" * 64,
+        **fields,
+    )
+    with pytest.raises(IntegrityError, match=r"continue the record|start the chain"), transaction.atomic():
+        forged.save()
 
 
 def test_messages_have_a_chinese_translation() -> None:

@@ -100,7 +100,6 @@ def test_record_spanning_an_amendment_verifies(
     # given 8 allocations under v1 (minimization), an amended v2 with permuted blocks and a new seed
     draft = rs.scheme_create(trial=scheme.trial, by=statistician, overrides={"method": "blocks"}, reason="amendment")
     v2 = rs.scheme_activate(scheme=draft, by=statistician, now=NOW)
-    rs._state_cache.clear()
     # when 6 more are randomized under v2 (the state is rebuilt across both schemes)
     more = [rs.participant_randomize(participant=make_eligible(), by=investigator, now=NOW) for _ in range(6)]
     # then the sequence continues, v2's allocations use blocks, and the whole record verifies

@@ -51,6 +51,36 @@ def test_a_bad_time_zone_fails_loudly() -> None:
     assert "TIME_ZONE='Mars/Olympus' is not a known IANA time zone" in result.stderr
 
 
+# Activate the scheme, screen and randomize three participants, verify the record (SQLite).
+DEMO_RANDOMIZATION = """
+from django.contrib.auth.models import User
+from django.utils import timezone
+from randomization import services as rs
+from randomization.verification import verify_trial
+from tests.factories import ParticipantFactory
+from tests.randomization.conftest import GOOD_LABS, good_findings
+from trialsite import services
+from trialsite.models import Site, Trial
+
+trial = Trial.objects.get(registry_id="NCT06850103")
+statistician, nurse = User.objects.get(username="statistician"), User.objects.get(username="nurse")
+now = timezone.now()
+today = timezone.localdate(now)
+rs.scheme_activate(scheme=rs.scheme_create(trial=trial, by=statistician), by=statistician, now=now)
+for i in range(3):
+    p = ParticipantFactory(trial=trial, site=Site.objects.get(code="ZJU1"), consent_date=today)
+    for analyte, value in GOOD_LABS.items():
+        services.lab_result_record(
+            participant=p, analyte=analyte, value=value, collected_on=today, by=None, today=today
+        )
+    services.measurement_record(participant=p, kind="weight", value="68", measured_on=today, by=None, today=today)
+    findings = good_findings(trial.definition, ecog=i % 2)
+    rs.screening_assessment_record(participant=p, assessed_on=today, findings=findings, by=nurse, today=today)
+    print(rs.participant_randomize(participant=p, by=nurse, now=now).sequence)
+print("verified" if verify_trial(trial).ok else "NOT VERIFIED")
+"""
+
+
 @pytest.mark.slow
 def test_embedded_defaults_run_migrations_seed_and_a_real_worker(tmp_path: Path) -> None:
     """What `make run` does, minus the web server: SQLite and the filesystem broker under var/,
@@ -84,6 +114,17 @@ def test_embedded_defaults_run_migrations_seed_and_a_real_worker(tmp_path: Path)
     assert seed.returncode == 0, seed.stderr
     assert "nurse" in seed.stdout and "trialsite-demo" in seed.stdout
     assert (tmp_path / "trialsite.sqlite3").exists()
+    # the nurse's workflow works on the embedded default too (randomize's raw SQL is portable)
+    demo = subprocess.run(
+        [sys.executable, "-c", SETUP + DEMO_RANDOMIZATION],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert demo.returncode == 0, demo.stderr
+    assert demo.stdout.split() == ["1", "2", "3", "verified"], demo.stdout
 
     worker = subprocess.Popen(
         [
