@@ -6,7 +6,9 @@ clients. Prints throughput (randomizations/s), p50/p99 latency and a duplicate/g
     options: --per-level 300 --levels 1,8,32 --skip-http --gunicorn-workers 4 --gunicorn-threads 8
 
 Every series runs against its own throw-away trial (a copy of the NCT06850103 definition under
-another registry id, cap raised), so the real trial's record is never touched. Clients of the
+another registry id, cap raised), so the real trial's record is never touched. Each client first
+randomizes one participant of its own before the clock starts (a warm-up: connections, first
+queries and per-process caches are not measured, in every series alike). Clients of the
 service and baseline series are processes (no GIL contention between them); HTTP clients are
 threads (they only wait on sockets). About 10 % of the requests are duplicates of another
 client's participant, sent at the same time; they must come back as conflicts.
@@ -124,7 +126,11 @@ def activate(trial: Trial, statistician: User) -> None:
 
 
 def plan(ids: list[int], clients: int, rng: random.Random) -> list[list[int]]:
-    """Split the participants over the clients; ~10 % are also sent by another client."""
+    """Split the participants over the clients; ~10 % are also sent by another client. The first
+    `clients` participants are warm-ups, one per client, randomized before the clock starts (so
+    each process's start-up — first queries, caches — is not measured; the baseline's clients
+    warm up the same way)."""
+    warm, ids = ids[:clients], ids[clients:]
     shares: list[list[int]] = [[] for _ in range(clients)]
     for i, pk in enumerate(ids):
         shares[i % clients].append(pk)
@@ -133,7 +139,7 @@ def plan(ids: list[int], clients: int, rng: random.Random) -> list[list[int]]:
             owner = next(k for k, s in enumerate(shares) if pk in s)
             other = (owner + 1 + rng.randrange(clients - 1)) % clients
             shares[other].insert(rng.randrange(len(shares[other]) + 1), pk)
-    return shares
+    return [[w, *share] for w, share in zip(warm, shares, strict=True)]
 
 
 # --- the three kinds of client --------------------------------------------------------------
@@ -143,6 +149,8 @@ def service_client(ids: list[int], nurse_id: int, start: Any, out: Any) -> None:
     connections.close_all()  # a forked child must not share the parent's connection
     nurse = User.objects.get(pk=nurse_id)
     latencies, conflicts = [], 0
+    warm_up, ids = ids[0], ids[1:]
+    rs.participant_randomize(participant=Participant.objects.get(pk=warm_up), by=nurse, now=timezone.now())
     start.wait()
     for pk in ids:
         began = time.perf_counter()
@@ -171,34 +179,27 @@ def _conninfo() -> dict[str, Any]:
 def baseline_client(
     ids: list[int], trial_id: int, scheme_id: int, nurse_id: int, seed: bytes, start: Any, out: Any
 ) -> None:
-    """The same locking transaction with raw psycopg: lock the scheme, lock the participant,
-    check for an allocation, read the last sequence, insert, update the participant, commit.
-    The arm is an HMAC coin (no minimization state): the floor the ORM and service add to."""
+    """The same locking transaction with raw psycopg, in the service's lock order: lock the
+    participant, check for an allocation, lock the trial's allocation-state row (it holds the
+    last number and hash), insert the allocation, move the state row on, update the
+    participant, commit. The arm is an HMAC coin (no minimization, no eligibility, no history
+    row): the floor the ORM and service layers add to."""
     import psycopg
 
     conn = psycopg.connect(**{k: v for k, v in _conninfo().items() if v is not None})
-    latencies, conflicts = [], 0
-    start.wait()
-    for pk in ids:
-        began = time.perf_counter()
+
+    def randomize(pk: int) -> bool:
         with conn.transaction(), conn.cursor() as cur:
-            cur.execute(
-                "SELECT id FROM randomization_randomizationscheme WHERE trial_id = %s AND status = 'active' FOR UPDATE",
-                [trial_id],
-            )
             cur.execute("SELECT status FROM trialsite_participant WHERE id = %s FOR UPDATE", [pk])
             cur.execute("SELECT sequence FROM randomization_allocation WHERE participant_id = %s", [pk])
             if cur.fetchone() is not None:
-                conflicts += 1
-                continue
+                return False
             cur.execute(
-                "SELECT sequence, entry_hash FROM randomization_allocation WHERE trial_id = %s "
-                "ORDER BY sequence DESC LIMIT 1",
+                "SELECT sequence, last_hash FROM randomization_allocationstate WHERE trial_id = %s FOR UPDATE",
                 [trial_id],
             )
-            last = cur.fetchone()
-            sequence = (last[0] if last else 0) + 1
-            prev_hash = last[1] if last else "0" * 64
+            last_sequence, prev_hash = cur.fetchone()
+            sequence = last_sequence + 1
             digest = hmac.new(seed, sequence.to_bytes(8, "big"), hashlib.sha256).digest()
             arm = "experimental" if digest[0] & 1 else "control"
             now = dt.datetime.now(dt.UTC)
@@ -210,10 +211,25 @@ def baseline_client(
                 [trial_id, scheme_id, pk, sequence, arm, now, nurse_id, prev_hash, entry],
             )
             cur.execute(
+                "UPDATE randomization_allocationstate SET sequence = %s, last_hash = %s, updated_at = %s "
+                "WHERE trial_id = %s",
+                [sequence, entry, now, trial_id],
+            )
+            cur.execute(
                 "UPDATE trialsite_participant SET status = 'randomized', arm = %s, randomization_number = %s, "
                 "randomized_at = %s WHERE id = %s",
                 [arm, sequence, now, pk],
             )
+        return True
+
+    latencies, conflicts = [], 0
+    randomize(ids[0])  # warm-up, as the service's clients do
+    start.wait()
+    for pk in ids[1:]:
+        began = time.perf_counter()
+        if not randomize(pk):
+            conflicts += 1
+            continue
         latencies.append(time.perf_counter() - began)
     conn.close()
     out.put((latencies, conflicts))
@@ -223,6 +239,9 @@ def http_client(ids: list[int], port: int, token: str, start: threading.Barrier,
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     latencies, conflicts, errors = [], 0, 0
+    conn.request("POST", f"/api/v1/participants/{ids[0]}/randomize/", body="{}", headers=headers)  # warm-up
+    conn.getresponse().read()
+    ids = ids[1:]
     start.wait()
     for pk in ids:
         began = time.perf_counter()
@@ -357,7 +376,7 @@ def main() -> None:
         # the service
         trial = make_trial("S")
         activate(trial, statistician)
-        ids = make_participants(trial, args.per_level, rng)
+        ids = make_participants(trial, args.per_level + clients, rng)
         wall, lat, conflicts = run_processes(service_client, plan(ids, clients, rng), nurse.pk)
         rows.append(summary("service", clients, wall, lat, conflicts, check(trial, len(ids), replay=True)))
 
@@ -366,7 +385,7 @@ def main() -> None:
         activate(trial, statistician)
         scheme = rsel.active_scheme(trial)
         assert scheme is not None
-        ids = make_participants(trial, args.per_level, rng)
+        ids = make_participants(trial, args.per_level + clients, rng)
         wall, lat, conflicts = run_processes(
             baseline_client, plan(ids, clients, rng), trial.pk, scheme.pk, nurse.pk, secrets.token_bytes(32)
         )
@@ -378,7 +397,7 @@ def main() -> None:
             for clients in levels:
                 trial = make_trial("H")
                 activate(trial, statistician)
-                ids = make_participants(trial, args.per_level, rng)
+                ids = make_participants(trial, args.per_level + clients, rng)
                 shares = plan(ids, clients, rng)
                 barrier = threading.Barrier(clients + 1)
                 out: list[Any] = []
