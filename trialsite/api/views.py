@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -174,43 +174,51 @@ class ParticipantDeath(APIView):
         return Response(ParticipantOut(participant).data)
 
 
-class MeasurementListCreate(generics.ListAPIView[Measurement]):
-    required_roles = {"GET": STAFF_ROLES, "POST": NURSES}
-    serializer_class = MeasurementOut
+class _ParticipantRecordsView(generics.ListAPIView[Any]):
+    """A participant's clinical records of one kind: GET lists them newest first (staff of the
+    participant's site), POST records one through the registry's service (nurses)."""
 
-    def get_queryset(self) -> QuerySet[Measurement]:
+    required_roles = {"GET": STAFF_ROLES, "POST": NURSES}
+    model: type[Model]
+    input_serializer: type[serializers.Serializer[Any]]
+    newest_first: tuple[str, ...]
+
+    def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no participant
-            return Measurement.objects.none()
+            return self.model._default_manager.none()
         participant = get_participant(self.request, self.kwargs["pk"])
-        return Measurement.objects.filter(participant=participant).order_by("-measured_on", "-id")
+        return self.model._default_manager.filter(participant=participant).order_by(*self.newest_first)
 
-    @extend_schema(request=MeasurementIn, responses={201: MeasurementOut})
+    def record(self, **fields: Any) -> Model:
+        raise NotImplementedError
+
     def post(self, request: Request, pk: int) -> Response:
         participant = get_participant(request, pk)
-        data = MeasurementIn(data=request.data)
+        data = self.input_serializer(data=request.data)
         data.is_valid(raise_exception=True)
-        row = services.measurement_record(
+        row = self.record(
             participant=participant, by=roles.actor(request.user), today=clock.today(), **data.validated_data
         )
-        return Response(MeasurementOut(row).data, status=status.HTTP_201_CREATED)
+        return Response(self.get_serializer(row).data, status=status.HTTP_201_CREATED)
 
 
-class LabResultListCreate(generics.ListAPIView[LabResult]):
-    required_roles = {"GET": STAFF_ROLES, "POST": NURSES}
+@extend_schema_view(post=extend_schema(request=MeasurementIn, responses={201: MeasurementOut}))
+class MeasurementListCreate(_ParticipantRecordsView):
+    model = Measurement
+    serializer_class = MeasurementOut
+    input_serializer = MeasurementIn
+    newest_first = ("-measured_on", "-id")
+
+    def record(self, **fields: Any) -> Model:
+        return services.measurement_record(**fields)
+
+
+@extend_schema_view(post=extend_schema(request=LabResultIn, responses={201: LabResultOut}))
+class LabResultListCreate(_ParticipantRecordsView):
+    model = LabResult
     serializer_class = LabResultOut
+    input_serializer = LabResultIn
+    newest_first = ("-collected_on", "-id")
 
-    def get_queryset(self) -> QuerySet[LabResult]:
-        if getattr(self, "swagger_fake_view", False):
-            return LabResult.objects.none()
-        participant = get_participant(self.request, self.kwargs["pk"])
-        return LabResult.objects.filter(participant=participant).order_by("-collected_on", "-id")
-
-    @extend_schema(request=LabResultIn, responses={201: LabResultOut})
-    def post(self, request: Request, pk: int) -> Response:
-        participant = get_participant(request, pk)
-        data = LabResultIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        row = services.lab_result_record(
-            participant=participant, by=roles.actor(request.user), today=clock.today(), **data.validated_data
-        )
-        return Response(LabResultOut(row).data, status=status.HTTP_201_CREATED)
+    def record(self, **fields: Any) -> Model:
+        return services.lab_result_record(**fields)
