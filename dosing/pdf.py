@@ -19,6 +19,7 @@ from trialsite.models import Sex
 
 # WeasyPrint logs every layout step at INFO: keep the worker and web logs readable.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+logger = logging.getLogger(__name__)
 
 
 def _num(value: Any, places: int | None = None) -> str:
@@ -134,13 +135,23 @@ def render_sheet_pdf(sheet: DoseSheet, *, use_cache: bool = True) -> bytes:
         )
     )
     if use_cache:
-        cached = cache.get(key)
+        cached = _cache_call(cache.get, key)
         if cached is not None:
             return bytes(cached)
     data: bytes = HTML(string=render_sheet_html(sheet)).write_pdf(font_config=_font_config())
     if use_cache:
-        cache.set(key, data, timeout=3600)
+        _cache_call(cache.set, key, data, timeout=3600)
     return data
+
+
+def _cache_call(method: Any, *args: Any, **kwargs: Any) -> Any:
+    """The cache only saves work: a cache server that is down or slow means a fresh rendering,
+    never a failed download (logged once per call)."""
+    try:
+        return method(*args, **kwargs)
+    except Exception as exc:  # any cache backend error: the PDF is rendered anyway
+        logger.warning("dose-sheet PDF cache unavailable (%s); rendering without it", exc.__class__.__name__)
+        return None
 
 
 def filename(sheet: DoseSheet) -> str:

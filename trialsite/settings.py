@@ -174,6 +174,25 @@ SMS_FILE_PATH = str(VAR_DIR / "sms-outbox.jsonl")
 if SMS_BACKEND == "http" and not SMS_GATEWAY_URL:
     raise ImproperlyConfigured("SMS_BACKEND=http needs SMS_GATEWAY_URL.")
 
+# --- Cache -------------------------------------------------------------------------------
+# Per-process memory by default. In production the gunicorn workers share one Redis cache (the
+# rendered dose-sheet PDFs); give it a Redis database of its own, not the broker's. The cache
+# is an optimisation only: when it is down, pages are computed as if it were empty.
+CACHE_URL = env.str("CACHE_URL", default="")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "trialsite",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+elif CACHE_URL:
+    raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL or empty (per-process memory), not {CACHE_URL!r}.")
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "trialsite"}}
+
 # --- Celery ------------------------------------------------------------------------------
 # With no broker configured, kombu's filesystem transport under var/ needs no server.
 _FS_BROKER_DIR = VAR_DIR / "broker"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -199,3 +201,45 @@ def test_sheet_messages_follow_the_reader_language(
     assert english["blockers"][0]["message"] == "Day-1 criteria not met: delay the cycle (no release)."
     assert chinese["blockers"][0]["message"] == "未达到第1天治疗标准：推迟本周期（不得发放）。"
     assert sheet.content["blockers"][0]["template"].startswith("Day-1")  # stored in English, whatever the reader
+
+
+def _redis_cache(url: str) -> dict[str, Any]:
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",  # nothing left over from another run
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        }
+    }
+
+
+def test_pdfs_are_cached_in_the_shared_redis_cache(
+    api: Api, patient: Participant, make_sheet: SheetMaker, pharmacist: Any, settings: Any
+) -> None:
+    from django.core.cache import cache
+
+    from dosing import pdf
+
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    settings.CACHES = _redis_cache(redis_url.rsplit("/", 1)[0] + "/15")
+    sheet = make_sheet(patient)
+    first = api(pharmacist).get(f"/api/v1/dose-sheets/{sheet.pk}.pdf")
+    assert first.status_code == 200
+    # what another gunicorn worker would find: the bytes, in Redis, under the sheet's key
+    redis = cache._cache.get_client(write=True)
+    keys = list(redis.scan_iter(match=f"{settings.CACHES['default']['KEY_PREFIX']}:*"))
+    assert len(keys) == 1
+    assert pdf.render_sheet_pdf(DoseSheet.objects.get(pk=sheet.pk)) == first.content
+    redis.delete(*keys)
+
+
+def test_a_dead_cache_server_does_not_stop_a_pdf(
+    api: Api, patient: Participant, make_sheet: SheetMaker, pharmacist: Any, settings: Any, caplog: Any
+) -> None:
+    settings.CACHES = _redis_cache("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    sheet = make_sheet(patient)
+    response = api(pharmacist).get(f"/api/v1/dose-sheets/{sheet.pk}.pdf")
+    assert response.status_code == 200
+    assert response.content.startswith(b"%PDF")
+    assert "dose-sheet PDF cache unavailable" in caplog.text

@@ -91,4 +91,8 @@ def test_compose_file_has_the_production_shape() -> None:
         assert "healthcheck" in services[name], name
     assert {"pgdata", "redisdata"} <= set(compose["volumes"])
     assert services["web"]["environment"]["DEBUG"] == "false"
+    # the workers share one cache, in a Redis database apart from the broker's
+    env = services["web"]["environment"]
+    assert env["CACHE_URL"].startswith("redis://redis:6379/")
+    assert env["CACHE_URL"].rsplit("/", 1)[1] != env["CELERY_BROKER_URL"].rsplit("/", 1)[1]
     assert (ROOT / "Dockerfile").exists()

@@ -45,6 +45,17 @@ def test_production_without_secret_key_is_a_clear_startup_error() -> None:
     assert "SECRET_KEY is not set" in result.stderr
 
 
+def test_cache_url_selects_a_shared_redis_cache_or_fails_loudly() -> None:
+    show = "from django.conf import settings; print(settings.CACHES['default']['BACKEND'])"
+    shared = manage("shell", "--no-imports", "-c", show, env={"CACHE_URL": "redis://127.0.0.1:6379/1"})
+    assert shared.stdout.strip() == "django.core.cache.backends.redis.RedisCache", shared.stderr
+    local = manage("shell", "--no-imports", "-c", show, env={"CACHE_URL": ""})
+    assert local.stdout.strip() == "django.core.cache.backends.locmem.LocMemCache", local.stderr
+    wrong = manage("check", env={"CACHE_URL": "memcached://127.0.0.1:11211"})
+    assert wrong.returncode != 0
+    assert "CACHE_URL must be a redis:// URL" in wrong.stderr
+
+
 def test_a_bad_time_zone_fails_loudly() -> None:
     result = manage("check", env={"TIME_ZONE": "Mars/Olympus"})
     assert result.returncode != 0
