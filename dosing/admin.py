@@ -17,12 +17,21 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 from simple_history.admin import SimpleHistoryAdmin
 
-from dosing import pdf, services
+from dosing import pdf, services, wording
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
-from trialsite import clock, roles, selectors
-from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, show_error
+from trialsite import clock, i18n, roles, selectors
+from trialsite.admin import (
+    DRUG_COLUMN,
+    DRUG_FILTER,
+    PHASE_COLUMN,
+    PHASE_FILTER,
+    NoDeleteMixin,
+    SiteScopedAdminMixin,
+    show_error,
+)
 from trialsite.errors import ApplicationError
 from trialsite.models import Participant
 
@@ -60,11 +69,15 @@ class DueFilter(admin.SimpleListFilter):
         return queryset
 
 
+# The protocol's systemic phases, in the reader's language (lazy: read when the form renders).
+SYSTEMIC_PHASES = [(code, i18n.PHASE_NAMES[code]) for code in ("neoadjuvant", "adjuvant")]
+
+
 class PrepareForm(forms.Form):
     participant = forms.ModelChoiceField(queryset=Participant.objects.none(), label=_("participant"))
-    phase = forms.ChoiceField(choices=[("neoadjuvant", "neoadjuvant"), ("adjuvant", "adjuvant")], label=_("phase"))
+    phase = forms.ChoiceField(choices=SYSTEMIC_PHASES, label=_("phase"))
     cycle_number = forms.IntegerField(min_value=1, label=_("cycle"))
-    day1 = forms.DateField(label=_("day 1"), help_text="YYYY-MM-DD")
+    day1 = forms.DateField(label=_("day 1"), help_text=_("YYYY-MM-DD"))
 
 
 @admin.register(DoseSheet)
@@ -73,7 +86,7 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         "day1",
         "participant_link",
         "site",
-        "phase",
+        PHASE_COLUMN,
         "cycle_number",
         "version",
         "status",
@@ -81,13 +94,13 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         "verified_by",
         "released_by",
     ]
-    list_filter = [DueFilter, "site", "status", "phase"]
+    list_filter = [DueFilter, "site", "status", PHASE_FILTER]
     list_select_related = ["participant", "site", "verified_by", "released_by"]
     search_fields = ["participant__screening_number", "participant__full_name"]
     ordering = ["day1", "participant__screening_number"]
     actions = ["verify_selected", "release_selected"]
-    fields = ["sheet", "status", "version", "end_reason"]
-    readonly_fields = ["sheet", "status", "version", "end_reason"]
+    fields = ["sheet", "status", "version", "end_reason_text"]
+    readonly_fields = ["sheet", "status", "version", "end_reason_text"]
     change_form_template = "admin/dosing/dosesheet/change_form.html"
     change_list_template = "admin/dosing/dosesheet/change_list.html"
 
@@ -100,6 +113,10 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     @admin.display(description=_("participant"), ordering="participant__screening_number")
     def participant_link(self, obj: DoseSheet) -> str:
         return f"{obj.participant.screening_number} {obj.participant.full_name}"
+
+    @admin.display(description=_("why voided or superseded"))
+    def end_reason_text(self, obj: DoseSheet) -> str:
+        return wording.end_reason(obj.end_reason) or "—"
 
     @admin.display(description=_("sheet"))
     def sheet(self, obj: DoseSheet) -> SafeString:
@@ -171,7 +188,7 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
                     day1=form.cleaned_data["day1"],
                     by=roles.actor(request.user),
                     now=clock.now(),
-                    reason="prepared again on demand",
+                    reason=gettext_noop("prepared again on demand"),
                 )
             except ApplicationError as exc:
                 show_error(request, exc)
@@ -209,6 +226,8 @@ class ServiceAddAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     """Records are added through a service and never edited."""
 
     site_lookup = "participant__site"
+    # Stored codes and English phrases, shown in the reader's language on the read-only page.
+    display_columns: dict[str, Any] = {"phase": PHASE_COLUMN, "drug": DRUG_COLUMN}
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -216,7 +235,10 @@ class ServiceAddAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return []
-        return [f.name for f in self.model._meta.fields]
+        return [self.display_columns.get(f.name, f.name) for f in self.model._meta.fields]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return super().get_fields(request, obj) if obj is None else self.get_readonly_fields(request, obj)
 
     def changeform_view(
         self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
@@ -239,14 +261,8 @@ class DoseModificationForm(forms.ModelForm[DoseModification]):
         model = DoseModification
         fields = ["participant", "drug", "phase", "cycle_number", "toxicity_term", "ctcae_grade", "reason"]
         widgets = {
-            "drug": forms.Select(
-                choices=[
-                    ("capecitabine", "capecitabine"),
-                    ("oxaliplatin", "oxaliplatin"),
-                    ("serplulimab", "serplulimab"),
-                ]
-            ),
-            "phase": forms.Select(choices=[("neoadjuvant", "neoadjuvant"), ("adjuvant", "adjuvant")]),
+            "drug": forms.Select(choices=list(i18n.DRUG_NAMES.items())),
+            "phase": forms.Select(choices=SYSTEMIC_PHASES),
         }
 
 
@@ -255,23 +271,36 @@ class DoseModificationAdmin(ServiceAddAdmin):
     form = DoseModificationForm
     list_display = [
         "participant",
-        "drug",
-        "phase",
+        DRUG_COLUMN,
+        PHASE_COLUMN,
         "cycle_number",
         "toxicity_term",
         "ctcae_grade",
         "action",
-        "level_label",
+        "next_dose",
         "decided_by",
         "decided_at",
     ]
-    list_filter = ["drug", "action", "phase"]
+    display_columns = {
+        **ServiceAddAdmin.display_columns,
+        "level_label": "next_dose",
+        "rule": "rule_text",
+    }
+    list_filter = [DRUG_FILTER, "action", PHASE_FILTER]
     search_fields = ["participant__screening_number", "toxicity_term"]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return [*DoseModificationForm.Meta.fields, "requested_action"]
         return super().get_fields(request, obj)
+
+    @admin.display(description=_("dose from the next cycle"))
+    def next_dose(self, obj: DoseModification) -> str:
+        return wording.level_label(obj.level_label)
+
+    @admin.display(description=_("rule applied"))
+    def rule_text(self, obj: DoseModification) -> str:
+        return wording.rule(obj.rule)
 
     def save_model(self, request: HttpRequest, obj: DoseModification, form: Any, change: bool) -> None:
         data = form.cleaned_data
@@ -299,13 +328,13 @@ class RenalDecisionForm(forms.ModelForm[RenalDecision]):
     class Meta:
         model = RenalDecision
         fields = ["participant", "phase", "cycle_number", "decision", "reason"]
-        widgets = {"phase": forms.Select(choices=[("neoadjuvant", "neoadjuvant"), ("adjuvant", "adjuvant")])}
+        widgets = {"phase": forms.Select(choices=SYSTEMIC_PHASES)}
 
 
 @admin.register(RenalDecision)
 class RenalDecisionAdmin(ServiceAddAdmin):
     form = RenalDecisionForm
-    list_display = ["participant", "phase", "cycle_number", "decision", "decided_by", "decided_at"]
+    list_display = ["participant", PHASE_COLUMN, "cycle_number", "decision", "decided_by", "decided_at"]
 
     def save_model(self, request: HttpRequest, obj: RenalDecision, form: Any, change: bool) -> None:
         data = form.cleaned_data

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -42,7 +43,11 @@ class DoseCalculationIn(serializers.Serializer[None]):
         given = [k for k in ("serum_creatinine_umol_l", "serum_creatinine_mg_dl") if attrs.get(k) is not None]
         if len(given) != 1:
             raise serializers.ValidationError(
-                {"serum_creatinine_umol_l": ["Give exactly one of serum_creatinine_umol_l and serum_creatinine_mg_dl."]}
+                {
+                    "serum_creatinine_umol_l": [
+                        _("Give exactly one of serum_creatinine_umol_l and serum_creatinine_mg_dl.")
+                    ]
+                }
             )
         return attrs
 

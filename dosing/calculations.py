@@ -44,6 +44,38 @@ def _(message: str) -> str:
     return message
 
 
+# Phrases stored in a sheet's content (in English: the content is fingerprinted and must not
+# depend on the reader). dosing.wording shows them in the reader's language.
+ROUNDING_EXACT = _("0.1 mg")
+ROUNDING_EXACT_OVER_LIMIT = _("0.1 mg (step rounding would exceed the deviation limit)")
+ROUNDING_STEP = _("nearest %(step)s mg")
+ROUNDING_FLAT = _("flat dose")
+ROUNDING_BAND = _("BSA band %(band)s (%(table)s)")
+LEVEL_DISCONTINUED = _("discontinued")
+REASON_STANDARD = _("standard dose")
+REASON_RENAL_WITHHELD = _("withheld: investigator's renal decision")
+REASON_RENAL = _("renal function (CrCl %(crcl)s mL/min)")
+LAB_BELOW_MINIMUM = _("below the minimum")
+LAB_NOT_IN_WINDOW = _("no result in the lab window")
+RULE_GRADE_5 = _("grade 5")
+RULE_CAPECITABINE = _("capecitabine toxicity table, grade %(grade)s, appearance %(appearance)s")
+RULE_NOT_REDUCIBLE = _("%(drug)s: grade %(grade)s")
+RULE_STEP_DOWN = _("%(drug)s: grade %(grade)s (one level down for grade ≥ 3)")
+RULE_STEP_DOWN_DISCONTINUED = _(
+    "%(drug)s: grade %(grade)s (one level down for grade ≥ 3), discontinued by the investigator"
+)
+RULE_STEP_DOWN_WITHHELD = _("%(drug)s: grade %(grade)s (one level down for grade ≥ 3), withheld this cycle")
+# Longest first: a template that begins another one would also match the longer text.
+RULE_TEMPLATES = (
+    RULE_GRADE_5,
+    RULE_CAPECITABINE,
+    RULE_STEP_DOWN_DISCONTINUED,
+    RULE_STEP_DOWN_WITHHELD,
+    RULE_STEP_DOWN,
+    RULE_NOT_REDUCIBLE,
+)
+
+
 class CalculationError(ValueError):
     """An input the calculation refuses (the services turn it into a 400 InvalidInput)."""
 
@@ -317,12 +349,12 @@ def round_dose(calculated_mg: Decimal, spec: DrugSpec) -> tuple[Decimal, str]:
     a note saying which rule applied."""
     exact = round_half_up(calculated_mg, 1)
     if spec.rounding_step_mg is None:
-        return exact, "0.1 mg"
+        return exact, ROUNDING_EXACT
     stepped = round_to_step(calculated_mg, spec.rounding_step_mg)
     limit = spec.rounding_max_deviation_pct
     if limit is not None and calculated_mg > 0 and abs(stepped - calculated_mg) * 100 / calculated_mg > limit:
-        return exact, "0.1 mg (step rounding would exceed the deviation limit)"
-    return stepped, f"nearest {format_number(spec.rounding_step_mg)} mg"
+        return exact, ROUNDING_EXACT_OVER_LIMIT
+    return stepped, ROUNDING_STEP % {"step": format_number(spec.rounding_step_mg)}
 
 
 def fewest_tablets(dose_mg: Decimal | int, strengths: Sequence[int]) -> dict[int, int] | None:
@@ -374,7 +406,7 @@ class DoseResult:
 
 def level_label(spec: DrugSpec, level: int) -> str:
     if level >= len(spec.levels):
-        return "discontinued"
+        return LEVEL_DISCONTINUED
     unit = {"mg_per_m2": " mg/m²", "mg_per_kg": " mg/kg", "flat": " mg"}[spec.basis]
     if spec.levels_are_pct:
         return f"{format_number(spec.levels[level])} %"
@@ -423,7 +455,7 @@ def drug_dose(
             dose_per_unit=round_half_up(spec.dose * pct / 100, 1),
             level=level,
             level_label=level_label(spec, level),
-            rounding=f"BSA band {band.label} ({table.code})",
+            rounding=ROUNDING_BAND % {"band": band.label, "table": table.code},
             tablets=tablets,
             tablets_per_cycle=per_cycle,
             bsa_band=band.label,
@@ -451,7 +483,7 @@ def drug_dose(
             dose_per_unit=per_unit,
             level=level,
             level_label=level_label(spec, level),
-            rounding=note if spec.basis != "flat" else "flat dose",
+            rounding=note if spec.basis != "flat" else ROUNDING_FLAT,
             capped=capped,
         )
     if result.dose_mg > standard:
@@ -517,12 +549,12 @@ def decide_modification(
             params={"drug": spec.name},
         )
     if grade == 5:
-        return ModificationOutcome(DISCONTINUE, stop, "grade 5")
+        return ModificationOutcome(DISCONTINUE, stop, RULE_GRADE_5)
 
     if spec.band_table and spec.levels_are_pct:
         row = tables.CAPECITABINE_TOXICITY[grade]
         cell = row[min(appearance, len(row)) - 1]
-        rule = f"capecitabine toxicity table, grade {grade}, appearance {appearance}"
+        rule = RULE_CAPECITABINE % {"grade": grade, "appearance": appearance}
         if cell == "discontinue_or_50" and requested_action == REDUCE:
             cell = "50"
         if cell in ("discontinue", "discontinue_or_50"):
@@ -547,14 +579,17 @@ def decide_modification(
         else:
             action = MAINTAIN if grade == 1 else INTERRUPT if grade == 2 else DISCONTINUE
         return ModificationOutcome(
-            action, stop if action == DISCONTINUE else current_level, f"{spec.code}: grade {grade}"
+            action,
+            stop if action == DISCONTINUE else current_level,
+            RULE_NOT_REDUCIBLE % {"drug": spec.code, "grade": grade},
         )
 
-    rule = f"{spec.code}: grade {grade} (one level down for grade ≥ 3)"
+    params = {"drug": spec.code, "grade": grade}
+    rule = RULE_STEP_DOWN % params
     if requested_action == DISCONTINUE:
-        return ModificationOutcome(DISCONTINUE, stop, rule + ", discontinued by the investigator")
+        return ModificationOutcome(DISCONTINUE, stop, RULE_STEP_DOWN_DISCONTINUED % params)
     if requested_action == INTERRUPT:
-        return ModificationOutcome(INTERRUPT, current_level, rule + ", withheld this cycle")
+        return ModificationOutcome(INTERRUPT, current_level, RULE_STEP_DOWN_WITHHELD % params)
     if grade >= 3 or (grade == 2 and requested_action == REDUCE):
         level = current_level + 1
         if level >= stop:
@@ -688,7 +723,7 @@ def regimen_doses(
             "administrations_per_cycle": spec.administrations_per_cycle,
             "level": level,
             "level_label": level_label(spec, min(level, len(spec.levels))),
-            "level_reason": level_reasons.get(spec.code, "standard dose" if level == 0 else ""),
+            "level_reason": level_reasons.get(spec.code, REASON_STANDARD if level == 0 else ""),
             "status": GIVE,
         }
         if level >= len(spec.levels):
@@ -720,7 +755,7 @@ def regimen_doses(
                     entry["status"] = CONTRAINDICATED
                 else:
                     entry["status"] = WITHHELD
-                    entry["level_reason"] = "withheld: investigator's renal decision"
+                    entry["level_reason"] = REASON_RENAL_WITHHELD
             elif renal.moderate_low <= crcl <= renal.moderate_high:
                 warnings.append(
                     Warning(
@@ -742,7 +777,7 @@ def regimen_doses(
                     renal_level = spec.levels.index(renal.moderate_pct)
                     if renal_level > effective_level:
                         effective_level = renal_level
-                        entry["level_reason"] = f"renal function (CrCl {format_number(crcl)} mL/min)"
+                        entry["level_reason"] = REASON_RENAL % {"crcl": format_number(crcl)}
         if withheld and entry["status"] == GIVE:
             entry["status"] = WITHHELD
         result = drug_dose(spec, level=effective_level, bsa_m2=bsa_m2, weight_kg=weight_kg, bsa_cap_m2=bsa_cap_m2)
@@ -800,7 +835,7 @@ def day1_criteria(
                 "collected_on": collected_on.isoformat() if in_window and collected_on else None,
                 "minimum": minimum,
                 "met": ok,
-                "reason": "" if ok else ("below the minimum" if in_window else "no result in the lab window"),
+                "reason": "" if ok else (LAB_BELOW_MINIMUM if in_window else LAB_NOT_IN_WINDOW),
             }
         )
     return met, rows

@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from trialsite.i18n import drug_name, phase_name
 from trialsite.models import Participant, Site
 
 
@@ -30,10 +31,12 @@ UNRELEASED_STATUSES = (SheetStatus.PREPARED, SheetStatus.VERIFIED)
 
 
 class DoseSheet(models.Model):
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="dose_sheets")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, verbose_name=_("participant"), related_name="dose_sheets"
+    )
     # Copied from the participant (participants never change site) so that the pharmacist's queue
     # filters and indexes on it without a join.
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="dose_sheets")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, verbose_name=_("site"), related_name="dose_sheets")
     phase = models.CharField(_("phase"), max_length=32)
     cycle_number = models.PositiveSmallIntegerField(_("cycle"), validators=[MinValueValidator(1)])
     # Cycles numbered consecutively across the systemic phases (neoadjuvant 1–4 → 1–4, adjuvant
@@ -46,19 +49,36 @@ class DoseSheet(models.Model):
     fingerprint = models.CharField(_("inputs fingerprint"), max_length=64)
     releasable = models.BooleanField(_("can be released"), default=True)
     weight_kg = models.DecimalField(_("weight used (kg)"), max_digits=6, decimal_places=2)
-    oxaliplatin_mg = models.DecimalField(max_digits=8, decimal_places=1, null=True, blank=True)
-    oxaliplatin_mg_m2 = models.DecimalField(max_digits=8, decimal_places=1, null=True, blank=True)
+    oxaliplatin_mg = models.DecimalField(_("oxaliplatin (mg)"), max_digits=8, decimal_places=1, null=True, blank=True)
+    oxaliplatin_mg_m2 = models.DecimalField(
+        _("oxaliplatin (mg/m²)"), max_digits=8, decimal_places=1, null=True, blank=True
+    )
     prepared_at = models.DateTimeField(_("prepared at"))
     prepared_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        verbose_name=_("prepared by"),
+        null=True,
+        blank=True,
+        related_name="+",
     )
     verified_at = models.DateTimeField(_("verified at"), null=True, blank=True)
     verified_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        verbose_name=_("verified by"),
+        null=True,
+        blank=True,
+        related_name="+",
     )
     released_at = models.DateTimeField(_("released at"), null=True, blank=True)
     released_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        verbose_name=_("released by"),
+        null=True,
+        blank=True,
+        related_name="+",
     )
     ended_at = models.DateTimeField(_("voided or superseded at"), null=True, blank=True)
     end_reason = models.CharField(_("why voided or superseded"), max_length=300, blank=True)
@@ -104,7 +124,10 @@ class DoseSheet(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.participant} {self.phase} C{self.cycle_number} v{self.version} ({self.status})"
+        return (
+            f"{self.participant} {phase_name(self.phase)} C{self.cycle_number} v{self.version} "
+            f"({self.get_status_display()})"
+        )
 
 
 class ModificationAction(models.TextChoices):
@@ -118,7 +141,9 @@ class DoseModification(models.Model):
     """An investigator's dose decision for one drug after a toxicity seen in a cycle. It changes
     the following cycles' doses (carried forward, never re-escalated)."""
 
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="dose_modifications")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, verbose_name=_("participant"), related_name="dose_modifications"
+    )
     drug = models.CharField(_("drug"), max_length=32)
     phase = models.CharField(_("phase"), max_length=32)
     cycle_number = models.PositiveSmallIntegerField(_("cycle in which the toxicity was seen"))
@@ -133,7 +158,9 @@ class DoseModification(models.Model):
     level_label = models.CharField(_("dose from the next cycle"), max_length=40)
     rule = models.CharField(_("rule applied"), max_length=200)
     reason = models.TextField(_("reason"))
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name=_("decided by"), related_name="+"
+    )
     decided_at = models.DateTimeField(_("decided at"))
 
     history = HistoricalRecords()
@@ -152,7 +179,10 @@ class DoseModification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.participant} {self.drug} C{self.cycle_seq}: {self.action} (G{self.ctcae_grade})"
+        return (
+            f"{self.participant} {drug_name(self.drug)} C{self.cycle_seq}: {self.get_action_display()} "
+            f"(G{self.ctcae_grade})"
+        )
 
 
 class RenalDecision(models.Model):
@@ -162,12 +192,16 @@ class RenalDecision(models.Model):
     class Decision(models.TextChoices):
         WITHHOLD = "withhold", _("withhold capecitabine this cycle")
 
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="renal_decisions")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, verbose_name=_("participant"), related_name="renal_decisions"
+    )
     phase = models.CharField(_("phase"), max_length=32)
     cycle_number = models.PositiveSmallIntegerField(_("cycle"))
     decision = models.CharField(_("decision"), max_length=12, choices=Decision.choices, default=Decision.WITHHOLD)
     reason = models.TextField(_("reason"))
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name=_("decided by"), related_name="+"
+    )
     decided_at = models.DateTimeField(_("decided at"))
 
     history = HistoricalRecords()
@@ -180,4 +214,4 @@ class RenalDecision(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.participant} {self.phase} C{self.cycle_number}: {self.decision}"
+        return f"{self.participant} {phase_name(self.phase)} C{self.cycle_number}: {self.get_decision_display()}"

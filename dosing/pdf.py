@@ -13,8 +13,10 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from dosing import calculations, selectors
-from dosing.models import DoseSheet, SheetStatus
+from dosing import calculations, selectors, wording
+from dosing.models import DoseSheet, ModificationAction, SheetStatus
+from trialsite.i18n import drug_name, html_lang, phase_name, route_name
+from trialsite.labs import analyte_label
 from trialsite.models import Sex
 
 # WeasyPrint logs every layout step at INFO: keep the worker and web logs readable.
@@ -40,8 +42,24 @@ DRUG_STATUS_LABELS = {
 }
 
 
+def _protocol_names(sheet: DoseSheet, doc: dict[str, Any]) -> tuple[str, str]:
+    """The arm's and the phase's names from the protocol file, in Chinese for a Chinese reader
+    (the sheet stores the English names and the codes)."""
+    chinese = translation.get_language() == "zh-hans"
+    phase = (doc.get("phase_name_zh") if chinese else "") or doc.get("phase_name") or doc.get("phase", "")
+    arm = doc.get("arm_name") or doc.get("arm", "")
+    if chinese:
+        arms = sheet.participant.protocol_version.definition.get("arms", [])
+        arm = next((a.get("name_zh") or arm for a in arms if a.get("code") == doc.get("arm")), arm)
+    return arm, phase
+
+
 def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
+    """What the sheet templates show, in the active language: the stored document plus every
+    stored code and English phrase said again for the reader (dosing.wording)."""
     doc = selectors.dose_sheet_document(sheet)
+    chinese = translation.get_language() == "zh-hans"
+    arm_display, phase_display = _protocol_names(sheet, doc)
     doses = []
     for d in doc["doses"]:
         tablets = d.get("tablets")
@@ -49,6 +67,15 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
         doses.append(
             {
                 **d,
+                # The drug in the reader's language first, the other one beside it (both are
+                # printed: a pharmacist checks the name against the product).
+                "name_first": (d.get("name_zh") or d["name"]) if chinese else d["name"],
+                "name_second": d["name"] if chinese else d.get("name_zh", ""),
+                "route_text": route_name(d["route"]),
+                "frequency_text": wording.frequency(d.get("frequency", "")),
+                "level_text": wording.level_label(d.get("level_label", "")),
+                "level_reason_text": wording.level_reason(d.get("level_reason", "")),
+                "rounding_text": wording.rounding(d.get("rounding", "")),
                 "status_label": DRUG_STATUS_LABELS.get(d["status"], d["status"]),
                 "dose_text": (
                     _num(d.get("dose_mg")) + " mg"
@@ -72,6 +99,11 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
         )
     return {
         "doc": doc,
+        "html_lang": html_lang(),
+        "arm_display": arm_display,
+        "phase_display": phase_display,
+        "bsa_formula_name": wording.BSA_FORMULA_NAMES.get(doc.get("bsa_formula", ""), doc.get("bsa_formula", "")),
+        "sources": [{**s, "what_text": wording.source_what(s["what"])} for s in doc.get("sources", [])],
         "doses": doses,
         "released": sheet.status == SheetStatus.RELEASED,
         "status_label": SheetStatus(sheet.status).label,
@@ -83,9 +115,27 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
         "bmi_text": _num(doc.get("bmi")),
         "cumulative": {k: _num(v) for k, v in doc.get("cumulative_oxaliplatin", {}).items()},
         # Dose-changing decisions only (maintained doses are in the JSON's full history).
-        "modifications": [m for m in doc.get("modifications", []) if m.get("action") != "maintain"],
+        "modifications": [
+            {
+                **m,
+                "drug_text": drug_name(m["drug"]),
+                "phase_text": phase_name(m["phase"]),
+                "action_text": ModificationAction(m["action"]).label
+                if m["action"] in ModificationAction.values
+                else m["action"],
+                "dose_text": wording.level_label(m.get("dose_from_next_cycle", "")),
+            }
+            for m in doc.get("modifications", [])
+            if m.get("action") != "maintain"
+        ],
         "labs": [
-            {**row, "value_text": _num(row.get("value")), "min_text": _num(row.get("minimum"))}
+            {
+                **row,
+                "analyte_text": analyte_label(row["analyte"]),
+                "reason_text": wording.lab_reason(row.get("reason", "")),
+                "value_text": _num(row.get("value")),
+                "min_text": _num(row.get("minimum")),
+            }
             for row in doc["day1_labs"]
         ],
     }

@@ -8,11 +8,17 @@ import datetime as dt
 from typing import Any
 
 from django.dispatch import receiver
+from django.utils.translation import gettext_noop
 
 from dosing import services
 from trialsite import clock
 from trialsite.models import Participant
 from trialsite.signals import clinical_data_recorded, cycle_rescheduled, participant_withdrawn
+
+# Why a sheet was voided or superseded, stored in English (dosing.wording translates on display).
+END_NEW_RECORD = gettext_noop("new %(kind)s recorded")
+END_ENTERED_IN_ERROR = gettext_noop("%(kind)s entered in error")
+END_REDATED = gettext_noop("cycle re-dated to %(date)s")
 
 
 @receiver(clinical_data_recorded, dispatch_uid="dosing.clinical_data_recorded")
@@ -21,7 +27,8 @@ def on_clinical_data_recorded(sender: Any, participant: Participant, kind: str, 
     # have not started yet; sheets whose inputs did not change stay as they are (fingerprint).
     services.dose_sheets_refresh(
         participant=participant,
-        reason=f"new {kind} recorded" if not getattr(record, "entered_in_error", False) else f"{kind} entered in error",
+        reason=(END_ENTERED_IN_ERROR if getattr(record, "entered_in_error", False) else END_NEW_RECORD)
+        % {"kind": kind},
         now=clock.now(),
         day1_from=clock.today(),
     )
@@ -33,7 +40,7 @@ def on_cycle_rescheduled(
 ) -> None:
     services.dose_sheets_refresh(
         participant=participant,
-        reason=f"cycle re-dated to {day1.isoformat()}",
+        reason=END_REDATED % {"date": day1.isoformat()},
         now=clock.now(),
         only=(phase, cycle_number),
         new_day1=day1,

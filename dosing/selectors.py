@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from dosing.models import UNRELEASED_STATUSES, DoseSheet, SheetStatus
 from trialsite import roles, selectors
+from trialsite.i18n import drug_name
 
 
 def dose_sheets_for_user(user: Any) -> QuerySet[DoseSheet]:
@@ -48,11 +49,15 @@ def current_sheet(*, participant_id: int, phase: str, cycle_number: int) -> Dose
 
 
 def translate_messages(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Stored warnings/blockers in the reader's language (the English template is the msgid)."""
+    """Stored warnings/blockers in the reader's language (the English template is the msgid; a
+    drug parameter, stored as the protocol's English name, is named in the reader's language)."""
     out = []
     for item in items:
         template = item.get("template") or item.get("message", "")
-        params = item.get("params") or {}
+        params = {
+            k: drug_name(v.lower()) if k == "drug" and isinstance(v, str) else v
+            for k, v in (item.get("params") or {}).items()
+        }
         text = _(template) % params if params else _(template)
         out.append({"code": item.get("code"), "message": text})
     return out

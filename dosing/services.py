@@ -27,11 +27,28 @@ from dosing.models import (
     RenalDecision,
     SheetStatus,
 )
+from dosing.selectors import translate_messages
 from trialsite import roles, selectors
 from trialsite.errors import ApplicationError, Conflict, InvalidInput, NotPermitted, RuleViolation
 from trialsite.models import Participant
 
 logger = logging.getLogger(__name__)
+
+# Phrases stored in English in a sheet's content or end reason (see calculations.ROUNDING_*);
+# dosing.wording shows them in the reader's language.
+MODIFICATION_REASON = gettext_noop(
+    "%(action)s: %(toxicity)s grade %(grade)s in %(phase)s cycle %(cycle)s (%(rule)s); %(reason)s"
+)
+SOURCE_BSA = gettext_noop("BSA")
+SOURCE_CRCL = gettext_noop("CrCl")
+SOURCE_DOSE_BANDS = gettext_noop("%(drug)s dose bands")
+SOURCE_TOXICITY_TABLE = gettext_noop("%(drug)s toxicity table")
+SOURCE_ROUNDING = gettext_noop("%(drug)s rounding")
+END_INPUTS_CHANGED = gettext_noop("inputs changed")
+END_NOT_REPREPARED = gettext_noop("%(reason)s; not re-prepared: %(detail)s")
+END_WITHDRAWN = gettext_noop("participant withdrawn")
+END_MODIFICATION = gettext_noop("dose modification: %(drug)s %(action)s (%(toxicity)s grade %(grade)s)")
+END_RENAL_DECISION = gettext_noop("renal decision recorded")
 
 
 # --- Helpers -------------------------------------------------------------------------------------
@@ -115,10 +132,15 @@ def _levels_for(
         deciding = [m for m in own if m.cycle_seq < seq and m.action != "maintain"]
         if deciding:
             last = deciding[-1]
-            reasons[code] = (
-                f"{last.action}: {last.toxicity_term} grade {last.ctcae_grade} in {last.phase} cycle "
-                f"{last.cycle_number} ({last.rule}); {last.reason}"
-            )
+            reasons[code] = MODIFICATION_REASON % {
+                "action": last.action,
+                "toxicity": last.toxicity_term,
+                "grade": last.ctcae_grade,
+                "phase": last.phase,
+                "cycle": last.cycle_number,
+                "rule": last.rule,
+                "reason": last.reason,
+            }
     for m in mods:
         if m.cycle_seq < seq:
             history.append(
@@ -162,7 +184,12 @@ def build_sheet_content(
         if row is None or row.measured_on < oldest:
             problems[kind] = [
                 _("No %(kind)s measured between %(from)s and %(to)s (the protocol allows %(n)s days before day 1).")
-                % {"kind": kind, "from": oldest.isoformat(), "to": day1.isoformat(), "n": cfg.measurement_max_age_days}
+                % {
+                    "kind": _("height") if kind == "height" else _("weight"),
+                    "from": oldest.isoformat(),
+                    "to": day1.isoformat(),
+                    "n": cfg.measurement_max_age_days,
+                }
             ]
         else:
             measured[kind] = row
@@ -264,13 +291,13 @@ def build_sheet_content(
     this_mg_m2 = oxali["dose_per_unit"] if this_mg is not None and oxali else None
 
     sources = [
-        {"what": "BSA", "source": calc.BSA_FORMULA_SOURCES[cfg.bsa_formula]},
-        {"what": "CrCl", "source": "Cockcroft & Gault, Nephron 1976;16:31"},
+        {"what": SOURCE_BSA, "source": calc.BSA_FORMULA_SOURCES[cfg.bsa_formula]},
+        {"what": SOURCE_CRCL, "source": "Cockcroft & Gault, Nephron 1976;16:31"},
     ]
     for spec in drugs:
         if spec.band_table:
             table = tables.BAND_TABLES[spec.band_table]
-            sources.append({"what": f"{spec.name} dose bands", "source": table.source})
+            sources.append({"what": SOURCE_DOSE_BANDS % {"drug": spec.name}, "source": table.source})
             if not table.checked_against_label:
                 warnings.append(
                     calc.Warning(
@@ -281,9 +308,11 @@ def build_sheet_content(
                         {"drug": spec.name},
                     )
                 )
-            sources.append({"what": f"{spec.name} toxicity table", "source": tables.CAPECITABINE_TOXICITY_SOURCE})
+            sources.append(
+                {"what": SOURCE_TOXICITY_TABLE % {"drug": spec.name}, "source": tables.CAPECITABINE_TOXICITY_SOURCE}
+            )
         if spec.rounding_source:
-            sources.append({"what": f"{spec.name} rounding", "source": spec.rounding_source})
+            sources.append({"what": SOURCE_ROUNDING % {"drug": spec.name}, "source": spec.rounding_source})
 
     phase_def = regimen.phase_spec(definition, phase)
     arms = {a["code"]: a for a in definition.get("arms", [])}
@@ -404,7 +433,7 @@ def dose_sheet_prepare(
     if current is not None:
         if current.fingerprint == digest:
             return current
-        _end(current, reason=reason or _("inputs changed"), now=now)
+        _end(current, reason=reason or END_INPUTS_CHANGED, now=now)
     last_version = (
         DoseSheet.objects.filter(participant=participant, phase=phase, cycle_number=cycle_number)
         .order_by("-version")
@@ -446,13 +475,14 @@ def dose_sheet_verify(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseSh
     _require_site(by, sheet.participant)
     if sheet.status != SheetStatus.PREPARED:
         raise Conflict(
-            _("Only a prepared sheet can be verified (this one is %(status)s).") % {"status": sheet.status},
+            _("Only a prepared sheet can be verified (this one is %(status)s).")
+            % {"status": sheet.get_status_display()},
             code="sheet_not_prepared",
         )
     if not sheet.releasable:
         raise RuleViolation(
             _("This sheet cannot be verified: %(why)s")
-            % {"why": "; ".join(b["message"] for b in sheet.content["blockers"])},
+            % {"why": "; ".join(b["message"] for b in translate_messages(sheet.content["blockers"]))},
             code="sheet_blocked",
         )
     sheet.status = SheetStatus.VERIFIED
@@ -470,7 +500,8 @@ def dose_sheet_release(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseS
     _require_site(by, sheet.participant)
     if sheet.status != SheetStatus.VERIFIED:
         raise Conflict(
-            _("Only a verified sheet can be released (this one is %(status)s).") % {"status": sheet.status},
+            _("Only a verified sheet can be released (this one is %(status)s).")
+            % {"status": sheet.get_status_display()},
             code="sheet_not_verified",
         )
     if sheet.verified_by_id == by.pk:
@@ -537,7 +568,7 @@ def dose_sheets_refresh(
             logger.warning("dose sheet %s could not be re-prepared: %s", sheet.pk, exc.detail)
             locked = _locked(sheet)
             if locked.status in CURRENT_STATUSES:
-                _end(locked, reason=f"{reason}; not re-prepared: {exc.detail}", now=now)
+                _end(locked, reason=END_NOT_REPREPARED % {"reason": reason, "detail": exc.detail}, now=now)
     return out
 
 
@@ -545,7 +576,7 @@ def dose_sheets_refresh(
 def dose_sheets_void_for_withdrawal(*, participant: Participant, now: dt.datetime) -> int:
     count = 0
     for sheet in DoseSheet.objects.select_for_update().filter(participant=participant, status__in=UNRELEASED_STATUSES):
-        _end(sheet, reason="participant withdrawn", now=now)
+        _end(sheet, reason=END_WITHDRAWN, now=now)
         count += 1
     return count
 
@@ -625,7 +656,7 @@ def dose_modification_record(
     row.save()
     dose_sheets_refresh(
         participant=participant,
-        reason=f"dose modification: {drug} {outcome.action} ({term} grade {ctcae_grade})",
+        reason=END_MODIFICATION % {"drug": drug, "action": outcome.action, "toxicity": term, "grade": ctcae_grade},
         now=now,
         min_cycle_seq=seq + 1,
     )
@@ -666,7 +697,7 @@ def renal_decision_record(
             row.save()
     except IntegrityError as exc:
         raise Conflict(_("A renal decision for this cycle is already recorded."), code="renal_decision_exists") from exc
-    dose_sheets_refresh(participant=participant, reason="renal decision recorded", now=now, only=(phase, cycle_number))
+    dose_sheets_refresh(participant=participant, reason=END_RENAL_DECISION, now=now, only=(phase, cycle_number))
     return row
 
 

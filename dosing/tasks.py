@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 
 from celery import shared_task
+from django.utils.translation import gettext_noop
 
 from dosing import regimen, services
 from dosing.models import CURRENT_STATUSES, DoseSheet
@@ -64,7 +65,7 @@ def prepare_due(*, today: dt.date, now: dt.datetime) -> dict[str, int]:
                 cycle_number=visit.cycle_number,
                 day1=visit.day1,
                 now=now,
-                reason="prepared by the daily task",
+                reason=gettext_noop("prepared by the daily task"),
             )
             counts["prepared"] += 1
         except ApplicationError as exc:

@@ -15,15 +15,24 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import translation
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
 from randomization import selectors, services
 from randomization.models import Allocation, ParticipantToRandomize, RandomizationScheme, ScreeningAssessment
-from trialsite import clock, roles
+from trialsite import clock, i18n, roles
 from trialsite import selectors as registry
-from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, show_error
+from trialsite.admin import (
+    ARM_FILTER,
+    NoDeleteMixin,
+    SiteScopedAdminMixin,
+    code_filter,
+    show_error,
+    stored_json,
+)
 from trialsite.errors import ApplicationError
 from trialsite.models import Participant, Trial
 
@@ -42,15 +51,18 @@ class ScreeningAssessmentForm(forms.ModelForm[ScreeningAssessment]):
         trial = Trial.objects.select_related("current_protocol").first()
         definition = trial.definition if trial else {}
         texts: dict[str, str] = {}
+        # The criterion's wording in the nurse's language (the protocol file has `text_zh`).
+        text_key = "text_zh" if translation.get_language() == "zh-hans" else "text"
         for kind in ("inclusion", "exclusion"):
             for criterion in definition.get("eligibility", {}).get(kind, []):
                 rule = criterion["rule"]
                 for sub in rule.get("rules", [rule]):
                     if "field" in sub:
-                        texts.setdefault(sub["field"], criterion["text"])
+                        texts.setdefault(sub["field"], criterion.get(text_key) or criterion["text"])
         self.finding_fields = services.assessment_fields(definition)
         for name, kind in self.finding_fields.items():
-            label = f"{name} — {texts.get(name, '')}".rstrip(" —")
+            # The criterion in words, and the field's code (the API's name for it) as code.
+            label = format_html("{} <code>{}</code>", texts[name], name) if name in texts else name
             if kind == "boolean":
                 self.fields[f"f_{name}"] = forms.ChoiceField(label=label, choices=YES_NO, required=False)
             else:
@@ -81,8 +93,8 @@ class ScreeningAssessmentAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistor
         "age_years",
         "weight_kg",
         "creatinine_clearance_ml_min",
-        "findings",
-        "labs",
+        stored_json("findings", _("findings")),
+        stored_json("labs", _("lab values used")),
         "assessed_by",
         "assessed_at",
     ]
@@ -160,6 +172,12 @@ class RandomizeAdmin(SiteScopedAdminMixin, admin.ModelAdmin[ParticipantToRandomi
     list_display = ["screening_number", "full_name", "site", "status", "randomization_number", "randomize_button"]
     list_filter = ["status", "site"]
     search_fields = ["screening_number", "full_name"]
+    exclude = ["arm"]
+    readonly_fields = ["arm_name"]
+
+    @admin.display(description=_("arm"))
+    def arm_name(self, obj: Participant) -> str:
+        return i18n.arm_name(obj.arm) if obj.arm else "—"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -230,7 +248,7 @@ class RandomizeAdmin(SiteScopedAdminMixin, admin.ModelAdmin[ParticipantToRandomi
                 messages.success(
                     request,
                     _("%(p)s randomized: number %(n)s, arm %(arm)s.")
-                    % {"p": participant, "n": allocation.sequence, "arm": allocation.arm},
+                    % {"p": participant, "n": allocation.sequence, "arm": i18n.arm_name(allocation.arm)},
                 )
                 return HttpResponseRedirect(reverse("admin:randomization_participanttorandomize_changelist"))
         context = {
@@ -247,12 +265,31 @@ class RandomizeAdmin(SiteScopedAdminMixin, admin.ModelAdmin[ParticipantToRandomi
         return TemplateResponse(request, "admin/randomization/randomize_confirm.html", context)
 
 
+METHODS = {
+    "minimization": pgettext_lazy("randomization method", "minimization"),
+    "blocks": pgettext_lazy("randomization method", "permuted blocks"),
+    "efron": pgettext_lazy("randomization method", "Efron's biased coin"),
+    "simple": pgettext_lazy("randomization method", "simple randomization"),
+}
+IMBALANCE_MEASURES = {
+    "range": pgettext_lazy("imbalance measure", "range"),
+    "variance": pgettext_lazy("imbalance measure", "variance"),
+}
+
+
+CONFIG_JSON = stored_json("config", _("configuration"))
+
+
 class SchemeForm(forms.ModelForm[RandomizationScheme]):
-    method = forms.ChoiceField(choices=[(m, m) for m in ("minimization", "blocks", "efron", "simple")])
-    p = forms.FloatField(initial=0.8, min_value=0.5, max_value=1, help_text=_("minimization: P(minimizing arm)"))
-    imbalance = forms.ChoiceField(choices=[("range", "range"), ("variance", "variance")])
-    block_sizes = forms.CharField(initial="4,6", help_text=_("permuted blocks: sizes, comma-separated"))
-    efron_p = forms.FloatField(initial=0.6667, min_value=0.5, max_value=1)
+    method = forms.ChoiceField(label=_("method"), choices=list(METHODS.items()))
+    p = forms.FloatField(
+        label=_("p"), initial=0.8, min_value=0.5, max_value=1, help_text=_("minimization: P(minimizing arm)")
+    )
+    imbalance = forms.ChoiceField(label=_("imbalance measure"), choices=list(IMBALANCE_MEASURES.items()))
+    block_sizes = forms.CharField(
+        label=_("block sizes"), initial="4,6", help_text=_("permuted blocks: sizes, comma-separated")
+    )
+    efron_p = forms.FloatField(label=_("Efron's p"), initial=0.6667, min_value=0.5, max_value=1)
 
     class Meta:
         model = RandomizationScheme
@@ -270,7 +307,7 @@ class RandomizationSchemeAdmin(NoDeleteMixin, SimpleHistoryAdmin):
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ["trial", "method", "p", "imbalance", "block_sizes", "efron_p", "reason"]
-        return ["trial", "version", "status", "config", "commitment", "reason", "created_by", "activated_at"]
+        return ["trial", "version", "status", CONFIG_JSON, "commitment", "reason", "created_by", "activated_at"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [] if obj is None else self.get_fields(request, obj)
@@ -322,13 +359,42 @@ class RandomizationSchemeAdmin(NoDeleteMixin, SimpleHistoryAdmin):
                 )
 
 
+def _method_name(code: str) -> str:
+    return str(METHODS.get(code, code))
+
+
+METHOD_FILTER = code_filter("method", _("method"), _method_name)
+
+
 @admin.register(Allocation)
 class AllocationAdmin(admin.ModelAdmin[Allocation]):
     """The allocation record, read-only, for the statistician (view_allocation permission)."""
 
-    list_display = ["sequence", "trial", "participant", "arm", "method", "allocated_at", "allocated_by"]
-    list_filter = ["trial", "arm", "method"]
-    readonly_fields = [f.name for f in Allocation._meta.fields]
+    list_display = ["sequence", "trial", "participant", "arm_name", "method_name", "allocated_at", "allocated_by"]
+    list_filter = ["trial", ARM_FILTER, METHOD_FILTER]
+    readonly_fields = [
+        {
+            "arm": "arm_name",
+            "method": "method_name",
+            "factors": "factors_json",
+            "draws": "draws_json",
+            "details": "details_json",
+        }.get(f.name, f.name)
+        for f in Allocation._meta.fields
+    ]
+    exclude = ["arm", "method", "factors", "draws", "details"]  # shown by the methods below
+    # The allocation record as stored (it is hashed): JSON with codes, shown as code.
+    factors_json = staticmethod(stored_json("factors", _("factor values")))
+    draws_json = staticmethod(stored_json("draws", _("draws")))
+    details_json = staticmethod(stored_json("details", _("decision details")))
+
+    @admin.display(description=_("arm"), ordering="arm")
+    def arm_name(self, obj: Allocation) -> str:
+        return i18n.arm_name(obj.arm)
+
+    @admin.display(description=_("method"), ordering="method")
+    def method_name(self, obj: Allocation) -> str:
+        return _method_name(obj.method)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

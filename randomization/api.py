@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -59,9 +60,9 @@ def _request_hash(request: Request) -> str:
 def _replay(record: IdempotencyRecord, request_hash: str) -> Response:
     if record.request_hash != request_hash:
         raise RuleViolation(
-            "This Idempotency-Key was used with a different request.",
+            _("This Idempotency-Key was used with a different request."),
             code="idempotency_key_reused",
-            errors={"Idempotency-Key": ["Already used with another request body or endpoint."]},
+            errors={"Idempotency-Key": [_("Already used with another request body or endpoint.")]},
         )
     return Response(record.body, status=record.status_code, headers={"Idempotent-Replayed": "true"})
 

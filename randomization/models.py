@@ -24,7 +24,9 @@ class ScreeningAssessment(models.Model):
     protocol definition (yes/no findings as booleans, counts and measures as numbers), including
     the stratification factors (liver-only metastases, ECOG)."""
 
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="screening_assessments")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, verbose_name=_("participant"), related_name="screening_assessments"
+    )
     assessed_on = models.DateField(_("assessed on"))
     findings = models.JSONField(_("findings"), default=dict, blank=True)
     # Computed by the service at the time of the assessment.
@@ -38,7 +40,12 @@ class ScreeningAssessment(models.Model):
     criteria = models.JSONField(_("criteria results"), default=list, blank=True)
     assessed_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
     assessed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        verbose_name=_("assessed by"),
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     history = HistoricalRecords()
@@ -55,7 +62,7 @@ class ScreeningAssessment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.participant} {self.assessed_on} {self.outcome}"
+        return f"{self.participant} {self.assessed_on} {self.get_outcome_display()}"
 
 
 class SchemeStatus(models.TextChoices):
@@ -70,19 +77,31 @@ class RandomizationScheme(models.Model):
     in the database: a trigger refuses changes to an activated scheme's configuration and
     commitment). An amendment is a new version; the previous one becomes superseded."""
 
-    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="randomization_schemes")
+    trial = models.ForeignKey(
+        Trial, on_delete=models.PROTECT, verbose_name=_("trial"), related_name="randomization_schemes"
+    )
     version = models.PositiveIntegerField(_("version"))
     config = models.JSONField(_("configuration"))
     status = models.CharField(_("status"), max_length=16, choices=SchemeStatus.choices, default=SchemeStatus.DRAFT)
     commitment = models.CharField(_("SHA-256 commitment"), max_length=64, blank=True)
     reason = models.TextField(_("reason for this version"), blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        related_name="+",
     )
     activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
     activated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        verbose_name=_("activated by"),
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     history = HistoricalRecords()
@@ -107,7 +126,11 @@ class RandomizationScheme(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.trial} scheme v{self.version} ({self.status})"
+        return _("%(trial)s scheme v%(version)s (%(status)s)") % {
+            "trial": self.trial,
+            "version": self.version,
+            "status": self.get_status_display(),
+        }
 
 
 class SchemeSecret(models.Model):
@@ -134,9 +157,16 @@ class Allocation(models.Model):
     """One randomization: append-only (a PostgreSQL trigger rejects UPDATE and DELETE) and
     hash-chained (`entry_hash` covers the entry and the previous entry's hash)."""
 
-    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="allocations")
-    scheme = models.ForeignKey(RandomizationScheme, on_delete=models.PROTECT, related_name="allocations")
-    participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="allocation")
+    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, verbose_name=_("trial"), related_name="allocations")
+    scheme = models.ForeignKey(
+        RandomizationScheme,
+        on_delete=models.PROTECT,
+        verbose_name=_("randomization scheme"),
+        related_name="allocations",
+    )
+    participant = models.OneToOneField(
+        Participant, on_delete=models.PROTECT, verbose_name=_("participant"), related_name="allocation"
+    )
     sequence = models.PositiveIntegerField(_("randomization number"))
     arm = models.CharField(_("arm"), max_length=32)
     method = models.CharField(_("method"), max_length=16)
@@ -144,12 +174,19 @@ class Allocation(models.Model):
     draws = models.JSONField(_("draws"))
     details = models.JSONField(_("decision details"))
     assessment = models.ForeignKey(
-        ScreeningAssessment, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        ScreeningAssessment,
+        on_delete=models.PROTECT,
+        verbose_name=_("screening assessment"),
+        null=True,
+        blank=True,
+        related_name="+",
     )
     allocated_at = models.DateTimeField(_("randomized at"))
-    allocated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    prev_hash = models.CharField(max_length=64)
-    entry_hash = models.CharField(max_length=64, unique=True)
+    allocated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name=_("allocated by"), related_name="+"
+    )
+    prev_hash = models.CharField(_("hash of the previous entry"), max_length=64)
+    entry_hash = models.CharField(_("entry hash"), max_length=64, unique=True)
 
     class Meta:
         verbose_name = _("allocation")

@@ -22,8 +22,17 @@ from schedules import selectors, services
 from schedules.models import Booking, BookingStatus, ScheduledEvent, SiteClosure, TreatmentPlan
 from trialsite import clock, roles
 from trialsite import selectors as registry
-from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, show_error
+from trialsite.admin import (
+    ARM_COLUMN,
+    ARM_FILTER,
+    PHASE_COLUMN,
+    NoDeleteMixin,
+    SiteScopedAdminMixin,
+    show_error,
+    stored_json,
+)
 from trialsite.errors import ApplicationError
+from trialsite.i18n import translate_stored
 from trialsite.models import RANDOMIZED_STATUSES, Participant
 
 EDITORS = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
@@ -69,12 +78,13 @@ def _run(request: HttpRequest, action: Any, success: str) -> bool:
 @admin.register(TreatmentPlan)
 class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     site_lookup = "participant__site"
-    list_display = ["participant", "site", "arm", "scrt_start_date", "status", "timeline_link"]
-    list_filter = ["status", "arm", "participant__site"]
+    list_display = ["participant", "site", ARM_COLUMN, "scrt_start_date", "status", "timeline_link"]
+    list_filter = ["status", ARM_FILTER, "participant__site"]
+    exclude = ["arm"]  # shown by ARM_COLUMN
     search_fields = ["participant__screening_number"]
     readonly_fields = [
         "participant",
-        "arm",
+        ARM_COLUMN,
         "scrt_start_date",
         "status",
         "stopped_on",
@@ -283,7 +293,7 @@ def _timeline_url(participant_id: int) -> str:
 class ScheduledEventAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     list_display = [
         "participant",
-        "label",
+        "event_label",
         "target_date",
         "window_start",
         "window_end",
@@ -295,13 +305,21 @@ class ScheduledEventAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmi
     list_filter = ["kind", "status", "delayed", "site"]
     search_fields = ["participant__screening_number"]
     date_hierarchy = "planned_date"
-    readonly_fields = [f.name for f in ScheduledEvent._meta.fields]
+    readonly_fields = [
+        {"phase": PHASE_COLUMN, "details": stored_json("details", _("details"))}.get(f.name, f.name)
+        for f in ScheduledEvent._meta.fields
+    ]
+    exclude = ["phase", "details"]  # shown by the columns above
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # changed on the timeline, through the services (history stays readable)
+
+    @admin.display(description=_("event"))
+    def event_label(self, obj: ScheduledEvent) -> str:
+        return obj.label
 
 
 @admin.register(Booking)
@@ -310,7 +328,15 @@ class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     list_filter = ["status", "site", "uses_infusion_chair"]
     search_fields = ["participant__screening_number"]
     date_hierarchy = "date"
-    readonly_fields = [f.name for f in Booking._meta.fields]
+    readonly_fields = ["cancel_reason_text" if f.name == "cancel_reason" else f.name for f in Booking._meta.fields]
+    exclude = ["cancel_reason"]
+
+    @admin.display(description=_("cancel reason"))
+    def cancel_reason_text(self, obj: Booking) -> str:
+        """Stored in English when the system wrote it ("plan re-made"), shown in the reader's
+        language; a reason a person typed is shown as typed."""
+        return translate_stored(obj.cancel_reason) or "—"
+
     actions = ["cancel_selected"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -7,9 +7,12 @@ import datetime as dt
 import json
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -37,7 +40,7 @@ from trialsite import clock, roles
 from trialsite.api.errors import error_body
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
 from trialsite.api.views import get_participant
-from trialsite.models import Participant, Site
+from trialsite.models import Participant, Site, StaffProfile
 from trialsite.selectors import participants_for_user, user_site_ids
 
 EDITORS = frozenset({roles.RESEARCH_NURSE, roles.INVESTIGATOR})
@@ -127,7 +130,7 @@ class ParticipantScheduleIcs(JsonErrorsMixin, APIView):
         events = selectors.plan_events(participant.pk)
         body = ics.render(
             selectors.feed_events(events, staff=False),
-            name=f"{participant.screening_number} treatment calendar",
+            name=_("%(p)s treatment calendar") % {"p": participant.screening_number},
             now=clock.now(),
             time_zone=participant.site.time_zone,
         )
@@ -317,7 +320,7 @@ class SiteFeedIcs(JsonErrorsMixin, APIView):
         feed = CalendarFeed.objects.select_related("user").filter(key=key, revoked_at__isnull=True).first()
         if feed is None or not feed.user.is_active:
             return JsonResponse(
-                error_body("not_authenticated", "Unknown or revoked calendar feed."),
+                error_body("not_authenticated", _("Unknown or revoked calendar feed.")),
                 status=status.HTTP_401_UNAUTHORIZED,
             )
         user = feed.user
@@ -329,5 +332,10 @@ class SiteFeedIcs(JsonErrorsMixin, APIView):
             )
         today = clock.today()
         events = selectors.site_events(site_ids, date_from=today - FEED_PAST, date_to=today + FEED_FUTURE)
-        body = ics.render(selectors.feed_events(events, staff=True), name="TrialSite site calendar", now=clock.now())
+        # A calendar app sends no language: the feed is in its owner's language (StaffProfile).
+        profile = StaffProfile.objects.filter(user=user).first()
+        with translation.override(profile.language if profile else settings.LANGUAGE_CODE):
+            body = ics.render(
+                selectors.feed_events(events, staff=True), name=_("TrialSite site calendar"), now=clock.now()
+            )
         return _ics_response(body, "trialsite-sites.ics")

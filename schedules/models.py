@@ -11,9 +11,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 from simple_history.models import HistoricalRecords
 
 from schedules import calendar
+from trialsite.i18n import arm_name, phase_name
 from trialsite.models import Participant, Site
 
 
@@ -25,16 +27,23 @@ class PlanStatus(models.TextChoices):
 class TreatmentPlan(models.Model):
     """A participant's calendar, made from their protocol version, arm and SCRT start date."""
 
-    participant = models.OneToOneField(Participant, on_delete=models.PROTECT, related_name="treatment_plan")
+    participant = models.OneToOneField(
+        Participant, on_delete=models.PROTECT, verbose_name=_("participant"), related_name="treatment_plan"
+    )
     arm = models.CharField(_("arm"), max_length=32)
     scrt_start_date = models.DateField(_("SCRT start date"))
     status = models.CharField(_("status"), max_length=16, choices=PlanStatus.choices, default=PlanStatus.ACTIVE)
     stopped_on = models.DateField(_("stopped on"), null=True, blank=True)
     stop_reason = models.CharField(_("stop reason"), max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     history = HistoricalRecords()
@@ -47,7 +56,7 @@ class TreatmentPlan(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.participant} ({self.arm})"
+        return f"{self.participant} ({arm_name(self.arm)})"
 
 
 class EventKind(models.TextChoices):
@@ -76,11 +85,19 @@ class ScheduledEvent(models.Model):
 
     # No single-column indexes on plan, participant and site: the unique key (plan, …) and the
     # composite indexes below start with them, and every index slows the bulk plan creation.
-    plan = models.ForeignKey(TreatmentPlan, on_delete=models.PROTECT, related_name="events", db_index=False)
-    participant = models.ForeignKey(
-        Participant, on_delete=models.PROTECT, related_name="scheduled_events", db_index=False
+    plan = models.ForeignKey(
+        TreatmentPlan, on_delete=models.PROTECT, verbose_name=_("treatment plan"), related_name="events", db_index=False
     )
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="scheduled_events", db_index=False)
+    participant = models.ForeignKey(
+        Participant,
+        on_delete=models.PROTECT,
+        verbose_name=_("participant"),
+        related_name="scheduled_events",
+        db_index=False,
+    )
+    site = models.ForeignKey(
+        Site, on_delete=models.PROTECT, verbose_name=_("site"), related_name="scheduled_events", db_index=False
+    )
     kind = models.CharField(_("kind"), max_length=16, choices=EventKind.choices)
     phase = models.CharField(_("phase"), max_length=32, blank=True)
     number = models.PositiveSmallIntegerField(_("number"))  # fraction, cycle or visit number
@@ -96,9 +113,9 @@ class ScheduledEvent(models.Model):
     delay_reason = models.CharField(_("delay reason"), max_length=200, blank=True)
     details = models.JSONField(_("details"), default=dict, blank=True)
     # Random (uuid4), hence unique without an index: none reads an event by its UID.
-    uid = models.UUIDField(default=uuid.uuid4, editable=False)
-    ics_sequence = models.PositiveIntegerField(default=0)
-    updated_at = models.DateTimeField(auto_now=True)
+    uid = models.UUIDField(_("calendar UID"), default=uuid.uuid4, editable=False)
+    ics_sequence = models.PositiveIntegerField(_("calendar revision"), default=0)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     # History rows are read per event (by id) only; the other copied indexes would just slow the
     # bulk inserts (simple-history's no_db_index).
@@ -139,12 +156,19 @@ class ScheduledEvent(models.Model):
 
     @property
     def label(self) -> str:
-        kind = EventKind(self.kind).label
-        if self.kind in (EventKind.CYCLE_DAY1, EventKind.PRE_CYCLE_LABS):
-            return f"{self.phase} C{self.number} {kind}"
-        if self.kind in (EventKind.SCRT_FRACTION, EventKind.FOLLOW_UP):
-            return f"{kind} {self.number}"
-        return str(kind)
+        """The event's name in the active language, made when it is read (never stored): the
+        reminder task, the calendar feed and the admin each read it in their reader's language.
+        English keeps the protocol's phase code ("neoadjuvant C1 cycle day 1")."""
+        params = {"phase": phase_name(self.phase), "number": self.number}
+        if self.kind == EventKind.CYCLE_DAY1:
+            return pgettext("event label", "%(phase)s C%(number)s cycle day 1") % params
+        if self.kind == EventKind.PRE_CYCLE_LABS:
+            return pgettext("event label", "%(phase)s C%(number)s pre-cycle labs") % params
+        if self.kind == EventKind.SCRT_FRACTION:
+            return pgettext("event label", "SCRT fraction %(number)s") % params
+        if self.kind == EventKind.FOLLOW_UP:
+            return pgettext("event label", "follow-up visit %(number)s") % params
+        return str(EventKind(self.kind).label)
 
     @property
     def is_open(self) -> bool:
@@ -161,9 +185,13 @@ class Booking(models.Model):
     event (a partial unique index backs the service's check). Cycle day-1 bookings take one of
     the site's infusion chairs that day."""
 
-    event = models.ForeignKey(ScheduledEvent, on_delete=models.PROTECT, related_name="bookings")
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="bookings")
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="bookings")
+    event = models.ForeignKey(
+        ScheduledEvent, on_delete=models.PROTECT, verbose_name=_("event"), related_name="bookings"
+    )
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, verbose_name=_("participant"), related_name="bookings"
+    )
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, verbose_name=_("site"), related_name="bookings")
     date = models.DateField(_("date"))
     time = models.TimeField(_("time"))
     uses_infusion_chair = models.BooleanField(_("uses an infusion chair"), default=False)
@@ -171,11 +199,21 @@ class Booking(models.Model):
     # A date outside the protocol window needs an investigator's protocol deviation.
     deviation_reason = models.TextField(_("protocol deviation reason"), blank=True)
     deviation_recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        verbose_name=_("deviation recorded by"),
+        null=True,
+        blank=True,
+        related_name="+",
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        related_name="+",
     )
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
     cancel_reason = models.CharField(_("cancel reason"), max_length=200, blank=True)
@@ -222,7 +260,7 @@ class SiteDay(models.Model):
 class SiteClosure(models.Model):
     """A day a site does not treat (local holiday, move, maintenance), on top of public holidays."""
 
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="closures")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, verbose_name=_("site"), related_name="closures")
     date = models.DateField(_("date"))
     reason = models.CharField(_("reason"), max_length=200)
 
@@ -235,7 +273,7 @@ class SiteClosure(models.Model):
         constraints = [models.UniqueConstraint(fields=["site", "date"], name="site_closure_unique")]
 
     def __str__(self) -> str:
-        return f"{self.site.code} closed {self.date}"
+        return _("%(site)s closed on %(date)s") % {"site": self.site.code, "date": self.date}
 
 
 def _new_feed_key() -> str:
@@ -256,7 +294,9 @@ class CalendarFeed(models.Model):
         verbose_name_plural = _("calendar feeds")
 
     def __str__(self) -> str:
-        return f"feed of {self.user} ({'revoked' if self.revoked_at else 'active'})"
+        if self.revoked_at:
+            return _("calendar feed of %(user)s (revoked)") % {"user": self.user}
+        return _("calendar feed of %(user)s") % {"user": self.user}
 
 
 from schedules.reminder_models import *  # noqa: E402, F403  (reminder rules, reminders, digests)

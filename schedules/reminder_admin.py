@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -16,17 +17,38 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from schedules import reminder_services
-from schedules.reminder_models import Reminder, ReminderRule, StaffDigest
+from schedules.models import EventKind
+from schedules.reminder_models import Reminder, ReminderChannel, ReminderRule, ReminderStatus, StaffDigest
 from trialsite import clock
-from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, UserSitesFilter
+from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, UserSitesFilter, code_column, code_filter
+from trialsite.i18n import html_lang, translate_stored
+
+
+def _event_kind_name(code: str) -> str:
+    return str(EventKind(code).label) if code in EventKind.values else code
+
+
+def _channel_name(code: str) -> str:
+    return str(ReminderChannel(code).label) if code in ReminderChannel.values else code
+
+
+def _status_name(code: str) -> str:
+    return str(ReminderStatus(code).label) if code in ReminderStatus.values else code
+
+
+EVENT_KIND_COLUMN = code_column("event_kind", _("event kind"), _event_kind_name)
+EVENT_KIND_FILTER = code_filter("event_kind", _("event kind"), _event_kind_name)
+RULE_EVENT_KIND_FILTER = code_filter("rule__event_kind", _("event kind"), _event_kind_name)
+CHANNEL_COLUMN = code_column("channel", _("channel"), _channel_name)
+CHANNEL_FILTER = code_filter("channel", _("channel"), _channel_name)
 
 
 @admin.register(ReminderRule)
 class ReminderRuleAdmin(NoDeleteMixin, SimpleHistoryAdmin):
     list_display = [
-        "name",
+        "display_name",
         "trial",
-        "event_kind",
+        EVENT_KIND_COLUMN,
         "event_number",
         "days_from_event",
         "time_of_day",
@@ -34,7 +56,7 @@ class ReminderRuleAdmin(NoDeleteMixin, SimpleHistoryAdmin):
         "template",
         "active",
     ]
-    list_filter = ["trial", "active", "event_kind", "channel"]
+    list_filter = ["trial", "active", EVENT_KIND_FILTER, "channel"]
     readonly_fields = ["preview"]
     fields = [
         "trial",
@@ -52,16 +74,24 @@ class ReminderRuleAdmin(NoDeleteMixin, SimpleHistoryAdmin):
         "preview",
     ]
 
+    @admin.display(description=_("name"), ordering="name")
+    def display_name(self, obj: ReminderRule) -> str:
+        return obj.display_name
+
     @admin.display(description=_("preview"))
     def preview(self, obj: ReminderRule) -> str:
         if obj.pk is None:
             return "—"
+        names = dict(settings.LANGUAGES)
         parts = []
         for language in reminder_services.LANGUAGES:
             subject, body = reminder_services.reminder_preview(rule=obj, language=language)
-            parts.append((language, subject, body))
+            # Each preview is in its own language: say so (screen readers, and the i18n scan).
+            parts.append((html_lang(language), names.get(language, language), subject, body))
         return format_html_join(
-            "", "<p><b>{}</b> — <i>{}</i><br><span style='white-space:pre-wrap'>{}</span></p>", parts
+            "",
+            "<p lang='{}'><b>{}</b> — <i>{}</i><br><span style='white-space:pre-wrap'>{}</span></p>",
+            parts,
         )
 
     def save_model(self, request: HttpRequest, obj: ReminderRule, form: Any, change: bool) -> None:
@@ -71,8 +101,8 @@ class ReminderRuleAdmin(NoDeleteMixin, SimpleHistoryAdmin):
 
 @admin.register(Reminder)
 class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, admin.ModelAdmin[Reminder]):
-    list_display = ["participant", "event", "channel", "local_send_at", "status", "attempts", "short_error"]
-    list_filter = ["status", "channel", ("site", UserSitesFilter), "rule__event_kind"]
+    list_display = ["participant", "event", CHANNEL_COLUMN, "local_send_at", "status", "attempts", "short_error"]
+    list_filter = ["status", CHANNEL_FILTER, ("site", UserSitesFilter), RULE_EVENT_KIND_FILTER]
     search_fields = ["participant__screening_number"]
     date_hierarchy = "send_at"
     list_select_related = ["participant", "event", "site"]
@@ -82,7 +112,7 @@ class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, admin.ModelAdmin[Remind
         "event",
         "participant",
         "site",
-        "channel",
+        "channel_name",
         "event_date",
         "send_at",
         "due_at",
@@ -94,7 +124,7 @@ class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, admin.ModelAdmin[Remind
         "sent_at",
         "provider_message_id",
         "last_error",
-        "cancel_reason",
+        "cancel_reason_text",
         "created_at",
         "updated_at",
     ]
@@ -109,6 +139,14 @@ class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, admin.ModelAdmin[Remind
     @admin.display(description=_("last error"))
     def short_error(self, obj: Reminder) -> str:
         return obj.last_error[:80]
+
+    @admin.display(description=_("channel"))
+    def channel_name(self, obj: Reminder) -> str:
+        return _channel_name(obj.channel)
+
+    @admin.display(description=_("cancel reason"))
+    def cancel_reason_text(self, obj: Reminder) -> str:
+        return translate_stored(obj.cancel_reason) or "—"
 
     @admin.action(description=_("Resend the selected failed or expired reminders"), permissions=["change"])
     def resend(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:
@@ -127,9 +165,13 @@ def _zone(obj: Reminder) -> Any:
 
 @admin.register(StaffDigest)
 class StaffDigestAdmin(SiteScopedAdminMixin, admin.ModelAdmin[StaffDigest]):
-    list_display = ["day", "kind", "site", "user", "status", "sent_at"]
+    list_display = ["day", "kind", "site", "user", "status_name", "sent_at"]
     list_filter = ["kind", "status", ("site", UserSitesFilter)]
-    readonly_fields = ["kind", "site", "user", "day", "status", "sent_at", "last_error", "body"]
+    readonly_fields = ["kind", "site", "user", "day", "status_name", "sent_at", "last_error", "body"]
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_name(self, obj: StaffDigest) -> str:
+        return _status_name(obj.status)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -8,14 +8,25 @@ import datetime as dt
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 from simple_history.models import HistoricalRecords
 
 from schedules import reminders as maths
+from trialsite.i18n import translate_stored
 from trialsite.models import Participant, Site, Trial
 
 # Templates under schedules/templates/schedules/reminders/<name>.<language>.txt (first line: the
 # email subject; the rest: the body, also the SMS text).
 TEMPLATE_CHOICES = [("visit", _("visit reminder")), ("capecitabine_stop", _("stop capecitabine on day 15"))]
+
+
+# The default rules' names as reminder_services.reminder_rules_for_trial writes them (in English,
+# in the database); ReminderRule.display_name shows them in the reader's language. A name typed
+# in the admin is shown as typed.
+RULE_NAME_TEMPLATES = (
+    gettext_noop("%(visit)s, %(n)s days before"),
+    gettext_noop("%(visit)s, 1 day before"),
+)
 
 
 class ReminderChannel(models.TextChoices):
@@ -69,7 +80,11 @@ class ReminderRule(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.trial} {self.name}"
+        return f"{self.trial} {self.display_name}"
+
+    @property
+    def display_name(self) -> str:
+        return translate_stored(self.name, RULE_NAME_TEMPLATES, {"visit": translate_stored})
 
     def as_pure(self) -> maths.Rule:
         return maths.Rule(
@@ -103,10 +118,16 @@ class Reminder(models.Model):
     stay queued or sending: a lost task message or a worker killed mid-send leaves the row there,
     and the dispatcher takes it back once the lease has run out."""
 
-    rule = models.ForeignKey(ReminderRule, on_delete=models.PROTECT, related_name="reminders")
-    event = models.ForeignKey("schedules.ScheduledEvent", on_delete=models.PROTECT, related_name="reminders")
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="reminders")
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
+    rule = models.ForeignKey(
+        ReminderRule, on_delete=models.PROTECT, verbose_name=_("reminder rule"), related_name="reminders"
+    )
+    event = models.ForeignKey(
+        "schedules.ScheduledEvent", on_delete=models.PROTECT, verbose_name=_("event"), related_name="reminders"
+    )
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, verbose_name=_("participant"), related_name="reminders"
+    )
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, verbose_name=_("site"), related_name="+")
     channel = models.CharField(_("channel"), max_length=8)
     event_date = models.DateField(_("event date"))
     send_at = models.DateTimeField(_("send at"))
@@ -117,13 +138,13 @@ class Reminder(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     max_attempts = models.PositiveSmallIntegerField(_("maximum attempts"), default=5)
-    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     provider_message_id = models.CharField(_("provider message id"), max_length=200, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     cancel_reason = models.CharField(_("cancel reason"), max_length=200, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("reminder")
@@ -156,7 +177,8 @@ class Reminder(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.participant} {self.channel} {self.send_at:%Y-%m-%d %H:%M} ({self.status})"
+        channel = ReminderChannel(self.channel).label if self.channel in ReminderChannel.values else self.channel
+        return f"{self.participant} {channel} {self.send_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"
 
     @property
     def idempotency_key(self) -> str:
@@ -176,13 +198,13 @@ class StaffDigest(models.Model):
     task does not send it twice."""
 
     kind = models.CharField(_("kind"), max_length=16, choices=DigestKind.choices)
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")
-    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="+")
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, verbose_name=_("site"), related_name="+")
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, verbose_name=_("staff member"), related_name="+")
     day = models.DateField(_("day"))
     status = models.CharField(_("status"), max_length=16, default="pending")
-    sent_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    body = models.TextField(blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    body = models.TextField(_("text"), blank=True)
 
     class Meta:
         verbose_name = _("staff digest")
@@ -192,7 +214,7 @@ class StaffDigest(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.site_id} {self.user_id} {self.day}"
+        return f"{self.get_kind_display()} {self.site_id} {self.user_id} {self.day}"
 
 
 __all__ = ["DigestKind", "Reminder", "ReminderChannel", "ReminderRule", "ReminderStatus", "StaffDigest"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.dispatch import receiver
+from django.utils.translation import gettext_noop
 
 from schedules import reminder_services
 from trialsite import clock
@@ -21,5 +22,7 @@ def sync_reminders(sender: Any, participant: Participant, now: Any = None, **kwa
 @receiver(participant_withdrawn, dispatch_uid="schedules.reminders_cancel_at_withdrawal")
 def cancel_reminders_at_withdrawal(sender: Any, participant: Participant, **kwargs: Any) -> None:
     reminder_services.reminders_cancel_for_participant(
-        participant=participant, reason="participant withdrawn", now=participant.withdrawn_at or clock.now()
+        participant=participant,
+        reason=gettext_noop("participant withdrawn"),
+        now=participant.withdrawn_at or clock.now(),
     )

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.template.loader import render_to_string
 from django.utils import translation
+from django.utils.translation import gettext_noop
 
 from schedules import reminders
 from schedules.models import Booking, BookingStatus, EventKind, PlanStatus, ScheduledEvent, TreatmentPlan
@@ -47,11 +48,11 @@ DISPATCH_BATCH = 1000
 # participant attends, 09:00 site time; capecitabine is taken from the evening of day 1 to the
 # morning of day 15 (label, reference/capecitabine.md), so day 15 morning is the stop reminder.
 VISIT_KINDS: Sequence[tuple[str, int | None, str]] = (
-    (EventKind.SCRT_FRACTION, 1, "SCRT start"),
-    (EventKind.PRE_CYCLE_LABS, None, "lab draw"),
-    (EventKind.CYCLE_DAY1, None, "cycle day 1"),
-    (EventKind.SURGERY, None, "surgery admission"),
-    (EventKind.FOLLOW_UP, None, "follow-up visit"),
+    (EventKind.SCRT_FRACTION, 1, gettext_noop("SCRT start")),
+    (EventKind.PRE_CYCLE_LABS, None, gettext_noop("lab draw")),
+    (EventKind.CYCLE_DAY1, None, gettext_noop("cycle day 1")),
+    (EventKind.SURGERY, None, gettext_noop("surgery admission")),
+    (EventKind.FOLLOW_UP, None, gettext_noop("follow-up visit")),
 )
 
 
@@ -79,7 +80,7 @@ def reminder_rules_for_trial(*, trial: Trial) -> list[ReminderRule]:
         rules.append(
             ReminderRule(
                 trial=trial,
-                name="stop capecitabine after the morning dose of day 15",
+                name=gettext_noop("stop capecitabine after the morning dose of day 15"),
                 event_kind=EventKind.CYCLE_DAY1,
                 oral_drug="capecitabine",
                 days_from_event=14,
@@ -141,7 +142,9 @@ def reminders_sync(*, participant: Participant, now: dt.datetime) -> SyncResult:
     if changes.cancel:
         # Only rows not yet handed to a transport; a `sending` row is in flight and stays.
         cancelled = Reminder.objects.filter(pk__in=changes.cancel, status__in=reminders.CHANGEABLE).update(
-            status=ReminderStatus.CANCELLED, cancel_reason="no longer wanted (visit moved or cancelled)", updated_at=now
+            status=ReminderStatus.CANCELLED,
+            cancel_reason=gettext_noop("no longer wanted (visit moved or cancelled)"),
+            updated_at=now,
         )
     for pk, d in changes.retime:
         Reminder.objects.filter(pk=pk, status=ReminderStatus.PENDING).update(
@@ -325,15 +328,15 @@ def _still_wanted(reminder: Reminder) -> str:
     """Why a claimed row must not be sent after all ('' when it must)."""
     participant = reminder.participant
     if participant.is_off_study:
-        return "participant withdrawn"
+        return gettext_noop("participant withdrawn")
     if reminder.event.status == "cancelled":
-        return "visit cancelled"
+        return gettext_noop("visit cancelled")
     if (reminder.event.actual_date or reminder.event.planned_date) != reminder.event_date:
-        return "visit moved"
+        return gettext_noop("visit moved")
     if reminder.channel == reminders.SMS and not (participant.reminders_by_sms and participant.phone.strip()):
-        return "participant opted out of SMS"
+        return gettext_noop("participant opted out of SMS")
     if reminder.channel == reminders.EMAIL and not (participant.reminders_by_email and participant.email.strip()):
-        return "participant opted out of email"
+        return gettext_noop("participant opted out of email")
     return ""
 
 

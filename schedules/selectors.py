@@ -10,9 +10,12 @@ from functools import lru_cache
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from schedules import calendar
 from schedules.models import Booking, BookingStatus, EventKind, EventStatus, ScheduledEvent, SiteClosure, SiteDay
+from trialsite.i18n import drug_name
 from trialsite.models import ProtocolVersion, Site
 
 
@@ -159,9 +162,13 @@ def site_events(site_ids: Iterable[int], *, date_from: dt.date, date_to: dt.date
     )
 
 
+def _site_name(site: Site) -> str:
+    return site.name_zh if translation.get_language() == "zh-hans" and site.name_zh else site.name
+
+
 def feed_events(events: Iterable[ScheduledEvent], *, staff: bool) -> list[Any]:
-    """ScheduledEvents as iCalendar items. The staff feed names the participant by screening
-    number only: calendar apps sync to phones and third-party servers."""
+    """ScheduledEvents as iCalendar items, in the active language. The staff feed names the
+    participant by screening number only: calendar apps sync to phones and third-party servers."""
     from schedules.ics import FeedEvent
 
     out = []
@@ -170,11 +177,15 @@ def feed_events(events: Iterable[ScheduledEvent], *, staff: bool) -> list[Any]:
         summary = event.label
         if staff:
             summary = f"{event.participant.screening_number}: {summary}"
-        description = f"window {event.window_start.isoformat()} – {event.window_end.isoformat()}"
+        description = _("window %(start)s – %(end)s") % {
+            "start": event.window_start.isoformat(),
+            "end": event.window_end.isoformat(),
+        }
         if event.details.get("day1_drugs"):
-            description += "; day 1: " + ", ".join(event.details["day1_drugs"])
+            drugs = ", ".join(drug_name(d) for d in event.details["day1_drugs"])
+            description += "; " + _("day 1: %(drugs)s") % {"drugs": drugs}
         for oral in event.details.get("oral", []):
-            description += f"; {oral['drug']} {oral['from']} – {oral['to']}"
+            description += f"; {drug_name(oral['drug'])} {oral['from']} – {oral['to']}"
         out.append(
             FeedEvent(
                 uid=str(event.uid),
@@ -186,7 +197,9 @@ def feed_events(events: Iterable[ScheduledEvent], *, staff: bool) -> list[Any]:
                 day=event.actual_date or (booking.date if booking else event.planned_date),
                 time=booking.time if booking and not event.actual_date else None,
                 time_zone=event.site.time_zone,
-                location=event.site.name,
+                location=event.site.name_zh
+                if translation.get_language() == "zh-hans" and event.site.name_zh
+                else event.site.name,
                 last_modified=event.updated_at,
             )
         )

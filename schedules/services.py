@@ -17,6 +17,7 @@ from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from schedules import calendar, selectors
@@ -226,7 +227,7 @@ def treatment_plan_create(
         )
     previous = _cycle_dates(events)
     for booking in Booking.objects.select_for_update().filter(event__plan=plan, status=BookingStatus.ACTIVE):
-        _cancel_booking(booking, reason=_("plan re-made"), now=now)
+        _cancel_booking(booking, reason=gettext_noop("plan re-made"), now=now)
     ScheduledEvent.objects.filter(plan=plan).update(status=EventStatus.PLANNED, delayed=False, delay_reason="")
     plan.scrt_start_date = scrt_start_date
     plan.save(update_fields=["scrt_start_date", "updated_at"])
@@ -405,7 +406,7 @@ def event_delay(
     # Everything after the delayed event shifts, so their bookings no longer hold.
     later = [e.pk for e in events if e.order >= event.order and e.is_open]
     for booking in Booking.objects.select_for_update().filter(event_id__in=later, status=BookingStatus.ACTIVE):
-        _cancel_booking(booking, reason=_("rescheduled after a delay"), now=now)
+        _cancel_booking(booking, reason=gettext_noop("rescheduled after a delay"), now=now)
     ScheduledEvent.objects.filter(pk__in=later, status=EventStatus.BOOKED).update(status=EventStatus.PLANNED)
     event.refresh_from_db()
     event.planned_date = new_date
@@ -658,7 +659,7 @@ def booking_cancel(*, booking: Booking, by: User | None, reason: str = "", now: 
     booking = Booking.objects.select_for_update().get(pk=booking.pk)
     if booking.status != BookingStatus.ACTIVE:
         return booking
-    _cancel_booking(booking, reason=reason or _("cancelled"), now=now)
+    _cancel_booking(booking, reason=reason or gettext_noop("cancelled"), now=now)
     if event.status == EventStatus.BOOKED:
         previous = _cycle_dates(ScheduledEvent.objects.filter(plan=event.plan))
         event.status = EventStatus.PLANNED

@@ -3,6 +3,8 @@ sites' participants; nothing clinical can be deleted here."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -15,12 +17,13 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrPromise
 from simple_history.admin import SimpleHistoryAdmin
 
-from trialsite import clock, roles, selectors, services
+from trialsite import clock, i18n, labs, roles, selectors, services
 from trialsite.errors import ApplicationError
 from trialsite.models import (
     LabResult,
@@ -56,6 +59,57 @@ class SiteScopedAdminMixin:
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
 
+def code_column(field: str, description: StrPromise, name: Callable[[str], str]) -> Callable[[Any], str]:
+    """A list/readonly column showing a protocol code (arm, phase, drug) in the reader's language."""
+
+    @admin.display(description=description, ordering=field)
+    def column(obj: Any) -> str:
+        value = getattr(obj, field)
+        return name(value) if value else "—"
+
+    column.__name__ = f"{field}_name"
+    return column
+
+
+def stored_json(field: str, description: StrPromise) -> Callable[[Any], str]:
+    """A read-only JSON field shown as what it is: stored data with codes for keys, in <code>
+    (readable Chinese values kept as they are, not as \\u escapes)."""
+
+    @admin.display(description=description)
+    def column(obj: Any) -> str:
+        value = getattr(obj, field)
+        text = json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True, default=str)
+        return format_html('<code style="white-space:pre-wrap">{}</code>', text)
+
+    column.__name__ = f"{field}_json"
+    return column
+
+
+def code_filter(field: str, title: StrPromise, name: Callable[[str], str]) -> type[admin.SimpleListFilter]:
+    """A list filter over a code column whose choices read in the reader's language."""
+
+    class CodeFilter(admin.SimpleListFilter):
+        parameter_name = field
+
+        def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+            values = model_admin.get_queryset(request).order_by().values_list(field, flat=True).distinct()
+            return [(v, name(v)) for v in sorted(v for v in values if v)]
+
+        def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+            return queryset.filter(**{field: self.value()}) if self.value() else queryset
+
+    CodeFilter.title = title
+    return CodeFilter
+
+
+ARM_COLUMN = code_column("arm", _("arm"), i18n.arm_name)
+ARM_FILTER = code_filter("arm", _("arm"), i18n.arm_name)
+PHASE_COLUMN = code_column("phase", _("phase"), i18n.phase_name)
+PHASE_FILTER = code_filter("phase", _("phase"), i18n.phase_name)
+DRUG_COLUMN = code_column("drug", _("drug"), i18n.drug_name)
+DRUG_FILTER = code_filter("drug", _("drug"), i18n.drug_name)
+
+
 class DeathForm(forms.Form):
     died_on = forms.DateField(label=_("date of death"), widget=forms.DateInput(attrs={"type": "date"}))
     notes = forms.CharField(label=_("notes"), required=False, widget=forms.Textarea(attrs={"rows": 3}))
@@ -89,8 +143,16 @@ def show_error(request: HttpRequest, exc: ApplicationError) -> None:
 
 @admin.register(Trial)
 class TrialAdmin(NoDeleteMixin, SimpleHistoryAdmin):
-    list_display = ["registry_id", "title", "target_enrollment", "current_protocol"]
-    readonly_fields = ["registry_id", "title", "target_enrollment", "current_protocol", "sites", "created_at"]
+    list_display = ["registry_id", "display_title", "target_enrollment", "current_protocol"]
+    readonly_fields = ["registry_id", "display_title", "target_enrollment", "current_protocol", "sites", "created_at"]
+
+    @admin.display(description=_("title"))
+    def display_title(self, obj: Trial) -> str:
+        """The registry title, or the protocol file's Chinese title (`trial.title_zh`) for a
+        Chinese reader."""
+        if translation.get_language() == "zh-hans":
+            return str(obj.definition.get("trial", {}).get("title_zh") or obj.title)
+        return obj.title
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # trials come from protocol definition files (seed_demo / load_protocol)
@@ -187,8 +249,17 @@ class ParticipantAddForm(forms.ModelForm[Participant]):
 
 @admin.register(Participant)
 class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
-    list_display = ["screening_number", "full_name", "site", "status", "arm", "randomization_number", "consent_date"]
-    list_filter = ["status", ("site", UserSitesFilter), "arm"]
+    list_display = [
+        "screening_number",
+        "full_name",
+        "site",
+        "status",
+        ARM_COLUMN,
+        "randomization_number",
+        "consent_date",
+    ]
+    list_filter = ["status", ("site", UserSitesFilter), ARM_FILTER]
+    exclude = ["arm"]  # shown by ARM_COLUMN, in the reader's language (and never edited here)
     search_fields = ["screening_number", "full_name"]
     inlines = [MeasurementInline, LabResultInline]
     actions = ["withdraw_selected"]
@@ -200,7 +271,7 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         "site",
         "screening_number",
         "status",
-        "arm",
+        ARM_COLUMN,
         "randomization_number",
         "randomized_at",
         "withdrawn_at",
@@ -390,19 +461,21 @@ class MeasurementAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     @admin.action(description=_("Mark as entered in error"))
     def mark_entered_in_error(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for row in queryset:
-            services.record_mark_entered_in_error(record=row, reason=f"marked by {request.user} in the admin")
+            services.record_mark_entered_in_error(
+                record=row, reason=_("marked by %(user)s in the admin") % {"user": request.user}
+            )
         messages.success(request, _("Marked as entered in error."))
 
 
 @admin.register(LabResult)
 class LabResultAdmin(MeasurementAdmin):
-    list_display = ["participant", "analyte", "value", "unit", "uln", "collected_on", "entered_in_error"]
+    list_display = ["participant", "analyte", "value", "unit_name", "uln", "collected_on", "entered_in_error"]
     list_filter = ["analyte", "entered_in_error"]
     readonly_fields = [
         "participant",
         "analyte",
         "value",
-        "unit",
+        "unit_name",
         "uln",
         "collected_on",
         "entered_in_error",
@@ -410,3 +483,7 @@ class LabResultAdmin(MeasurementAdmin):
         "recorded_by",
         "recorded_at",
     ]
+
+    @admin.display(description=_("unit"), ordering="unit")
+    def unit_name(self, obj: LabResult) -> str:
+        return labs.unit_label(obj.unit)

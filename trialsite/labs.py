@@ -9,11 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
+
 
 @dataclass(frozen=True)
 class Analyte:
     code: str
-    label: str
+    label: str | Promise  # in the reader's language (str() of it)
     unit: str
     # Other accepted units and the factor that multiplies a value in that unit into `unit`.
     conversions: dict[str, Decimal] = field(default_factory=dict)
@@ -26,19 +30,19 @@ class Analyte:
 ANALYTES: dict[str, Analyte] = {
     a.code: a
     for a in [
-        Analyte("anc", "Absolute neutrophil count", "10^9/L"),
-        Analyte("platelets", "Platelet count", "10^9/L"),
-        Analyte("hemoglobin", "Haemoglobin", "g/dL", {"g/L": Decimal("0.1")}),
-        Analyte("total_bilirubin", "Total bilirubin", "umol/L", {"mg/dL": Decimal("17.1")}, uses_uln=True),
-        Analyte("alt", "Alanine aminotransferase", "U/L", uses_uln=True),
-        Analyte("ast", "Aspartate aminotransferase", "U/L", uses_uln=True),
-        Analyte("albumin", "Serum albumin", "g/L", {"g/dL": Decimal("10")}),
-        Analyte("creatinine", "Serum creatinine", "umol/L", {"mg/dL": Decimal("88.4")}, uses_uln=True),
+        Analyte("anc", _("Absolute neutrophil count"), "10^9/L"),
+        Analyte("platelets", _("Platelet count"), "10^9/L"),
+        Analyte("hemoglobin", _("Haemoglobin"), "g/dL", {"g/L": Decimal("0.1")}),
+        Analyte("total_bilirubin", _("Total bilirubin"), "umol/L", {"mg/dL": Decimal("17.1")}, uses_uln=True),
+        Analyte("alt", _("Alanine aminotransferase"), "U/L", uses_uln=True),
+        Analyte("ast", _("Aspartate aminotransferase"), "U/L", uses_uln=True),
+        Analyte("albumin", _("Serum albumin"), "g/L", {"g/dL": Decimal("10")}),
+        Analyte("creatinine", _("Serum creatinine"), "umol/L", {"mg/dL": Decimal("88.4")}, uses_uln=True),
         # Dipstick grades as numbers: negative 0, trace 0.5, 1+ 1, 2+ 2, 3+ 3, 4+ 4.
-        Analyte("urine_protein_dipstick", "Urine protein (dipstick grade)", "grade"),
-        Analyte("urine_protein_24h", "Urine protein (24 h)", "g/24h", {"mg/24h": Decimal("0.001")}),
-        Analyte("inr", "International normalised ratio", "ratio"),
-        Analyte("aptt", "Activated partial thromboplastin time", "s", uses_uln=True),
+        Analyte("urine_protein_dipstick", _("Urine protein (dipstick grade)"), "grade"),
+        Analyte("urine_protein_24h", _("Urine protein (24 h)"), "g/24h", {"mg/24h": Decimal("0.001")}),
+        Analyte("inr", _("International normalised ratio"), "ratio"),
+        Analyte("aptt", _("Activated partial thromboplastin time"), "s", uses_uln=True),
     ]
 }
 
@@ -58,7 +62,24 @@ def to_canonical(analyte: str, value: Decimal, unit: str) -> Decimal:
         return value * spec.conversions[unit]
     except KeyError:
         accepted = ", ".join([spec.unit, *spec.conversions])
-        raise UnknownUnit(f"{unit!r} is not a unit for {spec.label}; use one of: {accepted}.") from None
+        raise UnknownUnit(
+            gettext("'%(unit)s' is not a unit for %(analyte)s; use one of: %(accepted)s.")
+            % {"unit": unit, "analyte": spec.label, "accepted": accepted}
+        ) from None
+
+
+# Canonical units that are words rather than symbols.
+UNIT_NAMES = {"grade": pgettext_lazy("lab unit", "grade"), "ratio": pgettext_lazy("lab unit", "ratio")}
+
+
+def unit_label(unit: str) -> str:
+    return str(UNIT_NAMES.get(unit, unit))
+
+
+def analyte_label(code: str) -> str:
+    """The analyte's name in the active language (the code itself for an unknown analyte)."""
+    spec = ANALYTES.get(code)
+    return str(spec.label) if spec else code
 
 
 def accepted_units(analyte: str) -> list[str]:

@@ -32,7 +32,7 @@ class Trial(models.Model):
     sites: models.ManyToManyField[Site, Any] = models.ManyToManyField(
         "Site", related_name="trials", verbose_name=_("sites")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
 
@@ -54,12 +54,14 @@ class ProtocolVersion(models.Model):
     """One loaded version of a trial's protocol definition file. Never edited after loading:
     participants stay on the version they were registered under."""
 
-    trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="protocol_versions")
+    trial = models.ForeignKey(
+        Trial, on_delete=models.PROTECT, verbose_name=_("trial"), related_name="protocol_versions"
+    )
     version = models.CharField(_("version"), max_length=32)
     definition = models.JSONField(_("definition"))
     sha256 = models.CharField(_("SHA-256 of the canonical definition"), max_length=64)
     source_path = models.CharField(_("loaded from"), max_length=300)
-    loaded_at = models.DateTimeField(auto_now_add=True)
+    loaded_at = models.DateTimeField(_("loaded at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("protocol version")
@@ -100,7 +102,7 @@ class Site(models.Model):
 class SiteReferenceRange(models.Model):
     """A site laboratory's upper limit of normal for one analyte (eligibility uses ×ULN rules)."""
 
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="reference_ranges")
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, verbose_name=_("site"), related_name="reference_ranges")
     analyte = models.CharField(_("analyte"), max_length=32, choices=labs.ANALYTE_CHOICES)
     uln = models.DecimalField(_("upper limit of normal"), max_digits=10, decimal_places=3)
     unit = models.CharField(_("unit"), max_length=16)
@@ -116,13 +118,15 @@ class SiteReferenceRange(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.site.code} {self.analyte} ULN {self.uln} {self.unit}"
+        return f"{self.site.code} {labs.analyte_label(self.analyte)} ULN {self.uln} {self.unit}"
 
 
 class StaffProfile(models.Model):
     """Per-user preferences; the admin language is switchable per user."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, verbose_name=_("user"), related_name="staff_profile"
+    )
     language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES, default="en")
 
     class Meta:
@@ -130,14 +134,16 @@ class StaffProfile(models.Model):
         verbose_name_plural = _("staff profiles")
 
     def __str__(self) -> str:
-        return f"{self.user} ({self.language})"
+        return f"{self.user} ({self.get_language_display()})"
 
 
 class SiteMembership(models.Model):
     """Staff-to-site membership: a user sees the participants of the sites they belong to."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="site_memberships")
-    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, verbose_name=_("user"), related_name="site_memberships"
+    )
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, verbose_name=_("site"), related_name="memberships")
 
     history = HistoricalRecords()
 
@@ -219,7 +225,7 @@ class Participant(models.Model):
     )
     reminders_by_sms = models.BooleanField(_("reminders by SMS"), default=True)
     reminders_by_email = models.BooleanField(_("reminders by email"), default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -285,9 +291,14 @@ class Measurement(models.Model):
     measured_on = models.DateField(_("measured on"))
     entered_in_error = models.BooleanField(_("entered in error"), default=False)
     error_reason = models.CharField(_("reason marked in error"), max_length=200, blank=True)
-    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     history = HistoricalRecords()
@@ -308,7 +319,12 @@ class Measurement(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.participant} {self.kind} {self.value} on {self.measured_on}"
+        return _("%(participant)s %(kind)s %(value)s on %(date)s") % {
+            "participant": self.participant,
+            "kind": self.get_kind_display(),
+            "value": self.value,
+            "date": self.measured_on,
+        }
 
 
 class LabResult(models.Model):
@@ -324,9 +340,14 @@ class LabResult(models.Model):
     collected_on = models.DateField(_("collected on"))
     entered_in_error = models.BooleanField(_("entered in error"), default=False)
     error_reason = models.CharField(_("reason marked in error"), max_length=200, blank=True)
-    recorded_at = models.DateTimeField(auto_now_add=True)
+    recorded_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        verbose_name=_("recorded by"),
+        null=True,
+        blank=True,
+        related_name="+",
     )
 
     history = HistoricalRecords()
@@ -342,7 +363,12 @@ class LabResult(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.participant} {self.analyte} {self.value} {self.unit} on {self.collected_on}"
+        return _("%(participant)s %(kind)s %(value)s on %(date)s") % {
+            "participant": self.participant,
+            "kind": f"{labs.analyte_label(self.analyte)} ({self.unit})",
+            "value": self.value,
+            "date": self.collected_on,
+        }
 
     @property
     def times_uln(self) -> Decimal | None:

@@ -39,10 +39,12 @@ def has_role(user: Any, *roles: str) -> bool:
 
 def actor(user: Any) -> User:
     """The signed-in user behind a request, as the services' `by` argument."""
+    from django.utils.translation import gettext
+
     from trialsite.errors import NotPermitted
 
     if not isinstance(user, User) or not user.is_authenticated:
-        raise NotPermitted("Sign in first.", code="not_authenticated")
+        raise NotPermitted(gettext("Sign in first."), code="not_authenticated")
     return user
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -73,10 +74,8 @@ def set_user_language(request: HttpRequest) -> HttpResponse:
     """Save the signed-in user's language (StaffProfile) and go back to where they were."""
     language = request.POST.get("language", "")
     if language not in dict(settings.LANGUAGES):
-        return JsonResponse(
-            {"code": "invalid", "detail": "Unknown language.", "errors": {"language": ["Unknown language."]}},
-            status=400,
-        )
+        message = _("Unknown language.")
+        return JsonResponse({"code": "invalid", "detail": message, "errors": {"language": [message]}}, status=400)
     StaffProfile.objects.update_or_create(user=roles.actor(request.user), defaults={"language": language})
     target = request.POST.get("next") or "/admin/"
     if not url_has_allowed_host_and_scheme(
@@ -98,10 +97,11 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     """404 for URLs that match no route: JSON under /api/ (the API's one error shape), HTML elsewhere."""
     from django.views.defaults import page_not_found
 
-    return _api_error(request, 404, "not_found", "Not found.") or page_not_found(request, exception or Exception())
+    return _api_error(request, 404, "not_found", _("Not found.")) or page_not_found(request, exception or Exception())
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     from django.views.defaults import server_error as html_server_error
 
-    return _api_error(request, 500, "server_error", "Server error; it has been logged.") or html_server_error(request)
+    detail = _("Server error; it has been logged.")
+    return _api_error(request, 500, "server_error", detail) or html_server_error(request)

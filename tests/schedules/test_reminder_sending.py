@@ -69,7 +69,7 @@ def test_due_rows_are_claimed_once_and_sent_once(plan: TreatmentPlan) -> None:
     assert row.status == "sent" and row.provider_message_id == "id-1" and row.attempts == 1
     [message] = transport.sent
     assert message.to == plan.participant.phone and message.idempotency_key == row.idempotency_key
-    assert "短程放疗分次 1" in message.body  # the factory participant reads Chinese (the default)
+    assert "短程放疗第1次" in message.body  # the factory participant reads Chinese (the default)
 
 
 def test_language_follows_the_participant(plan: TreatmentPlan) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
@@ -29,7 +30,7 @@ def roles_for(view: Any, method: str) -> frozenset[str]:
 
 
 class HasRole(BasePermission):
-    message = "Your role does not allow this operation."
+    message = _("Your role does not allow this operation.")
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Model, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import generics, serializers, status
@@ -84,7 +85,8 @@ class ParticipantListCreate(generics.ListAPIView[Participant]):
         site_code = values.pop("site")
         site = Site.objects.filter(code=site_code).first()
         if site is None:
-            raise InvalidInput(f"Unknown site {site_code!r}.", errors={"site": [f"Unknown site {site_code!r}."]})
+            message = _("Unknown site %(site)s.") % {"site": site_code}
+            raise InvalidInput(message, errors={"site": [message]})
         participant = services.participant_create(
             trial=trial, site=site, by=roles.actor(request.user), today=clock.today(), **values
         )
@@ -95,12 +97,14 @@ def _resolve_trial(registry_id: str | None) -> Trial:
     if registry_id:
         trial = Trial.objects.filter(registry_id=registry_id).first()
         if trial is None:
-            raise InvalidInput(f"Unknown trial {registry_id!r}.", errors={"trial": ["Unknown trial."]})
+            raise InvalidInput(
+                _("Unknown trial %(trial)s.") % {"trial": registry_id}, errors={"trial": [_("Unknown trial.")]}
+            )
         return trial
     trial = selectors.default_trial()
     if trial is None:
         raise InvalidInput(
-            "Name the trial.", errors={"trial": ["This field is required when there are several trials."]}
+            _("Name the trial."), errors={"trial": [_("This field is required when there are several trials.")]}
         )
     return trial
 

@@ -1,0 +1,102 @@
+"""A dose sheet's stored phrases in the reader's language.
+
+A sheet's content is written once, in English, and fingerprinted (a new language must never make
+a new version). The phrases in it come from the templates in calculations.py, services.py and
+receivers.py; these functions recognise them and say them again in the active language.
+Free text typed by a person (toxicity terms, an investigator's reason) and literature sources
+are shown as written."""
+
+from __future__ import annotations
+
+from django.utils.translation import pgettext_lazy
+
+from dosing import calculations as calc
+from dosing import receivers, services
+from dosing.models import ModificationAction
+from trialsite.i18n import drug_name, phase_name, translate_stored
+from trialsite.labs import analyte_label
+from trialsite.models import MeasurementKind
+
+# The protocol file's dosing frequencies (drugs.<code>.frequency). A phrase not listed here is
+# shown as written in the protocol until it is added and translated.
+FREQUENCIES = {
+    "twice daily": pgettext_lazy("dosing frequency", "twice daily"),
+    "once": pgettext_lazy("dosing frequency", "once"),
+    "once, over 2 h": pgettext_lazy("dosing frequency", "once, over 2 h"),
+}
+BSA_FORMULA_NAMES = {
+    "mosteller": "Mosteller",
+    "dubois": "DuBois",
+    "haycock": "Haycock",
+    "gehan_george": "Gehan & George",
+    "boyd": "Boyd",
+}
+
+
+def _drug(name: str) -> str:
+    """A drug given by code ("capecitabine") or by the protocol's display name ("Capecitabine")."""
+    return drug_name(name.lower())
+
+
+def _action(code: str) -> str:
+    return str(ModificationAction(code).label) if code in ModificationAction.values else code
+
+
+def _kind(code: str) -> str:
+    """What was recorded: a measurement kind, or "lab"."""
+    if code in MeasurementKind.values:
+        return str(MeasurementKind(code).label)
+    if code == "lab":
+        return str(pgettext_lazy("recorded data", "lab result"))
+    return analyte_label(code)
+
+
+def rule(text: str) -> str:
+    return translate_stored(text, calc.RULE_TEMPLATES, {"drug": _drug})
+
+
+def level_label(text: str) -> str:
+    return translate_stored(text)
+
+
+def level_reason(text: str) -> str:
+    return translate_stored(
+        text,
+        (calc.REASON_RENAL, services.MODIFICATION_REASON),
+        {"action": _action, "phase": phase_name, "rule": rule},
+    )
+
+
+def rounding(text: str) -> str:
+    return translate_stored(text, (calc.ROUNDING_STEP, calc.ROUNDING_BAND))
+
+
+def lab_reason(text: str) -> str:
+    return translate_stored(text)
+
+
+def source_what(text: str) -> str:
+    return translate_stored(
+        text,
+        (services.SOURCE_DOSE_BANDS, services.SOURCE_TOXICITY_TABLE, services.SOURCE_ROUNDING),
+        {"drug": _drug},
+    )
+
+
+def frequency(text: str) -> str:
+    return str(FREQUENCIES.get(text, text))
+
+
+def end_reason(text: str) -> str:
+    """Why a sheet was voided or superseded (nested: "…; not re-prepared: …")."""
+    return translate_stored(
+        text,
+        (
+            services.END_NOT_REPREPARED,
+            services.END_MODIFICATION,
+            receivers.END_NEW_RECORD,
+            receivers.END_ENTERED_IN_ERROR,
+            receivers.END_REDATED,
+        ),
+        {"reason": end_reason, "drug": _drug, "action": _action, "kind": _kind},
+    )

@@ -1,0 +1,115 @@
+"""Words a reader sees that are stored as codes or as English: protocol codes (arms, phases,
+drugs, lab analytes) in the reader's language, the BCP 47 tag of a language for `<html lang>`,
+and stored English sentences shown in the reader's language.
+
+Stored text stays English on purpose: a dose sheet's content is fingerprinted and must not depend
+on who prepared it, and a row written by a Celery task has no reader yet. Each such sentence is
+made from a template marked with gettext_noop, so it is in the catalogue; `translate_stored`
+recognises the template in the stored text and says it again in the active language."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
+
+from django.utils.functional import Promise
+from django.utils.translation import get_language, gettext, gettext_noop, pgettext_lazy, to_locale
+
+# The protocol's codes (trialsite/protocols/*.yaml). A code not listed here is shown as it is.
+ARM_NAMES: dict[str, Promise] = {
+    "experimental": pgettext_lazy("trial arm", "experimental"),
+    "control": pgettext_lazy("trial arm", "control"),
+}
+PHASE_NAMES: dict[str, Promise] = {
+    "scrt": pgettext_lazy("treatment phase", "SCRT"),
+    "neoadjuvant": pgettext_lazy("treatment phase", "neoadjuvant"),
+    "surgery": pgettext_lazy("treatment phase", "surgery"),
+    "adjuvant": pgettext_lazy("treatment phase", "adjuvant"),
+}
+DRUG_NAMES: dict[str, Promise] = {
+    "capecitabine": pgettext_lazy("drug", "capecitabine"),
+    "oxaliplatin": pgettext_lazy("drug", "oxaliplatin"),
+    "serplulimab": pgettext_lazy("drug", "serplulimab"),
+}
+ROUTE_NAMES: dict[str, Promise] = {
+    "oral": pgettext_lazy("route", "oral"),
+    "iv": pgettext_lazy("route", "IV infusion"),
+}
+
+
+# Words of other packages that have no Simplified Chinese yet, translated in our catalogue (which
+# Django reads first): the admin index's screen-reader table headers (Django 5.2) and the model
+# names of django-axes (the login lock-out records).
+OTHER_PACKAGES = (
+    gettext_noop("Model name"),
+    gettext_noop("Add link"),
+    gettext_noop("Change or view list link"),
+    gettext_noop("access attempt"),
+    gettext_noop("access attempts"),
+    gettext_noop("access failure"),
+    gettext_noop("access failures"),
+    gettext_noop("access log"),
+    gettext_noop("access logs"),
+)
+
+
+def arm_name(code: str) -> str:
+    return str(ARM_NAMES.get(code, code))
+
+
+def phase_name(code: str) -> str:
+    return str(PHASE_NAMES.get(code, code))
+
+
+def drug_name(code: str) -> str:
+    return str(DRUG_NAMES.get(code, code))
+
+
+def route_name(code: str) -> str:
+    return str(ROUTE_NAMES.get(code, code))
+
+
+def html_lang(language: str | None = None) -> str:
+    """The BCP 47 tag of a Django language code, for `<html lang>`: zh-hans → zh-Hans (the script
+    subtag picks Simplified Chinese glyphs in browsers and WeasyPrint), en → en, en-us → en-US."""
+    return to_locale(language or get_language() or "en").replace("_", "-")
+
+
+@lru_cache(maxsize=256)
+def _pattern(template: str) -> re.Pattern[str]:
+    """A regular expression matching `template % params` for any params (named %(x)s only)."""
+    out = []
+    pos = 0
+    for match in re.finditer(r"%\((\w+)\)s|%%", template):
+        out.append(re.escape(template[pos : match.start()]))
+        out.append(f"(?P<{match.group(1)}>.+?)" if match.group(1) else "%")
+        pos = match.end()
+    out.append(re.escape(template[pos:]))
+    return re.compile("".join(out), re.DOTALL)
+
+
+Translators = Mapping[str, Callable[[str], str]]
+
+
+def translate_stored(text: str, templates: Iterable[str] = (), translators: Translators | None = None) -> str:
+    """`text` in the active language. It was stored in English, either as a msgid itself or as
+    `template % params` with one of `templates`; `translators` say how a parameter is shown
+    (e.g. {"drug": drug_name}). Text that matches nothing is shown as stored (free text typed by
+    a person, or an older wording)."""
+    if not text:
+        return text
+    translated = gettext(text)
+    if translated != text:
+        return translated
+    for template in templates:
+        match = _pattern(template).fullmatch(text)
+        if match is None:
+            continue
+        params = {name: (translators or {}).get(name, _same)(value) for name, value in match.groupdict().items()}
+        return gettext(template) % params
+    return text
+
+
+def _same(value: str) -> str:
+    return value

@@ -1,0 +1,30 @@
+"""Template filters that show the protocol's codes in the reader's language:
+`{% load trialsite_i18n %}{{ sheet.phase|phase_name }}`."""
+
+from __future__ import annotations
+
+from django import template
+
+from trialsite import i18n, labs
+
+register = template.Library()
+
+
+@register.filter
+def phase_name(code: str) -> str:
+    return i18n.phase_name(code)
+
+
+@register.filter
+def drug_name(code: str) -> str:
+    return i18n.drug_name(code)
+
+
+@register.filter
+def arm_name(code: str) -> str:
+    return i18n.arm_name(code) if code else ""
+
+
+@register.filter
+def analyte_name(code: str) -> str:
+    return labs.analyte_label(code)
