@@ -1,30 +1,32 @@
-"""Dosing endpoints: the stateless dose-calculation preview, dose sheets (JSON and PDF) and the
-pharmacists' verify and release actions. Thin: shapes here, rules in services."""
+"""Dosing endpoints: the stateless dose-calculation preview, dose sheets (JSON and PDF), the
+pharmacists' verify and release actions, and the investigators' dose modifications and renal
+decisions. Thin: shapes here, rules in services."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dosing import calculations, selectors, services
-from dosing.models import DoseSheet, SheetStatus
+from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
 from trialsite import clock, roles
-from trialsite.api.permissions import ALL_ROLES
-from trialsite.api.views import _resolve_trial
+from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
+from trialsite.api.views import _ParticipantRecordsView, _resolve_trial
 from trialsite.models import Sex
 
 PHARMACISTS = frozenset({roles.PHARMACIST})
+INVESTIGATORS = frozenset({roles.INVESTIGATOR})
 
 
 class DoseCalculationIn(serializers.Serializer[None]):
@@ -228,3 +230,174 @@ class DoseSheetRelease(APIView):
     def post(self, request: Request, pk: int) -> Response:
         sheet = services.dose_sheet_release(sheet=_sheet(request, pk), by=roles.actor(request.user), now=clock.now())
         return Response(selectors.dose_sheet_document(selectors.dose_sheets_for_user(request.user).get(pk=sheet.pk)))
+
+
+# --- Investigators' decisions ----------------------------------------------------------------------
+
+
+class DoseModificationIn(serializers.Serializer[None]):
+    drug = serializers.CharField(max_length=32, help_text="A drug of the protocol: capecitabine, oxaliplatin, …")
+    phase = serializers.CharField(max_length=32, help_text="Systemic phase of the cycle: neoadjuvant | adjuvant")
+    cycle_number = serializers.IntegerField(
+        min_value=1, max_value=99, help_text="Cycle in which the toxicity was seen."
+    )
+    toxicity_term = serializers.CharField(max_length=120, help_text="CTCAE term, e.g. Diarrhea.")
+    ctcae_grade = serializers.IntegerField(min_value=1, max_value=5)
+    reason = serializers.CharField(max_length=2000)
+    # Plain values, not the model's labelled choices: the same labelled set would reach the schema
+    # under two enum names (ActionEnum of the answer, RequestedActionEnum here), which
+    # drf-spectacular warns about (and the schema test fails on warnings).
+    requested_action = serializers.ChoiceField(
+        choices=ModificationAction.values,
+        required=False,
+        allow_null=True,
+        help_text="The investigator's choice where the rule allows one (capecitabine grade 4: reduce = resume at "
+        "50 %; serplulimab: interrupt or discontinue). Omit to apply the protocol's rule.",
+    )
+
+
+class DoseModificationOut(serializers.ModelSerializer[DoseModification]):
+    decided_by = serializers.CharField(source="decided_by.username")
+
+    class Meta:
+        model = DoseModification
+        fields = [
+            "id",
+            "drug",
+            "phase",
+            "cycle_number",
+            "toxicity_term",
+            "ctcae_grade",
+            "appearance",
+            "action",
+            "new_level",
+            "level_label",
+            "rule",
+            "reason",
+            "decided_by",
+            "decided_at",
+        ]
+        extra_kwargs = {
+            "appearance": {"help_text": "How often this toxicity and grade has been recorded for the drug (1-based)."},
+            "new_level": {"help_text": "Dose level from the next cycle on (0 = full dose)."},
+            "level_label": {"help_text": "The dose from the next cycle on, e.g. 75 % or 100 mg/m²."},
+        }
+
+
+class RenalDecisionIn(serializers.Serializer[None]):
+    phase = serializers.CharField(max_length=32, help_text="Systemic phase of the cycle: neoadjuvant | adjuvant")
+    cycle_number = serializers.IntegerField(min_value=1, max_value=99)
+    decision = serializers.ChoiceField(choices=RenalDecision.Decision.choices, required=False)
+    reason = serializers.CharField(max_length=2000)
+
+
+class RenalDecisionOut(serializers.ModelSerializer[RenalDecision]):
+    decided_by = serializers.CharField(source="decided_by.username")
+
+    class Meta:
+        model = RenalDecision
+        fields = ["id", "phase", "cycle_number", "decision", "reason", "decided_by", "decided_at"]
+
+
+class _DecisionsView(_ParticipantRecordsView):
+    """A participant's dosing decisions of one kind: staff of the participant's sites read them,
+    investigators record them through the dosing service, which re-prepares the affected sheets."""
+
+    required_roles = {"GET": STAFF_ROLES, "POST": INVESTIGATORS}
+    newest_first = ("-decided_at", "-id")
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return super().get_queryset().select_related("decided_by")
+
+    def record(self, **fields: Any) -> Model:
+        # The registry's records take the day; a decision is stamped with the moment it was made.
+        fields.pop("today")
+        return self.record_decision(now=clock.now(), **fields)
+
+    def record_decision(self, **fields: Any) -> Model:
+        raise NotImplementedError
+
+
+@extend_schema_view(
+    get=extend_schema(summary="A participant's dose modifications, newest first"),
+    post=extend_schema(
+        summary="Record a dose modification after a toxicity (investigators)",
+        description="The action follows the drug's rule; the following cycles' current sheets are re-prepared "
+        "(a released one is superseded). 422: the rule refuses (already discontinued, never reduced).",
+        request=DoseModificationIn,
+        responses={201: DoseModificationOut},
+        examples=[
+            OpenApiExample(
+                "Hand-foot syndrome grade 3",
+                request_only=True,
+                value={
+                    "drug": "capecitabine",
+                    "phase": "neoadjuvant",
+                    "cycle_number": 1,
+                    "toxicity_term": "Palmar-plantar erythrodysesthesia syndrome",
+                    "ctcae_grade": 3,
+                    "reason": "Resolved to grade 1 after interruption.",
+                },
+            ),
+            OpenApiExample(
+                "response",
+                response_only=True,
+                status_codes=["201"],
+                value={
+                    "id": 7,
+                    "drug": "capecitabine",
+                    "phase": "neoadjuvant",
+                    "cycle_number": 1,
+                    "toxicity_term": "Palmar-plantar erythrodysesthesia syndrome",
+                    "ctcae_grade": 3,
+                    "appearance": 1,
+                    "action": "interrupt",
+                    "new_level": 1,
+                    "level_label": "75 %",
+                    "rule": "capecitabine toxicity table, grade 3, appearance 1",
+                    "reason": "Resolved to grade 1 after interruption.",
+                    "decided_by": "investigator",
+                    "decided_at": "2026-03-02T10:00:00+08:00",
+                },
+            ),
+        ],
+    ),
+)
+class DoseModificationListCreate(_DecisionsView):
+    """A participant's dose modifications: staff of the participant's sites read them;
+    investigators record one after a toxicity."""
+
+    model = DoseModification
+    serializer_class = DoseModificationOut
+    input_serializer = DoseModificationIn
+
+    def record_decision(self, **fields: Any) -> Model:
+        return services.dose_modification_record(**fields)
+
+
+@extend_schema_view(
+    get=extend_schema(summary="A participant's renal decisions, newest first"),
+    post=extend_schema(
+        summary="Withhold capecitabine for a cycle whose creatinine clearance contraindicates it (investigators)",
+        description="The cycle's current sheet is re-prepared. 409: a decision for that cycle exists.",
+        request=RenalDecisionIn,
+        responses={201: RenalDecisionOut},
+        examples=[
+            OpenApiExample(
+                "CrCl 26.5 mL/min",
+                request_only=True,
+                value={"phase": "neoadjuvant", "cycle_number": 1, "reason": "CrCl 26.5 mL/min (< 30)."},
+            )
+        ],
+    ),
+)
+class RenalDecisionListCreate(_DecisionsView):
+    """A participant's renal decisions: staff of the participant's sites read them; investigators
+    record one for a cycle whose creatinine clearance contraindicates capecitabine."""
+
+    model = RenalDecision
+    serializer_class = RenalDecisionOut
+    input_serializer = RenalDecisionIn
+
+    def record_decision(self, **fields: Any) -> Model:
+        return services.renal_decision_record(**fields)

@@ -12,4 +12,14 @@ urlpatterns: list[URLPattern] = [
     path("dose-sheets/<int:pk>.pdf", api.DoseSheetPdf.as_view(), name="dose-sheet-pdf-file"),
     path("dose-sheets/<int:pk>/verify/", api.DoseSheetVerify.as_view(), name="dose-sheet-verify"),
     path("dose-sheets/<int:pk>/release/", api.DoseSheetRelease.as_view(), name="dose-sheet-release"),
+    path(
+        "participants/<int:pk>/dose-modifications/",
+        api.DoseModificationListCreate.as_view(),
+        name="participant-dose-modifications",
+    ),
+    path(
+        "participants/<int:pk>/renal-decisions/",
+        api.RenalDecisionListCreate.as_view(),
+        name="participant-renal-decisions",
+    ),
 ]
