@@ -22,7 +22,7 @@ from dosing import calculations, selectors, services
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
 from trialsite import clock, roles
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
-from trialsite.api.views import _ParticipantRecordsView, _resolve_trial
+from trialsite.api.views import ParticipantRecordsView, resolve_trial
 from trialsite.models import Sex
 
 PHARMACISTS = frozenset({roles.PHARMACIST})
@@ -129,7 +129,7 @@ class DoseCalculation(APIView):
         data = DoseCalculationIn(data=request.data)
         data.is_valid(raise_exception=True)
         values: dict[str, Any] = dict(data.validated_data)
-        trial = _resolve_trial(values.pop("trial", None))
+        trial = resolve_trial(values.pop("trial", None))
         return Response(services.dose_calculation_preview(definition=trial.definition, **values))
 
 
@@ -299,7 +299,7 @@ class RenalDecisionOut(serializers.ModelSerializer[RenalDecision]):
         fields = ["id", "phase", "cycle_number", "decision", "reason", "decided_by", "decided_at"]
 
 
-class _DecisionsView(_ParticipantRecordsView):
+class _DecisionsView(ParticipantRecordsView):
     """A participant's dosing decisions of one kind: staff of the participant's sites read them,
     investigators record them through the dosing service, which re-prepares the affected sheets."""
 

@@ -633,7 +633,7 @@ def dose_modification_record(
         if exc.code == "already_discontinued":
             raise RuleViolation(str(exc), code=exc.code) from exc
         if exc.code == "not_reducible":
-            raise RuleViolation(str(exc), code=exc.code, errors={"action": [str(exc)]}) from exc
+            raise RuleViolation(str(exc), code=exc.code, errors={"requested_action": [str(exc)]}) from exc
         raise calculation_error(exc) from exc
     row = DoseModification(
         participant=participant,

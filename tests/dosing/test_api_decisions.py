@@ -189,6 +189,7 @@ def test_rule_violations_are_422(api: Api, investigator: User, patient: Particip
     reduce = {**HFS_GRADE_3, "drug": "serplulimab", "toxicity_term": "Pneumonitis", "requested_action": "reduce"}
     refused = client.post(modifications_url(patient), reduce, format="json")
     assert refused.status_code == 422 and refused.json()["code"] == "not_reducible"
+    assert list(refused.json()["errors"]) == ["requested_action"]  # the field the client sent
     assert DoseModification.objects.filter(participant=patient).count() == 1
 
 

@@ -81,7 +81,7 @@ class ParticipantListCreate(generics.ListAPIView[Participant]):
         data = ParticipantIn(data=request.data)
         data.is_valid(raise_exception=True)
         values: dict[str, Any] = dict(data.validated_data)
-        trial = _resolve_trial(values.pop("trial", None))
+        trial = resolve_trial(values.pop("trial", None))
         site_code = values.pop("site")
         site = Site.objects.filter(code=site_code).first()
         if site is None:
@@ -93,7 +93,7 @@ class ParticipantListCreate(generics.ListAPIView[Participant]):
         return Response(ParticipantOut(participant).data, status=status.HTTP_201_CREATED)
 
 
-def _resolve_trial(registry_id: str | None) -> Trial:
+def resolve_trial(registry_id: str | None) -> Trial:
     if registry_id:
         trial = Trial.objects.filter(registry_id=registry_id).first()
         if trial is None:
@@ -178,7 +178,7 @@ class ParticipantDeath(APIView):
         return Response(ParticipantOut(participant).data)
 
 
-class _ParticipantRecordsView(generics.ListAPIView[Any]):
+class ParticipantRecordsView(generics.ListAPIView[Any]):
     """A participant's clinical records of one kind: GET lists them newest first (staff of the
     participant's site), POST records one through the registry's service (nurses)."""
 
@@ -207,7 +207,7 @@ class _ParticipantRecordsView(generics.ListAPIView[Any]):
 
 
 @extend_schema_view(post=extend_schema(request=MeasurementIn, responses={201: MeasurementOut}))
-class MeasurementListCreate(_ParticipantRecordsView):
+class MeasurementListCreate(ParticipantRecordsView):
     model = Measurement
     serializer_class = MeasurementOut
     input_serializer = MeasurementIn
@@ -218,7 +218,7 @@ class MeasurementListCreate(_ParticipantRecordsView):
 
 
 @extend_schema_view(post=extend_schema(request=LabResultIn, responses={201: LabResultOut}))
-class LabResultListCreate(_ParticipantRecordsView):
+class LabResultListCreate(ParticipantRecordsView):
     model = LabResult
     serializer_class = LabResultOut
     input_serializer = LabResultIn
