@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from randomization import methods, services
-from randomization.models import Allocation, RandomizationScheme, SchemeStatus
+from randomization.models import Allocation, AllocationState, RandomizationScheme, SchemeStatus
 from trialsite.models import Participant, Trial
 
 
@@ -76,11 +76,15 @@ def verify_trial(trial: Trial) -> Report:
                 seed=bytes.fromhex(under.secret.seed_hex),
             )
         )
+    replayed = None
     if records:
         try:
-            methods.replay(b"unused", records, config=records[0].config)
+            replayed = methods.replay(b"unused", records, config=records[0].config)
         except methods.ReplayMismatch as exc:
             return report(f"allocation #{exc.position}: replay mismatch: {exc}")
+    problem = _check_state_row(trial, schemes, allocations, replayed)
+    if problem:
+        return report(problem)
 
     by_participant = {a.participant_id: a for a in allocations}
     randomized = list(Participant.objects.filter(trial=trial).exclude(randomization_number=None).order_by("pk"))
@@ -98,3 +102,32 @@ def verify_trial(trial: Trial) -> Report:
         if allocation.participant_id not in randomized_ids:
             return report(f"allocation #{allocation.sequence}: the participant shows no randomization number")
     return report(None)
+
+
+def _check_state_row(
+    trial: Trial,
+    schemes: dict[int, RandomizationScheme],
+    allocations: list[Allocation],
+    replayed: methods.State | None,
+) -> str | None:
+    """The allocation-state row the next randomization starts from must be where the record
+    ends: same number, same last hash, the active scheme, and (unless it is left to be replayed)
+    exactly the replayed state. A tampered state would bias future allocations before any of
+    them could fail the replay."""
+    row = AllocationState.objects.filter(trial=trial).first()
+    if row is None:
+        return None if not schemes else "the allocation-state row is missing although a scheme was activated"
+    last = allocations[-1] if allocations else None
+    if (row.sequence, row.last_hash) != ((last.sequence, last.entry_hash) if last else (0, services.GENESIS_HASH)):
+        return f"the allocation-state row is at #{row.sequence}, the record at #{last.sequence if last else 0}"
+    active = next((s for s in schemes.values() if s.status == SchemeStatus.ACTIVE), None)
+    if active is None or row.scheme_id != active.pk:
+        return "the allocation-state row does not point at the active scheme"
+    if row.state is not None:
+        config = methods.Config.from_canonical(active.config)
+        expected = replayed if replayed is not None else methods.State(config=config)
+        if expected.config != config:
+            expected = expected.with_config(config)
+        if row.state != expected.as_data():
+            return "the stored allocation state differs from the replay of the record (altered state row)"
+    return None

@@ -9,9 +9,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from randomization import services as rs
-from randomization.models import Allocation, RandomizationScheme
+from randomization.models import Allocation, AllocationState, RandomizationScheme
 from tests.randomization.conftest import NOW, ParticipantMaker
-from trialsite.models import Site
+from trialsite.models import Site, Trial
 
 pytestmark = pytest.mark.django_db
 
@@ -74,6 +74,29 @@ def test_deleted_row_is_a_gap(record: list[Allocation], capsys: pytest.CaptureFi
     _bypass_trigger("DELETE FROM randomization_allocation WHERE id = %s", [record[5].pk])
     with pytest.raises(CommandError, match=r"expected randomization number 6"):
         verify(capsys)
+
+
+def test_deleted_last_row_leaves_the_state_row_ahead(
+    record: list[Allocation], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _bypass_trigger("DELETE FROM randomization_allocation WHERE id = %s", [record[-1].pk])
+    with pytest.raises(CommandError, match=r"allocation-state row is at #8, the record at #7"):
+        verify(capsys)
+
+
+def test_altered_state_row_is_found_before_it_biases_an_allocation(
+    record: list[Allocation], trial: Trial, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # e.g. an open block rewritten, or the counts nudged so that minimization favours one arm
+    row = AllocationState.objects.get(trial=trial)
+    state = dict(row.state)
+    state["totals"] = [state["totals"][0] + 3, state["totals"][1]]
+    AllocationState.objects.filter(trial=trial).update(state=state)
+    with pytest.raises(CommandError, match="stored allocation state differs from the replay"):
+        verify(capsys)
+    # a state left to be replayed (after an amendment) is not a problem
+    AllocationState.objects.filter(trial=trial).update(state=None)
+    assert "OK — 8 allocations" in verify(capsys)
 
 
 def test_changed_commitment_is_found(
