@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import translation
 
@@ -25,6 +26,10 @@ from trialsite.models import Site
 log = logging.getLogger(__name__)
 
 DIGEST_TIME = dt.time(7, 0)  # local site time; the digests go out at the first beat tick after it
+# A digest row claimed (sending) by a worker that died is taken back by a later tick after this.
+# It is counted from the tick's `now`, so it must exceed the task's hard time limit (120 s): a
+# slow but alive send is never doubled. Ticks are 15 minutes apart, so 10 minutes costs nothing.
+DIGEST_LEASE = dt.timedelta(minutes=10)
 WINDOW_CLOSING_DAYS = 3
 DOSE_SHEET_DAYS = 3
 OPEN = [EventStatus.PLANNED, EventStatus.BOOKED]
@@ -97,8 +102,10 @@ def digests_send_due(*, now: dt.datetime, get_transport: Callable[[str], Transpo
     """Send each site's digests of its local day once its local time has passed DIGEST_TIME.
 
     Once per (kind, site, user, day): the StaffDigest row is inserted first (the unique
-    constraint decides between two ticks or two workers) and claimed pending → sending; a
-    temporary SMTP error puts it back to pending for the next tick."""
+    constraint decides between two ticks or two workers) and claimed pending → sending with a
+    lease; a temporary SMTP error puts it back to pending for the next tick, and a row whose
+    worker died while sending is claimed again by a tick of the same day once its lease ran out
+    (sent at most twice in that one window, as for the reminders; never on another day)."""
     counts = {"sent": 0, "empty": 0, "failed": 0, "retry": 0}
     for site in Site.objects.all().order_by("pk"):
         local = now.astimezone(ZoneInfo(site.time_zone))
@@ -117,10 +124,13 @@ def digests_send_due(*, now: dt.datetime, get_transport: Callable[[str], Transpo
                         row, _ = StaffDigest.objects.get_or_create(kind=kind, site=site, user=user, day=today)
                 except IntegrityError:
                     continue
-                if not StaffDigest.objects.filter(pk=row.pk, status="pending").update(status="sending"):
+                claimable = Q(status="pending") | Q(status="sending", lease_until__lt=now)
+                if not StaffDigest.objects.filter(claimable, pk=row.pk).update(
+                    status="sending", lease_until=now + DIGEST_LEASE
+                ):
                     continue
                 if not content:
-                    StaffDigest.objects.filter(pk=row.pk).update(status="empty")
+                    StaffDigest.objects.filter(pk=row.pk).update(status="empty", lease_until=None)
                     counts["empty"] += 1
                     continue
                 subject, body = _render(kind, site=site, today=today, content=content, language=_language(user))
@@ -128,13 +138,17 @@ def digests_send_due(*, now: dt.datetime, get_transport: Callable[[str], Transpo
                 try:
                     get_transport("email").send(OutgoingMessage(user.email, subject, body, key))
                 except TemporaryTransportError as exc:
-                    StaffDigest.objects.filter(pk=row.pk).update(status="pending", last_error=str(exc)[:2000])
+                    StaffDigest.objects.filter(pk=row.pk).update(
+                        status="pending", lease_until=None, last_error=str(exc)[:2000]
+                    )
                     counts["retry"] += 1
                     continue
                 except PermanentTransportError as exc:
-                    StaffDigest.objects.filter(pk=row.pk).update(status="failed", last_error=str(exc)[:2000])
+                    StaffDigest.objects.filter(pk=row.pk).update(
+                        status="failed", lease_until=None, last_error=str(exc)[:2000]
+                    )
                     counts["failed"] += 1
                     continue
-                StaffDigest.objects.filter(pk=row.pk).update(status="sent", sent_at=now, body=body)
+                StaffDigest.objects.filter(pk=row.pk).update(status="sent", sent_at=now, body=body, lease_until=None)
                 counts["sent"] += 1
     return counts

@@ -195,13 +195,17 @@ class DigestKind(models.TextChoices):
 class StaffDigest(models.Model):
     """One morning digest to one staff member for one site and local day. The row is created
     before the email leaves (unique per kind/site/user/day), so a second beat tick or a redelivered
-    task does not send it twice."""
+    task does not send it twice; a row left `sending` by a dead worker is taken back after its
+    lease."""
 
     kind = models.CharField(_("kind"), max_length=16, choices=DigestKind.choices)
     site = models.ForeignKey(Site, on_delete=models.PROTECT, verbose_name=_("site"), related_name="+")
     user = models.ForeignKey("auth.User", on_delete=models.CASCADE, verbose_name=_("staff member"), related_name="+")
     day = models.DateField(_("day"))
     status = models.CharField(_("status"), max_length=16, default="pending")
+    # Set when claimed (pending → sending): a worker killed mid-send leaves the row `sending`, and
+    # a later tick of the same local day takes it back once this has passed.
+    lease_until = models.DateTimeField(_("lease until"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
     body = models.TextField(_("text"), blank=True)

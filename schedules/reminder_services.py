@@ -5,6 +5,9 @@ Delivery guarantees, honestly:
 - The database decides: a row is claimed by conditional updates (pending → queued by the
   dispatcher with SKIP LOCKED, queued → sending by the send task), so a duplicated task message
   or two dispatchers never send one row twice.
+- A send task carries a batch of ids (REMINDER_SEND_BATCH) and claims them in one statement, but
+  everything after the claim is per row: re-check, transport call, outcome. Its email rows share
+  one SMTP session.
 - The claim is committed before the transport is called, and `sent` is written after it answers.
   A worker killed between the provider's "accepted" and our commit leaves the row `sending`; the
   dispatcher re-queues it once its lease (longer than the task's hard time limit) has run out, and
@@ -19,14 +22,18 @@ Delivery guarantees, honestly:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import functools
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery
-from django.template.loader import render_to_string
+from django.template import TemplateDoesNotExist, TemplateSyntaxError
+from django.template.loader import get_template
 from django.utils import translation
 from django.utils.translation import gettext_noop
 
@@ -35,6 +42,8 @@ from schedules.models import Booking, BookingStatus, EventKind, PlanStatus, Sche
 from schedules.reminder_models import Reminder, ReminderRule, ReminderStatus
 from schedules.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, Transport
 from trialsite.models import Participant, Trial
+
+log = logging.getLogger(__name__)
 
 # A queued row whose task message never ran (broker lost it, queue purged) is re-queued after
 # this; a sending row whose worker died is re-sent after SEND_LEASE, which must exceed
@@ -239,9 +248,10 @@ def reminders_release(*, ids: Iterable[int], now: dt.datetime) -> int:
 def reminders_dispatch(
     *, now: dt.datetime, enqueue: Callable[[Sequence[int]], int], max_batches: int = 100
 ) -> DispatchResult:
-    """Expire, then claim and enqueue in batches. `enqueue(ids)` publishes one send task per id
-    and returns how many it published; it is called after the claim committed (so a task never
-    looks for an uncommitted row). Whatever it did not publish goes back to pending."""
+    """Expire, then claim and enqueue in batches. `enqueue(ids)` publishes send tasks for the
+    ids in order and returns how many ids (a prefix of `ids`) it published; it is called after
+    the claim committed (so a task never looks for an uncommitted row). Whatever it did not
+    publish goes back to pending."""
     result = DispatchResult(expired=reminders_expire(now=now))
     for _ in range(max_batches):
         ids = reminders_claim_due(now=now)
@@ -262,6 +272,14 @@ def reminders_dispatch(
 
 # --- Sending ---------------------------------------------------------------------------------
 
+# A batch stops starting transport calls once it has run for SEND_BUDGET and puts its untried
+# rows back to pending (the next dispatcher tick takes them): a slow provider must not keep a
+# batch running into the task's soft time limit (90 s). The rows' data (participant, event,
+# preferences) is read again when the batch's copy is older than RECHECK_AFTER, so the re-check
+# before a send is never more than a few seconds old.
+SEND_BUDGET = dt.timedelta(seconds=60)
+RECHECK_AFTER = dt.timedelta(seconds=5)
+
 
 @dataclass(frozen=True)
 class SendOutcome:
@@ -272,9 +290,16 @@ class SendOutcome:
 def render_text(template: str, language: str, context: dict[str, Any]) -> tuple[str, str]:
     """(subject, body) of a reminder template in `language`: the first line is the subject."""
     with translation.override(language):
-        text = render_to_string(f"schedules/reminders/{template}.{language}.txt", context).strip()
+        text = _template(f"schedules/reminders/{template}.{language}.txt").render(context).strip()
     subject, _, body = text.partition("\n")
     return subject.strip(), body.strip()
+
+
+@functools.cache
+def _template(name: str) -> Any:
+    """Compiled once per process: a batch renders the same two or three templates many times,
+    and even the cached loader's lookup (engine, loaders, origin) costs more than the rendering."""
+    return get_template(name)
 
 
 def _language(participant: Participant) -> str:
@@ -284,7 +309,8 @@ def _language(participant: Participant) -> str:
 def _render(reminder: Reminder) -> OutgoingMessage:
     participant = reminder.participant
     event = reminder.event
-    # Annotated by reminder_send (one query for the row, its rule, event, participant and booking).
+    # Annotated by _load_for_send (one query for the rows, their rules, events, participants,
+    # sites and bookings).
     booking_time = getattr(reminder, "booking_time", None)
     language = _language(participant)
     with translation.override(language):
@@ -340,65 +366,196 @@ def _still_wanted(reminder: Reminder) -> str:
     return ""
 
 
-def reminder_send(
-    *, reminder_id: int, now: Callable[[], dt.datetime], get_transport: Callable[[str], Transport]
-) -> SendOutcome:
-    """Claim one queued row (queued → sending), re-check it, send it, record the outcome.
-
-    `now` is a clock (read at the claim and again after the transport answered, which may take
-    seconds). A second copy of the task finds the row no longer queued and does nothing."""
-    start = now()
-    claimed = Reminder.objects.filter(pk=reminder_id, status=ReminderStatus.QUEUED).update(
-        status=ReminderStatus.SENDING, lease_until=start + SEND_LEASE, attempts=F("attempts") + 1, updated_at=start
+def reminders_claim_for_send(*, ids: Sequence[int], now: dt.datetime) -> list[int]:
+    """queued → sending for those of `ids` that are still queued, in one conditional
+    `UPDATE … RETURNING`; returns the ids claimed. The send task runs in autocommit, so the claim
+    is committed before any transport is called. A duplicated task message, or a row cancelled
+    or re-claimed meanwhile, is not queued any more and is left out. Every row of the batch gets
+    the same lease: SEND_LEASE exceeds the task's hard time limit, so the dispatcher never takes
+    back a row of a batch that is still running."""
+    if not ids:
+        return []
+    table = connection.ops.quote_name(Reminder._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(ids))
+    # Only the table name (from the model) and a run of placeholders are formatted in; every
+    # value is a parameter. (Django's update() cannot return the rows it changed.)
+    sql = (
+        f"UPDATE {table} SET status = %s, lease_until = %s, attempts = attempts + 1, updated_at = %s "  # noqa: S608
+        f"WHERE id IN ({placeholders}) AND status = %s RETURNING id"
     )
-    if not claimed:
-        return SendOutcome("skipped", "not queued (already sent, cancelled or claimed by another task)")
-    reminder = (
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ReminderStatus.SENDING, now + SEND_LEASE, now, *ids, ReminderStatus.QUEUED])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _load_for_send(ids: Iterable[int]) -> dict[int, Reminder]:
+    """The rows with their rule, event, participant, site and the event's active booking time,
+    in one query."""
+    rows = (
         Reminder.objects.select_related("participant__site", "event", "rule")
         .annotate(
             booking_time=Subquery(
                 Booking.objects.filter(event=OuterRef("event"), status=BookingStatus.ACTIVE).values("time")[:1]
             )
         )
-        .get(pk=reminder_id)
+        .filter(pk__in=list(ids))
     )
-    if reminders.is_expired(expires_at=reminder.expires_at, now=start):
-        _finish(reminder_id, status=ReminderStatus.EXPIRED, now=start)
+    return {r.pk: r for r in rows}
+
+
+class _Transports:
+    """One transport per channel for the whole batch, opened at its first use: inside the batch
+    the email transport keeps one SMTP session for all its messages."""
+
+    def __init__(self, stack: contextlib.ExitStack[Any], get_transport: Callable[[str], Transport]) -> None:
+        self.stack = stack
+        self.get_transport = get_transport
+        self.by_channel: dict[str, Transport] = {}
+
+    def __call__(self, channel: str) -> Transport:
+        if channel not in self.by_channel:
+            transport = self.get_transport(channel)
+            if isinstance(transport, contextlib.AbstractContextManager):
+                transport = self.stack.enter_context(transport)
+            self.by_channel[channel] = transport
+        return self.by_channel[channel]
+
+
+def reminders_send(
+    *, reminder_ids: Sequence[int], now: Callable[[], dt.datetime], get_transport: Callable[[str], Transport]
+) -> dict[int, SendOutcome]:
+    """Send a batch of queued reminders; returns each id's outcome.
+
+    1. Claim them all (queued → sending, one statement, committed). Ids no longer queued are
+       "skipped": a duplicated task message or a second task with the same ids sends nothing.
+    2. Read them with everything a message needs (one joined query).
+    3. For each row in turn: re-check it (expired, withdrawn, visit cancelled or moved, opted
+       out), render it, send it through its channel's transport (all email rows over one SMTP
+       session), and record its own outcome at once: sent with the provider's id; a temporary
+       error puts it back to pending after a backoff (failed at the attempt limit); a permanent
+       one fails it. One row's failure does not touch the others.
+
+    Why this keeps the guarantees of one task per row: each row is `sending` (committed) before
+    its transport call and `sent` is committed right after it answers, row by row, so a worker
+    killed mid-batch leaves at most the one row whose call was in flight in doubt (re-sent after
+    its lease, with the same idempotency key); the rows it had not reached yet are still
+    `sending`, were never handed to a transport, and are sent once when their lease runs out.
+
+    `now` is a clock, read at the claim and again for each row."""
+    start = now()
+    wanted = list(dict.fromkeys(reminder_ids))
+    claimed = set(reminders_claim_for_send(ids=wanted, now=start))
+    outcomes = {
+        pk: SendOutcome("skipped", "not queued (already sent, cancelled or claimed by another task)")
+        for pk in wanted
+        if pk not in claimed
+    }
+    untried = [pk for pk in wanted if pk in claimed]
+    if not untried:
+        return outcomes
+    rows = _load_for_send(untried)
+    loaded_at = start
+    with contextlib.ExitStack() as stack:
+        transport_for = _Transports(stack, get_transport)
+        try:
+            while untried:
+                at = now()
+                if at - start >= SEND_BUDGET:
+                    break
+                if at - loaded_at >= RECHECK_AFTER:
+                    rows = _load_for_send(untried)
+                    loaded_at = at
+                pk = untried.pop(0)
+                # From here the row is tried: its outcome is written below, or (the process dies,
+                # the transport raised something unexpected) it stays `sending` until its lease.
+                reminder = rows.get(pk)
+                if reminder is None:  # deleted since the claim (only a scratch database does that)
+                    outcomes[pk] = SendOutcome("skipped", "row vanished")
+                    continue
+                outcomes[pk] = _send_one(reminder, at=at, now=now, transport_for=transport_for)
+        finally:
+            if untried:
+                # Out of time, or an unexpected error on an earlier row: the rows not reached yet
+                # were never handed to a transport; put them back (their attempt did not happen).
+                _release(untried, now=now())
+                outcomes.update((pk, SendOutcome(ReminderStatus.PENDING, "released, not tried")) for pk in untried)
+    return outcomes
+
+
+def _send_one(
+    reminder: Reminder, *, at: dt.datetime, now: Callable[[], dt.datetime], transport_for: Callable[[str], Transport]
+) -> SendOutcome:
+    pk = reminder.pk
+    if reminders.is_expired(expires_at=reminder.expires_at, now=at):
+        _finish(pk, status=ReminderStatus.EXPIRED, now=at)
         return SendOutcome(ReminderStatus.EXPIRED)
     reason = _still_wanted(reminder)
     if reason:
-        _finish(reminder_id, status=ReminderStatus.CANCELLED, now=start, cancel_reason=reason)
+        _finish(pk, status=ReminderStatus.CANCELLED, now=at, cancel_reason=reason)
         return SendOutcome(ReminderStatus.CANCELLED, reason)
     try:
         message = _render(reminder)
-        provider_id = get_transport(reminder.channel).send(message)
+    except (TemplateDoesNotExist, TemplateSyntaxError, LookupError, ValueError, TypeError, AttributeError) as exc:
+        # A broken template or rule: nothing left, and retrying cannot help; the admin shows it
+        # (and resends it once fixed). Caught here so that the rest of the batch still goes.
+        # (Not every Exception: Celery's soft time limit is one, and must not fail the row.)
+        log.exception("reminder %s could not be rendered", pk)
+        _finish(pk, status=ReminderStatus.FAILED, now=at, error=f"could not render the message: {exc!r}")
+        return SendOutcome(ReminderStatus.FAILED, str(exc))
+    try:
+        provider_id = transport_for(reminder.channel).send(message)
     except TemporaryTransportError as exc:
         done = now()
         if reminder.attempts >= reminder.max_attempts:
-            _finish(
-                reminder_id,
-                status=ReminderStatus.FAILED,
-                now=done,
-                error=f"gave up after {reminder.attempts} attempts: {exc}",
-            )
+            error = f"gave up after {reminder.attempts} attempts: {exc}"
+            _finish(pk, status=ReminderStatus.FAILED, now=done, error=error)
             return SendOutcome(ReminderStatus.FAILED, str(exc))
-        due = done + reminders.backoff(reminder.attempts)
-        Reminder.objects.filter(pk=reminder_id, status=ReminderStatus.SENDING).update(
-            status=ReminderStatus.PENDING, due_at=due, lease_until=None, last_error=str(exc)[:2000], updated_at=done
+        # The retry is the row itself, due again after the backoff: the dispatcher claims it
+        # like any due row, so it cannot be sent twice by a retry and a redelivered message.
+        Reminder.objects.filter(pk=pk, status=ReminderStatus.SENDING).update(
+            status=ReminderStatus.PENDING,
+            due_at=done + reminders.backoff(reminder.attempts),
+            lease_until=None,
+            last_error=str(exc)[:2000],
+            updated_at=done,
         )
         return SendOutcome("retry", str(exc))
     except PermanentTransportError as exc:
-        _finish(reminder_id, status=ReminderStatus.FAILED, now=now(), error=str(exc))
+        _finish(pk, status=ReminderStatus.FAILED, now=now(), error=str(exc))
         return SendOutcome(ReminderStatus.FAILED, str(exc))
-    done = now()
-    Reminder.objects.filter(pk=reminder_id, status=ReminderStatus.SENDING).update(
-        status=ReminderStatus.SENT,
-        sent_at=done,
-        provider_message_id=provider_id[:200],
-        lease_until=None,
-        updated_at=done,
-    )
+    _mark_sent(pk, provider_id=provider_id, now=now())
     return SendOutcome(ReminderStatus.SENT, provider_id)
+
+
+def _mark_sent(reminder_id: int, *, provider_id: str, now: dt.datetime) -> None:
+    # The one statement every sent row pays for, so plain SQL (the ORM's compilation of this
+    # update costs more than the database's work); conditional on `sending` like _finish.
+    table = connection.ops.quote_name(Reminder._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, sent_at = %s, provider_message_id = %s, lease_until = NULL, "  # noqa: S608
+            "updated_at = %s WHERE id = %s AND status = %s",
+            [ReminderStatus.SENT, now, provider_id[:200], now, reminder_id, ReminderStatus.SENDING],
+        )
+
+
+def _release(ids: Sequence[int], *, now: dt.datetime) -> int:
+    try:
+        return Reminder.objects.filter(pk__in=list(ids), status=ReminderStatus.SENDING).update(
+            status=ReminderStatus.PENDING, attempts=F("attempts") - 1, lease_until=None, updated_at=now
+        )
+    except DatabaseError:
+        # The database is gone too: the rows stay `sending` and come back after their lease.
+        log.warning("could not release %s untried reminders; their lease will", len(ids))
+        return 0
+
+
+def reminder_send(
+    *, reminder_id: int, now: Callable[[], dt.datetime], get_transport: Callable[[str], Transport]
+) -> SendOutcome:
+    """One reminder: a batch of one (what a single send task message, e.g. one published before
+    the batch task existed, does)."""
+    return reminders_send(reminder_ids=[reminder_id], now=now, get_transport=get_transport)[reminder_id]
 
 
 def _finish(reminder_id: int, *, status: str, now: dt.datetime, error: str = "", cancel_reason: str = "") -> None:

@@ -1,11 +1,15 @@
 """How a reminder leaves the building: email through Django's email backend (SMTP in production),
 SMS through a pluggable transport (an HTTP gateway in production, a file or the console in
 development). A transport returns the provider's message id, or raises a TemporaryTransportError
-(retry later) or a PermanentTransportError (give up and mark the reminder failed)."""
+(retry later) or a PermanentTransportError (give up and mark the reminder failed).
+
+A transport may also be a context manager: inside `with transport:` the email transport keeps
+one SMTP session open for all its sends (the batch send task); outside, each send has its own."""
 
 from __future__ import annotations
 
 import json
+import logging
 import smtplib
 import urllib.error
 import urllib.request
@@ -16,6 +20,9 @@ from typing import Protocol
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+
+log = logging.getLogger(__name__)
 
 
 class TransportError(Exception):
@@ -48,28 +55,67 @@ class Transport(Protocol):
 
 
 class EmailTransport:
+    """Email through Django's email backend (SMTP in production). Each message gets its own
+    connection, unless the transport is used as a context manager: then one connection is opened
+    at the first send and reused until the block ends (a batch of reminders: one SMTP session
+    instead of one per message). After any error on a message the session is dropped and the next
+    message opens a new one: smtplib resets a refused transaction (RSET), but whether a broken
+    session can still be used is not knowable, and a wrong guess would fail the next row."""
+
     channel = "email"
+
+    def __init__(self) -> None:
+        self._shared: BaseEmailBackend | None = None
+
+    def __enter__(self) -> EmailTransport:
+        self._shared = get_connection(fail_silently=False)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            _close_quietly(shared)
 
     def send(self, message: OutgoingMessage) -> str:
         message_id = f"<reminder-{message.idempotency_key}@trialsite>"
-        email = EmailMessage(
-            subject=message.subject,
-            body=message.body,
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            to=[message.to],
-            headers={"Message-ID": message_id},
-            connection=get_connection(fail_silently=False),
-        )
+        shared = self._shared
         try:
+            if shared is not None:
+                # Open (or keep) the batch's session here, so that send_messages below does not
+                # treat it as its own and close it after the message.
+                shared.open()
+            email = EmailMessage(
+                subject=message.subject,
+                body=message.body,
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=[message.to],
+                headers={"Message-ID": message_id},
+                connection=shared or get_connection(fail_silently=False),
+            )
             email.send(fail_silently=False)
         except smtplib.SMTPRecipientsRefused as exc:
+            self._drop()
             codes = [code for code, _ in exc.recipients.values()]
             raise _smtp_error(min(codes), f"recipient refused: {exc.recipients}") from exc
         except smtplib.SMTPResponseException as exc:
+            self._drop()
             raise _smtp_error(exc.smtp_code, f"{exc.smtp_code} {exc.smtp_error!r}") from exc
         except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
             raise TemporaryTransportError(f"SMTP unavailable: {exc.__class__.__name__}: {exc}") from exc
         return message_id
+
+    def _drop(self) -> None:
+        if self._shared is not None:
+            _close_quietly(self._shared)
+
+
+def _close_quietly(connection: BaseEmailBackend) -> None:
+    # QUIT on a session the server already dropped fails; every message's outcome is known by then.
+    try:
+        connection.close()
+    except (smtplib.SMTPException, OSError) as exc:
+        log.info("closing the SMTP session: %s", exc)
 
 
 def _smtp_error(code: int, text: str) -> TransportError:

@@ -245,8 +245,9 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "schedule": crontab(hour="6,13", minute=30),
     },
     # Every minute: expire late reminders, claim the due ones (and any whose lease ran out) and
-    # enqueue one send task each on the `reminders` queue. Expires before the next tick so a
-    # backlog of dispatcher messages never piles up while the workers are down.
+    # enqueue send tasks of REMINDER_SEND_BATCH reminders each on the `reminders` queue.
+    # Expires before the next tick so a backlog of dispatcher messages never piles up while the
+    # workers are down.
     "reminder-dispatch": {
         "task": "schedules.tasks.reminder_dispatch",
         "schedule": 60.0,
@@ -262,6 +263,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     },
 }
 CELERY_TASK_ALWAYS_EAGER = False
+# Reminder ids per send task: the task claims them in one statement and sends their emails over
+# one SMTP session. Smaller batches spread a backlog over more worker processes sooner; larger
+# ones amortise more. A batch stops starting sends after 60 s (well inside the time limits).
+REMINDER_SEND_BATCH = env.int("REMINDER_SEND_BATCH", default=50)
+if not 1 <= REMINDER_SEND_BATCH <= 500:
+    raise ImproperlyConfigured(f"REMINDER_SEND_BATCH={REMINDER_SEND_BATCH}: use 1 to 500.")
 _ = crontab  # imported for feature apps' beat entries below
 
 # --- REST API ----------------------------------------------------------------------------

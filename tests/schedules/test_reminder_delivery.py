@@ -218,3 +218,78 @@ def test_smtp_5xx_fails_without_retrying(worker: Worker, sink: SmtpSink, trial: 
     assert row.attempts == 1 and "550" in row.last_error
     assert _dispatch(at + dt.timedelta(hours=1)).claimed == 0
     assert sink.received == []
+
+
+# --- Batches: several reminders per send task, one SMTP session per batch ---------------------
+
+
+def _batch_of(plan: TreatmentPlan, n: int) -> tuple[list[Reminder], dt.datetime]:
+    rows = list(Reminder.objects.filter(participant=plan.participant, status="pending").order_by("send_at", "id")[:n])
+    assert len(rows) == n
+    return rows, _make_due(rows)
+
+
+def _settled(rows: list[Reminder]) -> dict[int, str]:
+    return dict(Reminder.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", "status"))
+
+
+def test_a_batch_of_20_arrives_exactly_once_over_one_smtp_session(
+    worker: Worker, sink: SmtpSink, trial: Any, site: Any, nurse: Any
+) -> None:
+    plan = _plan(trial, site, nurse)
+    rows, at = _batch_of(plan, 20)
+
+    result = _dispatch(at, batch=50)
+    assert (result.claimed, result.enqueued) == (20, 20)
+    publish_sends([r.pk for r in rows], batch=50)  # the same batch's message delivered twice
+
+    wait_for(lambda: set(_settled(rows).values()) == {"sent"}, timeout=30, message="20 sent")
+    wait_for(lambda: len(sink.received) >= 20, timeout=10)
+    assert _ids(sink) == Counter({_key(r): 1 for r in rows})
+    assert len({m.peer for m in sink.received}) == 1  # one SMTP session for the whole batch
+    assert {r.attempts for r in Reminder.objects.filter(pk__in=[r.pk for r in rows])} == {1}
+
+
+def test_a_5xx_in_a_batch_fails_only_that_row(
+    worker: Worker, sink: SmtpSink, trial: Any, site: Any, nurse: Any
+) -> None:
+    plan = _plan(trial, site, nurse)
+    rows, at = _batch_of(plan, 20)
+    refused = rows[7]
+    sink.fail_message(_key(refused), "550 5.1.1 No such user")
+
+    _dispatch(at, batch=50)
+
+    wait_for(lambda: "queued" not in _settled(rows).values() and "sending" not in _settled(rows).values(), timeout=30)
+    statuses = _settled(rows)
+    assert statuses.pop(refused.pk) == "failed"
+    assert set(statuses.values()) == {"sent"}
+    refused.refresh_from_db()
+    assert refused.attempts == 1 and "550" in refused.last_error
+    wait_for(lambda: len(sink.received) >= 19, timeout=10)
+    assert _ids(sink) == Counter({_key(r): 1 for r in rows if r.pk != refused.pk})
+    assert _dispatch(at + dt.timedelta(hours=1)).claimed == 0  # never retried
+
+
+def test_a_4xx_in_a_batch_retries_that_row_alone_and_it_arrives_once(
+    worker: Worker, sink: SmtpSink, trial: Any, site: Any, nurse: Any
+) -> None:
+    plan = _plan(trial, site, nurse)
+    rows, at = _batch_of(plan, 20)
+    busy = rows[12]
+    sink.fail_message(_key(busy), "451 4.3.0 Temporary failure, try later")
+
+    _dispatch(at, batch=50)
+
+    wait_for(lambda: list(_settled(rows).values()).count("sent") == 19, timeout=30, message="the 19 others sent")
+    wait_for(lambda: Reminder.objects.filter(pk=busy.pk, status="pending", attempts=1).exists(), timeout=10)
+    busy.refresh_from_db()
+    assert "451" in busy.last_error and busy.due_at > clock.now() + dt.timedelta(seconds=30)
+    assert _dispatch(clock.now()).claimed == 0  # not before its backoff
+
+    assert _dispatch(busy.due_at, batch=50).claimed == 1
+    wait_for(lambda: Reminder.objects.filter(pk=busy.pk, status="sent").exists(), timeout=30)
+    wait_for(lambda: len(sink.received) >= 20, timeout=10)
+    assert _ids(sink) == Counter({_key(r): 1 for r in rows})
+    busy.refresh_from_db()
+    assert busy.attempts == 2

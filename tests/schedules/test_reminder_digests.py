@@ -105,3 +105,27 @@ def test_pharmacist_digest_lists_unreleased_sheets_due_within_3_days(
     [message] = [m for m in outbox.sent if m.to == "pharma@example.org"]
     assert f"{participant} neoadjuvant C1 day 1 2026-03-05" in message.body
     assert sheet.get_status_display() in message.body
+
+
+def test_a_digest_left_sending_by_a_dead_worker_is_sent_after_its_lease(plan: TreatmentPlan, staff: Any) -> None:
+    class Dies(Outbox):
+        def send(self, message: OutgoingMessage) -> str:
+            raise SystemExit  # the worker is killed while the email is on its way
+
+    # given a tick whose worker dies in the middle of the nurse's digest: the row stays `sending`
+    with pytest.raises(SystemExit):
+        _send(TUESDAY_0900, Dies())
+    row = StaffDigest.objects.get(user=staff[0])
+    assert row.status == "sending" and row.lease_until == TUESDAY_0900 + digests.DIGEST_LEASE
+    outbox = Outbox()
+
+    # then a tick within the lease leaves it alone (the send may still be running) ...
+    _send(TUESDAY_0900 + digests.DIGEST_LEASE - dt.timedelta(seconds=1), outbox)
+    assert [m for m in outbox.sent if m.to == "nurse@example.org"] == []
+
+    # ... and the first tick after it sends it, once
+    _send(TUESDAY_0900 + digests.DIGEST_LEASE + dt.timedelta(seconds=1), outbox)
+    _send(TUESDAY_0900 + digests.DIGEST_LEASE + dt.timedelta(minutes=15), outbox)
+    assert len([m for m in outbox.sent if m.to == "nurse@example.org"]) == 1
+    row.refresh_from_db()
+    assert (row.status, row.lease_until) == ("sent", None)

@@ -13,7 +13,7 @@ import time_machine
 from django.db import connection
 
 from schedules import reminder_services as rs
-from schedules.models import Reminder, TreatmentPlan
+from schedules.models import Reminder, ReminderRule, TreatmentPlan
 from schedules.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError
 from tests.schedules.conftest import NOW
 from trialsite.models import Participant
@@ -185,3 +185,132 @@ def test_two_dispatchers_at_once_never_claim_the_same_row(make_randomized: Any, 
 
     assert not set(claimed[0]) & set(claimed[1])
     assert len(claimed[0]) + len(claimed[1]) == total > 20
+
+
+# --- Batches ---------------------------------------------------------------------------------
+
+
+class KeyedTransport(FakeTransport):
+    """Raises the given error for the message of one reminder (by idempotency key), once."""
+
+    def __init__(self, errors: dict[str, Exception] | None = None, on_send: Any = None) -> None:
+        super().__init__()
+        self.by_key = dict(errors or {})
+        self.on_send = on_send
+        self.calls = 0
+
+    def send(self, message: OutgoingMessage) -> str:
+        self.calls += 1
+        if self.on_send:
+            self.on_send(self.calls)
+        if message.idempotency_key in self.by_key:
+            raise self.by_key.pop(message.idempotency_key)
+        return super().send(message)
+
+
+class Clock:
+    def __init__(self, at: dt.datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> dt.datetime:
+        return self.at
+
+
+def _due_batch(plan: TreatmentPlan, n: int) -> tuple[list[Reminder], dt.datetime]:
+    """n of the plan's pending rows, due now and claimed by the dispatcher (queued)."""
+    rows = list(Reminder.objects.filter(participant=plan.participant, status="pending").order_by("send_at", "id")[:n])
+    at = rows[0].send_at
+    Reminder.objects.filter(pk__in=[r.pk for r in rows]).update(due_at=at, expires_at=at + dt.timedelta(hours=6))
+    assert sorted(_dispatch(at)[1]) == sorted(r.pk for r in rows)
+    return rows, at
+
+
+def _statuses(rows: list[Reminder]) -> list[str]:
+    by_pk = dict(Reminder.objects.filter(pk__in=[r.pk for r in rows]).values_list("pk", "status"))
+    return [by_pk[r.pk] for r in rows]
+
+
+def test_a_batch_is_claimed_and_read_in_two_queries_and_each_row_settles_alone(
+    plan: TreatmentPlan, django_assert_num_queries: Any
+) -> None:
+    rows, at = _due_batch(plan, 6)
+    transport = KeyedTransport(
+        {
+            rows[2].idempotency_key: PermanentTransportError("550 no such number"),
+            rows[4].idempotency_key: TemporaryTransportError("451 try later"),
+        }
+    )
+
+    # claim (UPDATE … RETURNING) + one joined read + one outcome write per row
+    with django_assert_num_queries(2 + len(rows)):
+        outcomes = rs.reminders_send(
+            reminder_ids=[r.pk for r in rows], now=lambda: at, get_transport=lambda channel: transport
+        )
+
+    assert [outcomes[r.pk].status for r in rows] == ["sent", "sent", "failed", "sent", "retry", "sent"]
+    assert _statuses(rows) == ["sent", "sent", "failed", "sent", "pending", "sent"]
+    assert [m.idempotency_key for m in transport.sent] == [rows[i].idempotency_key for i in (0, 1, 3, 5)]
+    retried = Reminder.objects.get(pk=rows[4].pk)
+    assert (retried.attempts, retried.due_at, retried.lease_until) == (1, at + dt.timedelta(seconds=60), None)
+    assert Reminder.objects.get(pk=rows[5].pk).provider_message_id == "id-4"
+
+    # The same task message delivered again: nothing is claimed, nothing sent.
+    with django_assert_num_queries(1):
+        again = rs.reminders_send(
+            reminder_ids=[r.pk for r in rows], now=lambda: at, get_transport=lambda channel: transport
+        )
+    assert {o.status for o in again.values()} == {"skipped"} and transport.calls == 6
+    # Only the retried row comes back, after its backoff.
+    assert _dispatch(at + dt.timedelta(seconds=60))[1] == [rows[4].pk]
+
+
+def test_a_slow_batch_puts_the_rows_it_did_not_reach_back_to_pending(plan: TreatmentPlan) -> None:
+    rows, at = _due_batch(plan, 4)
+    clock = Clock(at)
+
+    def slow(call: int) -> None:
+        clock.at += rs.SEND_BUDGET  # the first send takes the whole budget
+
+    transport = KeyedTransport(on_send=slow)
+    outcomes = rs.reminders_send(reminder_ids=[r.pk for r in rows], now=clock, get_transport=lambda c: transport)
+
+    assert [outcomes[r.pk].status for r in rows] == ["sent", "pending", "pending", "pending"]
+    assert transport.calls == 1
+    left = Reminder.objects.filter(pk__in=[r.pk for r in rows[1:]])
+    assert {(r.status, r.attempts, r.lease_until) for r in left} == {("pending", 0, None)}
+    assert sorted(_dispatch(clock.at)[1]) == sorted(r.pk for r in rows[1:])  # the next tick takes them
+
+
+def test_a_batch_reads_its_rows_again_before_sending_when_its_copy_is_old(plan: TreatmentPlan) -> None:
+    rows, at = _due_batch(plan, 3)
+    clock = Clock(at)
+
+    def opt_out_while_sending(call: int) -> None:
+        if call == 1:
+            Participant.objects.filter(pk=plan.participant_id).update(reminders_by_sms=False)
+            clock.at += rs.RECHECK_AFTER
+
+    transport = KeyedTransport(on_send=opt_out_while_sending)
+    rs.reminders_send(reminder_ids=[r.pk for r in rows], now=clock, get_transport=lambda c: transport)
+
+    assert _statuses(rows) == ["sent", "cancelled", "cancelled"]
+    assert len(transport.sent) == 1
+    assert Reminder.objects.get(pk=rows[1].pk).cancel_reason == "participant opted out of SMS"
+
+
+def test_a_row_that_cannot_be_rendered_fails_alone(plan: TreatmentPlan) -> None:
+    rows = list(Reminder.objects.filter(participant=plan.participant, status="pending").order_by("send_at", "id")[:40])
+    broken = rows[0]
+    others = [r for r in rows if r.rule_id != broken.rule_id][:3]
+    batch = [others[0], broken, *others[1:]]
+    Reminder.objects.filter(pk__in=[r.pk for r in batch]).update(due_at=NOW, expires_at=NOW + dt.timedelta(hours=6))
+    assert sorted(_dispatch(NOW)[1]) == sorted(r.pk for r in batch)
+    ReminderRule.objects.filter(pk=broken.rule_id).update(template="no_such_template")
+    transport = KeyedTransport()
+
+    rs.reminders_send(reminder_ids=[r.pk for r in batch], now=lambda: NOW, get_transport=lambda c: transport)
+
+    statuses = _statuses(batch)
+    assert statuses[1] == "failed" and statuses.count("sent") == len(batch) - 1
+    assert "could not render" in Reminder.objects.get(pk=batch[1].pk).last_error
+    assert len(transport.sent) == len(batch) - 1

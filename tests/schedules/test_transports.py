@@ -60,11 +60,36 @@ def test_a_4xx_reply_is_temporary_and_a_5xx_permanent(smtp: SmtpSink) -> None:
     assert len(smtp.received) == 1
 
 
+def test_inside_a_with_block_the_messages_share_one_smtp_session(smtp: SmtpSink) -> None:
+    messages = [
+        OutgoingMessage(to=f"p{i}@example.org", subject="s", body="b", idempotency_key=f"r-{i}") for i in range(4)
+    ]
+    smtp.fail_message("<reminder-r-1@trialsite>", "550 5.1.1 No such user")
+
+    with EmailTransport() as transport:
+        transport.send(messages[0])
+        with pytest.raises(PermanentTransportError):
+            transport.send(messages[1])
+        transport.send(messages[2])
+        transport.send(messages[3])
+
+    assert [m.rcpt_tos for m in smtp.received] == [["p0@example.org"], ["p2@example.org"], ["p3@example.org"]]
+    # One session until the refusal; the one after it (a fresh session) carries the rest.
+    peers = [m.peer for m in smtp.received]
+    assert peers[1] == peers[2] and peers[0] != peers[1]
+    # Outside a with block each message has its own session, as before.
+    EmailTransport().send(messages[0])
+    EmailTransport().send(messages[0])
+    assert len({m.peer for m in smtp.received}) == 4
+
+
 def test_an_unreachable_smtp_server_is_temporary(settings: Any) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 1, 2
     with pytest.raises(TemporaryTransportError):
         EmailTransport().send(MESSAGE)
+    with EmailTransport() as transport, pytest.raises(TemporaryTransportError):
+        transport.send(MESSAGE)
 
 
 class _Gateway(BaseHTTPRequestHandler):

@@ -1,5 +1,6 @@
-"""A real SMTP server on loopback (aiosmtpd) that records what it receives, and can be told to
-answer 4xx (temporary) or 5xx (permanent) to the next N messages."""
+"""A real SMTP server on loopback (aiosmtpd) that records what it receives (and over which client
+connection), and can be told to answer 4xx (temporary) or 5xx (permanent) to the next N messages
+or to one message by its Message-ID."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     message: EmailMessage
+    peer: Any = None  # the client's (host, port): one per SMTP session
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
 
     @property
     def subject(self) -> str:
@@ -33,6 +39,7 @@ class Received:
 class _Handler:
     received: list[Received] = field(default_factory=list)
     fail_next: list[str] = field(default_factory=list)  # e.g. ["451 4.3.0 try later"]
+    fail_ids: dict[str, list[str]] = field(default_factory=dict)  # Message-ID → the next replies
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
@@ -40,7 +47,12 @@ class _Handler:
             if self.fail_next:
                 return self.fail_next.pop(0)
             message = message_from_bytes(envelope.content, policy=policy.default)
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+            replies = self.fail_ids.get(str(message["Message-ID"]))
+            if replies:
+                return replies.pop(0)
+            self.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), message, session.peer)  # type: ignore[arg-type]
+            )
         return "250 OK"
 
 
@@ -81,7 +93,13 @@ class SmtpSink:
         with self.handler.lock:
             self.handler.fail_next.extend(replies)
 
+    def fail_message(self, message_id: str, *replies: str) -> None:
+        """Answer the message with this Message-ID with these replies (in turn) instead of 250."""
+        with self.handler.lock:
+            self.handler.fail_ids.setdefault(message_id, []).extend(replies)
+
     def clear(self) -> None:
         with self.handler.lock:
             self.handler.received.clear()
             self.handler.fail_next.clear()
+            self.handler.fail_ids.clear()
