@@ -1,5 +1,6 @@
 """Writes of the reminders: default rules, keeping a participant's reminder rows in step with
-their events (reminders_sync), the dispatcher's claim, one send, resend and cancel.
+their events (reminders_sync), the dispatcher's claim, the send of a batch (reminders_send),
+resend and cancel.
 
 Delivery guarantees, honestly:
 - The database decides: a row is claimed by conditional updates (pending → queued by the
