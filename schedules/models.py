@@ -237,8 +237,8 @@ class Booking(models.Model):
 
 
 class SiteDay(models.Model):
-    """The infusion bookings of one site on one day. The booking service locks this row
-    (select_for_update) before counting, so concurrent bookings for the same day queue behind
+    """The infusion bookings of one site on one day. The booking service counts a chair with one
+    conditional UPDATE, which locks this row, so concurrent bookings for the same day queue behind
     each other instead of all seeing a free chair; the check constraint is the last line."""
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="+")

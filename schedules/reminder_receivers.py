@@ -3,6 +3,7 @@ SchedulesConfig.ready). Both run inside the sender's transaction and never touch
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.dispatch import receiver
@@ -15,8 +16,10 @@ from trialsite.signals import participant_withdrawn, plan_changed
 
 
 @receiver(plan_changed, dispatch_uid="schedules.reminders_sync")
-def sync_reminders(sender: Any, participant: Participant, now: Any = None, **kwargs: Any) -> None:
-    reminder_services.reminders_sync(participant=participant, now=now or clock.now())
+def sync_reminders(
+    sender: Any, participant: Participant, now: Any = None, events: Sequence[int] | None = None, **kwargs: Any
+) -> None:
+    reminder_services.reminders_sync(participant=participant, now=now or clock.now(), events=events)
 
 
 @receiver(participant_withdrawn, dispatch_uid="schedules.reminders_cancel_at_withdrawal")

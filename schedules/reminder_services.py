@@ -70,10 +70,12 @@ VISIT_KINDS: Sequence[tuple[str, int | None, str]] = (
 def reminder_rules_for_trial(*, trial: Trial) -> list[ReminderRule]:
     """The trial's active rules; a trial without any rule gets the defaults (seed on first use,
     so a trial loaded after the migrations has them too). To switch one off, untick `active`."""
-    if not ReminderRule.objects.filter(trial=trial).exists():
-        # Lock the trial only on first use (not on every sync: that would serialize all bookings
-        # of the trial), then look again: two first uses at once seed once.
-        Trial.objects.select_for_update().get(pk=trial.pk)
+    rules = list(ReminderRule.objects.filter(trial=trial).order_by("id"))  # every sync: one query
+    if rules:
+        return [r for r in rules if r.active]
+    # Lock the trial only on first use (not on every sync: that would serialize all bookings
+    # of the trial), then look again: two first uses at once seed once.
+    Trial.objects.select_for_update().get(pk=trial.pk)
     if not ReminderRule.objects.filter(trial=trial).exists():
         rules = [
             ReminderRule(
@@ -120,30 +122,36 @@ class SyncResult:
 
 
 @transaction.atomic
-def reminders_sync(*, participant: Participant, now: dt.datetime) -> SyncResult:
+def reminders_sync(*, participant: Participant, now: dt.datetime, events: Sequence[int] | None = None) -> SyncResult:
     """Make the participant's reminder rows match their events, rules and preferences: cancel
     pending rows nobody wants any more (a moved or cancelled visit), create the missing ones.
     Runs inside the schedules service's transaction (plan_changed), so the rows commit or roll
-    back with the change that caused them; it never talks to the broker."""
-    participant = Participant.objects.select_related("site").get(pk=participant.pk)
+    back with the change that caused them; it never talks to the broker.
+
+    `events` limits the sync to those event ids (a booking and the events its re-plan moved):
+    a row belongs to one event, so the other events' rows are left as they are, unread and
+    unlocked. None (a new plan, a delay, changed preferences) syncs every event."""
+    participant = Participant.objects.select_related("site", "trial").get(pk=participant.pk)
     plan = TreatmentPlan.objects.filter(participant=participant).only("status").first()
     rules = reminder_rules_for_trial(trial=participant.trial) if plan is not None else []
-    events = [
+    event_rows = ScheduledEvent.objects.filter(participant=participant)
+    reminder_rows = Reminder.objects.filter(participant=participant)
+    if events is not None:
+        event_rows = event_rows.filter(pk__in=list(events))
+        reminder_rows = reminder_rows.filter(event_id__in=list(events))
+    events_now = [
         reminders.Event(e.pk, e.kind, e.number, e.actual_date or e.planned_date, e.status, e.details)
-        for e in ScheduledEvent.objects.filter(participant=participant).only(
-            "pk", "kind", "number", "planned_date", "actual_date", "status", "details"
-        )
+        for e in event_rows.only("pk", "kind", "number", "planned_date", "actual_date", "status", "details")
     ]
     desired = reminders.desired_reminders(
-        events=events,
+        events=events_now,
         rules=[r.as_pure() for r in rules],
         recipient=_recipient(participant, plan is not None and plan.status == PlanStatus.ACTIVE),
         time_zone=participant.site.time_zone,
         now=now,
     )
     rows = list(
-        Reminder.objects.select_for_update()
-        .filter(participant=participant)
+        reminder_rows.select_for_update()
         .exclude(status=ReminderStatus.CANCELLED)
         .values_list("pk", "event_id", "rule_id", "channel", "event_date", "status", "send_at")
     )

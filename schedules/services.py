@@ -1,7 +1,13 @@
 """Writes of the schedules app: making and re-making treatment plans, delays and actual dates,
 stopping a plan, bookings, site closures and calendar-feed keys.
 
-Lock order, everywhere: participant → event → booking → site days by date. Withdrawal
+Lock order, everywhere: the participant first; then that participant's plan, events, bookings
+and reminder rows, which are only ever locked under the participant's lock (the reminder
+dispatcher skips locked rows and a send holds no other lock), so their order among themselves
+cannot make two transactions wait for each other in a cycle; the site-day rows last
+of all, in (site, date) order. A site-day row (one site's infusion chairs on one day) is shared
+by every booking of that site and day, so it is taken just before commit — after the re-plan and
+the reminders' sync — and held for as little as possible. Withdrawal
 (trialsite.services.participant_withdraw) locks the participant first too, so a booking racing a
 withdrawal waits and then sees the withdrawn status."""
 
@@ -15,6 +21,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -42,6 +49,7 @@ from trialsite.signals import cycle_rescheduled, plan_changed
 
 CALENDAR_EDITORS = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
 BOOKERS = (roles.RESEARCH_NURSE, roles.INVESTIGATOR, roles.API_CLIENT)
+BOOKING_RELATIONS = ["event", "participant", "site", "created_by", "deviation_recorded_by"]
 EVENT_FIELDS = ["order", "target_date", "window_start", "window_end", "planned_date", "details", "ics_sequence"]
 
 
@@ -63,8 +71,8 @@ def _check_site(by: User | None, site_id: int) -> None:
         raise NotFound(_("Not found."))
 
 
-def _lock_participant(participant: Participant) -> Participant:
-    return Participant.objects.select_for_update().select_related("protocol_version", "site").get(pk=participant.pk)
+def _lock_participant(participant_id: int) -> Participant:
+    return Participant.objects.select_for_update().select_related("protocol_version", "site").get(pk=participant_id)
 
 
 def _check_active(participant: Participant, plan: TreatmentPlan | None = None) -> None:
@@ -116,20 +124,36 @@ def _fixed_dates(events: Iterable[ScheduledEvent]) -> dict[calendar.EventKey, ca
     return fixed
 
 
-def _changed(participant: Participant) -> None:
+def _changed(participant: Participant, events: Iterable[int] | None = None) -> None:
     """Tell the reminders (and anyone else) that this participant's events or bookings changed;
-    sent once at the end of each service, inside its transaction."""
-    plan_changed.send(sender=TreatmentPlan, participant=participant)
+    sent once at the end of each service, inside its transaction. `events`: the ids of the only
+    events that changed (a booking and what its re-plan moved), None for the whole plan."""
+    plan_changed.send(
+        sender=TreatmentPlan, participant=participant, events=None if events is None else sorted(set(events))
+    )
 
 
 def _cycle_dates(events: Iterable[ScheduledEvent]) -> dict[calendar.EventKey, dt.date]:
     return {e.key: e.date for e in events if e.kind == EventKind.CYCLE_DAY1 and e.status != EventStatus.CANCELLED}
 
 
-def _replan(plan: TreatmentPlan, participant: Participant, *, previous: dict[calendar.EventKey, dt.date]) -> None:
+def _lock_events(plan: TreatmentPlan) -> list[ScheduledEvent]:
+    return list(ScheduledEvent.objects.select_for_update().filter(plan=plan).order_by("order"))
+
+
+def _replan(
+    plan: TreatmentPlan,
+    participant: Participant,
+    *,
+    previous: dict[calendar.EventKey, dt.date],
+    events: list[ScheduledEvent] | None = None,
+) -> set[int]:
     """Recompute every event from the fixed dates, save what changed (audited), bump the
-    iCalendar SEQUENCE of moved events and tell dosing about every cycle whose day 1 moved."""
-    events = list(ScheduledEvent.objects.select_for_update().filter(plan=plan).order_by("order"))
+    iCalendar SEQUENCE of moved events and tell dosing about every cycle whose day 1 moved.
+    `events`: the plan's events as the caller locked and changed them (read here otherwise).
+    Returns the ids of the events it changed or added."""
+    if events is None:
+        events = _lock_events(plan)
     by_key = {e.key: e for e in events}
     built = _build(plan, participant, _fixed_dates(events))
     changed: list[ScheduledEvent] = []
@@ -161,6 +185,7 @@ def _replan(plan: TreatmentPlan, participant: Participant, *, previous: dict[cal
     if new:
         bulk_create_with_history(new, ScheduledEvent, batch_size=500)
     _send_rescheduled(participant, previous, _cycle_dates([*events, *new]))
+    return {e.pk for e in changed} | {e.pk for e in new}
 
 
 def _send_rescheduled(
@@ -198,7 +223,7 @@ def treatment_plan_create(
     re-make it with a new start date while treatment has not started (bookings are cancelled)."""
     _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
     today = timezone.localdate(now)
-    participant = _lock_participant(participant)
+    participant = _lock_participant(participant.pk)
     _check_site(by, participant.site_id)
     _check_active(participant)
     if participant.status not in RANDOMIZED_STATUSES or not participant.arm:
@@ -226,13 +251,15 @@ def treatment_plan_create(
             code="treatment_started",
         )
     previous = _cycle_dates(events)
-    for booking in Booking.objects.select_for_update().filter(event__plan=plan, status=BookingStatus.ACTIVE):
+    cancelled = list(Booking.objects.select_for_update().filter(event__plan=plan, status=BookingStatus.ACTIVE))
+    for booking in cancelled:
         _cancel_booking(booking, reason=gettext_noop("plan re-made"), now=now)
     ScheduledEvent.objects.filter(plan=plan).update(status=EventStatus.PLANNED, delayed=False, delay_reason="")
     plan.scrt_start_date = scrt_start_date
     plan.save(update_fields=["scrt_start_date", "updated_at"])
     _replan(plan, participant, previous=previous)
     _changed(participant)
+    _release_chairs(cancelled)
     return plan
 
 
@@ -363,7 +390,7 @@ def _copy_escape(text: str) -> str:
 
 
 def _lock_event(event: ScheduledEvent, by: User | None) -> tuple[Participant, ScheduledEvent]:
-    participant = _lock_participant(event.participant)
+    participant = _lock_participant(event.participant_id)
     _check_site(by, participant.site_id)
     event = ScheduledEvent.objects.select_for_update().select_related("plan").get(pk=event.pk)
     return participant, event
@@ -405,7 +432,8 @@ def event_delay(
     previous = _cycle_dates(events)
     # Everything after the delayed event shifts, so their bookings no longer hold.
     later = [e.pk for e in events if e.order >= event.order and e.is_open]
-    for booking in Booking.objects.select_for_update().filter(event_id__in=later, status=BookingStatus.ACTIVE):
+    cancelled = list(Booking.objects.select_for_update().filter(event_id__in=later, status=BookingStatus.ACTIVE))
+    for booking in cancelled:
         _cancel_booking(booking, reason=gettext_noop("rescheduled after a delay"), now=now)
     ScheduledEvent.objects.filter(pk__in=later, status=EventStatus.BOOKED).update(status=EventStatus.PLANNED)
     event.refresh_from_db()
@@ -417,6 +445,7 @@ def event_delay(
     event.save()
     _replan(event.plan, participant, previous=previous)
     _changed(participant)
+    _release_chairs(cancelled)
     event.refresh_from_db()
     return event
 
@@ -452,17 +481,18 @@ def event_record_actual(
 def treatment_plan_stop(*, participant: Participant, reason: str, now: dt.datetime) -> TreatmentPlan | None:
     """Stop a plan (withdrawal, death): open events and their bookings are cancelled; what
     happened stays. Returns None when the participant had no plan."""
-    participant = _lock_participant(participant)
+    participant = _lock_participant(participant.pk)
     plan = TreatmentPlan.objects.select_for_update().filter(participant=participant).first()
     if plan is None or plan.status == PlanStatus.STOPPED:
         return plan
-    for booking in Booking.objects.select_for_update().filter(event__plan=plan, status=BookingStatus.ACTIVE):
-        _cancel_booking(booking, reason=reason, now=now)
     open_events = list(
         ScheduledEvent.objects.select_for_update().filter(
             plan=plan, status__in=[EventStatus.PLANNED, EventStatus.BOOKED]
         )
     )
+    cancelled = list(Booking.objects.select_for_update().filter(event__plan=plan, status=BookingStatus.ACTIVE))
+    for booking in cancelled:
+        _cancel_booking(booking, reason=reason, now=now)
     for event in open_events:
         event.status = EventStatus.CANCELLED
         event.ics_sequence += 1
@@ -472,6 +502,7 @@ def treatment_plan_stop(*, participant: Participant, reason: str, now: dt.dateti
     plan.stop_reason = reason[:200]
     plan.save()
     _changed(participant)
+    _release_chairs(cancelled)
     return plan
 
 
@@ -512,33 +543,38 @@ def _check_booking_date(
 def _take_chair(site: Site, day: dt.date) -> None:
     """Take one infusion chair at `site` on `day`, or refuse with 409 when all are taken.
 
-    The (site, day) row is created if missing and then locked: concurrent bookings for that day
-    wait for each other here, so exactly `infusion_chairs_per_day` of them get through."""
+    The (site, day) row is created if missing (INSERT … ON CONFLICT DO NOTHING), then counted up
+    by one conditional UPDATE, which locks it: concurrent bookings for that day wait for each
+    other there and each sees the count the one before committed, so exactly
+    `infusion_chairs_per_day` of them get through. One statement holds the lock instead of a
+    locking read plus a write."""
     chairs = Site.objects.values_list("infusion_chairs_per_day", flat=True).get(pk=site.pk)
     SiteDay.objects.bulk_create([SiteDay(site=site, date=day, chairs=chairs)], ignore_conflicts=True)
-    row = SiteDay.objects.select_for_update().get(site=site, date=day)
-    if row.infusions >= chairs:
+    taken = SiteDay.objects.filter(site=site, date=day, infusions__lt=chairs).update(
+        infusions=F("infusions") + 1, chairs=chairs
+    )
+    if not taken:
         raise Conflict(
             _("All %(n)s infusion chairs at %(site)s are booked on %(d)s.")
             % {"n": chairs, "site": site.code, "d": day.isoformat()},
             code="capacity_full",
             errors={"date": [_("No infusion chair left on this day.")]},
         )
-    row.infusions += 1
-    row.chairs = chairs
-    row.save(update_fields=["infusions", "chairs"])
 
 
 def _release_chair(site_id: int, day: dt.date) -> None:
-    row = SiteDay.objects.select_for_update().filter(site_id=site_id, date=day).first()
-    if row is not None and row.infusions > 0:
-        row.infusions -= 1
-        row.save(update_fields=["infusions"])
+    SiteDay.objects.filter(site_id=site_id, date=day, infusions__gt=0).update(infusions=F("infusions") - 1)
+
+
+def _release_chairs(bookings: Iterable[Booking]) -> None:
+    """Give back the infusion chairs of cancelled bookings: the site-day rows are locked in
+    (site, date) order and last in the transaction (see the lock order at the top)."""
+    for site_id, day in sorted((b.site_id, b.date) for b in bookings if b.uses_infusion_chair):
+        _release_chair(site_id, day)
 
 
 def _cancel_booking(booking: Booking, *, reason: str, now: dt.datetime) -> None:
-    if booking.uses_infusion_chair:
-        _release_chair(booking.site_id, booking.date)
+    """Mark a booking cancelled; the caller gives its chair back with _release_chairs, last."""
     booking.status = BookingStatus.CANCELLED
     booking.cancelled_at = now
     booking.cancel_reason = reason[:200]
@@ -575,30 +611,34 @@ def booking_create(
         deviation_recorded_by=by if deviation else None,
         created_by=by,
     )
-    booking.full_clean(validate_constraints=False)
+    # The related rows were just read (and locked): checking that they exist costs a query each.
+    booking.full_clean(exclude=BOOKING_RELATIONS, validate_constraints=False)
     try:
         with transaction.atomic():
             booking.save()
     except IntegrityError as exc:
         raise Conflict(_("This event is already booked."), code="already_booked") from exc
-    _set_event_date(event, participant, date, status=EventStatus.BOOKED)
-    _changed(participant)
+    _changed(participant, _set_event_date(event, participant, date, status=EventStatus.BOOKED))
     if uses_chair:
         # Last, so that the site-day row (every booking of that site and day queues on it) is
-        # held only from here to commit, not during the re-plan and the reminders' re-sync. A
-        # full day raises Conflict and the whole booking rolls back.
+        # held only from here to commit, not during the re-plan and the reminders' sync. A full
+        # day raises Conflict and the whole booking rolls back.
         _take_chair(participant.site, date)
     return booking
 
 
-def _set_event_date(event: ScheduledEvent, participant: Participant, day: dt.date, *, status: str) -> None:
-    previous = _cycle_dates(ScheduledEvent.objects.filter(plan=event.plan))
+def _set_event_date(event: ScheduledEvent, participant: Participant, day: dt.date, *, status: str) -> set[int]:
+    """Book (or re-book) `event` on `day` and re-plan what follows; returns the ids of the
+    events that changed (this one and those the re-plan moved)."""
+    events = _lock_events(event.plan)
+    previous = _cycle_dates(events)
     if event.planned_date != day or event.status != status:
         event.ics_sequence += 1  # moved, or an all-day tentative event became a timed booking
     event.planned_date = day
     event.status = status
     event.save()
-    _replan(event.plan, participant, previous=previous)
+    events = [event if e.pk == event.pk else e for e in events]
+    return {event.pk} | _replan(event.plan, participant, previous=previous, events=events)
 
 
 @transaction.atomic
@@ -623,16 +663,7 @@ def booking_move(
     deviation = _check_booking_date(
         event, participant, new_date, by=by, today=today, deviation_reason=deviation_reason or booking.deviation_reason
     )
-    if booking.uses_infusion_chair and new_date != booking.date:
-        # Lock both days in date order so two opposite moves cannot deadlock.
-        for day in sorted({booking.date, new_date}):
-            SiteDay.objects.bulk_create(
-                [SiteDay(site_id=booking.site_id, date=day, chairs=participant.site.infusion_chairs_per_day)],
-                ignore_conflicts=True,
-            )
-            SiteDay.objects.select_for_update().get(site_id=booking.site_id, date=day)
-        _take_chair(participant.site, new_date)
-        _release_chair(booking.site_id, booking.date)
+    old_date = booking.date
     booking.date = new_date
     booking.time = new_time
     if deviation:
@@ -641,14 +672,26 @@ def booking_move(
     else:
         booking.deviation_reason = ""
         booking.deviation_recorded_by = None
-    booking.full_clean(validate_constraints=False)
+    booking.full_clean(exclude=BOOKING_RELATIONS, validate_constraints=False)
     booking.save()
     if event.planned_date != new_date:
-        _set_event_date(event, participant, new_date, status=EventStatus.BOOKED)
+        touched = _set_event_date(event, participant, new_date, status=EventStatus.BOOKED)
     else:
         event.ics_sequence += 1  # the time changed: calendar clients must update
         event.save(update_fields=["ics_sequence", "updated_at"])
-    _changed(participant)
+        touched = {event.pk}
+    _changed(participant, touched)
+    if booking.uses_infusion_chair and new_date != old_date:
+        # Last (see the lock order at the top), and both days in date order so that two
+        # opposite moves cannot deadlock. A full new day rolls the whole move back.
+        for day in sorted({old_date, new_date}):
+            SiteDay.objects.bulk_create(
+                [SiteDay(site_id=booking.site_id, date=day, chairs=participant.site.infusion_chairs_per_day)],
+                ignore_conflicts=True,
+            )
+            SiteDay.objects.select_for_update().get(site_id=booking.site_id, date=day)
+        _take_chair(participant.site, new_date)
+        _release_chair(booking.site_id, old_date)
     return booking
 
 
@@ -660,14 +703,18 @@ def booking_cancel(*, booking: Booking, by: User | None, reason: str = "", now: 
     if booking.status != BookingStatus.ACTIVE:
         return booking
     _cancel_booking(booking, reason=reason or gettext_noop("cancelled"), now=now)
+    touched = {event.pk}
     if event.status == EventStatus.BOOKED:
-        previous = _cycle_dates(ScheduledEvent.objects.filter(plan=event.plan))
+        events = _lock_events(event.plan)
+        previous = _cycle_dates(events)
         event.status = EventStatus.PLANNED
         event.ics_sequence += 1
         event.save()
         # Without the booking the event falls back to its protocol date.
-        _replan(event.plan, participant, previous=previous)
-    _changed(participant)
+        events = [event if e.pk == event.pk else e for e in events]
+        touched |= _replan(event.plan, participant, previous=previous, events=events)
+    _changed(participant, touched)
+    _release_chairs([booking])  # last: the site-day row is held only from here to commit
     return booking
 
 

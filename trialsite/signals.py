@@ -12,10 +12,12 @@ work must do so with transaction.on_commit).
   supersedes the affected dose sheets.
 - `cycle_rescheduled(sender, participant, phase, cycle_number, day1)`: schedules moved a treatment
   cycle's day 1 (delay, booking moved); dosing re-dates or voids the cycle's unreleased sheet.
-- `plan_changed(sender, participant)`: schedules created, re-made or changed a participant's events
-  or bookings, or the registry changed the participant's contact or reminder preferences (sent
-  once at the end of each such service, inside its transaction); the reminders re-compute that
-  participant's pending reminder rows in the same transaction.
+- `plan_changed(sender, participant, events=None)`: schedules created, re-made or changed a
+  participant's events or bookings, or the registry changed the participant's contact or reminder
+  preferences (sent once at the end of each such service, inside its transaction); the reminders
+  re-compute that participant's pending reminder rows in the same transaction. `events`, when
+  given, lists the only event ids that changed (a booking and what its re-plan moved), so the
+  reminders re-compute those events' rows alone.
 """
 
 from django.dispatch import Signal

@@ -248,3 +248,87 @@ def test_spring_festival_make_up_saturday_is_bookable(make_randomized: Any, api:
         event = _c(plan, number=2)
         sunday = _book(client, event, D(2026, 2, 15), deviation_reason="x")
         assert (sunday.status_code, sunday.json()["code"]) == (422, "not_working_day")
+
+
+def test_booking_queries_do_not_grow_with_the_plan_or_its_reminders(
+    plan: TreatmentPlan, api: Any, api_client_user: Any, django_assert_max_num_queries: Any
+) -> None:
+    # 37 events and their reminder rows; a booking re-plans the whole calendar in a fixed number
+    # of statements and re-syncs the reminders of the events it changed only. Counted inside the
+    # test's transaction (each service's atomic block adds a SAVEPOINT and a RELEASE): token,
+    # roles, sites, event; locks of participant and event, the duplicate check, the site's
+    # closures; the booking and its history row; the plan's events, the event and its history
+    # row, rules, closures; the reminders (participant, plan, rules, the events, their rows);
+    # the chair (site, day row, count); the response's site.
+    client = api(api_client_user)
+    c1 = _c(plan)
+    with django_assert_max_num_queries(32):
+        created = _book(client, c1, c1.planned_date)  # nothing else moves
+    assert created.status_code == 201
+    with django_assert_max_num_queries(26):
+        assert client.delete(f"{URL}{created.json()['id']}/").status_code == 204
+    # A day later: 30 events move (one bulk update and one history insert), their reminders are
+    # re-made (one cancel, one insert), and dosing looks for the sheet of each of the 8 cycles
+    # whose day 1 moved (3 statements each).
+    with django_assert_max_num_queries(32 + 4 + 8 * 3):
+        created = _book(client, c1, c1.planned_date + dt.timedelta(days=1))
+    assert created.status_code == 201
+    with django_assert_max_num_queries(26 + 4 + 8 * 3):
+        assert client.delete(f"{URL}{created.json()['id']}/").status_code == 204
+
+
+@pytest.mark.django_db(transaction=True)
+def test_site_day_row_is_locked_last_after_the_reminders_sync(
+    trial: Any, site: Site, make_user: Callable[..., Any]
+) -> None:
+    """Every booking of a site and day queues on its SiteDay row, so a booking, move or
+    cancellation must not hold it while it re-plans and re-syncs reminders: when plan_changed
+    is sent (the reminders' sync runs in its receiver), another connection can still lock the
+    day's row without waiting."""
+    import psycopg
+
+    from tests.factories import ParticipantFactory
+    from tests.schedules.conftest import randomize
+    from trialsite.signals import plan_changed
+
+    nurse = make_user("research_nurse", [site])
+    plans = [
+        services.treatment_plan_create(
+            participant=randomize(ParticipantFactory(trial=trial, site=site)),
+            scrt_start_date=SCRT_START,
+            by=None,
+            now=NOW,
+        )
+        for _ in range(2)
+    ]
+    day, later = D(2026, 3, 18), D(2026, 3, 19)
+    services.booking_create(event=_c(plans[0]), date=day, time=dt.time(9), by=nurse, today=NOW.date())
+    services.booking_create(
+        event=_c(plans[0], number=2), date=D(2026, 4, 9), time=dt.time(9), by=None, today=NOW.date()
+    )
+    SiteDay.objects.get_or_create(site=site, date=later, defaults={"chairs": site.infusion_chairs_per_day})
+    days = list(SiteDay.objects.filter(site=site, date__in=[day, later]).values_list("pk", flat=True))
+    db = connection.settings_dict
+    seen: list[str] = []
+
+    def probe(sender: Any, **kwargs: Any) -> None:
+        with psycopg.connect(
+            dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"], host=db["HOST"], port=db["PORT"]
+        ) as other:
+            try:
+                other.execute("SELECT 1 FROM schedules_siteday WHERE id = ANY(%s) FOR UPDATE NOWAIT", [days])
+                seen.append("free")
+            except psycopg.errors.LockNotAvailable:
+                seen.append("locked")
+
+    plan_changed.connect(probe, weak=False, dispatch_uid="test-probe-site-day")
+    try:
+        booked = services.booking_create(event=_c(plans[1]), date=day, time=dt.time(10), by=nurse, today=NOW.date())
+        moved = services.booking_move(booking=booked, date=later, by=nurse, today=NOW.date())
+        services.booking_cancel(booking=moved, by=nurse, now=NOW)
+    finally:
+        plan_changed.disconnect(dispatch_uid="test-probe-site-day")
+
+    assert seen == ["free", "free", "free"]
+    assert SiteDay.objects.get(site=site, date=day).infusions == 1  # plans[0]'s booking
+    assert SiteDay.objects.get(site=site, date=later).infusions == 0

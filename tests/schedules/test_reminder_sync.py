@@ -161,3 +161,77 @@ def test_reminders_around_the_2026_spring_festival(randomized: Participant, nurs
             local = row.send_at.astimezone(dt.timezone(dt.timedelta(hours=8)))
             assert local.time() == dt.time(9, 0)
             assert (visit.planned_date - local.date()).days == -row.rule.days_from_event
+
+
+def _rows_by_event(plan: TreatmentPlan) -> dict[int, set[tuple[int, str, dt.date, str]]]:
+    """Every reminder row of the plan (cancelled ones too), by event."""
+    rows: dict[int, set[tuple[int, str, dt.date, str]]] = {}
+    for r in Reminder.objects.filter(participant=plan.participant):
+        rows.setdefault(r.event_id, set()).add((r.pk, r.channel, r.event_date, r.status))
+    return rows
+
+
+def test_a_booking_syncs_only_the_reminders_of_its_event(plan: TreatmentPlan, nurse: Any) -> None:
+    # given a preference changed behind the sync's back (a whole-plan sync would now add e-mail
+    # reminders to every visit), and cycle 1 booked on its planned date (nothing else moves)
+    Participant.objects.filter(pk=plan.participant_id).update(reminders_by_email=True, email="p@example.org")
+    c1 = _c1(plan)
+    before = _rows_by_event(plan)
+
+    # when
+    services.booking_create(event=c1, date=c1.planned_date, time=dt.time(8, 30), by=nurse, today=NOW.date())
+
+    # then only cycle 1's rows were re-computed; every other event's rows are as they were
+    after = _rows_by_event(plan)
+    assert {r.channel for r in _live(c1)} == {"sms", "email"}
+    assert {k: v for k, v in after.items() if k != c1.pk} == {k: v for k, v in before.items() if k != c1.pk}
+
+
+def _live_dates_match_events(plan: TreatmentPlan) -> None:
+    for r in Reminder.objects.filter(participant=plan.participant).exclude(status="cancelled").select_related("event"):
+        assert r.event_date == (r.event.actual_date or r.event.planned_date), (r.event, r.rule.name)
+
+
+def test_a_moved_booking_re_makes_the_reminders_of_every_event_the_re_plan_moved(
+    plan: TreatmentPlan, nurse: Any
+) -> None:
+    c1 = _c1(plan)
+    c2 = ScheduledEvent.objects.get(plan=plan, kind="cycle_day1", phase="neoadjuvant", number=2)
+    c2_before = c2.planned_date
+    old_c2 = set(Reminder.objects.filter(event=c2).exclude(status="cancelled").values_list("pk", flat=True))
+    scrt = ScheduledEvent.objects.get(plan=plan, kind="scrt_fraction", number=1)
+    scrt_rows = set(Reminder.objects.filter(event=scrt).values_list("pk", "status", "event_date"))
+
+    # when cycle 1 is booked a day later: cycle 2 (and what follows) moves with it
+    booking = services.booking_create(
+        event=c1, date=c1.planned_date + dt.timedelta(days=1), time=dt.time(8, 30), by=nurse, today=NOW.date()
+    )
+
+    c2.refresh_from_db()
+    assert c2.planned_date == c2_before + dt.timedelta(days=1)
+    assert set(Reminder.objects.filter(pk__in=old_c2).values_list("status", flat=True)) == {"cancelled"}
+    assert {r.event_date for r in _live(c2)} == {c2.planned_date} and len(_live(c2)) == 3
+    _live_dates_match_events(plan)
+    # the SCRT before cycle 1 did not move: its rows were not touched
+    assert set(Reminder.objects.filter(event=scrt).values_list("pk", "status", "event_date")) == scrt_rows
+
+    # when the booking is cancelled every moved visit falls back, and so do their reminders
+    services.booking_cancel(booking=booking, by=nurse, now=NOW)
+
+    c1.refresh_from_db()
+    c2.refresh_from_db()
+    assert {r.event_date for r in _live(c1)} == {c1.planned_date}
+    assert {r.event_date for r in _live(c2)} == {c2.planned_date} and len(_live(c2)) == 3
+    _live_dates_match_events(plan)
+
+
+def test_a_moved_booking_moves_its_reminders(plan: TreatmentPlan, nurse: Any) -> None:
+    c1 = _c1(plan)
+    booking = services.booking_create(event=c1, date=c1.planned_date, time=dt.time(8, 30), by=nurse, today=NOW.date())
+    old = {r.pk for r in _live(c1)}
+
+    services.booking_move(booking=booking, date=c1.planned_date + dt.timedelta(days=2), by=nurse, today=NOW.date())
+
+    assert set(Reminder.objects.filter(pk__in=old).values_list("status", flat=True)) == {"cancelled"}
+    assert {r.event_date for r in _live(c1)} == {c1.planned_date + dt.timedelta(days=2)}
+    _live_dates_match_events(plan)
