@@ -72,7 +72,15 @@ def _check_site(by: User | None, site_id: int) -> None:
 
 
 def _lock_participant(participant_id: int) -> Participant:
-    return Participant.objects.select_for_update().select_related("protocol_version", "site").get(pk=participant_id)
+    # of=("self",): without it PostgreSQL's FOR UPDATE also locks the joined protocol-version and
+    # site rows, so every booking of the trial queued on the one protocol-version row for its
+    # whole transaction, and inserts referencing the site (bookings, reminders) waited on the
+    # site row (their foreign-key checks take a KEY SHARE lock on it).
+    return (
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("protocol_version", "site")
+        .get(pk=participant_id)
+    )
 
 
 def _check_active(participant: Participant, plan: TreatmentPlan | None = None) -> None:
@@ -392,7 +400,7 @@ def _copy_escape(text: str) -> str:
 def _lock_event(event: ScheduledEvent, by: User | None) -> tuple[Participant, ScheduledEvent]:
     participant = _lock_participant(event.participant_id)
     _check_site(by, participant.site_id)
-    event = ScheduledEvent.objects.select_for_update().select_related("plan").get(pk=event.pk)
+    event = ScheduledEvent.objects.select_for_update(of=("self",)).select_related("plan").get(pk=event.pk)
     return participant, event
 
 

@@ -278,13 +278,14 @@ def test_booking_queries_do_not_grow_with_the_plan_or_its_reminders(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_site_day_row_is_locked_last_after_the_reminders_sync(
+def test_bookings_lock_the_site_day_last_and_never_the_site_or_protocol(
     trial: Any, site: Site, make_user: Callable[..., Any]
 ) -> None:
     """Every booking of a site and day queues on its SiteDay row, so a booking, move or
-    cancellation must not hold it while it re-plans and re-syncs reminders: when plan_changed
-    is sent (the reminders' sync runs in its receiver), another connection can still lock the
-    day's row without waiting."""
+    cancellation must not hold it while it re-plans and re-syncs reminders; and the rows all
+    participants share (their site, the protocol version) must not be locked at all. Probed
+    from another connection when plan_changed is sent (the reminders' sync runs in its
+    receiver): those rows can still be locked there without waiting."""
     import psycopg
 
     from tests.factories import ParticipantFactory
@@ -303,32 +304,41 @@ def test_site_day_row_is_locked_last_after_the_reminders_sync(
     ]
     day, later = D(2026, 3, 18), D(2026, 3, 19)
     services.booking_create(event=_c(plans[0]), date=day, time=dt.time(9), by=nurse, today=NOW.date())
-    services.booking_create(
-        event=_c(plans[0], number=2), date=D(2026, 4, 9), time=dt.time(9), by=None, today=NOW.date()
-    )
     SiteDay.objects.get_or_create(site=site, date=later, defaults={"chairs": site.infusion_chairs_per_day})
     days = list(SiteDay.objects.filter(site=site, date__in=[day, later]).values_list("pk", flat=True))
+    shared = {
+        "site days": ("SELECT 1 FROM schedules_siteday WHERE id = ANY(%s) FOR UPDATE NOWAIT", [days]),
+        # a foreign-key check (a booking or reminder inserted for another participant) takes KEY SHARE
+        "site": ("SELECT 1 FROM trialsite_site WHERE id = %s FOR KEY SHARE NOWAIT", [site.pk]),
+        "protocol": (
+            "SELECT 1 FROM trialsite_protocolversion WHERE id = %s FOR UPDATE NOWAIT",
+            [plans[1].participant.protocol_version_id],
+        ),
+    }
     db = connection.settings_dict
-    seen: list[str] = []
+    seen: list[list[str]] = []
 
     def probe(sender: Any, **kwargs: Any) -> None:
+        locked = []
         with psycopg.connect(
             dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"], host=db["HOST"], port=db["PORT"]
         ) as other:
-            try:
-                other.execute("SELECT 1 FROM schedules_siteday WHERE id = ANY(%s) FOR UPDATE NOWAIT", [days])
-                seen.append("free")
-            except psycopg.errors.LockNotAvailable:
-                seen.append("locked")
+            for name, (sql, params) in shared.items():
+                try:
+                    with other.transaction():
+                        other.execute(sql, params)
+                except psycopg.errors.LockNotAvailable:
+                    locked.append(name)
+        seen.append(locked)
 
-    plan_changed.connect(probe, weak=False, dispatch_uid="test-probe-site-day")
+    plan_changed.connect(probe, weak=False, dispatch_uid="test-probe-shared-rows")
     try:
         booked = services.booking_create(event=_c(plans[1]), date=day, time=dt.time(10), by=nurse, today=NOW.date())
         moved = services.booking_move(booking=booked, date=later, by=nurse, today=NOW.date())
         services.booking_cancel(booking=moved, by=nurse, now=NOW)
     finally:
-        plan_changed.disconnect(dispatch_uid="test-probe-site-day")
+        plan_changed.disconnect(dispatch_uid="test-probe-shared-rows")
 
-    assert seen == ["free", "free", "free"]
+    assert seen == [[], [], []]  # create, move, cancel: nothing shared was locked yet
     assert SiteDay.objects.get(site=site, date=day).infusions == 1  # plans[0]'s booking
     assert SiteDay.objects.get(site=site, date=later).infusions == 0
