@@ -66,7 +66,7 @@ VISIT_KINDS: Sequence[tuple[str, int | None, str]] = (
 )
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside a sync: a failure rolls the caller back anyway
 def reminder_rules_for_trial(*, trial: Trial) -> list[ReminderRule]:
     """The trial's active rules; a trial without any rule gets the defaults (seed on first use,
     so a trial loaded after the migrations has them too). To switch one off, untick `active`."""
@@ -121,7 +121,7 @@ class SyncResult:
     retimed: int
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # inside a schedules service: no SAVEPOINT round trips
 def reminders_sync(*, participant: Participant, now: dt.datetime, events: Sequence[int] | None = None) -> SyncResult:
     """Make the participant's reminder rows match their events, rules and preferences: cancel
     pending rows nobody wants any more (a moved or cancelled visit), create the missing ones.
