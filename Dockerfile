@@ -26,4 +26,5 @@ RUN useradd --system --home /app --uid 10001 trialsite \
 
 USER trialsite
 EXPOSE 8000
-CMD ["gunicorn", "trialsite.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+# The same arguments as docker-compose.yml's web service (see the comment there).
+CMD ["gunicorn", "trialsite.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "60", "--preload"]

@@ -3,7 +3,14 @@ users for 60 s mixing schedule reads, bookings, dose-sheet reads and randomizati
 requests/s, p50/p95/p99 per endpoint, and errors (5xx, or a 4xx the script did not expect).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/trialsite_load REDIS_URL=redis://127.0.0.1:6379/6 \\
-        .venv/bin/python bench/load.py [--users 50] [--seconds 60] [--workers 4] [--threads 8]
+        .venv/bin/python bench/load.py [--users 50] [--seconds 60] [--think 1.0] [--server-times]
+
+gunicorn runs with the production arguments: those of the `web` service's command in
+docker-compose.yml (worker class, workers, threads, timeout, preload), bound to loopback.
+`--gunicorn "…"` replaces them for an experiment (e.g. `--gunicorn "-k gthread -w 4 --threads 8"`).
+`--server-times` also has gunicorn log each request's time (a temporary access log) and prints the
+server-side percentiles next to the client's: the difference is time spent queued for a worker
+or in the load generator, which shares the machine's cores.
 
 The database named in DATABASE_URL is dropped and made anew (never point it at real data).
 Set-up (not measured): the trial, one nurse per site, a pharmacist and an API client; 200
@@ -28,6 +35,7 @@ import random
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -43,7 +51,7 @@ ENV = {
     "SECRET_KEY": "bench-only-" + "y" * 50,
     "SECURE_SSL_REDIRECT": "false",
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
-    "CONN_MAX_AGE": "60",
+    "CONN_MAX_AGE": "300",  # as in docker-compose.yml
     "LOG_LEVEL": "WARNING",
 }
 
@@ -249,12 +257,56 @@ def run_user(
     conn.close()
 
 
+def production_gunicorn_args() -> list[str]:
+    """The `web` service's gunicorn arguments in docker-compose.yml, without the app and --bind."""
+    import yaml
+
+    command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]["command"]
+    assert command[:2] == ["gunicorn", "trialsite.wsgi:application"], command
+    args, rest = [], iter(command[2:])
+    for arg in rest:
+        if arg in ("--bind", "-b"):
+            next(rest)
+        else:
+            args.append(arg)
+    return args
+
+
+SERVER_ENDPOINTS = [  # gunicorn's access log has the path without the query: match it to the names above
+    (r"GET /api/v1/participants/\d+/schedule/", "GET schedule"),
+    (r"GET /api/v1/participants/\d+/", "GET participant"),
+    (r"POST /api/v1/participants/\d+/randomize/", "POST randomize"),
+    (r"GET /api/v1/dose-sheets/\d+/", "GET dose sheet"),
+    (r"GET /api/v1/dose-sheets/", "GET dose-sheet queue"),
+    (r"POST /api/v1/bookings/", "POST booking"),
+    (r"DELETE /api/v1/bookings/\d+/", "DELETE booking"),
+]
+
+
+def server_times(log: Path) -> dict[str, list[float]]:
+    """Milliseconds per endpoint from an access log written as '%(m)s %(U)s %(D)s'."""
+    import re
+
+    times: dict[str, list[float]] = defaultdict(list)
+    for line in log.read_text().splitlines():
+        method, path, micros = line.split()
+        for pattern, name in SERVER_ENDPOINTS:
+            if re.fullmatch(pattern, f"{method} {path}"):
+                times[name].append(int(micros) / 1000)
+    return times
+
+
+def percentiles(values: list[float]) -> list[float]:
+    values = sorted(values)
+    return statistics.quantiles(values, n=100) if len(values) > 1 else values * 99
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--gunicorn", help="gunicorn arguments instead of docker-compose.yml's (experiments)")
+    parser.add_argument("--server-times", action="store_true", help="also print gunicorn's own request times")
     parser.add_argument("--port", type=int, default=8791)
     parser.add_argument("--think", type=float, default=1.0, help="mean pause between a user's requests, s (0: none)")
     args = parser.parse_args()
@@ -268,31 +320,34 @@ def main() -> None:
     world = set_up(random.Random(7))
     print(f"set-up: {time.monotonic() - t0:.1f} s ({len(world['treated'])} treated, {len(world['waiting'])} waiting)")
 
+    shape = args.gunicorn.split() if args.gunicorn else production_gunicorn_args()
+    access_log = Path(tempfile.mkstemp(prefix="trialsite-load-", suffix=".log")[1])
+    logging = ["--access-logfile", str(access_log), "--access-logformat", "%(m)s %(U)s %(D)s"]
     gunicorn = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
             "trialsite.wsgi:application",
             "-b",
             f"127.0.0.1:{args.port}",
-            "-k",
-            "gthread",
-            "-w",
-            str(args.workers),
-            "--threads",
-            str(args.threads),
+            *shape,
             "--log-level",
             "warning",
+            *(logging if args.server_times else []),
         ],
         cwd=ROOT,
         env=env,
     )
     try:
-        for _ in range(100):
+        for _ in range(300):
             try:
-                http.client.HTTPConnection("127.0.0.1", args.port, timeout=1).request("GET", "/healthz")
-                break
+                probe = http.client.HTTPConnection("127.0.0.1", args.port, timeout=5)
+                probe.request("GET", "/healthz")
+                if probe.getresponse().status == 200:
+                    break
             except OSError:
-                time.sleep(0.1)
+                pass
+            time.sleep(0.1)
+        access_log.write_text("")  # the health checks are not part of the run
         stats = Stats()
         queue = list(reversed(world["waiting"]))
         deadline = time.monotonic() + args.seconds
@@ -309,22 +364,27 @@ def main() -> None:
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
+    served = server_times(access_log) if args.server_times else {}
+    access_log.unlink()
 
     total = sum(len(v) for v in stats.latency.values())
     errors = sum(len(v) for v in stats.errors.values())
     print(
-        f"\n{args.users} users (think {args.think} s), {elapsed:.0f} s, "
-        f"gunicorn {args.workers}×{args.threads} gthread: "
+        f"\n{args.users} users (think {args.think} s), {elapsed:.0f} s, gunicorn {' '.join(shape)}: "
         f"{total} requests, {total / elapsed:.1f} requests/s, errors {errors}\n"
     )
-    print(f"{'endpoint':<22}{'n':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}")
-    for name in sorted(stats.latency):
-        values = sorted(stats.latency[name])
-        q = statistics.quantiles(values, n=100) if len(values) > 1 else values * 99
-        print(f"{name:<22}{len(values):>7}{q[49]:>9.1f}{q[94]:>9.1f}{q[98]:>9.1f}{len(stats.errors[name]):>8}")
-    everything = sorted(x for v in stats.latency.values() for x in v)
-    q = statistics.quantiles(everything, n=100)
-    print(f"{'all':<22}{len(everything):>7}{q[49]:>9.1f}{q[94]:>9.1f}{q[98]:>9.1f}{errors:>8}")
+    server_header = f"{'server p50':>12}{'server p99':>12}" if served else ""
+    print(f"{'endpoint':<22}{'n':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}{server_header}")
+    rows = [(name, stats.latency[name], served.get(name, [])) for name in sorted(stats.latency)]
+    rows.append(("all", [x for v in stats.latency.values() for x in v], [x for v in served.values() for x in v]))
+    for name, values, server in rows:
+        q = percentiles(values)
+        failed = errors if name == "all" else len(stats.errors[name])
+        line = f"{name:<22}{len(values):>7}{q[49]:>9.1f}{q[94]:>9.1f}{q[98]:>9.1f}{failed:>8}"
+        if server:
+            s = percentiles(server)
+            line += f"{s[49]:>12.1f}{s[98]:>12.1f}"
+        print(line)
     print("\noutcomes:", dict(sorted(stats.outcomes.items())))
     for name, samples in stats.errors.items():
         print(f"first errors of {name}: {samples[:3]}")
