@@ -9,8 +9,7 @@ from django.contrib.auth.models import Group
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import connection
 from django.db.models import OuterRef
-from django.utils.translation import gettext_lazy as _
-from rest_framework import authentication, exceptions
+from rest_framework import authentication
 from rest_framework.authtoken.models import Token
 
 from trialsite import roles
@@ -29,22 +28,20 @@ class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
         if connection.vendor != "postgresql":
             return super().authenticate_credentials(key)
-        try:
-            token = (
-                Token.objects.select_related("user")
-                .annotate(
-                    role_names=ArraySubquery(
-                        Group.objects.filter(user=OuterRef("user_id"), name__in=roles.ROLES).values("name")
-                    ),
-                    member_of=ArraySubquery(SiteMembership.objects.filter(user=OuterRef("user_id")).values("site_id")),
-                )
-                .get(key=key)
+        token = (
+            Token.objects.select_related("user")
+            .annotate(
+                role_names=ArraySubquery(
+                    Group.objects.filter(user=OuterRef("user_id"), name__in=roles.ROLES).values("name")
+                ),
+                member_of=ArraySubquery(SiteMembership.objects.filter(user=OuterRef("user_id")).values("site_id")),
             )
-        except Token.DoesNotExist as exc:
-            raise exceptions.AuthenticationFailed(_("Invalid token.")) from exc
+            .filter(key=key)
+            .first()
+        )
+        if token is None or not token.user.is_active:
+            return super().authenticate_credentials(key)  # DRF's own refusal, with its translated message
         user = token.user
-        if not user.is_active:
-            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
         user._trialsite_roles = frozenset(token.role_names)
         user._trialsite_site_ids = frozenset(token.member_of)
         return (user, token)
