@@ -43,6 +43,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from gunicorn_args import production_gunicorn_args
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ENV = {
@@ -255,21 +257,6 @@ def run_user(
                     "POST randomize", "POST", f"/api/v1/participants/{item[0]}/randomize/", item[1], {}, expected=(201,)
                 )
     conn.close()
-
-
-def production_gunicorn_args() -> list[str]:
-    """The `web` service's gunicorn arguments in docker-compose.yml, without the app and --bind."""
-    import yaml
-
-    command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]["command"]
-    assert command[:2] == ["gunicorn", "trialsite.wsgi:application"], command
-    args, rest = [], iter(command[2:])
-    for arg in rest:
-        if arg in ("--bind", "-b"):
-            next(rest)
-        else:
-            args.append(arg)
-    return args
 
 
 SERVER_ENDPOINTS = [  # gunicorn's access log has the path without the query: match it to the names above

@@ -3,7 +3,9 @@ the same locking transaction, and the HTTP endpoint under gunicorn, at 1, 8 and 
 clients. Prints throughput (randomizations/s), p50/p99 latency and a duplicate/gap check.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/trialsite_rand .venv/bin/python bench/randomize.py
-    options: --per-level 300 --levels 1,8,32 --skip-http --gunicorn-workers 4 --gunicorn-threads 8
+    options: --per-level 300 --levels 1,8,32 --skip-http --gunicorn "-k gthread -w 4 --threads 8"
+
+The HTTP series runs gunicorn with production's arguments (docker-compose.yml's web command).
 
 Every series runs against its own throw-away trial (a copy of the NCT06850103 definition under
 another registry id, cap raised), so the real trial's record is never touched. Each client first
@@ -44,6 +46,7 @@ os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 50)
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 
 import django  # noqa: E402
+from gunicorn_args import production_gunicorn_args  # noqa: E402
 
 django.setup()
 
@@ -151,12 +154,13 @@ def service_client(ids: list[int], nurse_id: int, start: Any, out: Any) -> None:
     latencies, conflicts = [], 0
     warm_up, ids = ids[0], ids[1:]
     rs.participant_randomize(participant=Participant.objects.get(pk=warm_up), by=nurse, now=timezone.now())
+    # The service is handed the participant as a view has it (the HTTP series measures the view).
+    participants = Participant.objects.in_bulk(ids)
     start.wait()
     for pk in ids:
         began = time.perf_counter()
-        participant = Participant.objects.get(pk=pk)
         try:
-            rs.participant_randomize(participant=participant, by=nurse, now=timezone.now())
+            rs.participant_randomize(participant=participants[pk], by=nurse, now=timezone.now())
         except Conflict:
             conflicts += 1
             continue
@@ -319,7 +323,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_gunicorn(workers: int, threads: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_gunicorn(shape: list[str]) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = dict(
         os.environ,
@@ -331,15 +335,10 @@ def start_gunicorn(workers: int, threads: int) -> tuple[subprocess.Popen[bytes],
     )
     cmd = [
         str(Path(sys.executable).parent / "gunicorn"),
-        "trialsite.wsgi",
+        "trialsite.wsgi:application",
         "--bind",
         f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(threads),
+        *shape,
         "--log-level",
         "warning",
     ]
@@ -361,8 +360,7 @@ def main() -> None:
     parser.add_argument("--per-level", type=int, default=300, help="randomizations per series and level")
     parser.add_argument("--levels", default="1,8,32")
     parser.add_argument("--skip-http", action="store_true")
-    parser.add_argument("--gunicorn-workers", type=int, default=4)
-    parser.add_argument("--gunicorn-threads", type=int, default=8)
+    parser.add_argument("--gunicorn", help="gunicorn arguments instead of docker-compose.yml's (experiments)")
     parser.add_argument("--json", metavar="PATH", help="also write the rows as JSON")
     args = parser.parse_args()
     levels = [int(x) for x in args.levels.split(",")]
@@ -392,7 +390,9 @@ def main() -> None:
         rows.append(summary("baseline", clients, wall, lat, conflicts, check(trial, len(ids), replay=False)))
 
     if not args.skip_http:
-        proc, port = start_gunicorn(args.gunicorn_workers, args.gunicorn_threads)
+        shape = args.gunicorn.split() if args.gunicorn else production_gunicorn_args()
+        print("gunicorn", " ".join(shape), flush=True)
+        proc, port = start_gunicorn(shape)
         try:
             for clients in levels:
                 trial = make_trial("H")

@@ -129,7 +129,9 @@ def screening_assessment_record(
     _require_role(by, SCREENER_ROLES, _("Your role cannot record screening assessments."))
     _require_site(by, participant)
     participant = (
-        Participant.objects.select_for_update().select_related("protocol_version", "site").get(pk=participant.pk)
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("protocol_version", "site")
+        .get(pk=participant.pk)
     )
     if participant.is_randomized or participant.is_off_study:
         raise RuleViolation(
