@@ -23,7 +23,7 @@ from dosing.models import DoseModification, DoseSheet, ModificationAction, Renal
 from trialsite import clock, roles
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
 from trialsite.api.views import ParticipantRecordsView, resolve_trial
-from trialsite.models import Sex
+from trialsite.models import Participant, Sex
 
 PHARMACISTS = frozenset({roles.PHARMACIST})
 INVESTIGATORS = frozenset({roles.INVESTIGATOR})
@@ -309,14 +309,6 @@ class _DecisionsView(ParticipantRecordsView):
     def get_queryset(self) -> QuerySet[Any]:
         return super().get_queryset().select_related("decided_by")
 
-    def record(self, **fields: Any) -> Model:
-        # The registry's records take the day; a decision is stamped with the moment it was made.
-        fields.pop("today")
-        return self.record_decision(now=clock.now(), **fields)
-
-    def record_decision(self, **fields: Any) -> Model:
-        raise NotImplementedError
-
 
 @extend_schema_view(
     get=extend_schema(summary="A participant's dose modifications, newest first"),
@@ -371,8 +363,8 @@ class DoseModificationListCreate(_DecisionsView):
     serializer_class = DoseModificationOut
     input_serializer = DoseModificationIn
 
-    def record_decision(self, **fields: Any) -> Model:
-        return services.dose_modification_record(**fields)
+    def record(self, *, participant: Participant, by: Any, data: dict[str, Any]) -> Model:
+        return services.dose_modification_record(participant=participant, by=by, now=clock.now(), **data)
 
 
 @extend_schema_view(
@@ -399,5 +391,5 @@ class RenalDecisionListCreate(_DecisionsView):
     serializer_class = RenalDecisionOut
     input_serializer = RenalDecisionIn
 
-    def record_decision(self, **fields: Any) -> Model:
-        return services.renal_decision_record(**fields)
+    def record(self, *, participant: Participant, by: Any, data: dict[str, Any]) -> Model:
+        return services.renal_decision_record(participant=participant, by=by, now=clock.now(), **data)

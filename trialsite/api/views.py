@@ -193,16 +193,15 @@ class ParticipantRecordsView(generics.ListAPIView[Any]):
         participant = get_participant(self.request, self.kwargs["pk"])
         return self.model._default_manager.filter(participant=participant).order_by(*self.newest_first)
 
-    def record(self, **fields: Any) -> Model:
+    def record(self, *, participant: Participant, by: Any, data: dict[str, Any]) -> Model:
+        """Record one row through the owning service (which takes `today` or `now` itself)."""
         raise NotImplementedError
 
     def post(self, request: Request, pk: int) -> Response:
         participant = get_participant(request, pk)
         data = self.input_serializer(data=request.data)
         data.is_valid(raise_exception=True)
-        row = self.record(
-            participant=participant, by=roles.actor(request.user), today=clock.today(), **data.validated_data
-        )
+        row = self.record(participant=participant, by=roles.actor(request.user), data=data.validated_data)
         return Response(self.get_serializer(row).data, status=status.HTTP_201_CREATED)
 
 
@@ -213,8 +212,8 @@ class MeasurementListCreate(ParticipantRecordsView):
     input_serializer = MeasurementIn
     newest_first = ("-measured_on", "-id")
 
-    def record(self, **fields: Any) -> Model:
-        return services.measurement_record(**fields)
+    def record(self, *, participant: Participant, by: Any, data: dict[str, Any]) -> Model:
+        return services.measurement_record(participant=participant, by=by, today=clock.today(), **data)
 
 
 @extend_schema_view(post=extend_schema(request=LabResultIn, responses={201: LabResultOut}))
@@ -224,5 +223,5 @@ class LabResultListCreate(ParticipantRecordsView):
     input_serializer = LabResultIn
     newest_first = ("-collected_on", "-id")
 
-    def record(self, **fields: Any) -> Model:
-        return services.lab_result_record(**fields)
+    def record(self, *, participant: Participant, by: Any, data: dict[str, Any]) -> Model:
+        return services.lab_result_record(participant=participant, by=by, today=clock.today(), **data)
