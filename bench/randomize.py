@@ -331,7 +331,7 @@ def start_gunicorn(shape: list[str]) -> tuple[subprocess.Popen[bytes], int]:
         SECRET_KEY=secrets.token_urlsafe(50),
         SECURE_SSL_REDIRECT="false",
         ALLOWED_HOSTS="127.0.0.1,localhost",
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL="ERROR",  # 409s are expected here; django.request would log each one
     )
     cmd = [
         str(Path(sys.executable).parent / "gunicorn"),

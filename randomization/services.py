@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import hashlib
 import json
 import secrets
@@ -12,12 +11,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from randomization import eligibility as el
-from randomization import methods
+from randomization import methods, sql
 from randomization.models import (
     Allocation,
     AllocationState,
@@ -228,14 +227,7 @@ def latest_assessment(participant: Participant, *, today: dt.date) -> ScreeningA
     """The latest assessment that still counts: assessments older than the protocol's screening
     window before `today` (the randomization day) do not."""
     window = _protocol_screening_window(participant.protocol_version_id)
-    return (
-        ScreeningAssessment.objects.filter(
-            participant=participant, assessed_on__gte=today - dt.timedelta(days=window), assessed_on__lte=today
-        )
-        .defer("criteria", "labs")
-        .order_by("-assessed_on", "-id")
-        .first()
-    )
+    return sql.latest_assessment(participant.pk, since=today - dt.timedelta(days=window), until=today)
 
 
 # A loaded protocol version is never changed, so its screening window can be cached per
@@ -432,108 +424,6 @@ def _state_from_row(trial: Trial, config: methods.Config, seed: bytes, sequence:
     return state if state.config == config else state.with_config(config)
 
 
-def _db_values(instance: Any, fields: list[Any]) -> list[Any]:
-    return [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields]
-
-
-def _quoted(names: Any) -> str:
-    return ", ".join(connection.ops.quote_name(n) for n in names)
-
-
-_ALLOCATION_FIELDS = [f for f in Allocation._meta.concrete_fields if not f.primary_key]
-_PARTICIPANT_RANDOMIZED_FIELDS: list[Any] = [
-    Participant._meta.get_field(name) for name in ("status", "arm", "randomization_number", "randomized_at")
-]
-_HISTORY_MODEL: Any = Participant.history.model
-_HISTORY_META = ("history_id", "history_date", "history_change_reason", "history_type", "history_user_id")
-_HISTORY_COLUMNS = [f.column for f in _HISTORY_MODEL._meta.concrete_fields if f.column not in _HISTORY_META]
-
-
-@functools.cache
-def _randomize_sql() -> dict[str, str]:
-    """The statements of randomize's serialised part, built once from the models' metadata (every
-    name below is a table or column name from `_meta`, never input; values are parameters)."""
-    qn = connection.ops.quote_name
-    table = qn(AllocationState._meta.db_table)
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    history_columns = _quoted(_HISTORY_COLUMNS)
-    sql = {
-        "lock": f"SELECT scheme_id, sequence, last_hash, state FROM {table} WHERE trial_id = %s{lock}",  # noqa: S608
-        "allocation": (
-            f"INSERT INTO {qn(Allocation._meta.db_table)} ({_quoted(f.column for f in _ALLOCATION_FIELDS)}) "  # noqa: S608
-            f"VALUES ({', '.join(['%s'] * len(_ALLOCATION_FIELDS))}) RETURNING id"
-        ),
-        "state": (
-            f"UPDATE {table} SET sequence = %s, last_hash = %s, state = %s, updated_at = %s "  # noqa: S608
-            "WHERE trial_id = %s"
-        ),
-        "participant": (
-            f"UPDATE {qn(Participant._meta.db_table)} "  # noqa: S608
-            f"SET {', '.join(f'{qn(f.column)} = %s' for f in _PARTICIPANT_RANDOMIZED_FIELDS)} WHERE id = %s"
-        ),
-        "history": (
-            f"INSERT INTO {qn(_HISTORY_MODEL._meta.db_table)} ({history_columns}, {_quoted(_HISTORY_META[1:])}) "
-            f"SELECT {history_columns}, %s, NULL, '~', %s"
-        ),
-    }
-    sql["history_from_table"] = f"{sql['history']} FROM {qn(Participant._meta.db_table)} WHERE id = %s"
-    # PostgreSQL: every write in one statement (data-modifying CTEs all run, once, to completion).
-    sql["combined"] = (
-        f"WITH a AS ({sql['allocation']}), s AS ({sql['state']}), p AS ({sql['participant']} RETURNING *), "  # noqa: S608
-        f"h AS ({sql['history']} FROM p) SELECT id FROM a"
-    )
-    return sql
-
-
-def _write_allocation(
-    allocation: Allocation, participant: Participant, state: methods.State, *, by: User, now: dt.datetime
-) -> int:
-    """Insert the allocation, move the lock row on, mark the participant randomized and add the
-    participant's history row (what django-simple-history writes for a save, by `by`). On
-    PostgreSQL this is one statement, the serialised part's only write round trip. The database
-    backs it with the allocation's unique and chain checks and the participant's status check.
-    Returns the allocation's id."""
-    sql = _randomize_sql()
-    allocation_params = _db_values(allocation, _ALLOCATION_FIELDS)
-    state_params = [
-        allocation.sequence,
-        allocation.entry_hash,
-        AllocationState._meta.get_field("state").get_db_prep_save(state.as_data(), connection),
-        AllocationState._meta.get_field("updated_at").get_db_prep_save(now, connection),
-        allocation.trial_id,
-    ]
-    participant_params = [*_db_values(participant, _PARTICIPANT_RANDOMIZED_FIELDS), participant.pk]
-    history_params = [_HISTORY_MODEL._meta.get_field("history_date").get_db_prep_save(now, connection), by.pk]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(sql["combined"], [*allocation_params, *state_params, *participant_params, *history_params])
-            return int(cursor.fetchone()[0])
-        cursor.execute(sql["allocation"], allocation_params)
-        allocation_id = int(cursor.fetchone()[0])
-        cursor.execute(sql["state"], state_params)
-        cursor.execute(sql["participant"], participant_params)
-        cursor.execute(sql["history_from_table"], [*history_params, participant.pk])
-        return allocation_id
-
-
-# What randomize reads of the participant (a narrow row keeps the hot path's SQL small).
-_RANDOMIZE_PARTICIPANT_FIELDS = (
-    "id",
-    "trial_id",
-    "site_id",
-    "protocol_version_id",
-    "status",
-    "consent_date",
-    "randomization_number",
-    "trial__id",
-    "trial__registry_id",
-    "trial__target_enrollment",
-    "site__id",
-    "site__code",
-    "site__time_zone",
-)
-
-
 @transaction.atomic
 def participant_randomize(
     *, participant: Participant, by: User, now: dt.datetime, scrt_start_date: dt.date | None = None
@@ -544,17 +434,16 @@ def participant_randomize(
     eligibility checks run under it), then the trial's allocation-state row (serialises the
     trial's allocations, so two nurses never share an allocation state or a sequence number).
     Only the allocation itself runs under the second lock: one read, the allocation in memory,
-    one write. The database backs both rules: unique constraints on (trial, sequence) and on
+    one write. The statements are plain SQL (randomization/sql.py says why); the rules stay
+    here. The database backs both rules: unique constraints on (trial, sequence) and on
     the participant, and a trigger that refuses an allocation which does not continue the
     chain (number n + 1 after n, linked by hash)."""
     _require_role(by, RANDOMIZER_ROLES, _("Your role cannot randomize participants."))
     _require_site(by, participant)
-    participant = (
-        Participant.objects.select_for_update(of=("self",))
-        .select_related("trial", "site")
-        .only(*_RANDOMIZE_PARTICIPANT_FIELDS)
-        .get(pk=participant.pk)
-    )
+    locked = sql.participant_lock(participant.pk)
+    if locked is None:
+        raise Participant.DoesNotExist(participant.pk)
+    participant = locked
     # The participant's copy is written in the same transaction as the allocation (and the
     # unique constraint on Allocation.participant backs it), so it answers "already randomized".
     if participant.randomization_number is not None:
@@ -585,13 +474,9 @@ def participant_randomize(
         )
     trial = participant.trial
     # The serialised part starts here: lock the trial's allocation-state row, allocate from the
-    # state it holds, and write everything in one statement. The read is plain SQL: on this path
-    # the ORM's query compilation costs more than the round trip, and every millisecond here is
-    # paid by every waiting nurse. Under READ COMMITTED the locked row comes back in its latest
-    # committed version, so the previous holder's allocation is always seen.
-    with connection.cursor() as cursor:
-        cursor.execute(_randomize_sql()["lock"], [trial.pk])
-        row = cursor.fetchone()
+    # state it holds, and write everything in one statement (randomization/sql.py says why
+    # these statements are plain SQL).
+    row = sql.state_lock(trial.pk)
     if row is None:
         raise RuleViolation(_("Randomization has not been activated for this trial."), code="randomization_not_active")
     scheme_id, count, prev_hash, stored_state = row
@@ -640,7 +525,7 @@ def participant_randomize(
     participant.randomized_at = now
     try:
         # No savepoint: a violation aborts the whole randomization anyway.
-        allocation.pk = _write_allocation(allocation, participant, state, by=by, now=now)
+        allocation.pk = sql.allocation_write(allocation, participant, state.as_data(), by_id=by.pk, now=now)
     except IntegrityError as exc:
         # Only reachable if the locks above were bypassed or the lock row disagrees with the
         # record: the constraints are the last word, and the whole randomization is undone.

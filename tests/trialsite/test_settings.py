@@ -56,6 +56,18 @@ def test_cache_url_selects_a_shared_redis_cache_or_fails_loudly() -> None:
     assert "CACHE_URL must be a redis:// URL" in wrong.stderr
 
 
+def test_log_level_is_the_threshold_for_django_loggers_too() -> None:
+    # django.request logs every 4xx as a warning; its records reach the root handler without
+    # passing the root logger's level, so LOG_LEVEL must hold at the handler.
+    log = "import logging; logging.getLogger('django.request').warning('a 409 here'); print('done')"
+    quiet = manage("shell", "--no-imports", "-c", log, env={"LOG_LEVEL": "error"})
+    assert quiet.stdout.strip() == "done" and "a 409 here" not in quiet.stderr, quiet.stderr
+    loud = manage("shell", "--no-imports", "-c", log, env={"LOG_LEVEL": "WARNING"})
+    assert "WARNING django.request a 409 here" in loud.stderr
+    wrong = manage("check", env={"LOG_LEVEL": "chatty"})
+    assert wrong.returncode != 0 and "LOG_LEVEL must be" in wrong.stderr
+
+
 def test_a_bad_time_zone_fails_loudly() -> None:
     result = manage("check", env={"TIME_ZONE": "Mars/Olympus"})
     assert result.returncode != 0
