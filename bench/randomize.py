@@ -332,6 +332,7 @@ def start_gunicorn(shape: list[str]) -> tuple[subprocess.Popen[bytes], int]:
         SECURE_SSL_REDIRECT="false",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         LOG_LEVEL="ERROR",  # 409s are expected here; django.request would log each one
+        CONN_MAX_AGE="300",  # as in docker-compose.yml: a worker keeps its database connection
     )
     cmd = [
         str(Path(sys.executable).parent / "gunicorn"),
