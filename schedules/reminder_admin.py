@@ -128,6 +128,9 @@ class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, admin.ModelAdmin[Remind
         "created_at",
         "updated_at",
     ]
+    # Shown translated above (channel_name, cancel_reason_text); left out of the form so that
+    # nothing on this page is editable.
+    exclude = ["channel", "cancel_reason"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows come from the plan (reminders_sync), never by hand
@@ -167,7 +170,8 @@ def _zone(obj: Reminder) -> Any:
 class StaffDigestAdmin(SiteScopedAdminMixin, admin.ModelAdmin[StaffDigest]):
     list_display = ["day", "kind", "site", "user", "status_name", "sent_at"]
     list_filter = ["kind", "status", ("site", UserSitesFilter)]
-    readonly_fields = ["kind", "site", "user", "day", "status_name", "sent_at", "last_error", "body"]
+    readonly_fields = ["kind", "site", "user", "day", "status_name", "sent_at", "lease_until", "last_error", "body"]
+    exclude = ["status"]  # shown translated as status_name
 
     @admin.display(description=_("status"), ordering="status")
     def status_name(self, obj: StaffDigest) -> str:

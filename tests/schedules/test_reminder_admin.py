@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 import time_machine
-from django.test import Client
+from django.contrib import admin
+from django.test import Client, RequestFactory
 
-from schedules.models import Reminder, ReminderRule, TreatmentPlan
+from schedules.models import Reminder, ReminderRule, StaffDigest, TreatmentPlan
 from tests.schedules.conftest import NOW
 
 
@@ -85,3 +86,25 @@ def test_rule_page_previews_both_languages_and_saving_recomputes(plan: Treatment
     # 18:00 two days before, Shanghai = 10:00 UTC.
     assert {(r.event_date - r.send_at.date()).days for r in live} == {2}
     assert {r.send_at.hour for r in live} == {10}
+
+
+def test_a_reminder_page_edits_nothing(plan: TreatmentPlan, nurse: Any) -> None:
+    row = Reminder.objects.filter(participant=plan.participant).first()
+    assert row is not None
+    url = f"/admin/schedules/reminder/{row.pk}/change/"
+    page = _client(nurse).get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    # channel and cancel reason are shown (translated), never as inputs
+    assert 'name="channel"' not in html and 'name="cancel_reason"' not in html
+    _client(nurse).post(url, {"channel": "email" if row.channel != "email" else "sms", "cancel_reason": "x"})
+    changed = Reminder.objects.get(pk=row.pk)
+    assert (changed.channel, changed.cancel_reason) == (row.channel, row.cancel_reason)
+
+
+@pytest.mark.parametrize("model", [Reminder, StaffDigest])
+def test_reminder_and_digest_forms_have_no_editable_field(model: Any, nurse: Any) -> None:
+    # rows written by the dispatcher and the digest task alone: their admin pages only show them
+    request = RequestFactory().get("/")
+    request.user = nurse
+    assert list(admin.site._registry[model].get_form(request).base_fields) == []
