@@ -483,6 +483,7 @@ class LabResultAdmin(MeasurementAdmin):
         "recorded_by",
         "recorded_at",
     ]
+    exclude = ["unit"]  # shown translated as unit_name; a recorded lab is never edited
 
     @admin.display(description=_("unit"), ordering="unit")
     def unit_name(self, obj: LabResult) -> str:
