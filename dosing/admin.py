@@ -296,7 +296,7 @@ class DoseModificationAdmin(ServiceAddAdmin):
 
     @admin.display(description=_("dose from the next cycle"))
     def next_dose(self, obj: DoseModification) -> str:
-        return wording.level_label(obj.level_label)
+        return wording.phrase(obj.level_label)
 
     @admin.display(description=_("rule applied"))
     def rule_text(self, obj: DoseModification) -> str:

@@ -14,7 +14,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from dosing import calculations, selectors, wording
-from dosing.models import DoseSheet, ModificationAction, SheetStatus
+from dosing.models import DoseSheet, SheetStatus
 from trialsite.i18n import drug_name, html_lang, phase_name, route_name
 from trialsite.labs import analyte_label
 from trialsite.models import Sex
@@ -73,7 +73,7 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
                 "name_second": d["name"] if chinese else d.get("name_zh", ""),
                 "route_text": route_name(d["route"]),
                 "frequency_text": wording.frequency(d.get("frequency", "")),
-                "level_text": wording.level_label(d.get("level_label", "")),
+                "level_text": wording.phrase(d.get("level_label", "")),
                 "level_reason_text": wording.level_reason(d.get("level_reason", "")),
                 "rounding_text": wording.rounding(d.get("rounding", "")),
                 "status_label": DRUG_STATUS_LABELS.get(d["status"], d["status"]),
@@ -120,10 +120,8 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
                 **m,
                 "drug_text": drug_name(m["drug"]),
                 "phase_text": phase_name(m["phase"]),
-                "action_text": ModificationAction(m["action"]).label
-                if m["action"] in ModificationAction.values
-                else m["action"],
-                "dose_text": wording.level_label(m.get("dose_from_next_cycle", "")),
+                "action_text": wording.action_name(m["action"]),
+                "dose_text": wording.phrase(m.get("dose_from_next_cycle", "")),
             }
             for m in doc.get("modifications", [])
             if m.get("action") != "maintain"
@@ -132,7 +130,7 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
             {
                 **row,
                 "analyte_text": analyte_label(row["analyte"]),
-                "reason_text": wording.lab_reason(row.get("reason", "")),
+                "reason_text": wording.phrase(row.get("reason", "")),
                 "value_text": _num(row.get("value")),
                 "min_text": _num(row.get("minimum")),
             }

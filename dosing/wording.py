@@ -38,7 +38,7 @@ def _drug(name: str) -> str:
     return drug_name(name.lower())
 
 
-def _action(code: str) -> str:
+def action_name(code: str) -> str:
     return str(ModificationAction(code).label) if code in ModificationAction.values else code
 
 
@@ -55,7 +55,8 @@ def rule(text: str) -> str:
     return translate_stored(text, calc.RULE_TEMPLATES, {"drug": _drug})
 
 
-def level_label(text: str) -> str:
+def phrase(text: str) -> str:
+    """A stored English phrase with no parts to translate apart (a dose level, a lab's reason)."""
     return translate_stored(text)
 
 
@@ -63,16 +64,12 @@ def level_reason(text: str) -> str:
     return translate_stored(
         text,
         (calc.REASON_RENAL, services.MODIFICATION_REASON),
-        {"action": _action, "phase": phase_name, "rule": rule},
+        {"action": action_name, "phase": phase_name, "rule": rule},
     )
 
 
 def rounding(text: str) -> str:
     return translate_stored(text, (calc.ROUNDING_STEP, calc.ROUNDING_BAND))
-
-
-def lab_reason(text: str) -> str:
-    return translate_stored(text)
 
 
 def source_what(text: str) -> str:
@@ -98,5 +95,5 @@ def end_reason(text: str) -> str:
             receivers.END_ENTERED_IN_ERROR,
             receivers.END_REDATED,
         ),
-        {"reason": end_reason, "drug": _drug, "action": _action, "kind": _kind},
+        {"reason": end_reason, "drug": _drug, "action": action_name, "kind": _kind},
     )

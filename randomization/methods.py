@@ -445,16 +445,13 @@ class Recorded:
     seed: bytes | None = None
 
 
-def replay(
-    seed: bytes, records: Iterable[Recorded], *, config: Config, state: State | None = None, start: int = 1
-) -> State:
+def replay(seed: bytes, records: Iterable[Recorded], *, config: Config) -> State:
     """Re-derive every allocation from the seed; raise ReplayMismatch at the first difference.
 
-    Positions must run start, start + 1, … without gaps (`state` is the state before `start`;
-    by default a whole record from position 1). A change of configuration between records is a
+    Positions must run 1, 2, … without gaps. A change of configuration between records is a
     scheme amendment: the state continues under the new configuration."""
-    state = state if state is not None else State(config=config)
-    expected_position = start
+    state = State(config=config)
+    expected_position = 1
     for record in records:
         if record.position != expected_position:
             raise ReplayMismatch(record.position, f"expected sequence position {expected_position}")

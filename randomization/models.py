@@ -11,6 +11,9 @@ from simple_history.models import HistoricalRecords
 
 from trialsite.models import Participant, Trial
 
+# The hash before the first allocation of a trial: the start of the chain.
+GENESIS_HASH = "0" * 64
+
 
 class EligibilityOutcome(models.TextChoices):
     ELIGIBLE = "eligible", _("eligible")
@@ -224,7 +227,7 @@ class AllocationState(models.Model):
         default_permissions = ()
         constraints = [
             models.CheckConstraint(
-                condition=Q(sequence=0, last_hash="0" * 64) | Q(sequence__gte=1),
+                condition=Q(sequence=0, last_hash=GENESIS_HASH) | Q(sequence__gte=1),
                 name="allocation_state_genesis",
             )
         ]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import secrets
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 from randomization import eligibility as el
 from randomization import methods, sql
 from randomization.models import (
+    GENESIS_HASH,
     Allocation,
     AllocationState,
     EligibilityOutcome,
@@ -33,7 +35,6 @@ from trialsite.signals import participant_randomized
 
 RANDOMIZER_ROLES = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
 SCREENER_ROLES = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
-GENESIS_HASH = "0" * 64
 DEFAULT_SCREENING_WINDOW_DAYS = 28
 
 
@@ -232,15 +233,10 @@ def latest_assessment(participant: Participant, *, today: dt.date) -> ScreeningA
 
 # A loaded protocol version is never changed, so its screening window can be cached per
 # process (randomize then never decodes the whole definition).
-_window_cache: dict[int, int] = {}
-
-
+@functools.cache
 def _protocol_screening_window(protocol_version_id: int) -> int:
-    window = _window_cache.get(protocol_version_id)
-    if window is None:
-        definition = ProtocolVersion.objects.values_list("definition", flat=True).get(pk=protocol_version_id)
-        window = _window_cache[protocol_version_id] = screening_window_days(definition)
-    return window
+    definition = ProtocolVersion.objects.values_list("definition", flat=True).get(pk=protocol_version_id)
+    return screening_window_days(definition)
 
 
 # --- Schemes -------------------------------------------------------------------------------
@@ -365,12 +361,11 @@ def entry_hash(allocation: Allocation, *, registry_id: str, scheme_version: int)
     ).hexdigest()
 
 
-def replay_records(trial: Trial, *, after: int = 0) -> list[methods.Recorded]:
-    """The trial's allocation record (after sequence number `after`) as the pure replay sees it
-    (seeds included: internal use)."""
+def replay_records(trial: Trial) -> list[methods.Recorded]:
+    """The trial's allocation record as the pure replay sees it (seeds included: internal use)."""
     schemes = {s.pk: s for s in RandomizationScheme.objects.filter(trial=trial).select_related("secret")}
     out = []
-    for a in Allocation.objects.filter(trial=trial, sequence__gt=after).order_by("sequence"):
+    for a in Allocation.objects.filter(trial=trial).order_by("sequence"):
         scheme = schemes[a.scheme_id]
         out.append(
             methods.Recorded(
@@ -386,41 +381,38 @@ def replay_records(trial: Trial, *, after: int = 0) -> list[methods.Recorded]:
     return out
 
 
+@functools.cache
 def _scheme_material(scheme_id: int) -> tuple[int, methods.Config, bytes]:
     """An activated scheme's version, configuration and seed. They never change once activated
     (a trigger freezes them), so each process reads them once."""
-    material = _scheme_cache.get(scheme_id)
-    if material is None:
-        scheme = RandomizationScheme.objects.select_related("secret").get(pk=scheme_id)
-        material = (scheme.version, methods.Config.from_canonical(scheme.config), bytes.fromhex(scheme.secret.seed_hex))
-        _scheme_cache[scheme_id] = material
-    return material
+    scheme = RandomizationScheme.objects.select_related("secret").get(pk=scheme_id)
+    return scheme.version, methods.Config.from_canonical(scheme.config), bytes.fromhex(scheme.secret.seed_hex)
 
 
-_scheme_cache: dict[int, tuple[int, methods.Config, bytes]] = {}
+def _record_corrupt() -> RuleViolation:
+    # The record no longer agrees with itself: refuse to add to it (verify_randomization names
+    # the row).
+    return RuleViolation(
+        _("The allocation record failed its integrity check; randomization is suspended."),
+        code="allocation_record_corrupt",
+    )
 
 
 def _state_from_row(trial: Trial, config: methods.Config, seed: bytes, sequence: int, data: Any) -> methods.State:
     """The allocation state stored with the lock row; replayed from the record when the row has
     none (after an amendment) or holds something unusable."""
-    if isinstance(data, str):
-        data = json.loads(data)
     if data is not None:
         try:
             return methods.State.from_data(config, data)
         except methods.ConfigurationError:
             pass  # rebuilt below from the record, which is the truth
     records = replay_records(trial)
+    if len(records) != sequence:
+        raise _record_corrupt()
     try:
-        if len(records) != sequence:
-            raise methods.ReplayMismatch(len(records), f"the lock row says {sequence} allocations")
         state = methods.replay(seed, records, config=records[0].config if records else config)
     except methods.ReplayMismatch as exc:
-        # The record no longer replays: refuse to add to it (verify_randomization names the row).
-        raise RuleViolation(
-            _("The allocation record failed its integrity check; randomization is suspended."),
-            code="allocation_record_corrupt",
-        ) from exc
+        raise _record_corrupt() from exc
     return state if state.config == config else state.with_config(config)
 
 
@@ -532,10 +524,7 @@ def participant_randomize(
         constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or ""
         if "participant" in constraint:
             raise Conflict(_("This participant is already randomized."), code="already_randomized") from exc
-        raise RuleViolation(
-            _("The allocation record failed its integrity check; randomization is suspended."),
-            code="allocation_record_corrupt",
-        ) from exc
+        raise _record_corrupt() from exc
     allocation._state.adding = False
     participant_randomized.send(
         sender=Allocation, participant=participant, scrt_start_date=scrt_start_date, now=now, by=by

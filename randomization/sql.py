@@ -3,9 +3,10 @@
 Why not the ORM here: every randomization of a trial waits for the one before it, and the
 benchmark (bench/randomize.py, bench/README.md) showed that compiling the ORM's queries cost
 more CPU than the queries themselves — CPU taken from the process holding the trial's lock on
-our 2-core machines. Every table and column name below comes from `_meta` (never from input);
-every value is a query parameter. Rows are read back into model instances with the backend's
-own converters, as the ORM would, so callers see ordinary (partly deferred) instances.
+our 2-core machines. Table names and column lists come from `_meta`, a few key columns are
+written out; nothing comes from input, and every value is a query parameter. Rows are read
+back into model instances with the backend's own converters, as the ORM would, so callers see
+ordinary (partly deferred) instances.
 """
 
 from __future__ import annotations
@@ -100,6 +101,7 @@ _ASSESSMENT = _Reader(
     "a",
 )
 
+_STATE_FIELD: Any = AllocationState._meta.get_field("state")
 _ALLOCATION_FIELDS = [f for f in Allocation._meta.concrete_fields if not f.primary_key]
 _PARTICIPANT_RANDOMIZED_FIELDS: list[Any] = [
     Participant._meta.get_field(name) for name in ("status", "arm", "randomization_number", "randomized_at")
@@ -189,7 +191,10 @@ def state_lock(trial_id: int) -> tuple[int, int, str, Any] | None:
     with connection.cursor() as cursor:
         cursor.execute(statements()["lock"], [trial_id])
         row = cursor.fetchone()
-    return None if row is None else (int(row[0]), int(row[1]), str(row[2]), row[3])
+    if row is None:
+        return None
+    state = _STATE_FIELD.from_db_value(row[3], None, connection)  # JSON text into data, as the ORM does
+    return int(row[0]), int(row[1]), str(row[2]), state
 
 
 def allocation_write(
@@ -205,7 +210,7 @@ def allocation_write(
     state_params = [
         allocation.sequence,
         allocation.entry_hash,
-        AllocationState._meta.get_field("state").get_db_prep_save(state_data, connection),
+        _STATE_FIELD.get_db_prep_save(state_data, connection),
         AllocationState._meta.get_field("updated_at").get_db_prep_save(now, connection),
         allocation.trial_id,
     ]

@@ -3,7 +3,8 @@
 Checks, in this order, and stops at the first problem: every activated scheme's commitment
 matches its seed and configuration; sequence numbers run 1..N without gaps; each entry's hash
 and its link to the previous entry; the replay of every allocation from the seed (arm, draws,
-minimization scores); and the participant's copy of arm and number."""
+minimization scores); the allocation-state row against the end of the record and its replayed
+state; and the participant's copy of arm and number."""
 
 from __future__ import annotations
 

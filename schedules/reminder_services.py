@@ -40,7 +40,7 @@ from django.utils.translation import gettext_noop
 
 from schedules import reminders
 from schedules.models import Booking, BookingStatus, EventKind, PlanStatus, ScheduledEvent, TreatmentPlan
-from schedules.reminder_models import Reminder, ReminderRule, ReminderStatus
+from schedules.reminder_models import RULE_NAME_TEMPLATES, Reminder, ReminderRule, ReminderStatus
 from schedules.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, Transport
 from trialsite.models import Participant, Trial
 
@@ -80,7 +80,7 @@ def reminder_rules_for_trial(*, trial: Trial) -> list[ReminderRule]:
         rules = [
             ReminderRule(
                 trial=trial,
-                name=f"{label}, {abs(days)} day{'s' if abs(days) > 1 else ''} before",
+                name=RULE_NAME_TEMPLATES[0 if abs(days) > 1 else 1] % {"visit": label, "n": abs(days)},
                 event_kind=kind,
                 event_number=number,
                 days_from_event=days,
@@ -330,7 +330,7 @@ def _render(reminder: Reminder) -> OutgoingMessage:
         language,
         {
             "participant": participant,
-            "site_name": site.name_zh if language == "zh-hans" and site.name_zh else site.name,
+            "site_name": site.name_in(language),
             "event_label": label,
             "event_date": reminder.event_date,
             "day15": reminder.event_date + dt.timedelta(days=14),

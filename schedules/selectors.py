@@ -162,10 +162,6 @@ def site_events(site_ids: Iterable[int], *, date_from: dt.date, date_to: dt.date
     )
 
 
-def _site_name(site: Site) -> str:
-    return site.name_zh if translation.get_language() == "zh-hans" and site.name_zh else site.name
-
-
 def feed_events(events: Iterable[ScheduledEvent], *, staff: bool) -> list[Any]:
     """ScheduledEvents as iCalendar items, in the active language. The staff feed names the
     participant by screening number only: calendar apps sync to phones and third-party servers."""
@@ -197,9 +193,7 @@ def feed_events(events: Iterable[ScheduledEvent], *, staff: bool) -> list[Any]:
                 day=event.actual_date or (booking.date if booking else event.planned_date),
                 time=booking.time if booking and not event.actual_date else None,
                 time_zone=event.site.time_zone,
-                location=event.site.name_zh
-                if translation.get_language() == "zh-hans" and event.site.name_zh
-                else event.site.name,
+                location=event.site.name_in(translation.get_language()),
                 last_modified=event.updated_at,
             )
         )

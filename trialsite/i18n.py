@@ -1,6 +1,6 @@
 """Words a reader sees that are stored as codes or as English: protocol codes (arms, phases,
-drugs, lab analytes) in the reader's language, the BCP 47 tag of a language for `<html lang>`,
-and stored English sentences shown in the reader's language.
+drugs, routes) in the reader's language (lab analytes: trialsite/labs.py), the BCP 47 tag of
+a language for `<html lang>`, and stored English sentences shown in the reader's language.
 
 Stored text stays English on purpose: a dose sheet's content is fingerprinted and must not depend
 on who prepared it, and a row written by a Celery task has no reader yet. Each such sentence is

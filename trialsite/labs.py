@@ -61,7 +61,7 @@ def to_canonical(analyte: str, value: Decimal, unit: str) -> Decimal:
     try:
         return value * spec.conversions[unit]
     except KeyError:
-        accepted = ", ".join([spec.unit, *spec.conversions])
+        accepted = ", ".join(accepted_units(analyte))
         raise UnknownUnit(
             gettext("'%(unit)s' is not a unit for %(analyte)s; use one of: %(accepted)s.")
             % {"unit": unit, "analyte": spec.label, "accepted": accepted}

@@ -94,9 +94,11 @@ class Site(models.Model):
         ordering = ["code"]
 
     def __str__(self) -> str:
-        if self.name_zh and get_language() == "zh-hans":
-            return f"{self.code} {self.name_zh}"
-        return f"{self.code} {self.name}"
+        return f"{self.code} {self.name_in(get_language())}"
+
+    def name_in(self, language: str | None) -> str:
+        """The site's name for a reader of `language` (the Chinese name where there is one)."""
+        return self.name_zh if language == "zh-hans" and self.name_zh else self.name
 
 
 class SiteReferenceRange(models.Model):

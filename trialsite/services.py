@@ -262,8 +262,9 @@ def _check_transition(participant: Participant, to: str) -> None:
 @transaction.atomic
 def participant_set_status(*, participant: Participant, status: str, **fields: Any) -> Participant:
     """Move a participant to `status` if the transition is allowed. The other apps call this
-    (eligibility sets eligible/ineligible, randomization sets randomized with its fields,
-    schedules sets on_treatment/completed). Withdrawal goes through participant_withdraw."""
+    (eligibility sets eligible/ineligible, schedules sets on_treatment/completed). Randomization
+    writes randomized with its fields in its own statement (randomization/sql.py); withdrawal
+    goes through participant_withdraw."""
     if status not in ParticipantStatus.values:
         raise InvalidInput(_("Unknown status %(s)s.") % {"s": status}, errors={"status": [_("Unknown status.")]})
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
@@ -273,7 +274,7 @@ def participant_set_status(*, participant: Participant, status: str, **fields: A
     participant.status = status
     for name, value in fields.items():
         setattr(participant, name, value)
-    # The foreign keys are not changed here: skip their existence queries (randomize's hot path).
+    # The foreign keys are not changed here: skip their existence queries.
     _full_clean(
         participant,
         exclude=["trial", "protocol_version", "site", "created_by"],

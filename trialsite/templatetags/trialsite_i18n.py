@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import template
 
-from trialsite import i18n, labs
+from trialsite import i18n
 
 register = template.Library()
 
@@ -23,8 +23,3 @@ def drug_name(code: str) -> str:
 @register.filter
 def arm_name(code: str) -> str:
     return i18n.arm_name(code) if code else ""
-
-
-@register.filter
-def analyte_name(code: str) -> str:
-    return labs.analyte_label(code)
