@@ -3,10 +3,15 @@ read once at start-up, so a subprocess is the honest way to see them)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -104,81 +109,75 @@ print("verified" if verify_trial(trial).ok else "NOT VERIFIED")
 """
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - a loopback URL of the test
+            return int(response.status)
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return 0
+
+
+def _group_alive(pgid: int) -> list[str]:
+    found = subprocess.run(["pgrep", "-a", "-g", str(pgid)], capture_output=True, text=True)
+    return found.stdout.splitlines()
+
+
 @pytest.mark.slow
-def test_embedded_defaults_run_migrations_seed_and_a_real_worker(tmp_path: Path) -> None:
-    """What `make run` does, minus the web server: SQLite and the filesystem broker under var/,
-    a real Celery worker with beat, and the heartbeat task arriving in the database."""
+def test_make_run_serves_the_embedded_defaults_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """`make run` as a newcomer runs it: SQLite and the filesystem broker under the var directory,
+    migrations and seed_demo, the web server answering, a real worker with beat running a task, the
+    nurse's randomization working; and a SIGTERM sent to make stops the web server and the worker
+    (not only Ctrl-C)."""
+    port = _free_port()
     env = {
-        "TRIALSITE_VAR_DIR": str(tmp_path),
-        "DATABASE_URL": "",
-        "CELERY_BROKER_URL": "",
-        "REDIS_URL": "",
-        "DEBUG": "true",
-    }
-    base = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL") and not k.startswith(("DJANGO_", "PYTEST_"))
+        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "CACHE_URL")
+        and not k.startswith(("DJANGO_", "PYTEST_"))
     }
-    full_env = {**base, **{k: v for k, v in env.items() if v}}
-
-    migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input"],
+    env.update({"TRIALSITE_VAR_DIR": str(tmp_path), "DEBUG": "true"})
+    venv = sys.prefix  # this test's own virtualenv: `-o` keeps make from reinstalling it
+    log = (tmp_path / "make-run.log").open("w")
+    make = subprocess.Popen(
+        ["make", f"VENV={venv}", "-o", f"{venv}/.installed", "run", f"VAR={tmp_path}", f"PORT={port}"],
         cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert migrate.returncode == 0, migrate.stderr
-    seed = subprocess.run(
-        [sys.executable, "manage.py", "seed_demo"], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120
-    )
-    assert seed.returncode == 0, seed.stderr
-    assert "nurse" in seed.stdout and "trialsite-demo" in seed.stdout
-    assert (tmp_path / "trialsite.sqlite3").exists()
-    # the nurse's workflow works on the embedded default too (randomize's raw SQL is portable)
-    demo = subprocess.run(
-        [sys.executable, "-c", SETUP + DEMO_RANDOMIZATION],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert demo.returncode == 0, demo.stderr
-    assert demo.stdout.split() == ["1", "2", "3", "verified"], demo.stdout
-
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "trialsite",
-            "worker",
-            "--pool",
-            "solo",
-            "-Q",
-            "default,reminders",
-            "--loglevel",
-            "WARNING",
-        ],
-        cwd=ROOT,
-        env=full_env,
-        stdout=subprocess.PIPE,
+        env=env,
+        stdout=log,
         stderr=subprocess.STDOUT,
-        text=True,
+        start_new_session=True,  # its own process group, so that the test can find every child
     )
     try:
-        send = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                SETUP + "from trialsite.tasks import heartbeat; heartbeat.delay()",
-            ],
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and _get(f"http://127.0.0.1:{port}/healthz") != 200:
+            assert make.poll() is None, (tmp_path / "make-run.log").read_text()
+            time.sleep(1)
+        assert _get(f"http://127.0.0.1:{port}/healthz") == 200, (tmp_path / "make-run.log").read_text()
+        assert (tmp_path / "trialsite.sqlite3").exists()
+        assert "trialsite-demo" in (tmp_path / "make-run.log").read_text()  # seed_demo printed the logins
+
+        # the nurse's workflow works on the embedded default too
+        demo = subprocess.run(
+            [sys.executable, "-c", SETUP + DEMO_RANDOMIZATION],
             cwd=ROOT,
-            env=full_env,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert demo.returncode == 0, demo.stderr
+        assert demo.stdout.split() == ["1", "2", "3", "verified"], demo.stdout
+
+        # make run's worker takes a task from the filesystem broker
+        send = subprocess.run(
+            [sys.executable, "-c", SETUP + "from trialsite.tasks import heartbeat; heartbeat.delay()"],
+            cwd=ROOT,
+            env=env,
             capture_output=True,
             text=True,
             timeout=60,
@@ -190,12 +189,22 @@ def test_embedded_defaults_run_migrations_seed_and_a_real_worker(tmp_path: Path)
         while time.monotonic() < deadline and seen != "1":
             time.sleep(1)
             seen = subprocess.run(
-                [sys.executable, "-c", check], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=60
+                [sys.executable, "-c", check], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
             ).stdout.strip()
-        assert seen == "1", "the worker did not run the heartbeat task on the filesystem broker"
+        assert seen == "1", "make run's worker did not run the heartbeat task on the filesystem broker"
+        running = _group_alive(make.pid)
+        assert any("runserver" in line for line in running) and any("celery" in line for line in running)
+
+        # when: SIGTERM to make itself
+        make.send_signal(signal.SIGTERM)
+        make.wait(timeout=60)
+        # then: the web server, its autoreload child and the worker stop too
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _group_alive(make.pid):
+            time.sleep(1)
+        assert _group_alive(make.pid) == [], "still running after SIGTERM to make"
+        assert _get(f"http://127.0.0.1:{port}/healthz") == 0
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(make.pid, signal.SIGKILL)
+        log.close()
