@@ -19,8 +19,10 @@ RUN pip install -r requirements.txt
 
 COPY . .
 RUN useradd --system --home /app --uid 10001 trialsite \
-    && mkdir -p /var/lib/trialsite \
+    && mkdir -p /var/lib/trialsite/chain \
     && chown -R trialsite /var/lib/trialsite \
+    && export ALLOCATION_CHAIN_KEY=build-only:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA \
+              SEED_ENCRYPTION_KEY=build-only:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA \
     && DEBUG=false SECRET_KEY=build-only-collectstatic python manage.py collectstatic --no-input \
     && DEBUG=false SECRET_KEY=build-only-compilemessages python manage.py compilemessages --ignore '.venv/*'
 

@@ -44,6 +44,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from gunicorn_args import production_gunicorn_args
+from keys import production_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -55,6 +56,7 @@ ENV = {
     "ALLOWED_HOSTS": "127.0.0.1,localhost",
     "CONN_MAX_AGE": "300",  # as in docker-compose.yml
     "LOG_LEVEL": "WARNING",
+    **production_keys(),
 }
 
 

@@ -47,6 +47,10 @@ os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 
 import django  # noqa: E402
 from gunicorn_args import production_gunicorn_args  # noqa: E402
+from keys import production_keys  # noqa: E402
+
+for _name, _value in production_keys().items():
+    os.environ.setdefault(_name, _value)
 
 django.setup()
 
@@ -210,8 +214,8 @@ def baseline_client(
             entry = hashlib.sha256(f"{prev_hash}|{sequence}|{pk}|{arm}".encode()).hexdigest()
             cur.execute(
                 "INSERT INTO randomization_allocation (trial_id, scheme_id, participant_id, sequence, arm, method, "
-                "factors, draws, details, allocated_at, allocated_by_id, prev_hash, entry_hash) "
-                "VALUES (%s, %s, %s, %s, %s, 'simple', '{}', '[]', '{}', %s, %s, %s, %s)",
+                "factors, draws, details, allocated_at, allocated_by_id, prev_hash, chain_key_id, entry_hash) "
+                "VALUES (%s, %s, %s, %s, %s, 'simple', '{}', '[]', '{}', %s, %s, %s, 'bench', %s)",
                 [trial_id, scheme_id, pk, sequence, arm, now, nurse_id, prev_hash, entry],
             )
             cur.execute(

@@ -41,6 +41,10 @@ os.environ.setdefault("DEBUG", "false")
 os.environ.setdefault("SECRET_KEY", "bench-only-" + "x" * 50)
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("CELERY_BROKER_URL", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/4"))
+from keys import production_keys  # noqa: E402
+
+for _name, _value in production_keys().items():
+    os.environ.setdefault(_name, _value)
 
 import logging  # noqa: E402
 

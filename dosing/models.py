@@ -6,6 +6,11 @@ released sheet is never edited (trigger in migration 0002)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -27,6 +32,13 @@ class SheetStatus(models.TextChoices):
 
 
 CURRENT_STATUSES = (SheetStatus.PREPARED, SheetStatus.VERIFIED, SheetStatus.RELEASED)
+
+
+def content_fingerprint(content: Mapping[str, Any]) -> str:
+    """SHA-256 of a sheet's content in canonical JSON (sorted keys): equal content, equal
+    fingerprint, whatever order the database returns the keys in."""
+    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 UNRELEASED_STATUSES = (SheetStatus.PREPARED, SheetStatus.VERIFIED)
 
 
@@ -128,7 +140,6 @@ class DoseSheet(models.Model):
             f"{self.participant} {phase_name(self.phase)} C{self.cycle_number} v{self.version} "
             f"({self.get_status_display()})"
         )
-
 
 class ModificationAction(models.TextChoices):
     MAINTAIN = "maintain", _("maintain the dose")

@@ -166,10 +166,12 @@ def _font_config() -> Any:
 
 def render_sheet_pdf(sheet: DoseSheet, *, use_cache: bool = True) -> bytes:
     """The A4 PDF. A sheet's content never changes once written (a new input makes a new
-    version), so the PDF is cached per sheet, workflow state and language: reprinting a sheet
-    does not lay it out again."""
+    version), so the PDF is cached per sheet, fingerprint, workflow state and language:
+    reprinting a sheet does not lay it out again. The content is checked against the
+    fingerprint first, so a cached PDF is never served for a sheet altered since."""
     from weasyprint import HTML
 
+    selectors.checked(sheet)
     key = ":".join(
         str(part)
         for part in (

@@ -4,15 +4,19 @@ the sheets due (for reminders)."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
-from dosing.models import UNRELEASED_STATUSES, DoseSheet, SheetStatus
+from dosing.models import UNRELEASED_STATUSES, DoseSheet, SheetStatus, content_fingerprint
 from trialsite import roles, selectors
+from trialsite.errors import IntegrityFailure
 from trialsite.i18n import drug_name
+
+logger = logging.getLogger(__name__)
 
 
 def dose_sheets_for_user(user: Any) -> QuerySet[DoseSheet]:
@@ -63,10 +67,36 @@ def translate_messages(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def checked(sheet: Any) -> Any:
+    """The sheet (or a historical copy of it), if its content still matches its fingerprint.
+    Otherwise the content was changed behind the services' back (the database trigger forbids
+    it, so: by someone who switched the triggers off): no dose of it may be shown or acted on.
+    Logged at CRITICAL, and a 500 with the code `dose_sheet_integrity` wherever it is served."""
+    if content_fingerprint(sheet.content) != sheet.fingerprint:
+        logger.critical(
+            "dose sheet %s (participant %s, %s cycle %s v%s): the content does not match its fingerprint",
+            sheet.pk,
+            sheet.participant_id,
+            sheet.phase,
+            sheet.cycle_number,
+            sheet.version,
+        )
+        raise IntegrityFailure(
+            _(
+                "Dose sheet %(id)s failed its integrity check: its content no longer matches its fingerprint, "
+                "so it is not shown. Do not dispense from a printed copy; tell the trial's data manager."
+            )
+            % {"id": sheet.pk},
+            code="dose_sheet_integrity",
+        )
+    return sheet
+
+
 def dose_sheet_document(sheet: DoseSheet) -> dict[str, Any]:
     """The sheet as one document (JSON, admin page and PDF read the same): the workflow fields,
-    then the computed content with its messages in the reader's language."""
-    content = dict(sheet.content)
+    then the computed content with its messages in the reader's language. Only an intact
+    sheet (`checked`) becomes a document."""
+    content = dict(checked(sheet).content)
     content["warnings"] = translate_messages(content.get("warnings", []))
     content["blockers"] = translate_messages(content.get("blockers", []))
     return {

@@ -4,8 +4,6 @@ recording dose modifications and renal decisions. Admin, API and Celery call the
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import logging
 from collections.abc import Mapping
 from decimal import Decimal
@@ -26,8 +24,9 @@ from dosing.models import (
     DoseSheet,
     RenalDecision,
     SheetStatus,
+    content_fingerprint,
 )
-from dosing.selectors import translate_messages
+from dosing.selectors import checked, translate_messages
 from trialsite import roles, selectors
 from trialsite.errors import ApplicationError, Conflict, InvalidInput, NotPermitted, RuleViolation
 from trialsite.models import Participant
@@ -380,11 +379,6 @@ def build_sheet_content(
     return content, columns
 
 
-def fingerprint(content: Mapping[str, Any]) -> str:
-    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
 # --- Sheet workflow --------------------------------------------------------------------------------
 
 
@@ -428,7 +422,7 @@ def dose_sheet_prepare(
         .get(pk=participant.pk)
     )
     content, columns = build_sheet_content(participant=participant, phase=phase, cycle_number=cycle_number, day1=day1)
-    digest = fingerprint(content)
+    digest = content_fingerprint(content)
     current = _current(participant, phase, cycle_number)
     if current is not None:
         if current.fingerprint == digest:
@@ -471,7 +465,7 @@ def _locked(sheet: DoseSheet) -> DoseSheet:
 def dose_sheet_verify(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseSheet:
     """First pharmacist check."""
     _require_role(by, roles.PHARMACIST)
-    sheet = _locked(sheet)
+    sheet = checked(_locked(sheet))
     _require_site(by, sheet.participant)
     if sheet.status != SheetStatus.PREPARED:
         raise Conflict(
@@ -496,7 +490,7 @@ def dose_sheet_verify(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseSh
 def dose_sheet_release(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseSheet:
     """Second, independent pharmacist check and release (two-person rule, also a DB constraint)."""
     _require_role(by, roles.PHARMACIST)
-    sheet = _locked(sheet)
+    sheet = checked(_locked(sheet))
     _require_site(by, sheet.participant)
     if sheet.status != SheetStatus.VERIFIED:
         raise Conflict(

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from randomization import keyring
 from trialsite.models import Participant, Trial
 
 # The hash before the first allocation of a trial: the start of the chain.
@@ -138,10 +139,13 @@ class RandomizationScheme(models.Model):
 
 class SchemeSecret(models.Model):
     """The seed of a scheme. Kept apart from the scheme so that no admin page, serializer or
-    export of the scheme can carry it; only the statistician's selectors read it."""
+    export of the scheme can carry it; only the randomize service and the verification read it.
+    Stored encrypted (AES-256-GCM under SEED_ENCRYPTION_KEY, randomization/keyring.py): a dump
+    of the database without the key reveals no future allocation."""
 
     scheme = models.OneToOneField(RandomizationScheme, on_delete=models.PROTECT, related_name="secret")
-    seed_hex = models.CharField(max_length=128)
+    key_id = models.CharField(max_length=32)
+    seed_encrypted = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -155,10 +159,15 @@ class SchemeSecret(models.Model):
     def __repr__(self) -> str:
         return f"<SchemeSecret scheme={self.scheme_id}>"
 
+    def seed(self) -> bytes:
+        return keyring.seed_decrypt(self.key_id, self.seed_encrypted, scheme_id=self.scheme_id)
+
 
 class Allocation(models.Model):
     """One randomization: append-only (a PostgreSQL trigger rejects UPDATE and DELETE) and
-    hash-chained (`entry_hash` covers the entry and the previous entry's hash)."""
+    hash-chained: `entry_hash` is an HMAC, under the chain key `chain_key_id` (kept outside the
+    database), of every field of the entry including the previous entry's hash
+    (services.canonical_entry)."""
 
     trial = models.ForeignKey(Trial, on_delete=models.PROTECT, verbose_name=_("trial"), related_name="allocations")
     scheme = models.ForeignKey(
@@ -189,6 +198,7 @@ class Allocation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name=_("allocated by"), related_name="+"
     )
     prev_hash = models.CharField(_("hash of the previous entry"), max_length=64)
+    chain_key_id = models.CharField(_("chain key"), max_length=32)
     entry_hash = models.CharField(_("entry hash"), max_length=64, unique=True)
 
     class Meta:
@@ -210,8 +220,9 @@ class AllocationState(models.Model):
     scheme is activated. `participant_randomize` locks this row, allocates from `state` (the
     arm totals, counts per factor level and open blocks that replaying the whole record would
     give), and writes the allocation and the new state in the same transaction, so every
-    process shares one state and none replays the record. `state` is null after an amendment
-    (and for records made before this table): the next randomization replays the record once.
+    process shares one state and none replays the record. An amendment stores the state replayed
+    from the record; a null state (never written by the services) suspends randomization and
+    fails verification.
 
     The state holds open blocks, i.e. future allocations: it is concealed like the seed (no
     permissions, no admin, no serializer; only the randomize service reads it)."""

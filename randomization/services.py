@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import json
 import secrets
 from decimal import Decimal
@@ -17,7 +16,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from randomization import eligibility as el
-from randomization import methods, sql
+from randomization import heads, keyring, methods, sql
 from randomization.models import (
     GENESIS_HASH,
     Allocation,
@@ -305,15 +304,17 @@ def scheme_activate(*, scheme: RandomizationScheme, by: User | None, now: dt.dat
         if other.status == SchemeStatus.ACTIVE:
             other.status = SchemeStatus.SUPERSEDED
             other.save(update_fields=["status"])
-    SchemeSecret.objects.create(scheme=scheme, seed_hex=seed.hex())
+    key_id, sealed = keyring.seed_encrypt(seed, scheme_id=scheme.pk)
+    SchemeSecret.objects.create(scheme=scheme, key_id=key_id, seed_encrypted=sealed)
     scheme.commitment = methods.commitment(seed, config)
     scheme.status = SchemeStatus.ACTIVE
     scheme.activated_at = now
     scheme.activated_by = by
     scheme.save(update_fields=["commitment", "status", "activated_at", "activated_by"])
     # The trial's allocation-state row (randomize's lock) follows the active scheme. A first
-    # scheme starts from the empty state; after an amendment the state is left to be replayed
-    # from the record once (counts carry over, open blocks do not: methods.State.with_config).
+    # scheme starts from the empty state; after an amendment the state is replayed from the
+    # record here, under these locks (counts carry over, open blocks do not:
+    # methods.State.with_config), so the row never holds a null state.
     row = AllocationState.objects.select_for_update().filter(trial_id=scheme.trial_id).first()
     if row is None:
         AllocationState.objects.create(
@@ -326,7 +327,7 @@ def scheme_activate(*, scheme: RandomizationScheme, by: User | None, now: dt.dat
         )
     else:
         row.scheme = scheme
-        row.state = None
+        row.state = _replayed_state(scheme.trial, config, row.sequence).as_data()
         row.updated_at = now
         row.save(update_fields=["scheme", "state", "updated_at"])
     return scheme
@@ -336,7 +337,9 @@ def scheme_activate(*, scheme: RandomizationScheme, by: User | None, now: dt.dat
 
 
 def canonical_entry(allocation: Allocation, *, registry_id: str, scheme_version: int) -> bytes:
-    """The bytes an allocation's hash covers (everything recorded, and the previous hash)."""
+    """The bytes an allocation's hash covers: every field of the entry (the trial by registry id,
+    the scheme by version), the previous entry's hash and the id of the key it is hashed with.
+    tests/randomization/test_verify.py holds this to every field of the model."""
     data = {
         "trial": registry_id,
         "scheme_version": scheme_version,
@@ -351,31 +354,36 @@ def canonical_entry(allocation: Allocation, *, registry_id: str, scheme_version:
         "allocated_at": allocation.allocated_at.astimezone(dt.UTC).isoformat(),
         "allocated_by": allocation.allocated_by_id,
         "prev_hash": allocation.prev_hash,
+        "chain_key_id": allocation.chain_key_id,
     }
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def entry_hash(allocation: Allocation, *, registry_id: str, scheme_version: int) -> str:
-    return hashlib.sha256(
-        canonical_entry(allocation, registry_id=registry_id, scheme_version=scheme_version)
-    ).hexdigest()
+    """HMAC-SHA-256 of the entry under its chain key (keyring.KeyringError if that key is not
+    configured): without the key, a rewritten entry cannot be given a matching hash."""
+    return keyring.chain_hmac(
+        allocation.chain_key_id, canonical_entry(allocation, registry_id=registry_id, scheme_version=scheme_version)
+    )
 
 
 def replay_records(trial: Trial) -> list[methods.Recorded]:
     """The trial's allocation record as the pure replay sees it (seeds included: internal use)."""
-    schemes = {s.pk: s for s in RandomizationScheme.objects.filter(trial=trial).select_related("secret")}
+    activated = RandomizationScheme.objects.filter(trial=trial).exclude(status=SchemeStatus.DRAFT)
+    activated = activated.select_related("secret")
+    schemes = {s.pk: (methods.Config.from_canonical(s.config), s.secret.seed()) for s in activated}
     out = []
     for a in Allocation.objects.filter(trial=trial).order_by("sequence"):
-        scheme = schemes[a.scheme_id]
+        config, seed = schemes[a.scheme_id]
         out.append(
             methods.Recorded(
                 position=a.sequence,
                 factors=a.factors,
                 arm=a.arm,
-                config=methods.Config.from_canonical(scheme.config),
+                config=config,
                 draws=a.draws,
                 details=a.details,
-                seed=bytes.fromhex(scheme.secret.seed_hex),
+                seed=seed,
             )
         )
     return out
@@ -386,7 +394,7 @@ def _scheme_material(scheme_id: int) -> tuple[int, methods.Config, bytes]:
     """An activated scheme's version, configuration and seed. They never change once activated
     (a trigger freezes them), so each process reads them once."""
     scheme = RandomizationScheme.objects.select_related("secret").get(pk=scheme_id)
-    return scheme.version, methods.Config.from_canonical(scheme.config), bytes.fromhex(scheme.secret.seed_hex)
+    return scheme.version, methods.Config.from_canonical(scheme.config), scheme.secret.seed()
 
 
 def _record_corrupt() -> RuleViolation:
@@ -398,19 +406,25 @@ def _record_corrupt() -> RuleViolation:
     )
 
 
-def _state_from_row(trial: Trial, config: methods.Config, seed: bytes, sequence: int, data: Any) -> methods.State:
-    """The allocation state stored with the lock row; replayed from the record when the row has
-    none (after an amendment) or holds something unusable."""
-    if data is not None:
-        try:
-            return methods.State.from_data(config, data)
-        except methods.ConfigurationError:
-            pass  # rebuilt below from the record, which is the truth
+def _state_from_row(trial: Trial, config: methods.Config, sequence: int, data: Any) -> methods.State:
+    """The allocation state stored with the lock row; replayed from the record when it holds
+    something unusable. A null state is never written (an amendment stores the replayed one), so
+    it means the row was tampered with: randomization is suspended, as verification fails."""
+    if data is None:
+        raise _record_corrupt()
+    try:
+        return methods.State.from_data(config, data)
+    except methods.ConfigurationError:
+        return _replayed_state(trial, config, sequence)  # the record is the truth
+
+
+def _replayed_state(trial: Trial, config: methods.Config, sequence: int) -> methods.State:
+    """The state that replaying the trial's whole record gives, under `config`."""
     records = replay_records(trial)
     if len(records) != sequence:
         raise _record_corrupt()
     try:
-        state = methods.replay(seed, records, config=records[0].config if records else config)
+        state = methods.replay(b"unused", records, config=records[0].config if records else config)
     except methods.ReplayMismatch as exc:
         raise _record_corrupt() from exc
     return state if state.config == config else state.with_config(config)
@@ -480,7 +494,7 @@ def participant_randomize(
         )
     assert assessment is not None
     scheme_version, config, seed = _scheme_material(scheme_id)
-    state = _state_from_row(trial, config, seed, count, stored_state)
+    state = _state_from_row(trial, config, count, stored_state)
     factor_levels = el.stratification_levels(
         [f.code for f in config.factors], assessment.findings, participant.site.code
     )
@@ -509,6 +523,7 @@ def participant_randomize(
         allocated_at=now,
         allocated_by=by,
         prev_hash=prev_hash,
+        chain_key_id=keyring.chain_key_id(),
     )
     allocation.entry_hash = entry_hash(allocation, registry_id=trial.registry_id, scheme_version=scheme_version)
     participant.status = ParticipantStatus.RANDOMIZED
@@ -526,6 +541,9 @@ def participant_randomize(
             raise Conflict(_("This participant is already randomized."), code="already_randomized") from exc
         raise _record_corrupt() from exc
     allocation._state.adding = False
+    # The new chain head leaves the database once the allocation is committed (export file and
+    # the statisticians' email), so that a later deletion of the record's tail is found.
+    transaction.on_commit(functools.partial(heads.publish, allocation, registry_id=trial.registry_id))
     participant_randomized.send(
         sender=Allocation, participant=participant, scrt_start_date=scrt_start_date, now=now, by=by
     )

@@ -48,6 +48,34 @@ def _end_stray_sessions(django_db_setup: Any, django_db_blocker: Any) -> Iterato
         )
 
 
+@pytest.fixture(scope="session")
+def app_role(django_db_setup: Any, django_db_blocker: Any) -> Iterator[str]:
+    """The application's database role (row privileges only) in the test database."""
+    from tests.support.app_role import create_app_role, drop_app_role
+
+    with django_db_blocker.unblock():
+        role = create_app_role()
+    yield role
+    with django_db_blocker.unblock():
+        drop_app_role(role)
+
+
+@pytest.fixture
+def as_app_role(db: Any, app_role: str) -> str:
+    """The rest of the test's transaction runs with the application role's privileges (SET LOCAL
+    ROLE: what a connection logged in as that role may do, in the test's own transaction; the
+    rollback at the end of the test ends it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL ROLE {connection.ops.quote_name(app_role)}")
+    return app_role
+
+
+@pytest.fixture(autouse=True)
+def _chain_heads_in_tmp(settings: Any, tmp_path: Any) -> None:
+    """Chain heads published on commit (transactional tests) go to the test's own file, not var/."""
+    settings.ALLOCATION_HEAD_FILE = tmp_path / "allocation-heads.jsonl"
+
+
 @pytest.fixture(autouse=True)
 def _english_by_default() -> None:
     """The test client runs requests in this thread, and LocaleMiddleware leaves the last request's

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
@@ -7,3 +8,9 @@ class TrialsiteConfig(AppConfig):
 
     name = "trialsite"
     verbose_name = _("Trial registry")
+
+    def ready(self) -> None:
+        from trialsite import audit
+
+        # After every migrate, whichever app it migrated: the audit trail tables are append-only.
+        post_migrate.connect(audit.on_post_migrate, dispatch_uid="trialsite.audit.on_post_migrate")

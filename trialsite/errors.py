@@ -68,3 +68,11 @@ class ProtocolDefinitionError(InvalidInput):
     """A protocol definition file failed to parse or validate."""
 
     code = "invalid_protocol"
+
+
+class IntegrityFailure(ApplicationError):
+    """A stored record no longer matches what was written (its fingerprint or hash): it is not
+    shown or used. A server-side fault, not the caller's (500); logged at CRITICAL where found."""
+
+    code = "integrity_failure"
+    http_status = 500

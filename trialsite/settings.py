@@ -7,7 +7,10 @@ filesystem Celery broker under ``var/``, email written to ``var/outbox``. Produc
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
+import re
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -84,6 +87,8 @@ MIDDLEWARE = [
     "trialsite.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A record that fails its integrity check is a 500 page naming the check, never shown.
+    "trialsite.middleware.IntegrityFailureMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks, so that it sees the outcome of every login attempt.
     "axes.middleware.AxesMiddleware",
@@ -116,6 +121,15 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'trialsite.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# The role that owns the tables. `manage.py migrate` and `grant_app_role` connect with it
+# (trialsite/db.py); everything else connects with DATABASE_URL, the application role that can
+# only read and write rows, so it can neither disable nor drop the audit triggers (README
+# "Database roles"). Empty: DATABASE_URL's role does both (development, tests).
+DATABASE_OWNER_URL = env.str("DATABASE_OWNER_URL", default="")
+if DATABASE_OWNER_URL:
+    _owner = env.db_url_config(DATABASE_OWNER_URL)
+    if (_owner["ENGINE"], _owner["NAME"]) != (DATABASES["default"]["ENGINE"], DATABASES["default"]["NAME"]):
+        raise ImproperlyConfigured("DATABASE_OWNER_URL must name the same PostgreSQL database as DATABASE_URL.")
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers; a generous timeout keeps `make run`'s web and worker from
@@ -354,6 +368,62 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# --- Keys kept outside the database --------------------------------------------------------
+# README "Keys, backup and restore". A key is "<id>:<32 random bytes, base64url>" (`manage.py
+# generate_key --id ID` prints one). The current key hashes (chain) or encrypts (seeds) new
+# records, which store its id; the comma-separated *_OLD_KEYS are only read, so records made
+# under a retired key still verify. The development keys below are public: production refuses them.
+KEY_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}"
+_DEV_KEYS = {
+    "ALLOCATION_CHAIN_KEY": "dev:ZGV2LW9ubHktYWxsb2NhdGlvbi1jaGFpbi1rZXktMDA",
+    "SEED_ENCRYPTION_KEY": "dev:ZGV2LW9ubHktc2VlZC1lbmNyeXB0aW9uLWtleS0wMDA",
+}
+
+
+def _key(variable: str, text: str) -> tuple[str, bytes]:
+    key_id, _sep, encoded = text.strip().partition(":")
+    try:
+        secret = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except (binascii.Error, ValueError):
+        secret = b""
+    if not re.fullmatch(KEY_ID_PATTERN, key_id) or len(secret) != 32:
+        raise ImproperlyConfigured(
+            f"{variable}: each key is '<id>:<32 bytes in base64url>' (id: letters, digits, . _ -); "
+            "`manage.py generate_key --id ID` prints one."
+        )
+    return key_id, secret
+
+
+def _key_ring(variable: str) -> tuple[str, dict[str, bytes]]:
+    """The current key's id and every usable key by id (current and old)."""
+    current = env.str(variable, default="")
+    if not current:
+        if not DEBUG:
+            raise ImproperlyConfigured(
+                f"{variable} is not set. Production mode (DEBUG=false) needs it in the environment "
+                "(README: Keys, backup and restore)."
+            )
+        current = _DEV_KEYS[variable]
+    elif not DEBUG and current.strip() == _DEV_KEYS[variable]:
+        raise ImproperlyConfigured(f"{variable} is the public development key; production needs its own.")
+    old_variable = variable.removesuffix("_KEY") + "_OLD_KEYS"
+    current_id, current_secret = _key(variable, current)
+    ring = {current_id: current_secret}
+    for text in env.list(old_variable, default=[]):
+        key_id, secret = _key(old_variable, text)
+        if ring.setdefault(key_id, secret) != secret:
+            raise ImproperlyConfigured(f"{old_variable}: key id {key_id!r} is given twice with different secrets.")
+    return current_id, ring
+
+
+# HMAC-SHA-256 key of the allocation record's hash chain (randomization/keyring.py).
+ALLOCATION_CHAIN_KEY_ID, ALLOCATION_CHAIN_KEYS = _key_ring("ALLOCATION_CHAIN_KEY")
+# AES-256-GCM key of the randomization schemes' secret seeds.
+SEED_ENCRYPTION_KEY_ID, SEED_ENCRYPTION_KEYS = _key_ring("SEED_ENCRYPTION_KEY")
+# Where every new chain head (randomization number and entry hash) is appended, one JSON line per
+# allocation, after commit and fsync'd: a copy outside the database (README "Published chain heads").
+ALLOCATION_HEAD_FILE = Path(env.str("ALLOCATION_HEAD_FILE", default=str(VAR_DIR / "allocation-heads.jsonl")))
 
 # --- TrialSite ---------------------------------------------------------------------------
 # The protocol definitions loaded by `seed_demo` (and `load_protocol`).

@@ -86,7 +86,7 @@ def test_pharmacist_cannot_open_the_randomize_page(
 def test_scheme_and_allocation_pages_are_statistician_only(
     nurse: User, statistician: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker
 ) -> None:
-    seed = SchemeSecret.objects.get(scheme=scheme).seed_hex
+    seed = SchemeSecret.objects.get(scheme=scheme).seed().hex()
     nurse_client = login(nurse)
     nurse_client.post(
         f"/admin/randomization/participanttorandomize/{make_eligible().pk}/randomize/", {"confirm": "on"}, follow=True

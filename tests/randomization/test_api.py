@@ -89,7 +89,7 @@ def test_idempotency_key_replays_the_original_answer(
 def test_responses_reveal_no_secret(
     api: Api, nurse: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker, trial: Trial
 ) -> None:
-    seed = SchemeSecret.objects.get(scheme=scheme).seed_hex
+    seed = SchemeSecret.objects.get(scheme=scheme).seed().hex()
     client = api(nurse)
     texts = [
         client.post(url(make_eligible()), {}, format="json").content.decode(),

@@ -93,7 +93,7 @@ def test_no_page_shows_allocation_secrets_to_non_statisticians(
     participants = [make_eligible() for _ in range(3)]
     for p in participants:
         rs.participant_randomize(participant=p, by=nurse, now=NOW)
-    seed = SchemeSecret.objects.get(scheme=scheme).seed_hex
+    seed = SchemeSecret.objects.get(scheme=scheme).seed().hex()
     ids = {"participant": participants[0].pk, "trial": trial.registry_id}
     markers = [seed, *MARKERS]
 

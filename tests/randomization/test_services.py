@@ -108,7 +108,7 @@ def test_rescreening_keeps_old_assessments(make_eligible: ParticipantMaker, tria
 
 
 def test_activation_publishes_a_commitment_that_matches_the_seed(scheme: RandomizationScheme) -> None:
-    seed = bytes.fromhex(SchemeSecret.objects.get(scheme=scheme).seed_hex)
+    seed = SchemeSecret.objects.get(scheme=scheme).seed()
     assert len(seed) == 32
     assert scheme.commitment == methods.commitment(seed, methods.Config.from_canonical(scheme.config))
     assert scheme.commitment not in repr(SchemeSecret.objects.get(scheme=scheme))
@@ -273,7 +273,7 @@ def test_hash_chain_and_replay(
     assert [a.sequence for a in done] == list(range(1, 13))
     for previous, current in itertools.pairwise(done):
         assert current.prev_hash == previous.entry_hash
-    seed = bytes.fromhex(scheme.secret.seed_hex)
+    seed = scheme.secret.seed()
     final = methods.replay(seed, rs.replay_records(trial), config=methods.Config.from_canonical(scheme.config))
     assert sum(final.totals) == 12
     # the state every process allocates from is exactly what replaying the record gives
@@ -308,12 +308,29 @@ def test_randomize_writes_the_participant_and_its_history_in_the_same_transactio
     )
 
 
-def test_a_missing_state_is_replayed_from_the_record_once(
+def test_a_null_state_suspends_randomization(
     scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User, trial: Trial
+) -> None:
+    # The services never write a null state (an amendment stores the replayed one): a null is a
+    # tampered row, and randomizing would rebuild it and erase the evidence.
+    rs.participant_randomize(participant=make_eligible(liver_only_metastases=True), by=nurse, now=NOW)
+    AllocationState.objects.filter(trial=trial).update(state=None)
+    participant = make_eligible(liver_only_metastases=False)
+    with pytest.raises(RuleViolation) as caught:
+        rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    assert caught.value.code == "allocation_record_corrupt"
+    participant.refresh_from_db()
+    assert participant.randomization_number is None and Allocation.objects.count() == 1
+
+
+def test_an_amendment_stores_the_state_replayed_from_the_record(
+    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User, trial: Trial, statistician: User
 ) -> None:
     first = rs.participant_randomize(participant=make_eligible(liver_only_metastases=True), by=nurse, now=NOW)
     expected = AllocationState.objects.get(trial=trial).state
-    AllocationState.objects.filter(trial=trial).update(state=None)  # as after an amendment
+    draft = rs.scheme_create(trial=trial, by=statistician, reason="amendment")
+    rs.scheme_activate(scheme=draft, by=statistician, now=NOW)
+    assert AllocationState.objects.get(trial=trial).state == expected  # same method: the counts carry over
     second = rs.participant_randomize(participant=make_eligible(liver_only_metastases=False), by=nurse, now=NOW)
     assert (first.sequence, second.sequence) == (1, 2)
     state = AllocationState.objects.get(trial=trial).state
@@ -404,3 +421,18 @@ def test_messages_have_a_chinese_translation() -> None:
             "%(criterion)s: not assessable (missing data)",
         ):
             assert gettext(message) != message
+
+
+def test_randomization_works_as_the_application_role(
+    as_app_role: str, scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User, trial: Trial
+) -> None:
+    from randomization.verification import verify_trial
+
+    # given the role production connects as (row privileges only): the scheme above was activated,
+    # and these participants registered, screened and randomized, with its privileges
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        assert cursor.fetchone()[0] == as_app_role
+    done = [rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW) for _ in range(3)]
+    assert [a.sequence for a in done] == [1, 2, 3]
+    assert verify_trial(trial).ok

@@ -96,3 +96,18 @@ def test_compose_file_has_the_production_shape() -> None:
     assert env["CACHE_URL"].startswith("redis://redis:6379/")
     assert env["CACHE_URL"].rsplit("/", 1)[1] != env["CELERY_BROKER_URL"].rsplit("/", 1)[1]
     assert (ROOT / "Dockerfile").exists()
+    # database roles: only the one-shot migrate service has the owner's credentials; web, worker
+    # and beat connect as the application role, whose privileges it grants
+    owner = services["migrate"]["environment"]["DATABASE_OWNER_URL"]
+    assert owner.startswith("postgres://trialsite_owner:")
+    assert "grant_app_role trialsite_app" in services["migrate"]["command"][-1]
+    for name in ("web", "worker", "beat", "migrate"):
+        app_env = services[name]["environment"]
+        assert app_env["DATABASE_URL"].startswith("postgres://trialsite_app:"), name
+        assert name == "migrate" or "DATABASE_OWNER_URL" not in app_env, name
+        assert {"ALLOCATION_CHAIN_KEY", "SEED_ENCRYPTION_KEY"} <= set(app_env), name
+    init = services["db"]["volumes"][1].split(":")
+    assert init[1].startswith("/docker-entrypoint-initdb.d/") and (ROOT / init[0]).exists()
+    # chain heads on a volume of their own
+    assert services["web"]["environment"]["ALLOCATION_HEAD_FILE"].startswith("/var/lib/trialsite/chain/")
+    assert "chainheads:/var/lib/trialsite/chain" in services["web"]["volumes"]

@@ -3,6 +3,7 @@ read once at start-up, so a subprocess is the honest way to see them)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import signal
@@ -18,10 +19,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SETUP = "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'trialsite.settings'); django.setup();"
+# Keys as `manage.py generate_key` prints them (32 bytes, base64url); for these tests only.
+CHAIN_KEY = "t2026a:" + base64.urlsafe_b64encode(b"c" * 32).decode().rstrip("=")
+SEED_KEY = "t2026a:" + base64.urlsafe_b64encode(b"s" * 32).decode().rstrip("=")
 PROD = {
     "DEBUG": "false",
     "SECRET_KEY": "k" * 20 + "-Zq7#p9$Lm2@vX4!rT8&yW1*uB6^nC3%sD5(eF0)gH" + "x" * 10,
     "ALLOWED_HOSTS": "trialsite.example.org",
+    "ALLOCATION_CHAIN_KEY": CHAIN_KEY,
+    "SEED_ENCRYPTION_KEY": SEED_KEY,
 }
 
 
@@ -48,6 +54,43 @@ def test_production_without_secret_key_is_a_clear_startup_error() -> None:
     result = manage("check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.parametrize("variable", ["ALLOCATION_CHAIN_KEY", "SEED_ENCRYPTION_KEY"])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("", "is not set. Production mode (DEBUG=false) needs it"),
+        ("dev-key", "each key is '<id>:<32 bytes in base64url>'"),
+        ("k1:" + base64.urlsafe_b64encode(b"short").decode(), "each key is '<id>:<32 bytes in base64url>'"),
+    ],
+)
+def test_production_needs_its_own_chain_and_seed_keys(variable: str, value: str, message: str) -> None:
+    result = manage("check", env={**PROD, variable: value})
+    assert result.returncode != 0
+    assert f"{variable}" in result.stderr and message in result.stderr
+
+
+def test_production_refuses_the_public_development_keys() -> None:
+    from django.conf import settings
+
+    dev = "dev:" + base64.urlsafe_b64encode(settings.ALLOCATION_CHAIN_KEYS["dev"]).decode().rstrip("=")
+    result = manage("check", env={**PROD, "ALLOCATION_CHAIN_KEY": dev})
+    assert result.returncode != 0 and "is the public development key" in result.stderr
+
+
+def test_generate_key_prints_a_key_the_settings_accept() -> None:
+    key = manage("generate_key", "--id", "2026b", env={}).stdout.strip()
+    assert key.startswith("2026b:")
+    show = "from django.conf import settings as s; print(s.ALLOCATION_CHAIN_KEY_ID, *sorted(s.ALLOCATION_CHAIN_KEYS))"
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        show,
+        env={**PROD, "ALLOCATION_CHAIN_KEY": key, "ALLOCATION_CHAIN_OLD_KEYS": CHAIN_KEY},
+    )
+    assert result.stdout.split() == ["2026b", "2026b", "t2026a"], result.stderr
 
 
 def test_cache_url_selects_a_shared_redis_cache_or_fails_loudly() -> None:

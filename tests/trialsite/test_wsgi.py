@@ -21,7 +21,16 @@ print(lazy, opened)
 
 
 def test_the_wsgi_module_loads_every_view_and_opens_no_connection() -> None:
-    env = {**os.environ, "DEBUG": "false", "SECRET_KEY": "wsgi-test-" + "x" * 50, "ALLOWED_HOSTS": "localhost"}
+    from tests.trialsite.test_settings import CHAIN_KEY, SEED_KEY
+
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": "wsgi-test-" + "x" * 50,
+        "ALLOWED_HOSTS": "localhost",
+        "ALLOCATION_CHAIN_KEY": CHAIN_KEY,
+        "SEED_ENCRYPTION_KEY": SEED_KEY,
+    }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     out = subprocess.run(
         [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=True
