@@ -97,9 +97,13 @@ def arrange() -> tuple[APIClient, int, int]:
         services.measurement_record(
             participant=participant, kind="weight", value="68", measured_on=on, by=None, today=on
         )
-        for analyte, value in (("creatinine", "82"), ("anc", "2.4"), ("platelets", "180")):
+        for analyte, value, unit in (
+            ("creatinine", "82", "umol/L"),
+            ("anc", "2.4", "10^9/L"),
+            ("platelets", "180", "10^9/L"),
+        ):
             services.lab_result_record(
-                participant=participant, analyte=analyte, value=value, collected_on=on, by=None, today=on
+                participant=participant, analyte=analyte, value=value, unit=unit, collected_on=on, by=None, today=on
             )
         if seq > 1:
             prev_phase, prev_cycle = ("neoadjuvant", seq - 1) if seq - 1 <= 4 else ("adjuvant", seq - 5)

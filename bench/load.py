@@ -157,9 +157,13 @@ def set_up(rng: random.Random) -> dict[str, Any]:
         p.refresh_from_db()
         services.measurement_record(participant=p, kind="height", value="168", measured_on=today, by=None, today=today)
         services.measurement_record(participant=p, kind="weight", value="64", measured_on=today, by=None, today=today)
-        for analyte, value in (("creatinine", "80"), ("anc", "2.5"), ("platelets", "180")):
+        for analyte, value, unit in (
+            ("creatinine", "80", "umol/L"),
+            ("anc", "2.5", "10^9/L"),
+            ("platelets", "180", "10^9/L"),
+        ):
             services.lab_result_record(
-                participant=p, analyte=analyte, value=value, collected_on=today, by=None, today=today
+                participant=p, analyte=analyte, value=value, unit=unit, collected_on=today, by=None, today=today
             )
         sheet = dosing.dose_sheet_prepare(
             participant=p, phase="neoadjuvant", cycle_number=1, day1=today + dt.timedelta(days=2), now=now

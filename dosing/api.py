@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from dosing import calculations, selectors, services
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
 from trialsite import clock, roles
+from trialsite.api.fields import DecimalIn, IntegerIn
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
 from trialsite.api.views import ParticipantRecordsView, resolve_trial
 from trialsite.models import Participant, Sex
@@ -31,12 +32,12 @@ INVESTIGATORS = frozenset({roles.INVESTIGATOR})
 
 class DoseCalculationIn(serializers.Serializer[None]):
     arm = serializers.CharField(help_text="experimental | control")
-    height_cm = serializers.DecimalField(max_digits=6, decimal_places=2)
-    weight_kg = serializers.DecimalField(max_digits=6, decimal_places=2)
+    height_cm = DecimalIn(max_digits=6, decimal_places=2)
+    weight_kg = DecimalIn(max_digits=6, decimal_places=2)
     sex = serializers.ChoiceField(choices=Sex.choices)
-    age_years = serializers.IntegerField(min_value=18, max_value=120)
-    serum_creatinine_umol_l = serializers.DecimalField(max_digits=8, decimal_places=2, required=False, min_value=0)
-    serum_creatinine_mg_dl = serializers.DecimalField(max_digits=6, decimal_places=3, required=False, min_value=0)
+    age_years = IntegerIn(min_value=18, max_value=120)
+    serum_creatinine_umol_l = DecimalIn(max_digits=8, decimal_places=2, required=False, min_value=0)
+    serum_creatinine_mg_dl = DecimalIn(max_digits=6, decimal_places=3, required=False, min_value=0)
     bsa_formula = serializers.ChoiceField(choices=list(calculations.BSA_FORMULAS), required=False)
     trial = serializers.CharField(required=False, help_text="Registry id; defaults to the only trial.")
     phase = serializers.CharField(required=False, help_text="Systemic phase; defaults to the first (neoadjuvant).")
@@ -238,11 +239,9 @@ class DoseSheetRelease(APIView):
 class DoseModificationIn(serializers.Serializer[None]):
     drug = serializers.CharField(max_length=32, help_text="A drug of the protocol: capecitabine, oxaliplatin, …")
     phase = serializers.CharField(max_length=32, help_text="Systemic phase of the cycle: neoadjuvant | adjuvant")
-    cycle_number = serializers.IntegerField(
-        min_value=1, max_value=99, help_text="Cycle in which the toxicity was seen."
-    )
+    cycle_number = IntegerIn(min_value=1, max_value=99, help_text="Cycle in which the toxicity was seen.")
     toxicity_term = serializers.CharField(max_length=120, help_text="CTCAE term, e.g. Diarrhea.")
-    ctcae_grade = serializers.IntegerField(min_value=1, max_value=5)
+    ctcae_grade = IntegerIn(min_value=1, max_value=5)
     reason = serializers.CharField(max_length=2000)
     # Plain values, not the model's labelled choices: the same labelled set would reach the schema
     # under two enum names (ActionEnum of the answer, RequestedActionEnum here), which
@@ -286,7 +285,7 @@ class DoseModificationOut(serializers.ModelSerializer[DoseModification]):
 
 class RenalDecisionIn(serializers.Serializer[None]):
     phase = serializers.CharField(max_length=32, help_text="Systemic phase of the cycle: neoadjuvant | adjuvant")
-    cycle_number = serializers.IntegerField(min_value=1, max_value=99)
+    cycle_number = IntegerIn(min_value=1, max_value=99)
     decision = serializers.ChoiceField(choices=RenalDecision.Decision.choices, required=False)
     reason = serializers.CharField(max_length=2000)
 

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from dosing import tables
+from trialsite import ranges
 
 D = Decimal
 # 28 significant digits are plenty for BSA and doses; powers with fractional exponents are
@@ -30,13 +31,11 @@ BSA_FORMULA_SOURCES: dict[str, str] = {
     "boyd": "Boyd, The Growth of the Surface Area of the Human Body, 1935",
 }
 
-# Plausibility bounds (formulas.md, dose-error guards). Outside them the value is refused.
-HEIGHT_RANGE_CM = (D(100), D(230))
-WEIGHT_RANGE_KG = (D(30), D(250))
+# Plausibility bounds and the swap check (formulas.md, dose-error guards): one definition for
+# the registry and the calculations, in trialsite/ranges.py. Outside them the value is refused.
+HEIGHT_RANGE_CM = (ranges.HEIGHT_CM.low, ranges.HEIGHT_CM.high)
+WEIGHT_RANGE_KG = (ranges.WEIGHT_KG.low, ranges.WEIGHT_KG.high)
 BMI_WARN_RANGE = (D(16), D(45))
-# A BMI above this with height < weight (numerically) is taken as a transposed entry: the
-# ISMP Canada panitumumab overdose came from a height/weight swap (formulas.md).
-SWAP_BMI_ABOVE = D(60)
 
 
 def _(message: str) -> str:
@@ -146,7 +145,7 @@ def check_measurements(height_cm: Decimal, weight_kg: Decimal) -> list[Warning]:
             params={"low": str(low), "high": str(high), "value": format_number(weight_kg)},
         )
     body_mass_index = bmi(height_cm, weight_kg)
-    if height_cm < weight_kg and body_mass_index > SWAP_BMI_ABOVE:
+    if ranges.looks_swapped(height_cm, weight_kg):
         raise CalculationError(
             _(
                 "Height %(height)s cm and weight %(weight)s kg give a BMI of %(bmi)s: "
@@ -172,10 +171,8 @@ def check_measurements(height_cm: Decimal, weight_kg: Decimal) -> list[Warning]:
     return out
 
 
-def bmi(height_cm: Decimal, weight_kg: Decimal) -> Decimal:
-    """Body-mass index, kg/m², 1 decimal."""
-    metres = height_cm / 100
-    return round_half_up(weight_kg / (metres * metres), 1)
+# Body-mass index, kg/m², 1 decimal: the registry's swap check uses the same function.
+bmi = ranges.bmi
 
 
 def ideal_body_weight(height_cm: Decimal, sex: str) -> Decimal:

@@ -27,7 +27,7 @@ from dosing.models import (
     content_fingerprint,
 )
 from dosing.selectors import checked, translate_messages
-from trialsite import roles, selectors
+from trialsite import labs, plausibility, roles, selectors
 from trialsite.errors import ApplicationError, Conflict, InvalidInput, NotPermitted, RuleViolation
 from trialsite.models import Participant
 
@@ -698,6 +698,26 @@ def renal_decision_record(
 # --- Stateless preview -------------------------------------------------------------------------------
 
 
+CREATININE_FIELDS = {"umol/L": "serum_creatinine_umol_l", "mg/dL": "serum_creatinine_mg_dl"}
+
+
+def _check_plausible(height_cm: Decimal, weight_kg: Decimal, creatinine: Mapping[str, Decimal | None]) -> None:
+    """The registry's plausibility rules, as for a recorded height, weight or creatinine (400
+    naming the likely mistake): 1.9 "µmol/L" is a creatinine in mg/dL (a CrCl of 3360 mL/min)."""
+    plausibility.check(
+        {
+            "height_cm": plausibility.measurement_implausibility("height", height_cm),
+            "weight_kg": plausibility.measurement_implausibility("weight", weight_kg),
+            **{
+                CREATININE_FIELDS[unit]: labs.implausibility("creatinine", value, unit)
+                for unit, value in creatinine.items()
+                if value is not None
+            },
+        }
+    )
+    plausibility.check({"height_cm": plausibility.swap_message(height_cm, weight_kg)})
+
+
 def dose_calculation_preview(
     *,
     definition: Mapping[str, Any],
@@ -713,6 +733,7 @@ def dose_calculation_preview(
 ) -> dict[str, Any]:
     """Standard doses of `arm` for a person (PRODUCT.md §6, POST /api/v1/dose-calculations/).
     Nothing is stored; the protocol's first systemic phase unless `phase` is given."""
+    _check_plausible(height_cm, weight_kg, {"umol/L": serum_creatinine_umol_l, "mg/dL": serum_creatinine_mg_dl})
     arms = [a["code"] for a in definition.get("arms", [])]
     if arm not in arms:
         raise InvalidInput(

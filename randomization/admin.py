@@ -34,6 +34,7 @@ from trialsite.admin import (
     stored_json,
 )
 from trialsite.errors import ApplicationError
+from trialsite.forms import BoundedDecimalField
 from trialsite.models import Participant, Trial
 
 YES_NO = [("", "—"), ("yes", _("yes")), ("no", _("no"))]
@@ -66,7 +67,14 @@ class ScreeningAssessmentForm(forms.ModelForm[ScreeningAssessment]):
             if kind == "boolean":
                 self.fields[f"f_{name}"] = forms.ChoiceField(label=label, choices=YES_NO, required=False)
             else:
-                self.fields[f"f_{name}"] = forms.DecimalField(label=label, required=False, min_value=Decimal(0))
+                # Bounded before conversion, as the API's findings are (randomization.services).
+                self.fields[f"f_{name}"] = BoundedDecimalField(
+                    label=label,
+                    required=False,
+                    min_value=Decimal(0),
+                    max_digits=services.FINDING_DIGITS,
+                    decimal_places=services.FINDING_PLACES,
+                )
 
     def findings(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -7,7 +7,6 @@ import datetime as dt
 import functools
 import json
 import secrets
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -27,7 +26,7 @@ from randomization.models import (
     SchemeStatus,
     ScreeningAssessment,
 )
-from trialsite import clock, roles, selectors, services
+from trialsite import clock, numbers, plausibility, roles, selectors, services
 from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
 from trialsite.models import Participant, ParticipantStatus, ProtocolVersion, Trial
 from trialsite.signals import participant_randomized
@@ -57,6 +56,10 @@ def _require_site(user: User | None, participant: Participant) -> None:
 # --- Eligibility ---------------------------------------------------------------------------
 
 
+# Screening numbers (ECOG, distances in cm, counts of sites and lesions): below 10⁶, 3 decimals.
+FINDING_DIGITS, FINDING_PLACES = 9, 3
+
+
 def _clean_findings(definition: dict[str, Any], findings: dict[str, Any]) -> dict[str, Any]:
     """Keep the fields the protocol's rules and stratification factors read, typed; refuse the
     rest (a typo must not silently become a missing value)."""
@@ -76,15 +79,14 @@ def _clean_findings(definition: dict[str, Any], findings: dict[str, Any]) -> dic
                 continue
             out[name] = value
         else:
-            if isinstance(value, bool):
-                errors[name] = [_("Enter a number.")]
-                continue
+            # Bounded before anything converts it: int("1e999999999") would build a
+            # billion-digit integer and stall the worker (issue 12 §3).
             try:
-                number = Decimal(str(value))
-            except ArithmeticError:
-                errors[name] = [_("Enter a number.")]
+                number = numbers.parse_decimal(value, max_digits=FINDING_DIGITS, decimal_places=FINDING_PLACES)
+            except numbers.NumberError as exc:
+                errors[name] = [str(exc)]
                 continue
-            if not number.is_finite() or number < 0:
+            if number < 0:
                 errors[name] = [_("Enter a number of 0 or more.")]
                 continue
             out[name] = int(number) if number == number.to_integral_value() else float(number)
@@ -136,11 +138,11 @@ def screening_assessment_record(
         raise RuleViolation(
             _("Screening is closed for a randomized or withdrawn participant."), code="screening_closed"
         )
-    if assessed_on > today:
-        raise InvalidInput(
-            _("The assessment date cannot be in the future."),
-            errors={"assessed_on": [_("The assessment date cannot be in the future.")]},
-        )
+    # Before the date arithmetic below: year 1 minus the screening window overflowed (a 500).
+    assessed = plausibility.participant_date_error(
+        "assessed_on", assessed_on, participant, today=today, after_consent=True
+    )
+    plausibility.check({"assessed_on": assessed})
     definition = participant.protocol_version.definition
     clean = _clean_findings(definition, findings)
     window = screening_window_days(definition)

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from schedules import selectors
 from schedules.models import Booking, CalendarFeed, ScheduledEvent, TreatmentPlan
+from trialsite.api.fields import IntegerIn
 
 
 class BookingBrief(serializers.ModelSerializer[Booking]):
@@ -81,7 +82,9 @@ class ActualIn(serializers.Serializer[None]):
 
 
 class BookingIn(serializers.Serializer[None]):
-    event = serializers.IntegerField(help_text="Id of the scheduled event (from the participant's schedule).")
+    event = IntegerIn(
+        min_value=1, max_value=2**31 - 1, help_text="Id of the scheduled event (from the participant's schedule)."
+    )
     date = serializers.DateField()
     time = serializers.TimeField(help_text="Local time at the site (Asia/Shanghai).")
     deviation_reason = serializers.CharField(

@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -25,6 +26,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from trialsite import clock, i18n, labs, roles, selectors, services
 from trialsite.errors import ApplicationError
+from trialsite.forms import BoundedDecimalField
 from trialsite.models import (
     LabResult,
     Measurement,
@@ -170,9 +172,53 @@ class ProtocolVersionAdmin(NoDeleteMixin, admin.ModelAdmin[ProtocolVersion]):
         return False
 
 
+# Numbers typed in the admin are bounded before conversion ("1e999999999", "NaN": trialsite/numbers.py).
+BOUNDED_NUMBERS: dict[type[models.Field[Any, Any]], dict[str, Any]] = {
+    models.DecimalField: {"form_class": BoundedDecimalField}
+}
+
+
+def lab_unit_choices() -> list[tuple[str, str]]:
+    """Every unit of the lab catalogue, as the screen shows it (µmol/L, ×10⁹/L)."""
+    return [("", "---------"), *((u, labs.unit_label(u)) for u in labs.UNITS)]
+
+
+class LabUnitFormMixin(forms.ModelForm[Any]):
+    """The unit is chosen from a list, never typed and never assumed: the model's clean() refuses
+    a unit the analyte lacks (trialsite/labs.py), and lab_units.js shows only the chosen
+    analyte's units (the analyte's select carries the catalogue as data-lab-units)."""
+
+    unit = forms.ChoiceField(label=_("unit"), choices=lab_unit_choices)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        catalogue = {code: labs.accepted_units(code) for code in labs.ANALYTES}
+        self.fields["analyte"].widget.attrs["data-lab-units"] = json.dumps(catalogue)
+
+
+class SiteReferenceRangeForm(LabUnitFormMixin):
+    class Meta:
+        model = SiteReferenceRange
+        fields = ["analyte", "uln", "unit"]
+
+
+class LabResultForm(LabUnitFormMixin):
+    class Meta:
+        model = LabResult
+        fields = ["analyte", "value", "unit", "uln", "collected_on"]
+
+
+LAB_UNITS_JS = "trialsite/lab_units.js"
+
+
 class SiteReferenceRangeInline(admin.TabularInline[SiteReferenceRange, Site]):
     model = SiteReferenceRange
+    form = SiteReferenceRangeForm
+    formfield_overrides = BOUNDED_NUMBERS
     extra = 0
+
+    class Media:
+        js = [LAB_UNITS_JS]
 
 
 @admin.register(Site)
@@ -214,6 +260,7 @@ class MeasurementInline(NoDeleteMixin, admin.TabularInline[Measurement, Particip
     model = Measurement
     fields = ["kind", "value", "measured_on", "entered_in_error", "error_reason", "recorded_by", "recorded_at"]
     readonly_fields = ["entered_in_error", "error_reason", "recorded_by", "recorded_at"]
+    formfield_overrides = BOUNDED_NUMBERS
     extra = 1
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -223,9 +270,14 @@ class MeasurementInline(NoDeleteMixin, admin.TabularInline[Measurement, Particip
 
 class LabResultInline(NoDeleteMixin, admin.TabularInline[LabResult, Participant]):
     model = LabResult
+    form = LabResultForm
     fields = ["analyte", "value", "unit", "uln", "collected_on", "entered_in_error", "recorded_by"]
     readonly_fields = ["entered_in_error", "recorded_by"]
+    formfield_overrides = BOUNDED_NUMBERS
     extra = 1
+
+    class Media:
+        js = [LAB_UNITS_JS]
 
 
 class ParticipantAddForm(forms.ModelForm[Participant]):
@@ -362,7 +414,7 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
                         participant=participant,
                         analyte=data["analyte"],
                         value=data["value"],
-                        unit=data.get("unit") or None,
+                        unit=data["unit"],
                         uln=data.get("uln"),
                         collected_on=data["collected_on"],
                         by=by,

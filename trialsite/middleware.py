@@ -1,8 +1,9 @@
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 
 class UserLanguageMiddleware:
@@ -49,3 +50,44 @@ class IntegrityFailureMiddleware:
             "code": exception.code,
         }
         return TemplateResponse(request, "integrity_failure.html", context, status=500).render()
+
+
+class RefuseNulMiddleware:
+    """Answer 400 to a request with a NUL character in its path, query string, headers or cookies.
+
+    PostgreSQL refuses NUL in text, so `/api/v1/calendar-feeds/%00.ics` reached the database as a
+    lookup and came back a 500. No URL, header or cookie of this service may contain one; JSON
+    bodies are checked by trialsite.api.parsers, form fields by Django's own validator."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        part = _nul_in(request)
+        if part is None:
+            return self.get_response(request)
+        detail = _("The request's %(part)s contains a NUL character.") % {"part": REQUEST_PARTS[part]}
+        if request.path_info.startswith("/api/"):
+            return JsonResponse({"code": "invalid", "detail": detail, "errors": {part: [detail]}}, status=400)
+        return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
+
+
+REQUEST_PARTS = {
+    "path": gettext_lazy("path"),
+    "query": gettext_lazy("query string"),
+    "headers": gettext_lazy("headers"),
+    "cookies": gettext_lazy("cookies"),
+}
+
+
+def _nul_in(request: HttpRequest) -> str | None:
+    if "\x00" in request.path_info:
+        return "path"
+    query = request.META.get("QUERY_STRING", "")
+    if "\x00" in query or "%00" in query:
+        return "query"
+    if any(isinstance(v, str) and "\x00" in v for k, v in request.META.items() if k.startswith("HTTP_")):
+        return "headers"
+    if any("\x00" in k or "\x00" in v for k, v in request.COOKIES.items()):
+        return "cookies"
+    return None

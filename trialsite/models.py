@@ -7,14 +7,16 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.text import format_lazy
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from trialsite import labs
+from trialsite import labs, plausibility, ranges
 
 
 class Trial(models.Model):
@@ -122,6 +124,11 @@ class SiteReferenceRange(models.Model):
     def __str__(self) -> str:
         return f"{self.site.code} {labs.analyte_label(self.analyte)} ULN {self.uln} {self.unit}"
 
+    def clean(self) -> None:
+        """The unit is one of the analyte's (normalised: "μmol/L" is "umol/L") and the ULN is a
+        plausible value of the analyte in it (trialsite/labs.py)."""
+        clean_lab_values(self, uln=self.uln)
+
 
 class StaffProfile(models.Model):
     """Per-user preferences; the admin language is switchable per user."""
@@ -197,13 +204,27 @@ RANDOMIZED_STATUSES = ("randomized", "on_treatment", "completed")
 OFF_STUDY_STATUSES = ("withdrawn", "deceased")
 
 
+# Format rules of the registry's identifiers and contact details: here on the model, so that the
+# admin's forms, the API (through the services' full_clean) and any other door refuse the same.
+SCREENING_NUMBER_FORMAT = RegexValidator(
+    r"\A[A-Za-z0-9-]{1,32}\Z",
+    _("Use 1–32 letters, digits and hyphens, e.g. ZJU1-001."),
+    code="invalid_screening_number",
+)
+PHONE_FORMAT = RegexValidator(
+    r"\A\+?[0-9 -]{6,32}\Z",
+    _("Enter 6–32 digits, spaces or hyphens, with an optional leading +, e.g. +86 138 0000 0000."),
+    code="invalid_phone",
+)
+
+
 class Participant(models.Model):
     trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="participants", verbose_name=_("trial"))
     protocol_version = models.ForeignKey(
         ProtocolVersion, on_delete=models.PROTECT, related_name="participants", verbose_name=_("protocol version")
     )
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="participants", verbose_name=_("site"))
-    screening_number = models.CharField(_("screening number"), max_length=32)
+    screening_number = models.CharField(_("screening number"), max_length=32, validators=[SCREENING_NUMBER_FORMAT])
     full_name = models.CharField(_("full name"), max_length=200)
     sex = models.CharField(_("sex"), max_length=6, choices=Sex.choices)
     birth_date = models.DateField(_("birth date"))
@@ -220,7 +241,7 @@ class Participant(models.Model):
     withdrawal_reason = models.TextField(_("withdrawal reason"), blank=True)
     died_on = models.DateField(_("date of death"), null=True, blank=True)
     # Contact and reminder preferences.
-    phone = models.CharField(_("mobile phone"), max_length=32, blank=True)
+    phone = models.CharField(_("mobile phone"), max_length=32, blank=True, validators=[PHONE_FORMAT])
     email = models.EmailField(_("email"), blank=True)
     preferred_language = models.CharField(
         _("preferred language"), max_length=10, choices=Language.choices, default=Language.ZH_HANS
@@ -311,12 +332,24 @@ class Measurement(models.Model):
         ordering = ["participant", "-measured_on", "-id"]
         indexes = [models.Index(fields=["participant", "kind", "measured_on"])]
         constraints = [
-            # Plausibility bounds (formulas.md dose-error guards); the service gives the clear message.
+            # A backstop generated from the plausibility ranges (trialsite/ranges.py); clean()
+            # gives the message that names the likely mistake.
             models.CheckConstraint(
-                condition=(Q(kind="height", value__gte=Decimal("100"), value__lte=Decimal("230")))
-                | (Q(kind="weight", value__gte=Decimal("30"), value__lte=Decimal("250"))),
+                condition=Q(
+                    *[
+                        Q(kind=kind, value__gte=bounds.low, value__lte=bounds.high)
+                        for kind, bounds in ranges.MEASUREMENT_RANGES.items()
+                    ],
+                    _connector=Q.OR,
+                ),
                 name="measurement_value_plausible",
-                violation_error_message=_("Height must be 100–230 cm and weight 30–250 kg."),
+                violation_error_message=format_lazy(
+                    _("Height must be {h_low}–{h_high} cm and weight {w_low}–{w_high} kg."),
+                    h_low=ranges.HEIGHT_CM.low,
+                    h_high=ranges.HEIGHT_CM.high,
+                    w_low=ranges.WEIGHT_KG.low,
+                    w_high=ranges.WEIGHT_KG.high,
+                ),
             ),
         ]
 
@@ -327,6 +360,13 @@ class Measurement(models.Model):
             "value": self.value,
             "date": self.measured_on,
         }
+
+    def clean(self) -> None:
+        """A height or weight that can't be true is refused, naming the likely slip."""
+        if self.kind in ranges.MEASUREMENT_RANGES and isinstance(self.value, Decimal):
+            message = plausibility.measurement_implausibility(self.kind, self.value)
+            if message:
+                raise ValidationError({"value": message})
 
 
 class LabResult(models.Model):
@@ -375,6 +415,21 @@ class LabResult(models.Model):
     @property
     def times_uln(self) -> Decimal | None:
         return (self.value / self.uln) if self.uln else None
+
+    def clean(self) -> None:
+        """The unit is one of the analyte's and the value (and ULN) plausible in it: a value in
+        another unit is refused with that unit named (trialsite/labs.py), never stored."""
+        clean_lab_values(self, value=self.value, uln=self.uln)
+
+
+def clean_lab_values(row: LabResult | SiteReferenceRange, **values: Decimal | None) -> None:
+    """Normalise the row's unit and refuse a unit the analyte lacks or an implausible value."""
+    if row.analyte not in labs.ANALYTES or not row.unit:
+        return  # the field validation says what is missing
+    row.unit = labs.normalize_unit(row.unit)
+    errors = labs.value_errors(row.analyte, row.unit, {k: v for k, v in values.items() if isinstance(v, Decimal)})
+    if errors:
+        raise ValidationError(errors)
 
 
 class WorkerHeartbeat(models.Model):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -90,9 +91,13 @@ def _semantic_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
             for drug in drugs:
                 if drug not in data["drugs"]:
                     out.append((f"regimens.{arm}.{phase}", f"drug {drug!r} is not defined under drugs"))
-    for analyte in data.get("default_reference_ranges", {}):
+    for analyte, rr in data.get("default_reference_ranges", {}).items():
         if analyte not in labs.ANALYTES:
             out.append((f"default_reference_ranges.{analyte}", "not an analyte of the lab catalogue"))
+            continue
+        # The same rules as a ULN entered in the admin (a unit of the analyte, a plausible value).
+        problems = labs.value_errors(analyte, labs.normalize_unit(rr["unit"]), {"uln": Decimal(str(rr["uln"]))})
+        out.extend((f"default_reference_ranges.{analyte}", message) for message in problems.values())
     for section in ("inclusion", "exclusion"):
         codes = [c["code"] for c in data["eligibility"][section]]
         if len(set(codes)) != len(codes):

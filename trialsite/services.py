@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
-from trialsite import labs, protocol, roles
+from trialsite import labs, numbers, plausibility, protocol, roles
 from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
 from trialsite.models import (
     STATUS_TRANSITIONS,
@@ -26,7 +26,7 @@ from trialsite.models import (
     SiteReferenceRange,
     Trial,
 )
-from trialsite.selectors import user_site_ids
+from trialsite.selectors import latest_measurement, user_site_ids
 from trialsite.signals import clinical_data_recorded, participant_withdrawn, plan_changed
 
 
@@ -93,7 +93,9 @@ def protocol_load(*, path: Path | None = None, text: str | None = None) -> tuple
         for analyte, rr in data.get("default_reference_ranges", {}).items():
             # Site laboratories' own values, once entered, are never overwritten by the defaults.
             SiteReferenceRange.objects.get_or_create(
-                site=site, analyte=analyte, defaults={"uln": Decimal(str(rr["uln"])), "unit": rr["unit"]}
+                site=site,
+                analyte=analyte,
+                defaults={"uln": Decimal(str(rr["uln"])), "unit": labs.normalize_unit(rr["unit"])},
             )
     # The enrollment cap is only ever raised by the statistician (trial_raise_enrollment_cap),
     # so a definition does not lower a cap that was raised.
@@ -151,15 +153,12 @@ def participant_create(
         )
     if trial.current_protocol_id is None:
         raise RuleViolation(_("The trial's protocol has not been loaded."), code="protocol_missing")
-    errors: dict[str, list[str]] = {}
-    if birth_date >= today:
-        errors["birth_date"] = [_("The birth date must be in the past.")]
-    if consent_date is not None and consent_date > today:
-        errors["consent_date"] = [_("The consent date cannot be in the future.")]
-    if consent_date is not None and consent_date < birth_date:
-        errors["consent_date"] = [_("The consent date cannot be before the birth date.")]
-    if errors:
-        raise InvalidInput(next(iter(errors.values()))[0], errors=errors)
+    plausibility.check(
+        {
+            "birth_date": plausibility.birth_date_error(birth_date, today=today),
+            "consent_date": plausibility.date_error("consent_date", consent_date, today=today, birth_date=birth_date),
+        }
+    )
     participant = Participant(
         trial=trial,
         protocol_version_id=trial.current_protocol_id,
@@ -190,16 +189,9 @@ def participant_create(
 @transaction.atomic
 def participant_record_consent(*, participant: Participant, consent_date: dt.date, today: dt.date) -> Participant:
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
-    if consent_date > today:
-        raise InvalidInput(
-            _("The consent date cannot be in the future."),
-            errors={"consent_date": [_("The consent date cannot be in the future.")]},
-        )
-    if consent_date < participant.birth_date:
-        raise InvalidInput(
-            _("The consent date cannot be before the birth date."),
-            errors={"consent_date": [_("The consent date cannot be before the birth date.")]},
-        )
+    plausibility.check(
+        {"consent_date": plausibility.participant_date_error("consent_date", consent_date, participant, today=today)}
+    )
     if participant.is_randomized:
         raise RuleViolation(_("Consent cannot be changed after randomization."), code="already_randomized")
     participant.consent_date = consent_date
@@ -231,9 +223,11 @@ def participant_update_details(*, participant: Participant, changes: dict[str, A
         raise RuleViolation(
             _("Name, sex and birth date cannot be changed after randomization."), code="already_randomized"
         )
-    if "birth_date" in changed and changed["birth_date"] >= today:
-        msg = _("The birth date must be in the past.")
-        raise InvalidInput(msg, errors={"birth_date": [msg]})
+    if "birth_date" in changed:
+        # A new birth date must still come before the recorded consent.
+        birth_date = changed["birth_date"]
+        consent = plausibility.date_error("consent_date", participant.consent_date, today=today, birth_date=birth_date)
+        plausibility.check({"birth_date": plausibility.birth_date_error(birth_date, today=today) or consent})
     for name, value in changed.items():
         setattr(participant, name, value)
     _full_clean(
@@ -305,13 +299,9 @@ def participant_record_death(
 ) -> Participant:
     """Record a death: future events, bookings, reminders and unreleased dose sheets stop as for a
     withdrawal (the same signal), and the status says what happened."""
-    if died_on > today:
-        msg = _("The date of death cannot be in the future.")
-        raise InvalidInput(msg, errors={"died_on": [msg]})
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
-    if died_on < participant.birth_date:
-        msg = _("The date of death cannot be before the birth date.")
-        raise InvalidInput(msg, errors={"died_on": [msg]})
+    death = plausibility.participant_date_error("died_on", died_on, participant, today=today, after_consent=True)
+    plausibility.check({"died_on": death})
     _check_transition(participant, ParticipantStatus.DECEASED)
     was_active = participant.status != ParticipantStatus.WITHDRAWN
     participant.status = ParticipantStatus.DECEASED
@@ -326,20 +316,13 @@ def participant_record_death(
 
 # --- Measurements and labs -----------------------------------------------------------------
 
-MEASUREMENT_BOUNDS = {
-    MeasurementKind.HEIGHT: (Decimal("100"), Decimal("230"), "cm"),
-    MeasurementKind.WEIGHT: (Decimal("30"), Decimal("250"), "kg"),
-}
-
 
 def _decimal(value: Any, field: str) -> Decimal:
+    """A number from any door, bounded before conversion (trialsite/numbers.py)."""
     try:
-        out = Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise InvalidInput(_("Enter a number."), errors={field: [_("Enter a number.")]}) from None
-    if not out.is_finite():
-        raise InvalidInput(_("Enter a number."), errors={field: [_("Enter a number.")]})
-    return out
+        return numbers.parse_decimal(value)
+    except numbers.NumberError as exc:
+        raise InvalidInput(str(exc), errors={field: [str(exc)]}) from None
 
 
 @transaction.atomic
@@ -352,24 +335,22 @@ def measurement_record(
     by: User | None,
     today: dt.date,
 ) -> Measurement:
+    """Record a height (cm) or weight (kg). A value that can't be true is refused naming the likely
+    slip (metres, grams, the other measurement; trialsite/plausibility.py), and so is one that
+    looks swapped with the participant's latest other measurement."""
     if kind not in MeasurementKind.values:
         raise InvalidInput(_("Unknown measurement kind."), errors={"kind": [_("Use height or weight.")]})
     amount = _decimal(value, "value")
-    low, high, unit = MEASUREMENT_BOUNDS[MeasurementKind(kind)]
-    if not low <= amount <= high:
-        # Plausibility guard (formulas.md): most out-of-range values are unit or typing slips.
-        msg = _("%(kind)s must be between %(low)s and %(high)s %(unit)s.") % {
-            "kind": MeasurementKind(kind).label,
-            "low": low,
-            "high": high,
-            "unit": unit,
+    plausibility.check(
+        {
+            "value": plausibility.measurement_implausibility(kind, amount),
+            "measured_on": plausibility.participant_date_error("measured_on", measured_on, participant, today=today),
         }
-        raise InvalidInput(msg, errors={"value": [msg]})
-    if measured_on > today:
-        raise InvalidInput(
-            _("The measurement date cannot be in the future."),
-            errors={"measured_on": [_("The measurement date cannot be in the future.")]},
-        )
+    )
+    other = latest_measurement(participant, "weight" if kind == "height" else "height", on_or_before=measured_on)
+    if other is not None:
+        height, weight = (amount, other.value) if kind == "height" else (other.value, amount)
+        plausibility.check({"value": plausibility.swap_message(height, weight)})
     row = Measurement(
         participant=participant,
         kind=kind,
@@ -389,36 +370,40 @@ def lab_result_record(
     participant: Participant,
     analyte: str,
     value: Decimal | str | float,
-    unit: str | None = None,
+    unit: str,
     collected_on: dt.date,
     uln: Decimal | str | None = None,
     by: User | None,
     today: dt.date,
 ) -> LabResult:
-    """Record a lab value, converted to the analyte's canonical unit. The upper limit of normal
-    is the site's reference range unless given with the result (in the same unit as the value)."""
+    """Record a lab value, converted to the analyte's canonical unit. The unit is required (never
+    assumed: 90 haemoglobin is 9.0 g/dL in g/L) and the value must be plausible in it; a value
+    that would be plausible in another of the analyte's units is refused naming that unit. The
+    upper limit of normal is the site's reference range unless given with the result (in the same
+    unit as the value)."""
     if analyte not in labs.ANALYTES:
         raise InvalidInput(_("Unknown analyte."), errors={"analyte": [_("Unknown analyte %(a)s.") % {"a": analyte}]})
     spec = labs.ANALYTES[analyte]
+    if not unit or not unit.strip():
+        message = _("Give the unit the laboratory reported: one of %(units)s.") % {
+            "units": ", ".join(labs.unit_label(u) for u in labs.accepted_units(analyte))
+        }
+        raise InvalidInput(message, errors={"unit": [message]})
+    unit = labs.normalize_unit(unit)
     amount = _decimal(value, "value")
-    if amount < 0:
-        raise InvalidInput(_("A lab value cannot be negative."), errors={"value": [_("Must be 0 or more.")]})
-    given_unit = unit or spec.unit
-    try:
-        canonical = labs.to_canonical(analyte, amount, given_unit)
-        canonical_uln = labs.to_canonical(analyte, _decimal(uln, "uln"), given_unit) if uln is not None else None
-    except labs.UnknownUnit as exc:
-        raise InvalidInput(str(exc), errors={"unit": [str(exc)]}) from exc
-    if canonical_uln is not None and canonical_uln <= 0:
+    given_uln = _decimal(uln, "uln") if uln is not None else None
+    if given_uln is not None and given_uln <= 0:
         raise InvalidInput(_("The upper limit of normal must be positive."), errors={"uln": [_("Must be > 0.")]})
+    errors: dict[str, str | None] = dict(
+        labs.value_errors(analyte, unit, {"value": amount} | ({"uln": given_uln} if given_uln is not None else {}))
+    )
+    errors["collected_on"] = plausibility.participant_date_error("collected_on", collected_on, participant, today=today)
+    plausibility.check(errors)
+    canonical = labs.to_canonical(analyte, amount, unit)
+    canonical_uln = labs.to_canonical(analyte, given_uln, unit) if given_uln is not None else None
     if canonical_uln is None and spec.uses_uln:
         rr = SiteReferenceRange.objects.filter(site_id=participant.site_id, analyte=analyte).first()
         canonical_uln = labs.to_canonical(analyte, rr.uln, rr.unit) if rr else None
-    if collected_on > today:
-        raise InvalidInput(
-            _("The collection date cannot be in the future."),
-            errors={"collected_on": [_("The collection date cannot be in the future.")]},
-        )
     row = LabResult(
         participant=participant,
         analyte=analyte,

@@ -13,6 +13,7 @@ import time_machine
 
 from dosing import services
 from dosing.models import DoseSheet
+from tests.factories import record_labs
 from trialsite import services as registry
 from trialsite.models import Participant
 
@@ -61,10 +62,7 @@ def record_inputs(
         registry.measurement_record(
             participant=participant, kind="weight", value=weight, measured_on=on, by=None, today=on
         )
-        for analyte, value in (("creatinine", creatinine), ("anc", anc), ("platelets", platelets)):
-            registry.lab_result_record(
-                participant=participant, analyte=analyte, value=value, collected_on=on, by=None, today=on
-            )
+        record_labs(participant, {"creatinine": creatinine, "anc": anc, "platelets": platelets}, on=on)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from randomization import services as rs
 from tests.e2e.conftest import admin_login
-from tests.factories import ParticipantFactory
+from tests.factories import ParticipantFactory, record_labs
 from tests.randomization.conftest import GOOD_LABS, good_findings
 from trialsite import services
 from trialsite.models import Participant, Site, Trial
@@ -28,10 +28,7 @@ def test_an_ineligible_participant_cannot_be_randomized_in_the_admin(
     participant = ParticipantFactory(
         trial=trial, site=site, consent_date=today - dt.timedelta(days=2), full_name="周凯"
     )
-    for analyte, value in GOOD_LABS.items():
-        services.lab_result_record(
-            participant=participant, analyte=analyte, value=value, collected_on=today, by=None, today=today
-        )
+    record_labs(participant, GOOD_LABS, on=today)
     services.measurement_record(
         participant=participant, kind="weight", value="66", measured_on=today, by=None, today=today
     )

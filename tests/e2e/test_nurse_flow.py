@@ -16,8 +16,8 @@ from randomization import services as rs
 from schedules.calendar import public_calendar
 from schedules.models import ScheduledEvent
 from tests.e2e.conftest import admin_login
+from tests.factories import record_labs
 from tests.randomization.conftest import GOOD_LABS, good_findings
-from trialsite import services
 from trialsite.models import Participant, Site, StaffProfile, Trial
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -62,10 +62,7 @@ def test_nurse_from_registration_to_calendar(
     page.click("input[name=_continue]")
     assert participant.measurements.count() == 2
     # The screening labs arrive from the hospital laboratory system (the API's lab endpoint).
-    for analyte, value in GOOD_LABS.items():
-        services.lab_result_record(
-            participant=participant, analyte=analyte, value=value, collected_on=today, by=None, today=today
-        )
+    record_labs(participant, GOOD_LABS, on=today)
 
     # Screening assessment: the protocol's questions, answered.
     page.goto(f"{live_server.url}/admin/randomization/screeningassessment/add/?participant={participant.pk}")

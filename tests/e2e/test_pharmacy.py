@@ -15,7 +15,7 @@ from pypdf import PdfReader
 from dosing import services as dosing
 from dosing.models import DoseSheet
 from tests.e2e.conftest import ARTIFACTS, admin_login
-from tests.factories import ParticipantFactory
+from tests.factories import ParticipantFactory, record_labs
 from trialsite import services
 from trialsite.models import Participant, Site, Trial
 
@@ -38,10 +38,7 @@ def test_two_pharmacists_verify_release_and_print(
     services.measurement_record(
         participant=participant, kind="weight", value="80", measured_on=today, by=None, today=today
     )
-    for analyte, value in (("creatinine", "80"), ("anc", "2.0"), ("platelets", "150")):
-        services.lab_result_record(
-            participant=participant, analyte=analyte, value=value, collected_on=today, by=None, today=today
-        )
+    record_labs(participant, {"creatinine": "80", "anc": "2.0", "platelets": "150"}, on=today)
     sheet = dosing.dose_sheet_prepare(
         participant=participant,
         phase="neoadjuvant",

@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from randomization import services as rs
 from randomization.models import RandomizationScheme
 from tests.conftest import PROTOCOL_PATH
-from tests.factories import ParticipantFactory
+from tests.factories import ParticipantFactory, record_labs
 from trialsite import protocol, services
 from trialsite.models import Participant, Site, Trial
 
@@ -77,10 +77,7 @@ def make_eligible(trial: Trial, site: Site, nurse: User, today: dt.date) -> Part
 
     def make(site: Site = site, by: User | None = None, assess: bool = True, **changes: Any) -> Participant:
         participant = ParticipantFactory(trial=trial, site=site)
-        for analyte, value in GOOD_LABS.items():
-            services.lab_result_record(
-                participant=participant, analyte=analyte, value=value, collected_on=today, by=None, today=today
-            )
+        record_labs(participant, GOOD_LABS, on=today)
         services.measurement_record(
             participant=participant, kind="weight", value="68", measured_on=today, by=None, today=today
         )

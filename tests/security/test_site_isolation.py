@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from dosing import services as dosing
 from schedules import services as schedules
 from schedules.models import Booking, ScheduledEvent
-from tests.factories import ParticipantFactory
+from tests.factories import ParticipantFactory, record_labs
 from tests.security.test_endpoints import api_endpoints
 from trialsite import services
 from trialsite.errors import ApplicationError
@@ -41,10 +41,7 @@ def site_a_world(trial: Trial, site: Site, nurse: User) -> dict[str, Any]:
             start += dt.timedelta(days=1)
     services.measurement_record(participant=p, kind="height", value="170", measured_on=today, by=None, today=today)
     services.measurement_record(participant=p, kind="weight", value="70", measured_on=today, by=None, today=today)
-    for analyte, value in (("creatinine", "80"), ("anc", "2.0"), ("platelets", "150")):
-        services.lab_result_record(
-            participant=p, analyte=analyte, value=value, collected_on=today, by=None, today=today
-        )
+    record_labs(p, {"creatinine": "80", "anc": "2.0", "platelets": "150"}, on=today)
     sheet = dosing.dose_sheet_prepare(
         participant=p, phase="neoadjuvant", cycle_number=1, day1=today + dt.timedelta(days=1), now=now
     )

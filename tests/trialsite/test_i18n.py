@@ -31,8 +31,8 @@ def test_api_errors_follow_the_request_language(nurse: User, api: Any, participa
     english = api(nurse).post(url, body, HTTP_ACCEPT_LANGUAGE="en").json()
     chinese = api(nurse).post(url, body, HTTP_ACCEPT_LANGUAGE="zh-hans").json()
 
-    assert english["errors"]["value"] == ["height (cm) must be between 100 and 230 cm."]
-    assert chinese["errors"]["value"] == ["身高 (cm) 必须在 100 到 230 cm 之间。"]
+    assert english["errors"]["value"] == ["Height 17.5 cm is not plausible (100–230 cm)."]
+    assert chinese["errors"]["value"] == ["身高 17.5 cm 不合理（100–230 cm）。"]
 
 
 def test_status_labels_are_translated() -> None:

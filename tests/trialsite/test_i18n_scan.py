@@ -27,7 +27,7 @@ from randomization import services as rs
 from schedules import services as schedules
 from schedules.models import EventKind, ScheduledEvent
 from schedules.reminder_models import Reminder
-from tests.factories import ParticipantFactory
+from tests.factories import ParticipantFactory, record_labs
 from tests.randomization.conftest import GOOD_LABS, good_findings
 from tests.support.i18n import english_words, visible_text
 from trialsite import services as registry
@@ -47,10 +47,7 @@ def journey(
         scheme = rs.scheme_create(trial=trial, by=statistician)
         rs.scheme_activate(scheme=scheme, by=statistician, now=NOW - dt.timedelta(days=30))
         participant = ParticipantFactory(trial=trial, site=site, email="p@example.org", reminders_by_email=True)
-        for analyte, value in GOOD_LABS.items():
-            registry.lab_result_record(
-                participant=participant, analyte=analyte, value=value, collected_on=TODAY, by=None, today=TODAY
-            )
+        record_labs(participant, GOOD_LABS, on=TODAY)
         for kind, value in (("weight", "68"), ("height", "170")):
             registry.measurement_record(
                 participant=participant, kind=kind, value=value, measured_on=TODAY, by=None, today=TODAY
@@ -73,15 +70,7 @@ def journey(
             day1 = ScheduledEvent.objects.get(pk=(cycle1 if number == 1 else cycle2).pk).planned_date
             on = day1 - dt.timedelta(days=1)
             with time_machine.travel(dt.datetime.combine(on, dt.time(2, 0), tzinfo=dt.UTC), tick=False):
-                for analyte in ("anc", "platelets", "creatinine"):
-                    registry.lab_result_record(
-                        participant=participant,
-                        analyte=analyte,
-                        value=GOOD_LABS[analyte],
-                        collected_on=on,
-                        by=None,
-                        today=on,
-                    )
+                record_labs(participant, {a: GOOD_LABS[a] for a in ("anc", "platelets", "creatinine")}, on=on)
                 for kind, value in (("weight", "68"), ("height", "170")):
                     registry.measurement_record(
                         participant=participant, kind=kind, value=value, measured_on=on, by=None, today=on

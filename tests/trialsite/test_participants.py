@@ -86,7 +86,10 @@ def test_measurements_are_bounded_for_plausibility(participant: Participant, tod
         services.measurement_record(
             participant=participant, kind="height", value="62", measured_on=today, by=None, today=today
         )
-    assert "between 100 and 230" in info.value.errors["value"][0]
+    # 62 is a height in inches (157 cm) or a weight: the message says so (trialsite/plausibility.py).
+    assert info.value.errors["value"] == [
+        "Height 62 cm is not plausible (100–230 cm); did you enter inches (62 in = 157 cm) or the weight in kg?"
+    ]
     with pytest.raises(InvalidInput):
         services.measurement_record(
             participant=participant,

@@ -110,6 +110,17 @@ def test_changing_a_loaded_version_is_refused(trial: Trial) -> None:
             "rule",
         ),
         (lambda d: d["sites"].append(copy.deepcopy(d["sites"][0])), "sites", "unique"),
+        # The default ULNs obey the lab catalogue as a ULN typed in the admin does (trialsite/labs.py).
+        (
+            lambda d: d["default_reference_ranges"]["creatinine"].__setitem__("unit", "mmol/L"),
+            "default_reference_ranges.creatinine",
+            "'mmol/L' is not a unit for Serum creatinine",
+        ),
+        (
+            lambda d: d["default_reference_ranges"]["creatinine"].__setitem__("uln", 1.04),
+            "default_reference_ranges.creatinine",
+            "did you mean mg/dL?",
+        ),
     ],
 )
 def test_a_malformed_file_is_rejected_with_the_place_named(mutate: Any, where: str, message: str) -> None:

@@ -130,7 +130,7 @@ from randomization import services as rs
 from randomization.verification import verify_trial
 from tests.factories import ParticipantFactory
 from tests.randomization.conftest import GOOD_LABS, good_findings
-from trialsite import services
+from trialsite import labs, services
 from trialsite.models import Site, Trial
 
 trial = Trial.objects.get(registry_id="NCT06850103")
@@ -141,8 +141,9 @@ rs.scheme_activate(scheme=rs.scheme_create(trial=trial, by=statistician), by=sta
 for i in range(3):
     p = ParticipantFactory(trial=trial, site=Site.objects.get(code="ZJU1"), consent_date=today)
     for analyte, value in GOOD_LABS.items():
+        unit = labs.ANALYTES[analyte].unit
         services.lab_result_record(
-            participant=p, analyte=analyte, value=value, collected_on=today, by=None, today=today
+            participant=p, analyte=analyte, value=value, unit=unit, collected_on=today, by=None, today=today
         )
     services.measurement_record(participant=p, kind="weight", value="68", measured_on=today, by=None, today=today)
     findings = good_findings(trial.definition, ecog=i % 2)

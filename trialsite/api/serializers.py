@@ -1,10 +1,13 @@
-"""Input and output shapes of the registry API. They check shape only; rules live in services."""
+"""Input and output shapes of the registry API. They check shape only; rules live in services
+and models (the screening number's and phone's formats are on the model, so that the admin
+refuses the same values). Numbers are bounded before conversion (trialsite/api/fields.py)."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
 from trialsite import labs
+from trialsite.api.fields import DecimalIn, UnitIn
 from trialsite.models import LabResult, Language, Measurement, MeasurementKind, Participant, Sex, Site, Trial
 
 
@@ -22,15 +25,18 @@ class TrialOut(serializers.ModelSerializer[Trial]):
         fields = ["id", "registry_id", "title", "target_enrollment", "protocol_version"]
 
 
+PHONE_HELP = "6–32 digits, spaces or hyphens, with an optional leading +."
+
+
 class ParticipantIn(serializers.Serializer[None]):
     trial = serializers.CharField(required=False, help_text="Registry id; defaults to the only trial.")
     site = serializers.CharField(help_text="Site code, e.g. ZJU1.")
-    screening_number = serializers.RegexField(r"^[A-Za-z0-9-]{1,32}$", max_length=32)
+    screening_number = serializers.CharField(max_length=32, help_text="1–32 letters, digits and hyphens.")
     full_name = serializers.CharField(max_length=200)
     sex = serializers.ChoiceField(choices=Sex.choices)
     birth_date = serializers.DateField()
     consent_date = serializers.DateField(required=False, allow_null=True)
-    phone = serializers.RegexField(r"^\+?[0-9 -]{6,32}$", required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, help_text=PHONE_HELP)
     email = serializers.EmailField(required=False, allow_blank=True)
     preferred_language = serializers.ChoiceField(choices=Language.choices, required=False)
     reminders_by_sms = serializers.BooleanField(required=False)
@@ -68,7 +74,7 @@ class ParticipantOut(serializers.ModelSerializer[Participant]):
 
 
 class ParticipantUpdateIn(serializers.Serializer[None]):
-    phone = serializers.RegexField(r"^\+?[0-9 -]{6,32}$", required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=32, required=False, allow_blank=True, help_text=PHONE_HELP)
     email = serializers.EmailField(required=False, allow_blank=True)
     preferred_language = serializers.ChoiceField(choices=Language.choices, required=False)
     reminders_by_sms = serializers.BooleanField(required=False)
@@ -90,7 +96,7 @@ class DeathIn(serializers.Serializer[None]):
 
 class MeasurementIn(serializers.Serializer[None]):
     kind = serializers.ChoiceField(choices=MeasurementKind.choices)
-    value = serializers.DecimalField(max_digits=6, decimal_places=2)
+    value = DecimalIn(max_digits=6, decimal_places=2, help_text="Height in cm or weight in kg.")
     measured_on = serializers.DateField()
 
 
@@ -100,11 +106,19 @@ class MeasurementOut(serializers.ModelSerializer[Measurement]):
         fields = ["id", "kind", "value", "measured_on", "entered_in_error", "recorded_at"]
 
 
+UNIT_HELP = (
+    "Required: the unit the laboratory reported, one of the analyte's accepted units ("
+    + "; ".join(f"{code}: {' or '.join(labs.accepted_units(code))}" for code in labs.ANALYTES)
+    + "). µ, μ and u are the same; ×10⁹/L, x10^9/L and 10*9/L are 10^9/L. A value that is not plausible "
+    "in the unit is a 400 that names the unit it looks like."
+)
+
+
 class LabResultIn(serializers.Serializer[None]):
     analyte = serializers.ChoiceField(choices=labs.ANALYTE_CHOICES)
-    value = serializers.DecimalField(max_digits=12, decimal_places=3)
-    unit = serializers.CharField(required=False, max_length=16, help_text="Defaults to the canonical unit.")
-    uln = serializers.DecimalField(max_digits=12, decimal_places=3, required=False, allow_null=True)
+    value = DecimalIn(max_digits=12, decimal_places=3)
+    unit = UnitIn(help_text=UNIT_HELP)
+    uln = DecimalIn(max_digits=12, decimal_places=3, required=False, allow_null=True)
     collected_on = serializers.DateField()
 
 
