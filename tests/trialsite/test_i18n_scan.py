@@ -144,6 +144,9 @@ PAGE_ALLOWED = {
     # Units that are words ("grade" of a dipstick, "ratio" of the INR) in the lab rows of the
     # participant's page: Django's inline shows a stored row's field as stored.
     r"^/admin/trialsite/participant/\d+/change/$": frozenset({"grade", "ratio"}),
+    # The allocation shows the identifier of the chain key that signed it: an identifier, not
+    # a word; the development and test settings name their key "dev".
+    r"^/admin/randomization/allocation/\d+/change/$": frozenset({"dev"}),
 }
 
 
