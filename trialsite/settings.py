@@ -21,6 +21,8 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from trialsite.client_ip import parse_networks
+
 # Lets `ModelAdmin[Model]`, `QuerySet[Model]` etc. be written at run time (django-stubs generics).
 django_stubs_ext.monkeypatch()
 
@@ -332,8 +334,20 @@ SPECTACULAR_SETTINGS = {
 # --- Security ----------------------------------------------------------------------------
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 0.25  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# One user mistyping, or an attacker trying names, locks only that name from that address: behind
+# the proxy every user may share one address, and a lock on the address alone (or on a name from
+# anywhere) would let five requests lock out every member of staff.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "trialsite.client_ip.client_ip"
+# The client's address is taken from CLIENT_IP_HEADER only on requests whose REMOTE_ADDR is one of
+# TRUSTED_PROXIES (addresses or CIDR networks, comma-separated; trialsite/client_ip.py). Empty:
+# the header is never believed, REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="X-Forwarded-For").strip()
+if CLIENT_IP_HEADER and not re.fullmatch(r"[A-Za-z0-9-]+", CLIENT_IP_HEADER):
+    raise ImproperlyConfigured(f"CLIENT_IP_HEADER={CLIENT_IP_HEADER!r} is not an HTTP header name.")
+TRUSTED_PROXY_NETWORKS = parse_networks(TRUSTED_PROXIES)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
