@@ -88,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Signs out idle and too-old sessions before anything reads request.user.
+    "trialsite.middleware.SessionTimeoutMiddleware",
     "trialsite.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -311,6 +313,9 @@ REST_FRAMEWORK = {
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# /api/schema/ and /api/docs/ without signing in: the development default; in production
+# (DEBUG=false) they are for signed-in callers unless this says otherwise.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=DEBUG)
 SPECTACULAR_SETTINGS = {
     "TITLE": "TrialSite API",
     "DESCRIPTION": (
@@ -349,6 +354,16 @@ if CLIENT_IP_HEADER and not re.fullmatch(r"[A-Za-z0-9-]+", CLIENT_IP_HEADER):
     raise ImproperlyConfigured(f"CLIENT_IP_HEADER={CLIENT_IP_HEADER!r} is not an HTTP header name.")
 TRUSTED_PROXY_NETWORKS = parse_networks(TRUSTED_PROXIES)
 SESSION_COOKIE_HTTPONLY = True
+# 21 CFR 11.300: a session ends after this long without a request, and this long after signing
+# in whatever happens (trialsite.middleware.SessionTimeoutMiddleware); the cookie itself expires
+# at the maximum age too.
+SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30)
+SESSION_MAX_AGE_HOURS = env.int("SESSION_MAX_AGE_HOURS", default=12)
+if not 1 <= SESSION_IDLE_TIMEOUT_MINUTES <= 24 * 60:
+    raise ImproperlyConfigured(f"SESSION_IDLE_TIMEOUT_MINUTES={SESSION_IDLE_TIMEOUT_MINUTES}: use 1 to 1440.")
+if not 1 <= SESSION_MAX_AGE_HOURS <= 7 * 24:
+    raise ImproperlyConfigured(f"SESSION_MAX_AGE_HOURS={SESSION_MAX_AGE_HOURS}: use 1 to 168.")
+SESSION_COOKIE_AGE = SESSION_MAX_AGE_HOURS * 3600
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -387,6 +402,9 @@ LOGGING = {
         # logger here drops that handler, so its records reach the redacting root handler alone.
         "django": {"level": LOG_LEVEL},
         "django.db.backends": {"level": "WARNING"},
+        # At DEBUG Django's template engine logs every failed variable lookup with the object it
+        # looked in: a participant's name and birth date, a dose sheet. Never below INFO.
+        "django.template": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
         "axes": {"level": "WARNING"},
     },
 }

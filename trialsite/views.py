@@ -57,15 +57,27 @@ def _check_worker(now: dt.datetime) -> dict[str, Any]:
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 while the database answers (the broker or worker being down is reported, because web
-    requests keep working and reminders catch up later); 503 when the database is down."""
+    requests keep working and reminders catch up later); 503 when the database is down.
+
+    Anonymous callers (the load balancer, compose's health check) learn only the status; which
+    part is down, the database vendor, driver errors and the worker's last heartbeat are for
+    signed-in staff, not for whoever can reach the URL."""
     database = _check_database()
     broker = _check_broker()
     worker = _check_worker(clock.now()) if database["ok"] else {"ok": False, "last_heartbeat": None}
     overall = "ok" if database["ok"] and broker["ok"] else ("degraded" if database["ok"] else "down")
-    return JsonResponse(
-        {"status": overall, "database": database, "broker": broker, "worker": worker},
-        status=200 if database["ok"] else 503,
-    )
+    body: dict[str, Any] = {"status": overall}
+    if _is_staff(request):
+        body |= {"database": database, "broker": broker, "worker": worker}
+    return JsonResponse(body, status=200 if database["ok"] else 503)
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    try:
+        user = request.user
+        return bool(user.is_authenticated and user.is_active and user.is_staff)
+    except Exception:  # the session table is unreachable when the database is down
+        return False
 
 
 @require_POST
