@@ -283,7 +283,11 @@ class Participant(models.Model):
                 name="participant_randomized_has_allocation",
             ),
         ]
-        permissions = [("withdraw_participant", _("Can withdraw a participant or record a death"))]
+        permissions = [
+            ("withdraw_participant", _("Can withdraw a participant or record a death")),
+            # Staff roles have it; an API client only when granted (create_api_user --identity).
+            ("view_participant_identity", _("Can see a participant's full name and birth date")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.screening_number}"
