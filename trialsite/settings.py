@@ -137,6 +137,10 @@ if DATABASE_OWNER_URL:
     if (_owner["ENGINE"], _owner["NAME"]) != (DATABASES["default"]["ENGINE"], DATABASES["default"]["NAME"]):
         raise ImproperlyConfigured("DATABASE_OWNER_URL must name the same PostgreSQL database as DATABASE_URL.")
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# A kept connection (CONN_MAX_AGE) is checked before its first use in each request and each
+# Celery task: after a database restart or failover it is dead, and without the check the next
+# request of every gunicorn worker (and the next task of every Celery process) was a 500.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers; a generous timeout keeps `make run`'s web and worker from
     # failing with "database is locked" when both write at once.
