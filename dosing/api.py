@@ -23,7 +23,9 @@ from dosing.models import DoseModification, DoseSheet, ModificationAction, Renal
 from trialsite import clock, roles
 from trialsite.api.fields import DecimalIn, IntegerIn
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
+from trialsite.api.serializers import identity_for
 from trialsite.api.views import ParticipantRecordsView, resolve_trial
+from trialsite.errors import NotPermitted
 from trialsite.models import Participant, Sex
 
 PHARMACISTS = frozenset({roles.PHARMACIST})
@@ -180,7 +182,7 @@ class DoseSheetList(generics.ListAPIView[DoseSheet]):
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
-        rows = [selectors.dose_sheet_document(s) for s in (page if page is not None else queryset)]
+        rows = [_document(request, s) for s in (page if page is not None else queryset)]
         return self.get_paginated_response(rows) if page is not None else Response(rows)
 
 
@@ -188,12 +190,21 @@ def _sheet(request: Request, pk: int) -> DoseSheet:
     return get_object_or_404(selectors.dose_sheets_for_user(request.user), pk=pk)
 
 
+def _document(request: Request, sheet: DoseSheet) -> dict[str, Any]:
+    """The sheet's document, with the participant's name and birth date only for a caller allowed
+    to see them (an API client only when granted)."""
+    document = selectors.dose_sheet_document(sheet)
+    if isinstance(document.get("participant"), dict):
+        document["participant"] = identity_for(request.user, document["participant"])
+    return document
+
+
 class DoseSheetDetail(APIView):
     required_roles = {"GET": ALL_ROLES}
 
     @extend_schema(responses={200: DoseSheetOut})
     def get(self, request: Request, pk: int) -> Response:
-        return Response(selectors.dose_sheet_document(_sheet(request, pk)))
+        return Response(_document(request, _sheet(request, pk)))
 
 
 class DoseSheetPdf(APIView):
@@ -206,6 +217,12 @@ class DoseSheetPdf(APIView):
         from dosing import pdf
 
         sheet = _sheet(request, pk)
+        if not roles.can_see_identity(request.user):
+            # The printed sheet names the patient (the pharmacy checks it at the bedside).
+            raise NotPermitted(
+                _("This client may not see participants' names and birth dates, which the printed sheet shows."),
+                code="identity_not_granted",
+            )
         response = HttpResponse(pdf.render_sheet_pdf(sheet), content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="{pdf.filename(sheet)}"'
         return response

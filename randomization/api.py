@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
-from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from randomization import selectors, services
-from randomization.models import Allocation, IdempotencyRecord, ScreeningAssessment
-from trialsite import clock, roles
+from randomization.models import Allocation, ScreeningAssessment
+from trialsite import clock, idempotency, roles
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
 from trialsite.api.views import get_participant
-from trialsite.errors import ApplicationError, RuleViolation
+from trialsite.idempotency import idempotent
 from trialsite.models import Trial
 
 NURSES = frozenset({roles.RESEARCH_NURSE, roles.INVESTIGATOR})
@@ -52,21 +48,6 @@ def randomize_body(allocation: Allocation) -> dict[str, Any]:
     )
 
 
-def _request_hash(request: Request) -> str:
-    body = json.dumps(request.data, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
-
-
-def _replay(record: IdempotencyRecord, request_hash: str) -> Response:
-    if record.request_hash != request_hash:
-        raise RuleViolation(
-            _("This Idempotency-Key was used with a different request."),
-            code="idempotency_key_reused",
-            errors={"Idempotency-Key": [_("Already used with another request body or endpoint.")]},
-        )
-    return Response(record.body, status=record.status_code, headers={"Idempotent-Replayed": "true"})
-
-
 class ParticipantRandomize(APIView):
     """Randomize a participant (research nurse, investigator). Exactly once: 409 with the
     existing number if already randomized; a repeated request with the same `Idempotency-Key`
@@ -77,11 +58,7 @@ class ParticipantRandomize(APIView):
     @extend_schema(
         request=RandomizeIn,
         responses={201: RandomizeOut},
-        parameters=[
-            OpenApiParameter(
-                "Idempotency-Key", str, OpenApiParameter.HEADER, required=False, description="Client-chosen retry key."
-            )
-        ],
+        parameters=[idempotency.PARAMETER],
         examples=[
             OpenApiExample(
                 "Randomized",
@@ -107,43 +84,18 @@ class ParticipantRandomize(APIView):
             ),
         ],
     )
+    @idempotent
     def post(self, request: Request, pk: int) -> Response:
         participant = get_participant(request, pk)
         data = RandomizeIn(data=request.data)
         data.is_valid(raise_exception=True)
-        user = roles.actor(request.user)
-        key = (request.headers.get("Idempotency-Key") or "").strip()[:200]
-        request_hash = _request_hash(request)
-        if key:
-            record = IdempotencyRecord.objects.filter(user=user, key=key).first()
-            if record is not None:
-                return _replay(record, request_hash)
-        try:
-            with transaction.atomic():
-                allocation = services.participant_randomize(
-                    participant=participant,
-                    by=user,
-                    now=clock.now(),
-                    scrt_start_date=data.validated_data.get("scrt_start_date"),
-                )
-                body = randomize_body(allocation)
-                if key:
-                    IdempotencyRecord.objects.create(
-                        user=user,
-                        key=key,
-                        endpoint=request.path,
-                        request_hash=request_hash,
-                        status_code=201,
-                        body=body,
-                    )
-        except (ApplicationError, IntegrityError):
-            # A concurrent request with the same key may have won: answer as it did.
-            if key:
-                record = IdempotencyRecord.objects.filter(user=user, key=key).first()
-                if record is not None:
-                    return _replay(record, request_hash)
-            raise
-        return Response(body, status=status.HTTP_201_CREATED)
+        allocation = services.participant_randomize(
+            participant=participant,
+            by=roles.actor(request.user),
+            now=clock.now(),
+            scrt_start_date=data.validated_data.get("scrt_start_date"),
+        )
+        return Response(randomize_body(allocation), status=status.HTTP_201_CREATED)
 
 
 class AssessmentIn(serializers.Serializer[None]):

@@ -1,5 +1,5 @@
 """Eligibility and allocation: screening assessments, randomization schemes (with their secret
-seed kept apart), the append-only allocation record, and stored idempotent API answers."""
+seed kept apart), the append-only allocation record."""
 
 from __future__ import annotations
 
@@ -245,25 +245,6 @@ class AllocationState(models.Model):
 
     def __str__(self) -> str:
         return f"allocation state of trial {self.trial_id} at #{self.sequence}"  # never the state
-
-
-class IdempotencyRecord(models.Model):
-    """The first answer to a request sent with an `Idempotency-Key`, replayed for repeats."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=200)
-    endpoint = models.CharField(max_length=200)
-    request_hash = models.CharField(max_length=64)
-    status_code = models.PositiveSmallIntegerField()
-    body = models.JSONField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")]
-        default_permissions = ()
-
-    def __str__(self) -> str:
-        return f"{self.user_id}:{self.key}"
 
 
 class ParticipantToRandomize(Participant):

@@ -37,11 +37,12 @@ from schedules.serializers import (
     ScheduleIn,
     ScheduleOut,
 )
-from trialsite import clock, roles
+from trialsite import clock, idempotency, roles
 from trialsite.api.errors import error_body
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
 from trialsite.api.views import get_participant
 from trialsite.cache import cache_get, cache_set
+from trialsite.idempotency import idempotent
 from trialsite.models import Participant, Site, StaffProfile
 from trialsite.selectors import participants_for_user, user_site_ids
 
@@ -218,7 +219,8 @@ class BookingListCreate(generics.ListAPIView[Booking]):
     """Bookings at the caller's sites. POST books an event on a date and time: refused with 422
     outside the window (unless an investigator records a deviation), on a non-working day or in
     the past; with 409 when the event is already booked, the day's infusion chairs are all
-    taken, or the participant was withdrawn."""
+    taken, or the participant was withdrawn. With an `Idempotency-Key`, a repeat (the answer was
+    lost) gets the first 201 again, not 409 already_booked."""
 
     required_roles = {"GET": ALL_ROLES, "POST": BOOKERS}
     serializer_class = BookingOut
@@ -230,8 +232,10 @@ class BookingListCreate(generics.ListAPIView[Booking]):
     @extend_schema(
         request=BookingIn,
         responses={201: BookingOut},
+        parameters=[idempotency.PARAMETER],
         examples=[OpenApiExample("Cycle 2 day 1", value={"event": 42, "date": "2026-04-07", "time": "08:30"})],
     )
+    @idempotent
     def post(self, request: Request) -> Response:
         data = BookingIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -250,7 +254,7 @@ class BookingListCreate(generics.ListAPIView[Booking]):
 
 class BookingDetail(APIView):
     """One booking. PATCH moves it (every rule is checked again); DELETE cancels it (kept, with
-    status "cancelled")."""
+    status "cancelled"). Both take an `Idempotency-Key` as POST does."""
 
     required_roles = {"GET": ALL_ROLES, "PATCH": BOOKERS, "DELETE": BOOKERS}
 
@@ -264,8 +268,10 @@ class BookingDetail(APIView):
     @extend_schema(
         request=BookingPatch,
         responses={200: BookingOut},
+        parameters=[idempotency.PARAMETER],
         examples=[OpenApiExample("Move to the afternoon", value={"time": "14:00"})],
     )
+    @idempotent
     def patch(self, request: Request, pk: int) -> Response:
         booking = self._get(request, pk)
         data = BookingPatch(data=request.data)
@@ -279,7 +285,8 @@ class BookingDetail(APIView):
         booking.refresh_from_db()
         return Response(BookingOut(booking).data)
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None}, parameters=[idempotency.PARAMETER])
+    @idempotent
     def delete(self, request: Request, pk: int) -> Response:
         booking = self._get(request, pk)
         services.booking_cancel(booking=booking, by=roles.actor(request.user), now=clock.now())

@@ -91,3 +91,45 @@ def _nul_in(request: HttpRequest) -> str | None:
     if any("\x00" in k or "\x00" in v for k, v in request.COOKIES.items()):
         return "cookies"
     return None
+
+
+# Session keys of SessionTimeoutMiddleware: when the session was signed in, and last used (epoch s).
+SESSION_STARTED_KEY = "_trialsite_session_started"
+SESSION_SEEN_KEY = "_trialsite_session_seen"
+# The last-use time is written at most this often, so that a burst of requests is not a burst of
+# session writes; the idle timeout is therefore exact to within this many seconds.
+SESSION_TOUCH_EVERY_S = 30
+
+
+class SessionTimeoutMiddleware:
+    """Sign a staff member out after SESSION_IDLE_TIMEOUT_MINUTES without a request and after
+    SESSION_MAX_AGE_HOURS since signing in, whatever they do (21 CFR 11.300: a session left open
+    on a ward PC must not stay usable). The request then goes on anonymously: the admin asks for
+    the password again, the API answers 401/403. Token-authenticated API calls have no session
+    and are not affected."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from django.conf import settings
+        from django.contrib.auth import logout
+
+        from trialsite import clock
+
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            session = request.session
+            now = clock.now().timestamp()
+            started = session.get(SESSION_STARTED_KEY)
+            seen = session.get(SESSION_SEEN_KEY)
+            if not isinstance(started, int | float) or not isinstance(seen, int | float):
+                session[SESSION_STARTED_KEY] = session[SESSION_SEEN_KEY] = now
+            elif (
+                now - seen > settings.SESSION_IDLE_TIMEOUT_MINUTES * 60
+                or now - started > settings.SESSION_MAX_AGE_HOURS * 3600
+            ):
+                logout(request)  # flushes the session and sets request.user to AnonymousUser
+            elif now - seen >= SESSION_TOUCH_EVERY_S:
+                session[SESSION_SEEN_KEY] = now
+        return self.get_response(request)

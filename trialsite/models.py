@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -283,7 +284,11 @@ class Participant(models.Model):
                 name="participant_randomized_has_allocation",
             ),
         ]
-        permissions = [("withdraw_participant", _("Can withdraw a participant or record a death"))]
+        permissions = [
+            ("withdraw_participant", _("Can withdraw a participant or record a death")),
+            # Staff roles have it; an API client only when granted (create_api_user --identity).
+            ("view_participant_identity", _("Can see a participant's full name and birth date")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.screening_number}"
@@ -442,3 +447,24 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"worker seen at {self.seen_at.isoformat()}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first successful answer to a request sent with an `Idempotency-Key` (trialsite/idempotency.py),
+    replayed to that user's repeats of the request. Shared by every endpoint that takes the header
+    (randomize, bookings); until 0009 the table was randomization's."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    endpoint = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField(null=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique")]
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

@@ -37,6 +37,22 @@ def has_role(user: Any, *roles: str) -> bool:
     return bool(user_roles(user) & set(roles))
 
 
+IDENTITY_PERMISSION = "trialsite.view_participant_identity"
+
+
+def can_see_identity(user: Any) -> bool:
+    """Whether `user` may see participants' full names and birth dates through the API: the staff
+    roles may (granted by migration); an API client only when given the permission itself
+    (`create_api_user --identity`), because a hospital system needs the schedule, not the person."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    cached = getattr(user, "_trialsite_sees_identity", None)  # primed by the API's token look-up
+    if cached is None:
+        cached = user.has_perm(IDENTITY_PERMISSION)
+        user._trialsite_sees_identity = cached
+    return bool(cached)
+
+
 def actor(user: Any) -> User:
     """The signed-in user behind a request, as the services' `by` argument."""
     from django.utils.translation import gettext

@@ -21,6 +21,8 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from trialsite.client_ip import parse_networks
+
 # Lets `ModelAdmin[Model]`, `QuerySet[Model]` etc. be written at run time (django-stubs generics).
 django_stubs_ext.monkeypatch()
 
@@ -86,6 +88,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Signs out idle and too-old sessions before anything reads request.user.
+    "trialsite.middleware.SessionTimeoutMiddleware",
     "trialsite.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -133,6 +137,10 @@ if DATABASE_OWNER_URL:
     if (_owner["ENGINE"], _owner["NAME"]) != (DATABASES["default"]["ENGINE"], DATABASES["default"]["NAME"]):
         raise ImproperlyConfigured("DATABASE_OWNER_URL must name the same PostgreSQL database as DATABASE_URL.")
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+# A kept connection (CONN_MAX_AGE) is checked before its first use in each request and each
+# Celery task: after a database restart or failover it is dead, and without the check the next
+# request of every gunicorn worker (and the next task of every Celery process) was a 500.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # SQLite serialises writers; a generous timeout keeps `make run`'s web and worker from
     # failing with "database is locked" when both write at once.
@@ -322,6 +330,9 @@ REST_FRAMEWORK = {
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# /api/schema/ and /api/docs/ without signing in: the development default; in production
+# (DEBUG=false) they are for signed-in callers unless this says otherwise.
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=DEBUG)
 SPECTACULAR_SETTINGS = {
     "TITLE": "TrialSite API",
     "DESCRIPTION": (
@@ -345,9 +356,31 @@ SPECTACULAR_SETTINGS = {
 # --- Security ----------------------------------------------------------------------------
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 0.25  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# One user mistyping, or an attacker trying names, locks only that name from that address: behind
+# the proxy every user may share one address, and a lock on the address alone (or on a name from
+# anywhere) would let five requests lock out every member of staff.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "trialsite.client_ip.client_ip"
+# The client's address is taken from CLIENT_IP_HEADER only on requests whose REMOTE_ADDR is one of
+# TRUSTED_PROXIES (addresses or CIDR networks, comma-separated; trialsite/client_ip.py). Empty:
+# the header is never believed, REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="X-Forwarded-For").strip()
+if CLIENT_IP_HEADER and not re.fullmatch(r"[A-Za-z0-9-]+", CLIENT_IP_HEADER):
+    raise ImproperlyConfigured(f"CLIENT_IP_HEADER={CLIENT_IP_HEADER!r} is not an HTTP header name.")
+TRUSTED_PROXY_NETWORKS = parse_networks(TRUSTED_PROXIES)
 SESSION_COOKIE_HTTPONLY = True
+# 21 CFR 11.300: a session ends after this long without a request, and this long after signing
+# in whatever happens (trialsite.middleware.SessionTimeoutMiddleware); the cookie itself expires
+# at the maximum age too.
+SESSION_IDLE_TIMEOUT_MINUTES = env.int("SESSION_IDLE_TIMEOUT_MINUTES", default=30)
+SESSION_MAX_AGE_HOURS = env.int("SESSION_MAX_AGE_HOURS", default=12)
+if not 1 <= SESSION_IDLE_TIMEOUT_MINUTES <= 24 * 60:
+    raise ImproperlyConfigured(f"SESSION_IDLE_TIMEOUT_MINUTES={SESSION_IDLE_TIMEOUT_MINUTES}: use 1 to 1440.")
+if not 1 <= SESSION_MAX_AGE_HOURS <= 7 * 24:
+    raise ImproperlyConfigured(f"SESSION_MAX_AGE_HOURS={SESSION_MAX_AGE_HOURS}: use 1 to 168.")
+SESSION_COOKIE_AGE = SESSION_MAX_AGE_HOURS * 3600
 X_FRAME_OPTIONS = "DENY"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
@@ -386,6 +419,9 @@ LOGGING = {
         # logger here drops that handler, so its records reach the redacting root handler alone.
         "django": {"level": LOG_LEVEL},
         "django.db.backends": {"level": "WARNING"},
+        # At DEBUG Django's template engine logs every failed variable lookup with the object it
+        # looked in: a participant's name and birth date, a dose sheet. Never below INFO.
+        "django.template": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
         "axes": {"level": "WARNING"},
     },
 }

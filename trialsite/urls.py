@@ -1,9 +1,9 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from trialsite import views
 from trialsite.api import views as api
+from trialsite.api.docs import DocsView, SchemaView
 
 admin.site.site_header = "TrialSite"
 admin.site.site_title = "TrialSite"
@@ -30,8 +30,9 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("account/language/", views.set_user_language, name="set-user-language"),
     path("admin/", admin.site.urls),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Behind login unless API_DOCS_PUBLIC (the development default).
+    path("api/schema/", SchemaView.as_view(), name="schema"),
+    path("api/docs/", DocsView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/", include(api_v1)),
 ]
 

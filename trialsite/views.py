@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -57,15 +58,27 @@ def _check_worker(now: dt.datetime) -> dict[str, Any]:
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 while the database answers (the broker or worker being down is reported, because web
-    requests keep working and reminders catch up later); 503 when the database is down."""
+    requests keep working and reminders catch up later); 503 when the database is down.
+
+    Anonymous callers (the load balancer, compose's health check) learn only the status; which
+    part is down, the database vendor, driver errors and the worker's last heartbeat are for
+    signed-in staff, not for whoever can reach the URL."""
     database = _check_database()
     broker = _check_broker()
     worker = _check_worker(clock.now()) if database["ok"] else {"ok": False, "last_heartbeat": None}
     overall = "ok" if database["ok"] and broker["ok"] else ("degraded" if database["ok"] else "down")
-    return JsonResponse(
-        {"status": overall, "database": database, "broker": broker, "worker": worker},
-        status=200 if database["ok"] else 503,
-    )
+    body: dict[str, Any] = {"status": overall}
+    if _is_staff(request):
+        body |= {"database": database, "broker": broker, "worker": worker}
+    return JsonResponse(body, status=200 if database["ok"] else 503)
+
+
+def _is_staff(request: HttpRequest) -> bool:
+    try:
+        user = request.user
+        return bool(user.is_authenticated and user.is_active and user.is_staff)
+    except Exception:  # the session table is unreachable when the database is down
+        return False
 
 
 @require_POST
@@ -101,7 +114,22 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    """500, or 503 `database_unavailable` with Retry-After when the database is down (Django
+    calls this inside its `except`, so the exception is the one being handled)."""
+    import sys
+
+    from django.template.response import SimpleTemplateResponse
     from django.views.defaults import server_error as html_server_error
 
+    from trialsite import outage
+
+    if outage.is_database_outage(sys.exc_info()[1]):
+        response = _api_error(request, 503, outage.CODE, str(outage.MESSAGE))
+        if response is None:
+            # A page of its own that needs no database (the admin's base template reads the user).
+            context = {"message": outage.MESSAGE, "LANGUAGE_CODE": translation.get_language()}
+            response = SimpleTemplateResponse("503.html", context, status=503).render()
+        response["Retry-After"] = str(outage.RETRY_AFTER_S)
+        return response
     detail = _("Server error; it has been logged.")
     return _api_error(request, 500, "server_error", detail) or html_server_error(request)

@@ -12,6 +12,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from trialsite import outage
 from trialsite.errors import ApplicationError
 
 
@@ -41,6 +42,14 @@ def error_body(code: str, detail: str, errors: dict[str, list[str]] | None = Non
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if outage.is_database_outage(exc):
+        request = context.get("request")
+        outage.log_outage(exc, getattr(request, "path", ""))
+        return Response(
+            error_body(outage.CODE, str(outage.MESSAGE)),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(outage.RETRY_AFTER_S)},
+        )
     if isinstance(exc, ApplicationError):
         return Response(error_body(exc.code, exc.detail, exc.errors, **exc.extra), status=exc.http_status)
     if isinstance(exc, DjangoValidationError):

@@ -4,9 +4,11 @@ refuses the same values). Numbers are bounded before conversion (trialsite/api/f
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
-from trialsite import labs
+from trialsite import labs, roles
 from trialsite.api.fields import DecimalIn, UnitIn
 from trialsite.models import LabResult, Language, Measurement, MeasurementKind, Participant, Sex, Site, Trial
 
@@ -43,10 +45,34 @@ class ParticipantIn(serializers.Serializer[None]):
     reminders_by_email = serializers.BooleanField(required=False)
 
 
+# What identifies a person, beyond the trial's own identifiers: shown only to a caller with
+# trialsite.view_participant_identity (the staff roles; an API client only when granted).
+IDENTITY_FIELDS = ("full_name", "birth_date")
+
+
+def identity_for(user: Any, participant: dict[str, Any]) -> dict[str, Any]:
+    """A participant's data as `user` may see it: a copy without IDENTITY_FIELDS unless allowed
+    (for documents that embed the participant, such as a dose sheet's JSON)."""
+    if roles.can_see_identity(user):
+        return participant
+    return {key: value for key, value in participant.items() if key not in IDENTITY_FIELDS}
+
+
 class ParticipantOut(serializers.ModelSerializer[Participant]):
+    """A participant as the API shows it. Needs the request in its context: without it, or for a
+    caller without the identity permission, the full name and birth date are left out."""
+
     trial = serializers.CharField(source="trial.registry_id")
     site = serializers.CharField(source="site.code")
     protocol_version = serializers.CharField(source="protocol_version.version")
+
+    def to_representation(self, instance: Participant) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or not roles.can_see_identity(request.user):
+            for name in IDENTITY_FIELDS:
+                data.pop(name, None)
+        return data
 
     class Meta:
         model = Participant
@@ -71,6 +97,11 @@ class ParticipantOut(serializers.ModelSerializer[Participant]):
             "reminders_by_email",
             "created_at",
         ]
+        # Absent for a caller without the identity permission (an API client unless granted).
+        extra_kwargs = {
+            name: {"required": False, "help_text": "Only for callers allowed to see the participant's identity."}
+            for name in IDENTITY_FIELDS
+        }
 
 
 class ParticipantUpdateIn(serializers.Serializer[None]):

@@ -90,7 +90,7 @@ class ParticipantListCreate(generics.ListAPIView[Participant]):
         participant = services.participant_create(
             trial=trial, site=site, by=roles.actor(request.user), today=clock.today(), **values
         )
-        return Response(ParticipantOut(participant).data, status=status.HTTP_201_CREATED)
+        return Response(ParticipantOut(participant, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
 def resolve_trial(registry_id: str | None) -> Trial:
@@ -125,7 +125,7 @@ class ParticipantDetail(generics.RetrieveAPIView[Participant]):
         participant = services.participant_update_details(
             participant=participant, changes=dict(data.validated_data), today=clock.today()
         )
-        return Response(ParticipantOut(participant).data)
+        return Response(ParticipantOut(participant, context={"request": request}).data)
 
 
 class ParticipantConsent(APIView):
@@ -139,7 +139,7 @@ class ParticipantConsent(APIView):
         participant = services.participant_record_consent(
             participant=participant, consent_date=data.validated_data["consent_date"], today=clock.today()
         )
-        return Response(ParticipantOut(participant).data)
+        return Response(ParticipantOut(participant, context={"request": request}).data)
 
 
 class ParticipantWithdraw(APIView):
@@ -153,7 +153,7 @@ class ParticipantWithdraw(APIView):
         participant = services.participant_withdraw(
             participant=participant, reason=data.validated_data["reason"], by=roles.actor(request.user), now=clock.now()
         )
-        return Response(ParticipantOut(participant).data)
+        return Response(ParticipantOut(participant, context={"request": request}).data)
 
 
 class ParticipantDeath(APIView):
@@ -175,7 +175,7 @@ class ParticipantDeath(APIView):
             now=clock.now(),
             today=clock.today(),
         )
-        return Response(ParticipantOut(participant).data)
+        return Response(ParticipantOut(participant, context={"request": request}).data)
 
 
 class ParticipantRecordsView(generics.ListAPIView[Any]):

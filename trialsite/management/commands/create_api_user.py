@@ -1,8 +1,9 @@
 """Create (or update) a user with a role and sites, and print their API token as the last line."""
 
+import argparse
 from typing import Any
 
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import Group, Permission, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from rest_framework.authtoken.models import Token
@@ -18,9 +19,18 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--role", required=True, choices=roles.ROLES)
         parser.add_argument("--site", action="append", default=[], metavar="CODE", help="Repeat for several sites.")
+        parser.add_argument(
+            "--identity",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="Let this user see participants' full names and birth dates (API clients do not by default); "
+            "--no-identity takes it away. Left as it is when not given.",
+        )
 
     @transaction.atomic
-    def handle(self, *args: Any, username: str, role: str, site: list[str], **options: Any) -> None:
+    def handle(
+        self, *args: Any, username: str, role: str, site: list[str], identity: bool | None = None, **options: Any
+    ) -> None:
         sites = list(Site.objects.filter(code__in=site))
         unknown = sorted(set(site) - {s.code for s in sites})
         if unknown:
@@ -34,7 +44,13 @@ class Command(BaseCommand):
         user.groups.add(Group.objects.get(name=role))
         for s in sites:
             SiteMembership.objects.get_or_create(user=user, site=s)
+        if identity is not None:
+            app_label, codename = roles.IDENTITY_PERMISSION.split(".")
+            permission = Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            (user.user_permissions.add if identity else user.user_permissions.remove)(permission)
         token, _ = Token.objects.get_or_create(user=user)
         where = ", ".join(s.code for s in sites) or "no sites"
-        self.stdout.write(f"{'created' if created else 'updated'} {username} as {role} at {where}")
+        user = User.objects.get(pk=user.pk)  # a fresh permission cache
+        sees = "sees" if roles.can_see_identity(user) else "does not see"
+        self.stdout.write(f"{'created' if created else 'updated'} {username} as {role} at {where}; {sees} identities")
         self.stdout.write(token.key)
