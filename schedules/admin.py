@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -441,6 +442,7 @@ class NationalCalendarYearAdmin(NoDeleteMixin, SimpleHistoryAdmin):
 
     list_display = ["country", "year", "source", "published_on", "loaded_at", "loaded_by"]
     readonly_fields = ["loaded_at", "loaded_by"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [NationalCalendarDayInline]
 
     def has_module_permission(self, request: HttpRequest) -> bool:
