@@ -408,6 +408,13 @@ class SiteClosureAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
             show_error(request, exc)
             raise _AbortSave from exc
         obj.pk = created.pk
+        refused = getattr(created, "recheck", None)
+        if refused is not None and refused.refused:
+            messages.warning(
+                request,
+                _("%(n)s treatment plans could not be re-made for this day; re-plan them: %(list)s")
+                % {"n": len(refused.refused), "list": "; ".join(refused.refused.values())},
+            )
         conflicts = selectors.booked_on_non_working_days(created.site, date_from=created.date, date_to=created.date)
         if conflicts:
             messages.warning(

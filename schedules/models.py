@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -285,6 +286,8 @@ class SiteClosure(models.Model):
     date = models.DateField(_("date"))
     kind = models.CharField(_("kind"), max_length=8, choices=SiteDayKind.choices, default=SiteDayKind.CLOSED)
     reason = models.CharField(_("reason"), max_length=200)
+    # Not stored: the re-check of the site's plans that services.site_closure_create ran.
+    recheck: Any = None
 
     history = HistoricalRecords()
 

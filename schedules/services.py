@@ -838,9 +838,10 @@ def site_closure_create(
             closure.save()
     except IntegrityError as exc:
         raise Conflict(_("The site already has an entry for that day."), code="already_closed") from exc
-    # One site and one day: few plans, re-checked here (a national notice is a Celery task).
-    for plan_id in selectors.plans_to_recheck(site_ids=[site.pk], date_from=date, date_to=date):
-        treatment_plan_recheck(plan_id=plan_id, now=now or timezone.now())
+    # One site and one day: few plans, re-checked here (a national notice is a Celery task). A
+    # plan that cannot be re-made (an SCRT start not yet given that is now a closed day) does not
+    # stop the closure: it is reported (closure.recheck.refused) for a person to re-plan.
+    closure.recheck = plans_recheck(site_ids=[site.pk], date_from=date, date_to=date, now=now or timezone.now())
     return closure
 
 

@@ -301,3 +301,47 @@ def test_moving_a_booking_outside_the_opening_hours_is_refused(
     created = _book(client, c1, c1.planned_date).json()
     moved = client.patch(f"{BOOKINGS}{created['id']}/", {"time": "23:00"}, format="json")
     assert (moved.status_code, moved.json()["code"]) == (422, "outside_opening_hours")
+
+
+def test_an_administrator_enters_a_notice_in_the_admin(
+    admin_client: Client, nurse: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(tasks.national_calendar_recheck, "delay", lambda *a: queued.append(a))
+    form = {
+        "country": "CN",
+        "year": "2026",
+        "source": "test entry",
+        "source_url": "",
+        "published_on": "",
+        "days-TOTAL_FORMS": "2",
+        "days-INITIAL_FORMS": "0",
+        "days-0-date": "2026-03-17",
+        "days-0-kind": "holiday",
+        "days-0-name": "test",
+        "days-1-date": "2026-03-21",
+        "days-1-kind": "working",
+        "days-1-name": "test",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post("/admin/schedules/nationalcalendaryear/add/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert NationalCalendarDay.objects.filter(calendar_year__year=2026).count() == 2
+    assert queued == [("CN", 2026)]
+    # A make-up working day on a weekday is refused on its row.
+    bad = {**form, "year": "2025", "days-0-date": "2025-03-18", "days-1-date": "2025-03-19"}
+    page = admin_client.post("/admin/schedules/nationalcalendaryear/add/", bad)
+    assert page.status_code == 200 and "Saturday or a Sunday" in page.content.decode()
+    # Staff other than administrators do not see it.
+    assert _admin(nurse).get("/admin/schedules/nationalcalendaryear/").status_code == 403
+
+
+def test_a_closure_on_a_start_not_yet_given_is_recorded_and_reported(
+    plan: TreatmentPlan, nurse: Any, site: Any
+) -> None:
+    # SCRT starts Wed 4 March (not given yet); the site closes that day. The closure stands and
+    # the plan is reported for re-planning instead of the closure being refused.
+    closure = services.site_closure_create(site=site, date=D(2026, 3, 4), reason="power cut", by=nurse, now=NOW)
+    assert closure.pk is not None
+    assert list(closure.recheck.refused) == [plan.pk]
+    assert "2026-03-05" in closure.recheck.refused[plan.pk]  # the next start that works
