@@ -345,3 +345,11 @@ def test_a_closure_on_a_start_not_yet_given_is_recorded_and_reported(
     assert closure.pk is not None
     assert list(closure.recheck.refused) == [plan.pk]
     assert "2026-03-05" in closure.recheck.refused[plan.pk]  # the next start that works
+
+
+def test_a_site_closes_after_it_opens(site: Any) -> None:
+    from django.core.exceptions import ValidationError
+
+    site.opening_time, site.closing_time = dt.time(18), dt.time(8)
+    with pytest.raises(ValidationError):
+        site.full_clean()
