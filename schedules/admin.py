@@ -309,6 +309,7 @@ class ScheduledEventAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmi
         "target_date",
         "window_start",
         "window_end",
+        "original_planned_date",
         "planned_date",
         "actual_date",
         "status",

@@ -610,6 +610,10 @@ def _check_booking_date(
         raise RuleViolation(message, code="not_working_day", errors={"date": [message]})
     if event.window_start <= day <= event.window_end:
         return False
+    if event.kind == EventKind.SCRT_FRACTION:
+        # A fraction's rule is the maximum overall time of all five, checked once the plan is
+        # re-made from this date (_check_scrt_overall_time), not a window of its own.
+        return False
     if calendar.plan_choice_outside_window(event.details, day):
         # The window has no working day and the plan itself chose this nearest one.
         return False
@@ -705,13 +709,28 @@ def booking_create(
             booking.save()
     except IntegrityError as exc:
         raise Conflict(_("This event is already booked."), code="already_booked") from exc
-    _changed(participant, _set_event_date(event, participant, date, status=EventStatus.BOOKED))
+    touched = _set_event_date(event, participant, date, status=EventStatus.BOOKED)
+    _check_fraction_booking(booking, event, participant, deviation_reason=deviation_reason, by=by)
+    _changed(participant, touched)
     if uses_chair:
         # Last, so that the site-day row (every booking of that site and day queues on it) is
         # held only from here to commit, not during the re-plan and the reminders' sync. A full
         # day raises Conflict and the whole booking rolls back.
         _take_chair(participant.site, date)
     return booking
+
+
+def _check_fraction_booking(
+    booking: Booking, event: ScheduledEvent, participant: Participant, *, deviation_reason: str, by: User | None
+) -> None:
+    """A booked SCRT fraction (and the fractions the re-plan moved after it) must still fit the
+    maximum overall time, or carry an investigator's recorded deviation."""
+    if event.kind != EventKind.SCRT_FRACTION:
+        return
+    if _check_scrt_overall_time(event.plan, participant, deviation_reason=deviation_reason, by=by):
+        booking.deviation_reason = deviation_reason.strip()
+        booking.deviation_recorded_by = by
+        booking.save(update_fields=["deviation_reason", "deviation_recorded_by"])
 
 
 def _set_event_date(event: ScheduledEvent, participant: Participant, day: dt.date, *, status: str) -> set[int]:
@@ -769,6 +788,9 @@ def booking_move(
     booking.save()
     if event.planned_date != new_date:
         touched = _set_event_date(event, participant, new_date, status=EventStatus.BOOKED)
+        _check_fraction_booking(
+            booking, event, participant, deviation_reason=deviation_reason or booking.deviation_reason, by=by
+        )
     else:
         event.ics_sequence += 1  # the time changed: calendar clients must update
         event.save(update_fields=["ics_sequence", "updated_at"])

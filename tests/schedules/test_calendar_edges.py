@@ -353,3 +353,27 @@ def test_a_site_closes_after_it_opens(site: Any) -> None:
     site.opening_time, site.closing_time = dt.time(18), dt.time(8)
     with pytest.raises(ValidationError):
         site.full_clean()
+
+
+def test_re_dating_a_fraction_by_booking_rechecks_the_overall_time(
+    plan: TreatmentPlan, api: Any, nurse: Any, investigator: Any
+) -> None:
+    # Fractions Wed 4 – Tue 10 March. Fraction 5 booked on Wed 11 March is day 8: allowed.
+    client = api(nurse)
+    fifth = _fraction(plan, 5)
+    ok = _book(client, fifth, D(2026, 3, 11))
+    assert ok.status_code == 201, ok.json()
+    assert ok.json()["deviation_reason"] == ""
+    # Moved to Thu 12 March, day 9: refused, and nothing changed.
+    late = client.patch(f"{BOOKINGS}{ok.json()['id']}/", {"date": "2026-03-12"}, format="json")
+    assert (late.status_code, late.json()["code"]) == (422, "scrt_overall_time_exceeded")
+    assert _fraction(plan, 5).planned_date == D(2026, 3, 11)
+    # An investigator records the deviation.
+    allowed = api(investigator).patch(
+        f"{BOOKINGS}{ok.json()['id']}/", {"date": "2026-03-12", "deviation_reason": "linac repair"}, format="json"
+    )
+    assert allowed.status_code == 200, allowed.json()
+    assert allowed.json()["deviation_reason"] == "linac repair"
+    # While the fractions run past day 8, any further re-date needs its own deviation too.
+    second = _book(client, _fraction(plan, 2), D(2026, 3, 6))
+    assert (second.status_code, second.json()["code"]) == (422, "scrt_overall_time_exceeded")
