@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -19,7 +20,16 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
 from schedules import selectors, services
-from schedules.models import Booking, BookingStatus, ScheduledEvent, SiteClosure, TreatmentPlan
+from schedules.models import (
+    Booking,
+    BookingStatus,
+    NationalCalendarDay,
+    NationalCalendarYear,
+    ScheduledEvent,
+    SiteClosure,
+    SiteDayKind,
+    TreatmentPlan,
+)
 from trialsite import clock, roles
 from trialsite import selectors as registry
 from trialsite.admin import (
@@ -51,6 +61,7 @@ class DelayForm(forms.Form):
         help_text=_("Empty: the protocol's delay (1 week)."),
     )
     reason = forms.CharField(label=_("reason"), max_length=200)
+    deviation_reason = forms.CharField(label=_("protocol deviation (investigators)"), required=False)
 
 
 class ActualForm(forms.Form):
@@ -188,6 +199,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin
                         event=event,
                         reason=delay_form.cleaned_data["reason"],
                         new_date=delay_form.cleaned_data["new_date"],
+                        deviation_reason=delay_form.cleaned_data["deviation_reason"],
                         by=by,
                         now=clock.now(),
                     ),
@@ -297,6 +309,7 @@ class ScheduledEventAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmi
         "target_date",
         "window_start",
         "window_end",
+        "original_planned_date",
         "planned_date",
         "actual_date",
         "status",
@@ -358,18 +371,26 @@ class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
 class SiteClosureForm(forms.ModelForm[SiteClosure]):
     class Meta:
         model = SiteClosure
-        fields = ["site", "date", "reason"]
+        fields = ["site", "date", "kind", "reason"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "kind" in self.fields:
+            self.fields["kind"].required = False  # absent: a closure, as before kinds existed
+
+    def clean_kind(self) -> str:
+        return str(self.cleaned_data.get("kind") or SiteDayKind.CLOSED)
 
 
 @admin.register(SiteClosure)
 class SiteClosureAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
-    list_display = ["site", "date", "reason"]
-    list_filter = ["site"]
+    list_display = ["site", "date", "kind", "reason"]
+    list_filter = ["site", "kind"]
     date_hierarchy = "date"
     form = SiteClosureForm
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        return ["site", "date"] if obj else []
+        return ["site", "date", "kind"] if obj else []
 
     def save_model(self, request: HttpRequest, obj: SiteClosure, form: Any, change: bool) -> None:
         if change:
@@ -379,13 +400,29 @@ class SiteClosureAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
             created = services.site_closure_create(
                 site=form.cleaned_data["site"],
                 date=form.cleaned_data["date"],
+                kind=form.cleaned_data["kind"],
                 reason=form.cleaned_data["reason"],
                 by=roles.actor(request.user),
+                now=clock.now(),
             )
         except ApplicationError as exc:
             show_error(request, exc)
             raise _AbortSave from exc
         obj.pk = created.pk
+        refused = getattr(created, "recheck", None)
+        if refused is not None and refused.refused:
+            messages.warning(
+                request,
+                _("%(n)s treatment plans could not be re-made for this day; re-plan them: %(list)s")
+                % {"n": len(refused.refused), "list": "; ".join(refused.refused.values())},
+            )
+        conflicts = selectors.booked_on_non_working_days(created.site, date_from=created.date, date_to=created.date)
+        if conflicts:
+            messages.warning(
+                request,
+                _("%(n)s bookings fall on a day the site no longer works; move them: %(list)s")
+                % {"n": len(conflicts), "list": ", ".join(str(b) for b in conflicts)},
+            )
 
     def changeform_view(
         self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
@@ -398,6 +435,44 @@ class SiteClosureAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
 
 class _AbortSave(Exception):
     pass
+
+
+class NationalCalendarDayInline(admin.TabularInline[NationalCalendarDay, NationalCalendarYear]):
+    model = NationalCalendarDay
+    fields = ["date", "kind", "name"]
+    extra = 0
+
+
+@admin.register(NationalCalendarYear)
+class NationalCalendarYearAdmin(NoDeleteMixin, SimpleHistoryAdmin):
+    """A State Council notice for a year, entered by an administrator (or loaded from a YAML file
+    with `manage.py load_national_calendar`). Saving it re-checks every plan in a Celery task."""
+
+    list_display = ["country", "year", "source", "published_on", "loaded_at", "loaded_by"]
+    readonly_fields = ["loaded_at", "loaded_by"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    inlines = [NationalCalendarDayInline]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_superuser)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return bool(request.user.is_superuser)
+
+    def save_model(self, request: HttpRequest, obj: NationalCalendarYear, form: Any, change: bool) -> None:
+        obj.loaded_by = request.user  # type: ignore[assignment]
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        services.national_calendar_changed(form.instance)
+        messages.info(request, _("Every treatment plan is being re-checked against this calendar."))
 
 
 from schedules import reminder_admin  # noqa: E402, F401  (reminder rules, reminders, digests)

@@ -171,6 +171,7 @@ class EventDelay(APIView):
             event=event,
             reason=data.validated_data["reason"],
             new_date=data.validated_data.get("new_date"),
+            deviation_reason=data.validated_data.get("deviation_reason", ""),
             by=roles.actor(request.user),
             now=clock.now(),
         )

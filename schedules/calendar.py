@@ -49,10 +49,14 @@ class WorkingCalendar:
     holidays: frozenset[dt.date] = frozenset()
     weekend_workdays: frozenset[dt.date] = frozenset()
     closures: frozenset[dt.date] = frozenset()
+    # The site's own make-up working days: days the national calendar has off that it works.
+    site_workdays: frozenset[dt.date] = frozenset()
 
     def is_working_day(self, day: dt.date) -> bool:
         if day in self.closures:
             return False
+        if day in self.site_workdays:
+            return True
         if day.weekday() >= 5:
             return day in self.weekend_workdays
         return day not in self.holidays
@@ -82,25 +86,67 @@ class WorkingCalendar:
         return days
 
     def with_closures(self, closures: Iterable[dt.date]) -> WorkingCalendar:
-        return WorkingCalendar(self.holidays, self.weekend_workdays, self.closures | frozenset(closures))
+        return WorkingCalendar(
+            self.holidays, self.weekend_workdays, self.closures | frozenset(closures), self.site_workdays
+        )
+
+    def nearest_working_days(self, window: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date] | None:
+        """None when the window has a working day; else the last working day before it and the
+        first after it (a cycle window inside the Spring Festival has none)."""
+        start, end = window
+        day = start
+        while day <= end:
+            if self.is_working_day(day):
+                return None
+            day += ONE_DAY
+        return self.previous_working_day(start, include=False), self.next_working_day(end, include=False)
+
+
+@dataclass(frozen=True)
+class NationalYear:
+    """A government's published calendar for one year: its days off and its weekend days that
+    become working days. It replaces the `holidays` package for that year."""
+
+    year: int
+    holidays: frozenset[dt.date]
+    weekend_workdays: frozenset[dt.date]
 
 
 @lru_cache(maxsize=64)
 def _public_days(country: str, years: tuple[int, ...]) -> tuple[frozenset[dt.date], frozenset[dt.date]]:
+    if not years:
+        return frozenset(), frozenset()
     table = holidays.country_holidays(country, years=years)
-    return frozenset(table.keys()), frozenset(getattr(table, "weekend_workdays", set()))
+    # The package's make-up working days are one list for every year it knows: keep the asked ones.
+    workdays = {d for d in getattr(table, "weekend_workdays", set()) if d.year in years}
+    return frozenset(d for d in table if d.year in years), frozenset(workdays)
 
 
-def public_calendar(country: str, years: Iterable[int], closures: Iterable[dt.date] = ()) -> WorkingCalendar:
-    """The working calendar of `country` for `years`, from the `holidays` package.
+def public_calendar(
+    country: str,
+    years: Iterable[int],
+    closures: Iterable[dt.date] = (),
+    *,
+    notices: Mapping[int, NationalYear] | None = None,
+    site_workdays: Iterable[dt.date] = (),
+) -> WorkingCalendar:
+    """The working calendar of `country` for `years`: each year from its published notice when
+    `notices` has it, else from the `holidays` package; plus the site's closures and its own
+    make-up working days.
 
     For China (CN) the package follows the State Council General Office's yearly notice
     (国务院办公厅关于部分节假日安排的通知), including the make-up working days on weekends
-    (`weekend_workdays`). Years whose notice is not yet published (it appears each November for
-    the next year) get the statutory holidays only, without make-up days: a site records any
-    difference as a closure."""
-    public, workdays = _public_days(country, tuple(sorted(set(years))))
-    return WorkingCalendar(public, workdays, frozenset(closures))
+    (`weekend_workdays`), but only from the package release after the notice (it appears each
+    November for the next year); until then a year has the statutory holidays only, which is
+    why an administrator can load the notice itself (`notices`)."""
+    notices = notices or {}
+    wanted = sorted(set(years))
+    public, workdays = _public_days(country, tuple(y for y in wanted if y not in notices))
+    for year in wanted:
+        if year in notices:
+            public |= notices[year].holidays
+            workdays |= notices[year].weekend_workdays
+    return WorkingCalendar(public, workdays, frozenset(closures), frozenset(site_workdays))
 
 
 # --- Small date helpers --------------------------------------------------------------------
@@ -151,6 +197,12 @@ def scrt_fraction_dates(
             next_start=next_scrt_start(start, fractions=fractions, max_overall_days=max_overall_days, cal=cal),
         )
     return days
+
+
+def scrt_overall_days(dates: Iterable[dt.date]) -> int:
+    """Calendar days from the first fraction to the last, both counted (Mon–Fri is 5 days)."""
+    days = sorted(dates)
+    return (days[-1] - days[0]).days + 1 if days else 0
 
 
 def next_scrt_start(after: dt.date, *, fractions: int, max_overall_days: int, cal: WorkingCalendar) -> dt.date | None:
@@ -347,9 +399,16 @@ def build_plan(
 
     for phase in rules.phases:
         if phase.kind == "radiotherapy":
-            dates = scrt_fraction_dates(
-                scrt_start, fractions=phase.fractions, max_overall_days=rules.scrt_max_overall_days, cal=cal
-            )
+            first = fixed.get(EventKey(FRACTION, phase.code, 1))
+            if first is not None:
+                # Fraction 1 was given (or booked): the start is a fact, not a choice to check
+                # again (a closure recorded later on that day must not break the plan). Later
+                # fractions follow from the effective date before them, below.
+                dates = [first.day] * phase.fractions
+            else:
+                dates = scrt_fraction_dates(
+                    scrt_start, fractions=phase.fractions, max_overall_days=rules.scrt_max_overall_days, cal=cal
+                )
             effective: dt.date | None = None
             for number, day in enumerate(dates, start=1):
                 if effective is not None:
@@ -434,7 +493,39 @@ def build_plan(
         for number, months in enumerate(rules.follow_up_months, start=1):
             target = add_months(previous_end, months)
             add(EventKey(FOLLOW_UP, "", number), target, (target - w, target + w), {"months": months})
-    return events
+    return [_flag_empty_window(event, cal) for event in events]
+
+
+# details key of an event whose window has no working day at the site.
+NO_WORKING_DAY = "no_working_day_in_window"
+
+
+def _flag_empty_window(event: PlannedEvent, cal: WorkingCalendar) -> PlannedEvent:
+    """Mark an event whose whole window is non-working (SCRT from 16 or 19 January 2026 puts
+    cycle 2's window inside the Spring Festival): the nearest working days either side, and the
+    date the plan chose for it (`planned`, which is outside the window, so booking it is the
+    plan's doing, not a protocol deviation someone must record)."""
+    nearest = cal.nearest_working_days((event.window_start, event.window_end))
+    if nearest is None:
+        return event
+    chosen = snap_to_working_day(event.target, (event.window_start, event.window_end), cal)
+    flag = {"before": nearest[0].isoformat(), "after": nearest[1].isoformat(), "planned": chosen.isoformat()}
+    return PlannedEvent(
+        event.key,
+        event.order,
+        event.target,
+        event.window_start,
+        event.window_end,
+        event.planned,
+        {**event.details, NO_WORKING_DAY: flag},
+    )
+
+
+def plan_choice_outside_window(details: Mapping[str, Any], day: dt.date) -> bool:
+    """Whether `day` is the date the plan itself chose for an event whose window has no working
+    day (see _flag_empty_window): booking it needs no protocol deviation."""
+    flag = details.get(NO_WORKING_DAY) or {}
+    return bool(flag.get("planned") == day.isoformat())
 
 
 def _start_reference(

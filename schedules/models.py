@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -106,11 +107,25 @@ class ScheduledEvent(models.Model):
     window_start = models.DateField(_("window start"))
     window_end = models.DateField(_("window end"))
     planned_date = models.DateField(_("planned date"))
+    # The date the plan first gave this event; delays, bookings and actual dates change
+    # planned_date and actual_date, never this (re-making the plan before treatment resets it).
+    original_planned_date = models.DateField(_("originally planned date"))
     actual_date = models.DateField(_("actual date"), null=True, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=EventStatus.choices, default=EventStatus.PLANNED)
     # A delay recentres the target and window on the delayed date (calendar.Fixed(recentre=True)).
     delayed = models.BooleanField(_("delayed"), default=False)
     delay_reason = models.CharField(_("delay reason"), max_length=200, blank=True)
+    # An investigator's protocol deviation for a delay the protocol does not allow (an SCRT
+    # fraction past the maximum overall time).
+    deviation_reason = models.TextField(_("protocol deviation reason"), blank=True)
+    deviation_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        verbose_name=_("deviation recorded by"),
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     details = models.JSONField(_("details"), default=dict, blank=True)
     # Random (uuid4), hence unique without an index: none reads an event by its UID.
     uid = models.UUIDField(_("calendar UID"), default=uuid.uuid4, editable=False)
@@ -257,12 +272,22 @@ class SiteDay(models.Model):
         return f"{self.site_id} {self.date}: {self.infusions}/{self.chairs}"
 
 
+class SiteDayKind(models.TextChoices):
+    CLOSED = "closed", _("closed")
+    WORKING = "working", _("make-up working day")
+
+
 class SiteClosure(models.Model):
-    """A day a site does not treat (local holiday, move, maintenance), on top of public holidays."""
+    """A day a site does not treat (local holiday, move, maintenance), on top of public holidays;
+    or, with kind "working", a day it treats although the national calendar says it is off
+    (a local make-up working day)."""
 
     site = models.ForeignKey(Site, on_delete=models.PROTECT, verbose_name=_("site"), related_name="closures")
     date = models.DateField(_("date"))
+    kind = models.CharField(_("kind"), max_length=8, choices=SiteDayKind.choices, default=SiteDayKind.CLOSED)
     reason = models.CharField(_("reason"), max_length=200)
+    # Not stored: the re-check of the site's plans that services.site_closure_create ran.
+    recheck: Any = None
 
     history = HistoricalRecords()
 
@@ -270,10 +295,94 @@ class SiteClosure(models.Model):
         verbose_name = _("site closure")
         verbose_name_plural = _("site closures")
         ordering = ["site", "date"]
-        constraints = [models.UniqueConstraint(fields=["site", "date"], name="site_closure_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "date"], name="site_closure_unique"),
+            models.CheckConstraint(condition=Q(kind__in=["closed", "working"]), name="site_closure_kind_valid"),
+        ]
 
     def __str__(self) -> str:
+        if self.kind == SiteDayKind.WORKING:
+            return _("%(site)s works on %(date)s") % {"site": self.site.code, "date": self.date}
         return _("%(site)s closed on %(date)s") % {"site": self.site.code, "date": self.date}
+
+
+class NationalCalendarYear(models.Model):
+    """A country's official calendar for one year as its government published it (for China the
+    State Council General Office's yearly notice, 国务院办公厅关于…年部分节假日安排的通知). When
+    present it replaces the `holidays` package's days for that year, so the calendar can be
+    brought up to date before the package is released."""
+
+    country = models.CharField(_("country"), max_length=2, default="CN")
+    year = models.PositiveSmallIntegerField(_("year"))
+    source = models.CharField(_("source"), max_length=300, help_text=_("The notice's title and number."))
+    source_url = models.URLField(_("source URL"), blank=True)
+    published_on = models.DateField(_("published on"), null=True, blank=True)
+    loaded_at = models.DateTimeField(_("loaded at"), auto_now=True)
+    loaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        verbose_name=_("loaded by"),
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("national calendar year")
+        verbose_name_plural = _("national calendar years")
+        ordering = ["country", "year"]
+        constraints = [
+            models.UniqueConstraint(fields=["country", "year"], name="national_calendar_year_unique"),
+            models.CheckConstraint(condition=Q(year__gte=2000, year__lte=2100), name="national_calendar_year_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country} {self.year}"
+
+
+class NationalDayKind(models.TextChoices):
+    HOLIDAY = "holiday", _("public holiday")
+    WORKING = "working", _("make-up working day")
+
+
+class NationalCalendarDay(models.Model):
+    """One day of a national calendar year: a day off (holiday or 调休 day off) or a weekend day
+    that becomes a working day (调休上班)."""
+
+    calendar_year = models.ForeignKey(
+        NationalCalendarYear, on_delete=models.CASCADE, verbose_name=_("national calendar year"), related_name="days"
+    )
+    date = models.DateField(_("date"))
+    kind = models.CharField(_("kind"), max_length=8, choices=NationalDayKind.choices)
+    name = models.CharField(_("name"), max_length=100, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("national calendar day")
+        verbose_name_plural = _("national calendar days")
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["calendar_year", "date"], name="national_calendar_day_unique"),
+            models.CheckConstraint(condition=Q(kind__in=["holiday", "working"]), name="national_calendar_day_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.get_kind_display()}"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        # The parent may be unsaved (the admin's inline on "add"): read the cached instance.
+        year = getattr(self._state.fields_cache.get("calendar_year"), "year", None)
+        if year is None and self.calendar_year_id:
+            year = self.calendar_year.year
+        if year is not None and self.date and self.date.year != year:
+            raise ValidationError({"date": _("The date is not in %(y)s.") % {"y": year}})
+        if self.date and self.kind == NationalDayKind.WORKING and self.date.weekday() < 5:
+            raise ValidationError({"date": _("A make-up working day is a Saturday or a Sunday.")})
 
 
 def _new_feed_key() -> str:

@@ -14,7 +14,18 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from schedules import calendar
-from schedules.models import Booking, BookingStatus, EventKind, EventStatus, ScheduledEvent, SiteClosure, SiteDay
+from schedules.models import (
+    Booking,
+    BookingStatus,
+    EventKind,
+    EventStatus,
+    NationalCalendarYear,
+    NationalDayKind,
+    ScheduledEvent,
+    SiteClosure,
+    SiteDay,
+    SiteDayKind,
+)
 from trialsite.i18n import drug_name
 from trialsite.models import ProtocolVersion, Site
 
@@ -73,13 +84,63 @@ def schedule_rules(protocol_version_id: int) -> calendar.ScheduleRules:
     return _rules_cached(protocol_version_id, sha)
 
 
+def national_notices(country: str, years: Iterable[int]) -> dict[int, calendar.NationalYear]:
+    """The published national calendars (NationalCalendarYear) of `country` for `years`."""
+    # One query (a LEFT JOIN): a year recorded without days still overrides the package.
+    found: dict[int, tuple[set[dt.date], set[dt.date]]] = {}
+    rows = NationalCalendarYear.objects.filter(country=country, year__in=list(years)).values_list(
+        "year", "days__date", "days__kind"
+    )
+    for year, day, kind in rows:
+        holidays, workdays = found.setdefault(year, (set(), set()))
+        if day is not None:
+            (workdays if kind == NationalDayKind.WORKING else holidays).add(day)
+    return {y: calendar.NationalYear(y, frozenset(h), frozenset(w)) for y, (h, w) in found.items()}
+
+
 def working_calendar(site: Site, years: Iterable[int]) -> calendar.WorkingCalendar:
-    """Public holidays of the site's country plus the site's own closures, for `years`."""
+    """The site's working days for `years`: its country's calendar (a loaded State Council
+    notice where there is one, else the `holidays` package), its closures and its own make-up
+    working days."""
     years = list(years)
-    closures = SiteClosure.objects.filter(
+    closures: list[dt.date] = []
+    workdays: list[dt.date] = []
+    for day, kind in SiteClosure.objects.filter(
         site=site, date__gte=dt.date(min(years), 1, 1), date__lte=dt.date(max(years), 12, 31)
-    ).values_list("date", flat=True)
-    return calendar.public_calendar(site.country or "CN", years, closures)
+    ).values_list("date", "kind"):
+        (workdays if kind == SiteDayKind.WORKING else closures).append(day)
+    country = site.country or "CN"
+    return calendar.public_calendar(
+        country, years, closures, notices=national_notices(country, years), site_workdays=workdays
+    )
+
+
+def plans_to_recheck(*, site_ids: Iterable[int] | None, date_from: dt.date, date_to: dt.date) -> list[int]:
+    """Ids of the active plans with an open event whose window or planned date touches
+    [date_from, date_to]: the plans a calendar change on those days can move."""
+    qs = ScheduledEvent.objects.filter(
+        status__in=[EventStatus.PLANNED, EventStatus.BOOKED], plan__status="active"
+    ).filter(
+        Q(window_start__lte=date_to, window_end__gte=date_from)
+        | Q(planned_date__gte=date_from, planned_date__lte=date_to)
+    )
+    if site_ids is not None:
+        qs = qs.filter(site_id__in=list(site_ids))
+    return sorted(set(qs.values_list("plan_id", flat=True)))
+
+
+def booked_on_non_working_days(site: Site, *, date_from: dt.date, date_to: dt.date) -> list[Booking]:
+    """Active bookings of `site` on days it no longer works (a closure or notice recorded after
+    they were made): a person must move them."""
+    bookings = list(
+        Booking.objects.filter(site=site, status=BookingStatus.ACTIVE, date__gte=date_from, date__lte=date_to)
+        .select_related("participant", "event")
+        .order_by("date", "time")
+    )
+    if not bookings:
+        return []
+    cal = working_calendar(site, range(date_from.year, date_to.year + 1))
+    return [b for b in bookings if not cal.is_working_day(b.date)]
 
 
 def plan_events(participant_id: int) -> QuerySet[ScheduledEvent]:

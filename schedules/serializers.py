@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from schedules import selectors
+from schedules import calendar, selectors
 from schedules.models import Booking, CalendarFeed, ScheduledEvent, TreatmentPlan
 from trialsite.api.fields import IntegerIn
 
@@ -17,6 +18,12 @@ class BookingBrief(serializers.ModelSerializer[Booking]):
     class Meta:
         model = Booking
         fields = ["id", "date", "time", "deviation_reason"]
+
+
+class NoWorkingDayOut(serializers.Serializer[dict[str, str]]):
+    before = serializers.DateField(help_text="The last working day before the window.")
+    after = serializers.DateField(help_text="The first working day after the window.")
+    planned = serializers.DateField(help_text="The date the plan chose; booking it needs no protocol deviation.")
 
 
 class EventOut(serializers.ModelSerializer[ScheduledEvent]):
@@ -28,6 +35,15 @@ class EventOut(serializers.ModelSerializer[ScheduledEvent]):
     )
     sequence = serializers.IntegerField(source="ics_sequence")
     booking = serializers.SerializerMethodField()
+    original_planned_date = serializers.DateField(
+        read_only=True, help_text="The date the plan first gave; delays, bookings and actual dates never change it."
+    )
+    no_working_day_in_window = serializers.SerializerMethodField(
+        help_text=(
+            "Null, or when the whole window falls on non-working days (e.g. a cycle inside the Spring "
+            "Festival): the nearest working days before and after it, and the one the plan chose."
+        )
+    )
 
     class Meta:
         model = ScheduledEvent
@@ -41,15 +57,23 @@ class EventOut(serializers.ModelSerializer[ScheduledEvent]):
             "target_date",
             "window_start",
             "window_end",
+            "original_planned_date",
             "planned_date",
             "actual_date",
             "status",
             "delayed",
             "delay_reason",
+            "deviation_reason",
+            "no_working_day_in_window",
             "details",
             "sequence",
             "booking",
         ]
+
+    @extend_schema_field(NoWorkingDayOut(allow_null=True))
+    def get_no_working_day_in_window(self, event: ScheduledEvent) -> dict[str, str] | None:
+        flag = event.details.get(calendar.NO_WORKING_DAY)
+        return dict(flag) if flag else None
 
     def get_booking(self, event: ScheduledEvent) -> dict[str, Any] | None:
         booking = selectors.active_booking(event)
@@ -75,6 +99,11 @@ class ScheduleIn(serializers.Serializer[None]):
 class DelayIn(serializers.Serializer[None]):
     reason = serializers.CharField(max_length=200)
     new_date = serializers.DateField(required=False, help_text="Default: the protocol's delay (1 week).")
+    deviation_reason = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Investigators only: allows a delayed SCRT fraction beyond the maximum overall time.",
+    )
 
 
 class ActualIn(serializers.Serializer[None]):

@@ -17,9 +17,11 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -34,10 +36,13 @@ from schedules.models import (
     CalendarFeed,
     EventKind,
     EventStatus,
+    NationalCalendarDay,
+    NationalCalendarYear,
     PlanStatus,
     ScheduledEvent,
     SiteClosure,
     SiteDay,
+    SiteDayKind,
     TreatmentPlan,
 )
 from trialsite import roles
@@ -50,7 +55,16 @@ from trialsite.signals import cycle_rescheduled, plan_changed
 CALENDAR_EDITORS = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
 BOOKERS = (roles.RESEARCH_NURSE, roles.INVESTIGATOR, roles.API_CLIENT)
 BOOKING_RELATIONS = ["event", "participant", "site", "created_by", "deviation_recorded_by"]
-EVENT_FIELDS = ["order", "target_date", "window_start", "window_end", "planned_date", "details", "ics_sequence"]
+EVENT_FIELDS = [
+    "order",
+    "target_date",
+    "window_start",
+    "window_end",
+    "planned_date",
+    "original_planned_date",
+    "details",
+    "ics_sequence",
+]
 
 
 # --- Checks --------------------------------------------------------------------------------
@@ -132,6 +146,40 @@ def _fixed_dates(events: Iterable[ScheduledEvent]) -> dict[calendar.EventKey, ca
     return fixed
 
 
+def _check_scrt_overall_time(
+    plan: TreatmentPlan, participant: Participant, *, deviation_reason: str, by: User | None
+) -> bool:
+    """After a fraction was delayed or re-dated (and the plan re-made from it): refuse when the
+    fractions no longer fit the protocol's maximum overall time (5 × 5 Gy within 8 calendar days,
+    protocol `schedule.scrt.max_overall_days`), unless an investigator records a protocol
+    deviation. Returns True when the date stands as a recorded deviation."""
+    rules = selectors.schedule_rules(participant.protocol_version_id)
+    dates = [
+        e.date
+        for e in ScheduledEvent.objects.filter(plan=plan, kind=EventKind.SCRT_FRACTION).exclude(
+            status=EventStatus.CANCELLED
+        )
+    ]
+    days = calendar.scrt_overall_days(dates)
+    if days <= rules.scrt_max_overall_days:
+        return False
+    message = _(
+        "The SCRT fractions would take %(n)s calendar days, more than the protocol's maximum overall time of "
+        "%(max)s days; only an investigator can allow it, recording a protocol deviation with a reason."
+    ) % {"n": days, "max": rules.scrt_max_overall_days}
+    if not deviation_reason.strip():
+        raise RuleViolation(
+            message,
+            code="scrt_overall_time_exceeded",
+            errors={"deviation_reason": [message]},
+            extra={"overall_days": days, "max_overall_days": rules.scrt_max_overall_days},
+        )
+    if by is not None and not by.is_superuser and not roles.has_role(by, roles.INVESTIGATOR):
+        only = _("Only an investigator can record a protocol deviation.")
+        raise RuleViolation(only, code="scrt_overall_time_exceeded", errors={"deviation_reason": [only]})
+    return True
+
+
 def _changed(participant: Participant, events: Iterable[int] | None = None) -> None:
     """Tell the reminders (and anyone else) that this participant's events or bookings changed;
     sent once at the end of each service, inside its transaction. `events`: the ids of the only
@@ -155,6 +203,7 @@ def _replan(
     *,
     previous: dict[calendar.EventKey, dt.date],
     events: list[ScheduledEvent] | None = None,
+    remade: bool = False,
 ) -> set[int]:
     """Recompute every event from the fixed dates, save what changed (audited), bump the
     iCalendar SEQUENCE of moved events and tell dosing about every cycle whose day 1 moved.
@@ -173,15 +222,19 @@ def _replan(
             continue
         if event.status == EventStatus.CANCELLED:
             continue
-        moved = event.planned_date != item.planned
+        # A done event keeps the date it was planned for: its actual date is a separate fact.
+        planned = event.planned_date if event.actual_date is not None else item.planned
+        moved = event.planned_date != planned
         values = {
             "order": item.order,
             "target_date": item.target,
             "window_start": item.window_start,
             "window_end": item.window_end,
-            "planned_date": item.planned,
+            "planned_date": planned,
             "details": dict(item.details),
         }
+        if remade:
+            values["original_planned_date"] = planned
         if any(getattr(event, k) != v for k, v in values.items()):
             for k, v in values.items():
                 setattr(event, k, v)
@@ -219,6 +272,7 @@ def _new_event(plan: TreatmentPlan, participant: Participant, item: calendar.Pla
         window_start=item.window_start,
         window_end=item.window_end,
         planned_date=item.planned,
+        original_planned_date=item.planned,
         details=dict(item.details),
     )
 
@@ -262,10 +316,12 @@ def treatment_plan_create(
     cancelled = list(Booking.objects.select_for_update().filter(event__plan=plan, status=BookingStatus.ACTIVE))
     for booking in cancelled:
         _cancel_booking(booking, reason=gettext_noop("plan re-made"), now=now)
-    ScheduledEvent.objects.filter(plan=plan).update(status=EventStatus.PLANNED, delayed=False, delay_reason="")
+    ScheduledEvent.objects.filter(plan=plan).update(
+        status=EventStatus.PLANNED, delayed=False, delay_reason="", deviation_reason="", deviation_recorded_by=None
+    )
     plan.scrt_start_date = scrt_start_date
     plan.save(update_fields=["scrt_start_date", "updated_at"])
-    _replan(plan, participant, previous=previous)
+    _replan(plan, participant, previous=previous, remade=True)
     _changed(participant)
     _release_chairs(cancelled)
     return plan
@@ -360,8 +416,8 @@ def _insert_events_with_history(
         ids = [row[0] for row in cursor.fetchall()]
     columns = [
         "id", "plan_id", "participant_id", "site_id", "kind", "phase", "number", "order", "target_date",
-        "window_start", "window_end", "planned_date", "actual_date", "status", "delayed", "delay_reason",
-        "details", "uid", "ics_sequence", "updated_at",
+        "window_start", "window_end", "planned_date", "original_planned_date", "actual_date", "status",
+        "delayed", "delay_reason", "deviation_reason", "details", "uid", "ics_sequence", "updated_at",
     ]  # fmt: skip
     history = ScheduledEvent.history.model
     history_columns = [*columns, "history_date", "history_change_reason", "history_type", "history_user_id"]
@@ -377,7 +433,7 @@ def _insert_events_with_history(
         row = (
             f"{pk}\t{plan.pk}\t{participant.pk}\t{participant.site_id}\t{item.key.kind}\t{item.key.phase}\t"
             f"{item.key.number}\t{item.order}\t{item.target}\t{item.window_start}\t{item.window_end}\t"
-            f"{item.planned}\t\\N\tplanned\tf\t\t{details}\t{uuid.uuid4()}\t0\t{stamp}"
+            f"{item.planned}\t{item.planned}\t\\N\tplanned\tf\t\t\t{details}\t{uuid.uuid4()}\t0\t{stamp}"
         )
         lines.append(row + "\n")
         history_lines.append(f"{row}\t{stamp}\t\\N\t+\t{user}\n")
@@ -412,10 +468,12 @@ def event_delay(
     by: User | None,
     now: dt.datetime,
     new_date: dt.date | None = None,
+    deviation_reason: str = "",
 ) -> ScheduledEvent:
     """Delay an event (day-1 criteria not met, patient request, holiday): it moves to `new_date`
     (default: the protocol's delay, e.g. 1 week, moved to a working day), and everything after it
-    shifts. Its booking, and the bookings of events that shift, are cancelled."""
+    shifts. Its booking, and the bookings of events that shift, are cancelled. A delayed SCRT
+    fraction that breaks the maximum overall time needs an investigator's `deviation_reason`."""
     _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
     if not reason.strip():
         raise InvalidInput(_("Give the reason for the delay."), errors={"reason": [_("This field is required.")]})
@@ -452,6 +510,12 @@ def event_delay(
     event.full_clean(validate_constraints=False)
     event.save()
     _replan(event.plan, participant, previous=previous)
+    if event.kind == EventKind.SCRT_FRACTION and _check_scrt_overall_time(
+        event.plan, participant, deviation_reason=deviation_reason, by=by
+    ):
+        ScheduledEvent.objects.filter(pk=event.pk).update(
+            deviation_reason=deviation_reason.strip(), deviation_recorded_by=by
+        )
     _changed(participant)
     _release_chairs(cancelled)
     event.refresh_from_db()
@@ -522,6 +586,7 @@ def _check_booking_date(
     participant: Participant,
     day: dt.date,
     *,
+    time: dt.time,
     by: User | None,
     today: dt.date,
     deviation_reason: str,
@@ -530,11 +595,27 @@ def _check_booking_date(
     if day < today:
         message = _("The date is in the past.")
         raise RuleViolation(message, code="date_in_past", errors={"date": [message]})
+    site = participant.site
+    if not site.is_open_at(time):
+        message = _("%(t)s is outside the opening hours of %(site)s (%(a)s – %(b)s).") % {
+            "t": time.strftime("%H:%M"),
+            "site": site.code,
+            "a": site.opening_time.strftime("%H:%M"),
+            "b": site.closing_time.strftime("%H:%M"),
+        }
+        raise RuleViolation(message, code="outside_opening_hours", errors={"time": [message]})
     cal = selectors.working_calendar(participant.site, range(day.year, day.year + 1))
     if not cal.is_working_day(day):
         message = _("%(d)s is not a working day at %(site)s.") % {"d": day.isoformat(), "site": participant.site.code}
         raise RuleViolation(message, code="not_working_day", errors={"date": [message]})
     if event.window_start <= day <= event.window_end:
+        return False
+    if event.kind == EventKind.SCRT_FRACTION:
+        # A fraction's rule is the maximum overall time of all five, checked once the plan is
+        # re-made from this date (_check_scrt_overall_time), not a window of its own.
+        return False
+    if calendar.plan_choice_outside_window(event.details, day):
+        # The window has no working day and the plan itself chose this nearest one.
         return False
     if not deviation_reason.strip():
         message = _(
@@ -606,7 +687,9 @@ def booking_create(
         raise Conflict(_("This event is already booked; move the booking instead."), code="already_booked")
     if not event.is_open:
         raise Conflict(_("This event is done or cancelled."), code="event_closed")
-    deviation = _check_booking_date(event, participant, date, by=by, today=today, deviation_reason=deviation_reason)
+    deviation = _check_booking_date(
+        event, participant, date, time=time, by=by, today=today, deviation_reason=deviation_reason
+    )
     uses_chair = event.kind == EventKind.CYCLE_DAY1
     booking = Booking(
         event=event,
@@ -626,13 +709,28 @@ def booking_create(
             booking.save()
     except IntegrityError as exc:
         raise Conflict(_("This event is already booked."), code="already_booked") from exc
-    _changed(participant, _set_event_date(event, participant, date, status=EventStatus.BOOKED))
+    touched = _set_event_date(event, participant, date, status=EventStatus.BOOKED)
+    _check_fraction_booking(booking, event, participant, deviation_reason=deviation_reason, by=by)
+    _changed(participant, touched)
     if uses_chair:
         # Last, so that the site-day row (every booking of that site and day queues on it) is
         # held only from here to commit, not during the re-plan and the reminders' sync. A full
         # day raises Conflict and the whole booking rolls back.
         _take_chair(participant.site, date)
     return booking
+
+
+def _check_fraction_booking(
+    booking: Booking, event: ScheduledEvent, participant: Participant, *, deviation_reason: str, by: User | None
+) -> None:
+    """A booked SCRT fraction (and the fractions the re-plan moved after it) must still fit the
+    maximum overall time, or carry an investigator's recorded deviation."""
+    if event.kind != EventKind.SCRT_FRACTION:
+        return
+    if _check_scrt_overall_time(event.plan, participant, deviation_reason=deviation_reason, by=by):
+        booking.deviation_reason = deviation_reason.strip()
+        booking.deviation_recorded_by = by
+        booking.save(update_fields=["deviation_reason", "deviation_recorded_by"])
 
 
 def _set_event_date(event: ScheduledEvent, participant: Participant, day: dt.date, *, status: str) -> set[int]:
@@ -669,7 +767,13 @@ def booking_move(
     new_date = date or booking.date
     new_time = time or booking.time
     deviation = _check_booking_date(
-        event, participant, new_date, by=by, today=today, deviation_reason=deviation_reason or booking.deviation_reason
+        event,
+        participant,
+        new_date,
+        time=new_time,
+        by=by,
+        today=today,
+        deviation_reason=deviation_reason or booking.deviation_reason,
     )
     old_date = booking.date
     booking.date = new_date
@@ -684,6 +788,9 @@ def booking_move(
     booking.save()
     if event.planned_date != new_date:
         touched = _set_event_date(event, participant, new_date, status=EventStatus.BOOKED)
+        _check_fraction_booking(
+            booking, event, participant, deviation_reason=deviation_reason or booking.deviation_reason, by=by
+        )
     else:
         event.ics_sequence += 1  # the time changed: calendar clients must update
         event.save(update_fields=["ics_sequence", "updated_at"])
@@ -730,19 +837,128 @@ def booking_cancel(*, booking: Booking, by: User | None, reason: str = "", now: 
 
 
 @transaction.atomic
-def site_closure_create(*, site: Site, date: dt.date, reason: str, by: User | None) -> SiteClosure:
-    """Close a site for a day. Plans already made are not moved; bookings that day are refused
-    from now on (the site calendar shows the day closed)."""
+def site_closure_create(
+    *,
+    site: Site,
+    date: dt.date,
+    reason: str,
+    by: User | None,
+    kind: str = SiteDayKind.CLOSED,
+    now: dt.datetime | None = None,
+) -> SiteClosure:
+    """Close a site for a day, or (kind "working") open it on a day the national calendar has
+    off (a local make-up working day). Bookings that day are refused (or allowed) from now on,
+    and the site's plans are re-checked against the changed calendar (treatment_plan_recheck):
+    unbooked events move to a working day; booked events on a closed day are left for a person
+    to move and are listed by site_calendar_conflicts."""
     _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
     _check_site(by, site.pk)
-    closure = SiteClosure(site=site, date=date, reason=reason.strip())
+    closure = SiteClosure(site=site, date=date, kind=kind, reason=reason.strip())
     closure.full_clean(validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
             closure.save()
     except IntegrityError as exc:
-        raise Conflict(_("The site is already closed that day."), code="already_closed") from exc
+        raise Conflict(_("The site already has an entry for that day."), code="already_closed") from exc
+    # One site and one day: few plans, re-checked here (a national notice is a Celery task). A
+    # plan that cannot be re-made (an SCRT start not yet given that is now a closed day) does not
+    # stop the closure: it is reported (closure.recheck.refused) for a person to re-plan.
+    closure.recheck = plans_recheck(site_ids=[site.pk], date_from=date, date_to=date, now=now or timezone.now())
     return closure
+
+
+@dataclass
+class RecheckResult:
+    plans: int = 0
+    moved: int = 0
+    refused: dict[int, str] = field(default_factory=dict)  # plan id → why it could not be re-made
+
+
+@transaction.atomic
+def treatment_plan_recheck(*, plan_id: int, now: dt.datetime) -> set[int]:
+    """Re-make a plan from what people fixed (actual dates, delays, bookings) against today's
+    working calendar, after the calendar changed (a closure, a site make-up working day, a
+    national notice). Returns the ids of the events that moved. The system acts (no `by`)."""
+    plan = TreatmentPlan.objects.get(pk=plan_id)
+    participant = _lock_participant(plan.participant_id)
+    plan = TreatmentPlan.objects.select_for_update().get(pk=plan_id)
+    if participant.is_off_study or plan.status == PlanStatus.STOPPED:
+        return set()
+    events = _lock_events(plan)
+    changed = _replan(plan, participant, previous=_cycle_dates(events), events=events)
+    if changed:
+        _changed(participant, changed)
+    return changed
+
+
+def plans_recheck(
+    *, site_ids: Iterable[int] | None, date_from: dt.date, date_to: dt.date, now: dt.datetime
+) -> RecheckResult:
+    """Re-check every active plan with an open event around the changed days, one plan per
+    transaction (a trial-wide re-check must not hold every participant's lock at once)."""
+    result = RecheckResult()
+    for plan_id in selectors.plans_to_recheck(site_ids=site_ids, date_from=date_from, date_to=date_to):
+        result.plans += 1
+        try:
+            result.moved += len(treatment_plan_recheck(plan_id=plan_id, now=now))
+        except RuleViolation as exc:  # e.g. a not yet started plan whose SCRT start became a holiday
+            result.refused[plan_id] = exc.detail
+    return result
+
+
+@transaction.atomic
+def national_calendar_load(
+    *,
+    country: str,
+    year: int,
+    source: str,
+    days: Iterable[tuple[dt.date, str, str]],
+    by: User | None,
+    source_url: str = "",
+    published_on: dt.date | None = None,
+) -> NationalCalendarYear:
+    """Record a government's calendar notice for one year (its days off and its weekend days
+    that become working days), replacing what was recorded for that year; from then on it
+    overrides the `holidays` package for that year. Every plan of the country's sites is
+    re-checked against it by a Celery task after commit. Administrators only."""
+    if by is not None and not by.is_superuser:
+        raise NotPermitted(_("Only an administrator records the national calendar."))
+    notice, _created = NationalCalendarYear.objects.select_for_update().get_or_create(
+        country=country, year=year, defaults={"source": source.strip()}
+    )
+    notice.source = source.strip()
+    notice.source_url = source_url
+    notice.published_on = published_on
+    notice.loaded_by = by
+    notice.full_clean(validate_constraints=False, validate_unique=False)
+    notice.save()
+    rows = [NationalCalendarDay(calendar_year=notice, date=d, kind=k, name=n) for d, k, n in days]
+    errors: dict[str, list[str]] = {}
+    seen: set[dt.date] = set()
+    for row in rows:
+        try:
+            row.full_clean(exclude=["calendar_year"], validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            errors.setdefault(str(row.date), []).extend(exc.messages)
+        if row.date in seen:
+            errors.setdefault(str(row.date), []).append(str(_("The date is listed twice.")))
+        seen.add(row.date)
+    if errors:
+        raise InvalidInput(
+            _("The notice has invalid days."), errors={"days": [f"{d}: {' '.join(m)}" for d, m in errors.items()]}
+        )
+    notice.days.all().delete()
+    bulk_create_with_history(rows, NationalCalendarDay, default_user=by)
+    national_calendar_changed(notice)
+    return notice
+
+
+def national_calendar_changed(notice: NationalCalendarYear) -> None:
+    """After commit, re-check every plan of the notice's country against it (a Celery task:
+    trial-wide work)."""
+    from schedules import tasks
+
+    transaction.on_commit(lambda: tasks.national_calendar_recheck.delay(notice.country, notice.year))
 
 
 @transaction.atomic

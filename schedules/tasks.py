@@ -87,3 +87,21 @@ def reminder_digests() -> dict[str, int]:
     from schedules import digests
 
     return digests.digests_send_due(now=clock.now(), get_transport=get_transport)
+
+
+@shared_task(name="schedules.tasks.national_calendar_recheck", ignore_result=True)
+def national_calendar_recheck(country: str, year: int) -> dict[str, int]:
+    """After a national calendar notice was recorded: re-check every plan of the country's sites
+    with an open event in that year (one plan per transaction)."""
+    import datetime as dt
+
+    from schedules import services
+    from trialsite.models import Site
+
+    site_ids = list(Site.objects.filter(country=country).values_list("pk", flat=True))
+    result = services.plans_recheck(
+        site_ids=site_ids, date_from=dt.date(year, 1, 1), date_to=dt.date(year, 12, 31), now=clock.now()
+    )
+    if result.refused:
+        log.warning("national calendar %s %s: plans that could not be re-made: %s", country, year, result.refused)
+    return {"plans": result.plans, "moved": result.moved, "refused": len(result.refused)}

@@ -223,7 +223,16 @@ class SiteReferenceRangeInline(admin.TabularInline[SiteReferenceRange, Site]):
 
 @admin.register(Site)
 class SiteAdmin(NoDeleteMixin, SimpleHistoryAdmin):
-    list_display = ["code", "name", "name_zh", "city", "time_zone", "infusion_chairs_per_day"]
+    list_display = [
+        "code",
+        "name",
+        "name_zh",
+        "city",
+        "time_zone",
+        "opening_time",
+        "closing_time",
+        "infusion_chairs_per_day",
+    ]
     search_fields = ["code", "name", "name_zh", "city"]
     inlines = [SiteReferenceRangeInline]
 

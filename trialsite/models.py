@@ -3,6 +3,7 @@ and their dated measurements and lab results."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -88,6 +89,11 @@ class Site(models.Model):
     infusion_chairs_per_day = models.PositiveIntegerField(
         _("infusion chairs per day"), validators=[MinValueValidator(1)]
     )
+    # Local time at the site (time_zone). A booking outside these hours is refused (issue 12 §3):
+    # a visit at 00:00 is a typing mistake, not a plan. 07:30–17:30 covers the outpatient and
+    # day-ward hours of the participating hospitals; each site sets its own.
+    opening_time = models.TimeField(_("opening time"), default=dt.time(7, 30), db_default=dt.time(7, 30))
+    closing_time = models.TimeField(_("closing time"), default=dt.time(17, 30), db_default=dt.time(17, 30))
 
     history = HistoricalRecords()
 
@@ -95,6 +101,11 @@ class Site(models.Model):
         verbose_name = _("site")
         verbose_name_plural = _("sites")
         ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(opening_time__lt=models.F("closing_time")), name="site_opening_before_closing"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.name_in(get_language())}"
@@ -102,6 +113,10 @@ class Site(models.Model):
     def name_in(self, language: str | None) -> str:
         """The site's name for a reader of `language` (the Chinese name where there is one)."""
         return self.name_zh if language == "zh-hans" and self.name_zh else self.name
+
+    def is_open_at(self, time: dt.time) -> bool:
+        """Whether a visit may start at `time` (local): from opening time, before closing time."""
+        return self.opening_time <= time < self.closing_time
 
 
 class SiteReferenceRange(models.Model):

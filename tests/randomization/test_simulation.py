@@ -135,3 +135,39 @@ def test_command_json_with_trial(trial: object, capsys: pytest.CaptureFixture[st
 def test_command_refuses_bad_block_sizes() -> None:
     with pytest.raises(CommandError):
         call_command("simulate_randomization", "--method", "blocks", "--block-sizes", "3", "--runs", "1", "--json")
+
+
+def test_command_efron_uses_p(capsys: pytest.CaptureFixture[str]) -> None:
+    # Efron's coin with p = 1 always allocates to the arm behind: the imbalance never exceeds 1
+    # and an even-sized trial ends balanced (Efron, Biometrika 1971;58:403). The default p = 2/3
+    # leaves larger imbalances, so this fails if --p is ignored.
+    call_command("simulate_randomization", "--method", "efron", "--p", "1", "--n", "40", "--runs", "30", "--json")
+    data = json.loads(capsys.readouterr().out)
+    assert data["mean_max_abs_imbalance"] == 1
+    assert data["mean_abs_final_imbalance"] == 0
+    call_command("simulate_randomization", "--method", "efron", "--n", "40", "--runs", "30", "--json")
+    assert json.loads(capsys.readouterr().out)["mean_max_abs_imbalance"] > 1
+
+
+def test_command_minimization_uses_p(capsys: pytest.CaptureFixture[str]) -> None:
+    # Unstratified minimization with p = 1 is deterministic balancing too.
+    call_command(
+        "simulate_randomization", "--method", "minimization", "--p", "1", "--n", "40", "--runs", "30", "--json"
+    )
+    assert json.loads(capsys.readouterr().out)["mean_max_abs_imbalance"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--method", "blocks", "--p", "0.7"], "--p"),
+        (["--method", "simple", "--p", "0.7"], "--p"),
+        (["--method", "efron", "--block-sizes", "4,6"], "--block-sizes"),
+        (["--method", "efron", "--imbalance", "variance"], "--imbalance"),
+        (["--method", "minimization", "--block-sizes", "4"], "--block-sizes"),
+        (["--method", "efron", "--efron-p", "0.7"], "--p"),
+    ],
+)
+def test_command_refuses_a_flag_of_another_method(args: list[str], flag: str) -> None:
+    with pytest.raises(CommandError, match=flag):
+        call_command("simulate_randomization", *args, "--runs", "1", "--json")

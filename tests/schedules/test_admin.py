@@ -106,7 +106,13 @@ def test_site_calendar_day_and_week(plan: TreatmentPlan, nurse: Any, api_client_
 def test_site_closure_through_the_admin(nurse: Any, site: Any) -> None:
     client = _login(nurse)
     client.post("/admin/schedules/siteclosure/add/", {"site": site.pk, "date": "2026-03-18", "reason": "power works"})
-    assert SiteClosure.objects.filter(site=site, date=D(2026, 3, 18)).exists()
+    assert SiteClosure.objects.filter(site=site, date=D(2026, 3, 18), kind="closed").exists()
+    # A make-up working day (issue 13): the site works on Saturday 21 March.
+    client.post(
+        "/admin/schedules/siteclosure/add/",
+        {"site": site.pk, "date": "2026-03-21", "kind": "working", "reason": "Saturday clinic"},
+    )
+    assert SiteClosure.objects.filter(site=site, date=D(2026, 3, 21), kind="working").exists()
 
 
 def test_timeline_and_calendar_render_in_chinese(plan: TreatmentPlan, nurse: Any) -> None:

@@ -257,24 +257,25 @@ def test_booking_queries_do_not_grow_with_the_plan_or_its_reminders(
     # of statements and re-syncs the reminders of the events it changed only. Counted inside the
     # test's transaction (the service's atomic block and the booking's insert each add a
     # SAVEPOINT and a RELEASE): the token with the caller's roles and sites, the event; locks of
-    # participant and event, the duplicate check, the site's closures; the booking and its
-    # history row; the plan's events, the event and its history row, rules, closures; the
+    # participant and event, the duplicate check, the site's closures and national notices; the
+    # booking and its history row; the plan's events, the event and its history row, rules,
+    # closures and notices; the
     # reminders (participant, plan, rules, the events, their rows); the chair (site, day row,
     # count); the response's site.
     client = api(api_client_user)
     c1 = _c(plan)
-    with django_assert_max_num_queries(26):
+    with django_assert_max_num_queries(28):
         created = _book(client, c1, c1.planned_date)  # nothing else moves
     assert created.status_code == 201
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(21):
         assert client.delete(f"{URL}{created.json()['id']}/").status_code == 204
     # A day later: 30 events move (one bulk update and one history insert), their reminders are
     # re-made (one cancel, one insert), and dosing looks for the sheet of each of the 8 cycles
     # whose day 1 moved (3 statements each).
-    with django_assert_max_num_queries(26 + 4 + 8 * 3):
+    with django_assert_max_num_queries(28 + 4 + 8 * 3):
         created = _book(client, c1, c1.planned_date + dt.timedelta(days=1))
     assert created.status_code == 201
-    with django_assert_max_num_queries(20 + 4 + 8 * 3):
+    with django_assert_max_num_queries(21 + 4 + 8 * 3):
         assert client.delete(f"{URL}{created.json()['id']}/").status_code == 204
 
 

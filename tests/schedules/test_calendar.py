@@ -243,3 +243,85 @@ def test_every_accepted_start_gives_a_consistent_plan(start: dt.date, arm: str) 
 def test_empty_calendar_has_only_weekends() -> Any:
     cal = WorkingCalendar()
     assert cal.is_working_day(D(2026, 2, 17)) and not cal.is_working_day(D(2026, 2, 14))
+
+
+# --- Calendar edges (issue 13) ---------------------------------------------------------------
+
+
+def _event(plan: list[cal_.PlannedEvent], kind: str, phase: str, number: int) -> cal_.PlannedEvent:
+    return next(e for e in plan if e.key == EventKey(kind, phase, number))
+
+
+@pytest.mark.parametrize(
+    ("start", "window"),
+    [
+        # Fractions 16, 19–22 Jan: C1 on 29 Jan, C2's window 16–22 Feb.
+        (D(2026, 1, 16), (D(2026, 2, 16), D(2026, 2, 22))),
+        # Fractions 19–23 Jan: C1 on 30 Jan, C2's window 17–23 Feb.
+        (D(2026, 1, 19), (D(2026, 2, 17), D(2026, 2, 23))),
+    ],
+)
+def test_a_cycle_window_inside_the_spring_festival_is_flagged(start: dt.date, window: tuple[dt.date, dt.date]) -> None:
+    # 2026 notice: 15–23 Feb off, Sat 14 Feb worked; so 14 Feb is the last working day before the
+    # window and Tue 24 Feb the first after it.
+    plan = build_plan(_rules(), arm="experimental", scrt_start=start, cal=CN)
+    c2 = _event(plan, CYCLE_DAY1, "neoadjuvant", 2)
+    assert (c2.window_start, c2.window_end) == window
+    assert c2.details[cal_.NO_WORKING_DAY] == {"before": "2026-02-14", "after": "2026-02-24", "planned": "2026-02-24"}
+    assert c2.planned == D(2026, 2, 24)
+    assert cal_.plan_choice_outside_window(c2.details, D(2026, 2, 24))
+    assert not cal_.plan_choice_outside_window(c2.details, D(2026, 2, 25))
+    flagged = [e.key for e in plan if cal_.NO_WORKING_DAY in e.details]
+    assert flagged == [c2.key]
+
+
+def test_no_flag_when_the_window_has_a_working_day() -> None:
+    plan = build_plan(_rules(), arm="experimental", scrt_start=D(2026, 3, 4), cal=CN)
+    assert not any(cal_.NO_WORKING_DAY in e.details for e in plan)
+    assert CN.nearest_working_days((D(2026, 2, 13), D(2026, 2, 16))) is None  # Fri 13 Feb works
+
+
+@pytest.mark.parametrize(
+    ("dates", "days"),
+    [
+        ([D(2026, 3, 2), D(2026, 3, 3), D(2026, 3, 4), D(2026, 3, 5), D(2026, 3, 6)], 5),
+        ([D(2026, 3, 4), D(2026, 3, 5), D(2026, 3, 6), D(2026, 3, 9), D(2026, 3, 11)], 8),
+        ([D(2026, 3, 4), D(2026, 3, 5), D(2026, 3, 6), D(2026, 3, 9), D(2026, 3, 12)], 9),
+        ([], 0),
+    ],
+)
+def test_scrt_overall_days_counts_both_ends(dates: list[dt.date], days: int) -> None:
+    assert cal_.scrt_overall_days(dates) == days
+
+
+def test_a_published_notice_replaces_the_package_for_its_year() -> None:
+    # A synthetic notice for 2026 (test data, not a real notice): only 2 Feb off, Sat 7 Feb worked.
+    notice = cal_.NationalYear(2026, frozenset({D(2026, 2, 2)}), frozenset({D(2026, 2, 7)}))
+    cal = public_calendar("CN", [2026, 2027], notices={2026: notice})
+    assert not cal.is_working_day(D(2026, 2, 2))
+    assert cal.is_working_day(D(2026, 2, 7))
+    assert cal.is_working_day(D(2026, 2, 17))  # the package's Spring Festival no longer applies
+    assert not cal.is_working_day(D(2026, 2, 14))  # nor its make-up Saturday
+    assert not cal.is_working_day(D(2027, 2, 8))  # 2027 still from the package
+
+
+def test_a_site_make_up_working_day_and_a_closure() -> None:
+    cal = public_calendar("CN", [2026], [D(2026, 3, 4)], site_workdays=[D(2026, 3, 7), D(2026, 2, 17)])
+    assert cal.is_working_day(D(2026, 3, 7))  # a Saturday the site works
+    assert cal.is_working_day(D(2026, 2, 17))  # a holiday the site works
+    assert not cal.is_working_day(D(2026, 3, 4))  # a closed Wednesday
+    assert cal.with_closures([D(2026, 3, 5)]).is_working_day(D(2026, 3, 7))
+
+
+def test_a_given_first_fraction_is_not_checked_again() -> None:
+    # Fraction 1 was given on Wed 4 March; the site records a closure on that day afterwards.
+    closed = CN.with_closures([D(2026, 3, 4)])
+    fixed = {EventKey(FRACTION, "scrt", 1): Fixed(D(2026, 3, 4))}
+    plan = build_plan(_rules(), arm="experimental", scrt_start=D(2026, 3, 4), cal=closed, fixed=fixed)
+    assert [e.planned for e in plan if e.key.kind == FRACTION] == [
+        D(2026, 3, 4),
+        D(2026, 3, 5),
+        D(2026, 3, 6),
+        D(2026, 3, 9),
+        D(2026, 3, 10),
+    ]

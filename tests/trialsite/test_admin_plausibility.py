@@ -170,6 +170,8 @@ def test_a_site_reference_range_takes_a_unit_of_its_analyte_and_a_plausible_uln(
         "city": site.city,
         "country": site.country,
         "time_zone": site.time_zone,
+        "opening_time": "07:30",
+        "closing_time": "17:30",
         "infusion_chairs_per_day": site.infusion_chairs_per_day,
         "reference_ranges-TOTAL_FORMS": str(len(ranges)),
         "reference_ranges-INITIAL_FORMS": str(len(ranges)),

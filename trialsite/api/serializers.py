@@ -16,7 +16,17 @@ from trialsite.models import LabResult, Language, Measurement, MeasurementKind, 
 class SiteOut(serializers.ModelSerializer[Site]):
     class Meta:
         model = Site
-        fields = ["id", "code", "name", "name_zh", "city", "time_zone", "infusion_chairs_per_day"]
+        fields = [
+            "id",
+            "code",
+            "name",
+            "name_zh",
+            "city",
+            "time_zone",
+            "opening_time",
+            "closing_time",
+            "infusion_chairs_per_day",
+        ]
 
 
 class TrialOut(serializers.ModelSerializer[Trial]):

@@ -18,6 +18,23 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from randomization import methods, simulation
 from trialsite.models import Trial
 
+# Options that belong to some methods only (option name → the methods it applies to). Giving one
+# for another method is an error: a silently ignored flag makes a simulation report lie.
+METHOD_FLAGS: dict[str, tuple[str, ...]] = {
+    "p": ("minimization", "efron"),
+    "imbalance": ("minimization",),
+    "block_sizes": ("blocks",),
+}
+
+
+def _check_flags(method: str, options: dict[str, Any]) -> None:
+    if options.get("efron_p") is not None:
+        raise CommandError("--efron-p was removed: use --p, the chosen method's probability (minimization or efron).")
+    for name, applies_to in METHOD_FLAGS.items():
+        if options.get(name) not in (None, "") and method not in applies_to:
+            flag = "--" + name.replace("_", "-")
+            raise CommandError(f"{flag} does not apply to --method {method} (only to {', '.join(applies_to)}).")
+
 
 class Command(BaseCommand):
     help = "Simulate randomization methods: balance and predictability."
@@ -26,9 +43,14 @@ class Command(BaseCommand):
         parser.add_argument("--trial", help="Registry id; its factors and distributions are used.")
         parser.add_argument("--method", choices=methods.METHODS, help="Default: the trial's method or minimization.")
         parser.add_argument("--block-sizes", help="Permuted blocks: sizes, e.g. 4,6.")
-        parser.add_argument("--p", type=float, help="Minimization: probability of the minimizing arm.")
-        parser.add_argument("--efron-p", type=float, help="Efron's biased coin: p.")
-        parser.add_argument("--imbalance", choices=methods.IMBALANCE_MEASURES)
+        parser.add_argument(
+            "--p",
+            type=float,
+            help="The method's probability: minimization's for the minimizing arm, Efron's for the arm behind.",
+        )
+        # Replaced by --p (issue 13); kept only to say so instead of argparse's "unrecognized".
+        parser.add_argument("--efron-p", type=float, help="Removed: use --p.")
+        parser.add_argument("--imbalance", choices=methods.IMBALANCE_MEASURES, help="Minimization only.")
         parser.add_argument("--n", type=int, default=102, help="Participants per simulated trial (default 102).")
         parser.add_argument("--runs", type=int, default=10_000, help="Simulated trials (default 10000).")
         parser.add_argument("--seed", type=int, default=20250422, help="Seed of the simulation (not the trial's).")
@@ -53,6 +75,7 @@ class Command(BaseCommand):
                 raise CommandError(f"Unknown trial {options['trial']!r}.")
             definition = trial.definition
         method = options["method"] or definition.get("randomization", {}).get("method", "minimization")
+        _check_flags(method, options)
         try:
             config = self._config(definition, method, options)
             distributions = self._distributions(definition, config, options)
@@ -66,7 +89,8 @@ class Command(BaseCommand):
                 if other == method:
                     compared.append((config, summary))
                     continue
-                other_config = self._config(definition, other, options)
+                # The method-specific flags were given for `method`; the others run as the protocol says.
+                other_config = self._config(definition, other, {**options, **dict.fromkeys(METHOD_FLAGS)})
                 compared.append((other_config, self._run(other_config, distributions, options)))
             self._write_html(options["html"], compared, options)
         if options["json"]:
@@ -79,9 +103,8 @@ class Command(BaseCommand):
     def _config(self, definition: dict[str, Any], method: str, options: dict[str, Any]) -> methods.Config:
         overrides: dict[str, Any] = {"method": method}
         if options["p"] is not None:
-            overrides["p"] = options["p"]
-        if options["efron_p"] is not None:
-            overrides["efron_p"] = options["efron_p"]
+            # One flag, the chosen method's own probability (PRODUCT.md §6).
+            overrides["efron_p" if method == "efron" else "p"] = options["p"]
         if options["imbalance"]:
             overrides["imbalance"] = options["imbalance"]
         if options["block_sizes"]:
