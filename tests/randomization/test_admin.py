@@ -122,10 +122,18 @@ def test_statistician_creates_and_activates_a_scheme(statistician: User, trial: 
     assert response.status_code == 200
     scheme = RandomizationScheme.objects.get()
     assert scheme.config["method"] == "blocks" and scheme.status == "draft"
+    action = {"action": "activate", "_selected_action": [scheme.pk]}
+    asked = client.post("/admin/randomization/randomizationscheme/", action)
+    # First a page that says what activation does; nothing activated yet.
+    assert asked.status_code == 200 and "open randomization for" in asked.content.decode()
+    scheme.refresh_from_db()
+    assert scheme.status == "draft"
     client.post(
         "/admin/randomization/randomizationscheme/",
-        {"action": "activate", "_selected_action": [scheme.pk]},
+        {**action, "confirm": "yes", "activation_reason": "go-live after the ethics approval of 2026-02-20"},
         follow=True,
     )
     scheme.refresh_from_db()
     assert scheme.status == "active" and len(scheme.commitment) == 64
+    latest = scheme.history.order_by("-history_id").first()
+    assert latest is not None and latest.history_change_reason == "go-live after the ethics approval of 2026-02-20"
