@@ -103,6 +103,15 @@ def test_actual_date_is_confirmed_then_corrected_with_a_reason(
     first.refresh_from_db()
     assert first.actual_date == yesterday
 
+    # The event's history: who corrected it, when (Shanghai time), why, from what to what; no revert.
+    page.goto(f"{live_server.url}/admin/schedules/scheduledevent/{first.pk}/history/")
+    page.wait_for_selector("#change-history")
+    table = page.inner_text("#change-history")
+    assert "录入错误：实际为前一天" in table and "nurse" in table and "系统" in table
+    assert today.isoformat() in table and yesterday.isoformat() in table
+    assert "Deleted user" not in table and page.locator('input[name="_save"]').count() == 0
+    page.screenshot(path=str(_shot("actual_date_history")), full_page=True)
+
 
 def _shot(name: str) -> Any:
     from tests.e2e.conftest import ARTIFACTS
