@@ -5,11 +5,13 @@ dosing.services; staff see only their sites' sheets; nothing is deleted."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -22,7 +24,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from dosing import pdf, services, wording
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
-from trialsite import clock, i18n, roles, selectors
+from trialsite import clock, confirm, i18n, roles, selectors
 from trialsite.admin import (
     DRUG_COLUMN,
     DRUG_FILTER,
@@ -143,7 +145,12 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     def _transition(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
         sheet = self._get(request, pk)
         if request.method == "POST":
-            self._apply(request, sheet, action)
+            if action == "release":
+                page = self._release_confirmation(request, [sheet])
+                if page is not None:
+                    return page
+            else:
+                self._apply(request, sheet, action)
         return HttpResponseRedirect(reverse("admin:dosing_dosesheet_change", args=[sheet.pk]))
 
     def verify_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -152,10 +159,44 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     def release_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         return self._transition(request, pk, "release")
 
-    def _apply(self, request: HttpRequest, sheet: DoseSheet, action: str) -> bool:
-        service = services.dose_sheet_verify if action == "verify" else services.dose_sheet_release
+    def _release_confirmation(self, request: HttpRequest, sheets: list[DoseSheet]) -> HttpResponse | None:
+        """Release is final: first a page that says what it does to which sheets, with a note
+        field; sheets the service would refuse are named at once (tried and rolled back)."""
+        by = roles.actor(request.user)
+        note = request.POST.get("release_note", "")
+        if request.POST.get("confirm"):
+            for sheet in sheets:
+                self._apply(request, sheet, "release", note=note)
+            return None
+        allowed = []
+        for sheet in sheets:
+            attempt = functools.partial(services.dose_sheet_release, sheet=sheet, by=by, now=clock.now())
+            refused = confirm.refusal(attempt)
+            if refused is None:
+                allowed.append(sheet)
+            else:
+                show_error(request, refused)
+        if not allowed:
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Release dose sheets"),
+            "opts": self.model._meta,
+            "sheets": allowed,
+            "single": len(sheets) == 1
+            and request.resolver_match is not None
+            and request.resolver_match.url_name == "dosing_dosesheet_release",
+            "note": note,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/dosing/dosesheet/release_confirm.html", context)
+
+    def _apply(self, request: HttpRequest, sheet: DoseSheet, action: str, *, note: str = "") -> bool:
         try:
-            service(sheet=sheet, by=roles.actor(request.user), now=clock.now())
+            if action == "verify":
+                services.dose_sheet_verify(sheet=sheet, by=roles.actor(request.user), now=clock.now())
+            else:
+                services.dose_sheet_release(sheet=sheet, by=roles.actor(request.user), now=clock.now(), reason=note)
         except ApplicationError as exc:
             show_error(request, exc)
             return False
@@ -169,9 +210,8 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
             self._apply(request, sheet, "verify")
 
     @admin.action(description=_("Double-check and release the selected sheets (pharmacist 2)"))
-    def release_selected(self, request: HttpRequest, queryset: QuerySet[DoseSheet]) -> None:
-        for sheet in queryset.order_by("pk"):
-            self._apply(request, sheet, "release")
+    def release_selected(self, request: HttpRequest, queryset: QuerySet[DoseSheet]) -> HttpResponse | None:
+        return self._release_confirmation(request, list(queryset.order_by("pk")))
 
     def prepare_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("dosing.prepare_dosesheet"):

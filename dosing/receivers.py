@@ -8,12 +8,17 @@ import datetime as dt
 from typing import Any
 
 from django.dispatch import receiver
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 
 from dosing import services
 from trialsite import clock
 from trialsite.models import Participant
-from trialsite.signals import clinical_data_recorded, cycle_rescheduled, participant_withdrawn
+from trialsite.signals import (
+    clinical_data_recorded,
+    cycle_rescheduled,
+    participant_withdrawal_effects,
+    participant_withdrawn,
+)
 
 # Why a sheet was voided or superseded, stored in English (dosing.wording translates on display).
 END_NEW_RECORD = gettext_noop("new %(kind)s recorded")
@@ -50,3 +55,12 @@ def on_cycle_rescheduled(
 @receiver(participant_withdrawn, dispatch_uid="dosing.participant_withdrawn")
 def on_participant_withdrawn(sender: Any, participant: Participant, **kwargs: Any) -> None:
     services.dose_sheets_void_for_withdrawal(participant=participant, now=clock.now())
+
+
+@receiver(participant_withdrawal_effects, dispatch_uid="dosing.withdrawal_effects")
+def withdrawal_effects(sender: Any, participant: Participant, **kwargs: Any) -> list[str]:
+    """What on_participant_withdrawn would void (released sheets stay: the drugs were made)."""
+    from dosing.models import UNRELEASED_STATUSES, DoseSheet
+
+    n = DoseSheet.objects.filter(participant=participant, status__in=UNRELEASED_STATUSES).count()
+    return [ngettext("%(n)s unreleased dose sheet voided", "%(n)s unreleased dose sheets voided", n) % {"n": n}]

@@ -52,6 +52,13 @@ def current_sheet(*, participant_id: int, phase: str, cycle_number: int) -> Dose
     )
 
 
+def released_cycles(*, participant_id: int) -> set[tuple[str, int]]:
+    """The (phase, cycle number) of the participant's cycles whose current sheet was released:
+    the pharmacy prepared drugs for that day 1 (schedules asks before re-dating it)."""
+    rows = DoseSheet.objects.filter(participant_id=participant_id, status=SheetStatus.RELEASED)
+    return set(rows.values_list("phase", "cycle_number"))
+
+
 def translate_messages(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Stored warnings/blockers in the reader's language (the English template is the msgid; a
     drug parameter, stored as the protocol's English name, is named in the reader's language)."""

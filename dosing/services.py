@@ -486,10 +486,22 @@ def dose_sheet_verify(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseSh
     return sheet
 
 
+# A note on an act goes to the history row's change reason (simple-history's 100 characters).
+NOTE_MAX = 100
+
+
+def _check_note(note: str) -> None:
+    if len(note.strip()) > NOTE_MAX:
+        message = _("At most %(n)s characters.") % {"n": NOTE_MAX}
+        raise InvalidInput(message, errors={"reason": [message]})
+
+
 @transaction.atomic
-def dose_sheet_release(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseSheet:
-    """Second, independent pharmacist check and release (two-person rule, also a DB constraint)."""
+def dose_sheet_release(*, sheet: DoseSheet, by: User, now: dt.datetime, reason: str = "") -> DoseSheet:
+    """Second, independent pharmacist check and release (two-person rule, also a DB constraint).
+    `reason`: the releasing pharmacist's note, kept as typed in the sheet's history."""
     _require_role(by, roles.PHARMACIST)
+    _check_note(reason)
     sheet = checked(_locked(sheet))
     _require_site(by, sheet.participant)
     if sheet.status != SheetStatus.VERIFIED:
@@ -505,6 +517,7 @@ def dose_sheet_release(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseS
     sheet.status = SheetStatus.RELEASED
     sheet.released_by = by
     sheet.released_at = now
+    sheet._change_reason = reason.strip() or None  # type: ignore[attr-defined]  # simple-history
     sheet.save(update_fields=["status", "released_by", "released_at"])
     return sheet
 

@@ -4,11 +4,13 @@ schemes and the allocation record (statistician only; the seed has no admin at a
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -23,7 +25,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from randomization import selectors, services
 from randomization.models import Allocation, ParticipantToRandomize, RandomizationScheme, ScreeningAssessment
-from trialsite import clock, i18n, roles
+from trialsite import clock, confirm, i18n, roles
 from trialsite import selectors as registry
 from trialsite.admin import (
     ARM_FILTER,
@@ -355,16 +357,44 @@ class RandomizationSchemeAdmin(NoDeleteMixin, SimpleHistoryAdmin):
             return HttpResponseRedirect(request.get_full_path())
 
     @admin.action(description=_("Activate (publish the commitment and freeze the configuration)"))
-    def activate(self, request: HttpRequest, queryset: QuerySet[RandomizationScheme]) -> None:
-        for scheme in queryset:
-            try:
-                activated = services.scheme_activate(scheme=scheme, by=roles.actor(request.user), now=clock.now())
-            except ApplicationError as exc:
-                show_error(request, exc)
-            else:
-                messages.success(
-                    request, _("%(s)s activated; commitment %(c)s.") % {"s": activated, "c": activated.commitment}
-                )
+    def activate(self, request: HttpRequest, queryset: QuerySet[RandomizationScheme]) -> HttpResponse | None:
+        """Activation cannot be undone: first a page that says what it does (from the data),
+        with a reason field; schemes the service would refuse are named at once."""
+        by = roles.actor(request.user)
+        schemes = list(queryset.select_related("trial").order_by("pk"))
+        reason = request.POST.get("activation_reason", "")
+        if request.POST.get("confirm"):
+            for scheme in schemes:
+                try:
+                    activated = services.scheme_activate(scheme=scheme, by=by, now=clock.now(), reason=reason)
+                except ApplicationError as exc:
+                    show_error(request, exc)
+                else:
+                    messages.success(
+                        request, _("%(s)s activated; commitment %(c)s.") % {"s": activated, "c": activated.commitment}
+                    )
+            return None
+        rows = []
+        for scheme in schemes:
+            attempt = functools.partial(services.scheme_activate, scheme=scheme, by=by, now=clock.now())
+            refused = confirm.refusal(attempt)
+            if refused is not None:
+                show_error(request, refused)
+                continue
+            active = RandomizationScheme.objects.filter(trial=scheme.trial, status="active").first()
+            allocations = Allocation.objects.filter(scheme=active).count() if active else 0
+            rows.append({"scheme": scheme, "active": active, "allocations": allocations})
+        if not rows:
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Activate a randomization scheme"),
+            "opts": self.model._meta,
+            "rows": rows,
+            "reason": reason,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/randomization/scheme_activate_confirm.html", context)
 
 
 def _method_name(code: str) -> str:

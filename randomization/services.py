@@ -289,11 +289,21 @@ def _config_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Kept in the history row's change reason (simple-history's 100 characters).
+ACTIVATION_REASON_MAX = 100
+
+
 @transaction.atomic
-def scheme_activate(*, scheme: RandomizationScheme, by: User | None, now: dt.datetime) -> RandomizationScheme:
+def scheme_activate(
+    *, scheme: RandomizationScheme, by: User | None, now: dt.datetime, reason: str = ""
+) -> RandomizationScheme:
     """Create the secret seed, publish the commitment, freeze the configuration. A previously
-    active scheme of the trial becomes superseded (allocations continue under the new one)."""
+    active scheme of the trial becomes superseded (allocations continue under the new one).
+    `reason` (why now: go-live, amendment) is kept as typed in the scheme's history."""
     _require_role(by, (roles.STATISTICIAN,), _("Only the statistician activates a randomization scheme."))
+    if len(reason.strip()) > ACTIVATION_REASON_MAX:
+        message = _("At most %(n)s characters.") % {"n": ACTIVATION_REASON_MAX}
+        raise InvalidInput(message, errors={"reason": [message]})
     # Lock order: the trial's schemes by primary key, then its allocation-state row (randomize
     # locks only the latter).
     locked = list(RandomizationScheme.objects.select_for_update().filter(trial_id=scheme.trial_id).order_by("pk"))
@@ -312,6 +322,7 @@ def scheme_activate(*, scheme: RandomizationScheme, by: User | None, now: dt.dat
     scheme.status = SchemeStatus.ACTIVE
     scheme.activated_at = now
     scheme.activated_by = by
+    scheme._change_reason = reason.strip() or None  # type: ignore[attr-defined]  # simple-history
     scheme.save(update_fields=["commitment", "status", "activated_at", "activated_by"])
     # The trial's allocation-state row (randomize's lock) follows the active scheme. A first
     # scheme starts from the empty state; after an amendment the state is replayed from the

@@ -66,7 +66,10 @@ class DelayForm(forms.Form):
 
 class ActualForm(forms.Form):
     event = forms.IntegerField(widget=forms.HiddenInput)
+    # No default: the date is typed, never assumed to be today.
     actual_date = forms.DateField(label=_("actual date"), widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(label=_("reason for the correction"), max_length=100, required=False)
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
 
 class BookForm(forms.Form):
@@ -153,7 +156,9 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin
             if not can_book:
                 messages.error(request, _("Your role can only read calendars."))
             else:
-                self._timeline_post(request, participant, can_edit=can_edit)
+                response = self._timeline_post(request, participant, can_edit=can_edit)
+                if response is not None:
+                    return response  # a confirmation step
             return HttpResponseRedirect(request.get_full_path())
         plan = TreatmentPlan.objects.filter(participant=participant).first()
         events = list(selectors.plan_events(participant.pk)) if plan else []
@@ -171,7 +176,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin
         }
         return TemplateResponse(request, "admin/schedules/timeline.html", context)
 
-    def _timeline_post(self, request: HttpRequest, participant: Participant, *, can_edit: bool) -> None:
+    def _timeline_post(self, request: HttpRequest, participant: Participant, *, can_edit: bool) -> HttpResponse | None:
         by = roles.actor(request.user)
         action = request.POST.get("action")
         events = ScheduledEvent.objects.filter(participant=participant)
@@ -188,7 +193,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin
                     ),
                     str(_("Treatment plan saved.")),
                 )
-                return
+                return None
         elif action == "delay" and can_edit:
             delay_form = DelayForm(request.POST)
             if delay_form.is_valid():
@@ -205,19 +210,12 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin
                     ),
                     str(_("Event delayed; the events after it moved.")),
                 )
-                return
+                return None
         elif action == "actual" and can_edit:
             actual_form = ActualForm(request.POST)
             if actual_form.is_valid():
                 event = get_object_or_404(events, pk=actual_form.cleaned_data["event"])
-                _run(
-                    request,
-                    lambda: services.event_record_actual(
-                        event=event, actual_date=actual_form.cleaned_data["actual_date"], by=by, today=clock.today()
-                    ),
-                    str(_("Actual date recorded.")),
-                )
-                return
+                return self._record_actual(request, participant, event, actual_form.cleaned_data, by=by)
         elif action == "book":
             book_form = BookForm(request.POST)
             if book_form.is_valid():
@@ -250,7 +248,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin
                         ),
                         str(_("Booking moved.")),
                     )
-                return
+                return None
         elif action == "cancel_booking":
             booking = get_object_or_404(
                 Booking.objects.filter(participant=participant, status=BookingStatus.ACTIVE),
@@ -261,8 +259,43 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin
                 lambda: services.booking_cancel(booking=booking, by=by, now=clock.now()),
                 str(_("Booking cancelled.")),
             )
-            return
+            return None
         messages.error(request, _("Check the form: a field is missing or not allowed for your role."))
+        return None
+
+    def _record_actual(
+        self, request: HttpRequest, participant: Participant, event: ScheduledEvent, data: dict[str, Any], *, by: Any
+    ) -> HttpResponse | None:
+        """Record or correct an actual date; when it moves later events, starts treatment or
+        corrects a recorded date, first a page that says so (from the service's own preview)."""
+        try:
+            services.event_record_actual(
+                event=event,
+                actual_date=data["actual_date"],
+                reason=data["reason"],
+                confirm=data["confirm"],
+                by=by,
+                today=clock.today(),
+            )
+        except ApplicationError as exc:
+            if exc.code != "confirmation_required":
+                show_error(request, exc)
+                return None
+            preview = services.event_record_actual_preview(
+                event=event, actual_date=data["actual_date"], by=by, today=clock.today()
+            )
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": _("Confirm the actual date"),
+                "participant": participant,
+                "preview": preview,
+                "reason": data["reason"],
+                "timeline_url": _timeline_url(participant.pk),
+            }
+            return TemplateResponse(request, "admin/schedules/actual_confirm.html", context)
+        messages.success(request, _("Actual date corrected.") if event.actual_date else _("Actual date recorded."))
+        return None
 
     def site_calendar_view(self, request: HttpRequest) -> HttpResponse:
         """Who comes in per day (a day or a week), remaining infusion chairs, and cycles whose

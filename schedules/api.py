@@ -179,7 +179,9 @@ class EventDelay(APIView):
 
 
 class EventActual(APIView):
-    """Record the date an event happened."""
+    """Record (or correct, with a reason) the date an event happened. A date that moves later
+    events, starts treatment or corrects a recorded one is answered 409 confirmation_required,
+    listing the moves, until it is sent again with confirm=true."""
 
     required_roles = {"POST": EDITORS}
 
@@ -191,6 +193,8 @@ class EventActual(APIView):
         event = services.event_record_actual(
             event=event,
             actual_date=data.validated_data["actual_date"],
+            confirm=data.validated_data["confirm"],
+            reason=data.validated_data["reason"],
             by=roles.actor(request.user),
             today=clock.today(),
         )

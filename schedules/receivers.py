@@ -7,11 +7,12 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.dispatch import receiver
+from django.utils.translation import ngettext
 
 from schedules import services
 from trialsite import clock
 from trialsite.models import Participant
-from trialsite.signals import participant_randomized, participant_withdrawn
+from trialsite.signals import participant_randomized, participant_withdrawal_effects, participant_withdrawn
 
 
 @receiver(participant_randomized, dispatch_uid="schedules.plan_at_randomization")
@@ -45,3 +46,20 @@ def stop_plan_at_withdrawal(sender: Any, participant: Participant, **kwargs: Any
         reason=participant.withdrawal_reason or "withdrawn",
         now=participant.withdrawn_at or clock.now(),
     )
+
+
+@receiver(participant_withdrawal_effects, dispatch_uid="schedules.withdrawal_effects")
+def withdrawal_effects(sender: Any, participant: Participant, **kwargs: Any) -> list[str]:
+    """What stop_plan_at_withdrawal would cancel (the same rows treatment_plan_stop takes)."""
+    from schedules.models import Booking, BookingStatus, EventStatus, ScheduledEvent
+
+    events = ScheduledEvent.objects.filter(
+        participant=participant, plan__status="active", status__in=[EventStatus.PLANNED, EventStatus.BOOKED]
+    ).count()
+    bookings = Booking.objects.filter(
+        participant=participant, event__plan__status="active", status=BookingStatus.ACTIVE
+    ).count()
+    return [
+        ngettext("%(n)s planned visit cancelled", "%(n)s planned visits cancelled", events) % {"n": events},
+        ngettext("%(n)s booking cancelled", "%(n)s bookings cancelled", bookings) % {"n": bookings},
+    ]

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.dispatch import receiver
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext
 
 from schedules import reminder_services
 from trialsite import clock
 from trialsite.models import Participant
-from trialsite.signals import participant_withdrawn, plan_changed
+from trialsite.signals import participant_withdrawal_effects, participant_withdrawn, plan_changed
 
 
 @receiver(plan_changed, dispatch_uid="schedules.reminders_sync")
@@ -29,3 +29,13 @@ def cancel_reminders_at_withdrawal(sender: Any, participant: Participant, **kwar
         reason=gettext_noop("participant withdrawn"),
         now=participant.withdrawn_at or clock.now(),
     )
+
+
+@receiver(participant_withdrawal_effects, dispatch_uid="schedules.reminders_withdrawal_effects")
+def reminders_withdrawal_effects(sender: Any, participant: Participant, **kwargs: Any) -> list[str]:
+    """What cancel_reminders_at_withdrawal would cancel."""
+    from schedules import reminders
+    from schedules.reminder_models import Reminder
+
+    n = Reminder.objects.filter(participant=participant, status__in=reminders.CHANGEABLE).count()
+    return [ngettext("%(n)s reminder not sent", "%(n)s reminders not sent", n) % {"n": n}]

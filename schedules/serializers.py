@@ -108,6 +108,20 @@ class DelayIn(serializers.Serializer[None]):
 
 class ActualIn(serializers.Serializer[None]):
     actual_date = serializers.DateField()
+    confirm = serializers.BooleanField(
+        default=False,
+        help_text=(
+            "Required when the date moves later events, starts treatment or corrects a recorded date: "
+            "without it the answer is 409 confirmation_required with the moves listed."
+        ),
+    )
+    reason = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Why a recorded actual date is corrected.",
+    )
 
 
 class BookingIn(serializers.Serializer[None]):

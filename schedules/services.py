@@ -13,6 +13,7 @@ booking racing a withdrawal waits and then sees the withdrawn status."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import uuid
@@ -55,6 +56,8 @@ from trialsite.signals import cycle_rescheduled, plan_changed
 CALENDAR_EDITORS = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
 BOOKERS = (roles.RESEARCH_NURSE, roles.INVESTIGATOR, roles.API_CLIENT)
 BOOKING_RELATIONS = ["event", "participant", "site", "created_by", "deviation_recorded_by"]
+# The correction reason is the history row's change reason (simple-history's 100-character field).
+CORRECTION_REASON_MAX = 100
 EVENT_FIELDS = [
     "order",
     "target_date",
@@ -204,10 +207,13 @@ def _replan(
     previous: dict[calendar.EventKey, dt.date],
     events: list[ScheduledEvent] | None = None,
     remade: bool = False,
+    by: User | None = None,
+    reason: str | None = None,
 ) -> set[int]:
     """Recompute every event from the fixed dates, save what changed (audited), bump the
     iCalendar SEQUENCE of moved events and tell dosing about every cycle whose day 1 moved.
     `events`: the plan's events as the caller locked and changed them (read here otherwise).
+    `by` and `reason` go to the history rows of what moved (None: written by the system).
     Returns the ids of the events it changed or added."""
     if events is None:
         events = _lock_events(plan)
@@ -242,9 +248,11 @@ def _replan(
                 event.ics_sequence += 1
             changed.append(event)
     if changed:
-        bulk_update_with_history(changed, ScheduledEvent, EVENT_FIELDS, batch_size=500)
+        bulk_update_with_history(
+            changed, ScheduledEvent, EVENT_FIELDS, batch_size=500, default_user=by, default_change_reason=reason
+        )
     if new:
-        bulk_create_with_history(new, ScheduledEvent, batch_size=500)
+        bulk_create_with_history(new, ScheduledEvent, batch_size=500, default_user=by, default_change_reason=reason)
     _send_rescheduled(participant, previous, _cycle_dates([*events, *new]))
     return {e.pk for e in changed} | {e.pk for e in new}
 
@@ -522,28 +530,167 @@ def event_delay(
     return event
 
 
-@transaction.atomic
-def event_record_actual(
-    *, event: ScheduledEvent, actual_date: dt.date, by: User | None, today: dt.date
-) -> ScheduledEvent:
-    """Record the day an event happened; what follows is re-planned from it."""
-    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
-    participant, event = _lock_event(event, by)
-    _check_active(participant, event.plan)
+@dataclasses.dataclass(frozen=True)
+class Move:
+    """An event whose planned date a change would move."""
+
+    event: ScheduledEvent
+    before: dt.date
+    after: dt.date
+
+
+@dataclasses.dataclass(frozen=True)
+class ActualDatePreview:
+    """What recording (or correcting) an actual date would do, computed from the data: the events
+    it moves, whether it starts treatment, whether it corrects a date already recorded, and what
+    depends on the old date (then only an investigator may correct it)."""
+
+    event: ScheduledEvent
+    actual_date: dt.date
+    moves: list[Move]
+    starts_treatment: bool
+    correction: bool
+    dependants: list[str]
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return bool(self.moves) or self.starts_treatment or self.correction
+
+
+def _actual_moves(
+    plan: TreatmentPlan, participant: Participant, events: list[ScheduledEvent], event: ScheduledEvent, day: dt.date
+) -> list[Move]:
+    """The open events whose planned date would change if `event` happened on `day` (pure
+    arithmetic on the plan, nothing saved)."""
+    fixed = _fixed_dates(e for e in events if e.pk != event.pk)
+    fixed[event.key] = calendar.Fixed(day)
+    built = {item.key: item for item in _build(plan, participant, fixed)}
+    moves = []
+    for other in events:
+        item = built.get(other.key)
+        if other.pk == event.pk or item is None or not other.is_open or item.planned == other.planned_date:
+            continue
+        moves.append(Move(other, other.planned_date, item.planned))
+    return sorted(moves, key=lambda m: m.event.order)
+
+
+def _actual_dependants(participant: Participant, events: list[ScheduledEvent], event: ScheduledEvent) -> list[str]:
+    """What rests on `event`'s recorded date: later events already given, and released dose
+    sheets of cycles from this event on (their day 1 came from it). Described in the reader's
+    language; empty when nothing does."""
+    from dosing.selectors import released_cycles  # dosing is the floor above (as in digests.py)
+
+    later = [e for e in events if e.order > event.order]
+    found = [
+        _("%(event)s was given on %(d)s") % {"event": e.label, "d": e.actual_date.isoformat()}
+        for e in later
+        if e.actual_date is not None
+    ]
+    released = released_cycles(participant_id=participant.pk)
+    found += [
+        _("the dose sheet of %(event)s is released") % {"event": e.label}
+        for e in [event, *later]
+        if e.kind == EventKind.CYCLE_DAY1 and (e.phase, e.number) in released
+    ]
+    return found
+
+
+def _actual_preview(
+    participant: Participant, event: ScheduledEvent, actual_date: dt.date, *, today: dt.date
+) -> ActualDatePreview:
     if actual_date > today:
         message = _("The actual date cannot be in the future.")
         raise InvalidInput(message, errors={"actual_date": [message]})
     if event.status == EventStatus.CANCELLED:
         raise Conflict(_("The event was cancelled."), code="event_closed")
+    events = list(ScheduledEvent.objects.filter(plan=event.plan).order_by("order"))
+    correction = event.actual_date is not None
+    return ActualDatePreview(
+        event=event,
+        actual_date=actual_date,
+        moves=_actual_moves(event.plan, participant, events, event, actual_date),
+        starts_treatment=participant.status == ParticipantStatus.RANDOMIZED,
+        correction=correction,
+        dependants=_actual_dependants(participant, events, event) if correction else [],
+    )
+
+
+def event_record_actual_preview(
+    *, event: ScheduledEvent, actual_date: dt.date, by: User | None, today: dt.date
+) -> ActualDatePreview:
+    """What event_record_actual would do with these arguments (a read: nothing is saved), for
+    the confirmation step of every door."""
+    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
+    event = ScheduledEvent.objects.select_related("plan", "participant__site").get(pk=event.pk)
+    _check_site(by, event.participant.site_id)
+    _check_active(event.participant, event.plan)
+    return _actual_preview(event.participant, event, actual_date, today=today)
+
+
+@transaction.atomic
+def event_record_actual(
+    *,
+    event: ScheduledEvent,
+    actual_date: dt.date,
+    by: User | None,
+    today: dt.date,
+    confirm: bool = False,
+    reason: str = "",
+) -> ScheduledEvent:
+    """Record the day an event happened; what follows is re-planned from it.
+
+    Deliberate: when the date moves later events, starts treatment or corrects a recorded date,
+    nothing is saved unless `confirm` is true (Conflict "confirmation_required" lists the moves,
+    for the door to show). Correctable: a recorded date can be changed with a `reason` (kept in
+    the event's history); while nothing rests on it (a later event given, a released dose sheet)
+    the nurse can, afterwards only an investigator."""
+    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
+    participant, event = _lock_event(event, by)
+    _check_active(participant, event.plan)
+    if event.actual_date == actual_date:
+        return event  # already recorded so: nothing to do (a repeated submit)
+    preview = _actual_preview(participant, event, actual_date, today=today)
+    if preview.correction:
+        if not reason.strip():
+            message = _("Give the reason for correcting the actual date.")
+            raise InvalidInput(message, errors={"reason": [message]})
+        if len(reason.strip()) > CORRECTION_REASON_MAX:
+            message = _("At most %(n)s characters.") % {"n": CORRECTION_REASON_MAX}
+            raise InvalidInput(message, errors={"reason": [message]})
+        if preview.dependants and by is not None and not by.is_superuser and not roles.has_role(by, roles.INVESTIGATOR):
+            message = _("Only an investigator can correct this actual date now: %(what)s.") % {
+                "what": "; ".join(preview.dependants)
+            }
+            raise NotPermitted(message, code="actual_date_depended_on")
+    if preview.needs_confirmation and not confirm:
+        raise Conflict(
+            _("Confirm the actual date: it moves %(n)s later events.") % {"n": len(preview.moves)},
+            code="confirmation_required",
+            extra={
+                "moves": [
+                    {
+                        "event": m.event.pk,
+                        "label": m.event.label,
+                        "from": m.before.isoformat(),
+                        "to": m.after.isoformat(),
+                    }
+                    for m in preview.moves
+                ],
+                "starts_treatment": preview.starts_treatment,
+                "correction": preview.correction,
+            },
+        )
     previous = _cycle_dates(ScheduledEvent.objects.filter(plan=event.plan))
-    if event.actual_date != actual_date:
-        event.ics_sequence += 1
+    event.ics_sequence += 1
     event.actual_date = actual_date
     event.status = EventStatus.DONE
+    if preview.correction:
+        event._change_reason = reason.strip()  # type: ignore[attr-defined]  # kept as typed in the history row
+    event._history_user = by  # type: ignore[attr-defined]  # whoever acted, also outside a request
     event.save()
     if participant.status == ParticipantStatus.RANDOMIZED:
         participant_set_status(participant=participant, status=ParticipantStatus.ON_TREATMENT)
-    _replan(event.plan, participant, previous=previous)
+    _replan(event.plan, participant, previous=previous, by=by, reason=reason.strip() or None)
     _changed(participant)
     event.refresh_from_db()
     return event

@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
@@ -31,6 +32,7 @@ from trialsite.models import (
     LabResult,
     Measurement,
     Participant,
+    ParticipantStatus,
     ProtocolVersion,
     Site,
     SiteMembership,
@@ -320,7 +322,9 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         "consent_date",
     ]
     list_filter = ["status", ("site", UserSitesFilter), ARM_FILTER]
-    exclude = ["arm"]  # shown by ARM_COLUMN, in the reader's language (and never edited here)
+    # arm: shown by ARM_COLUMN, in the reader's language (and never edited here); the withdrawal
+    # reason by withdrawal_reason_text.
+    exclude = ["arm", "withdrawal_reason"]
     search_fields = ["screening_number", "full_name"]
     inlines = [MeasurementInline, LabResultInline]
     actions = ["withdraw_selected"]
@@ -336,10 +340,15 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         "randomization_number",
         "randomized_at",
         "withdrawn_at",
-        "withdrawal_reason",
+        "withdrawal_reason_text",
         "created_at",
         "created_by",
     ]
+
+    @admin.display(description=_("withdrawal reason"))
+    def withdrawal_reason_text(self, obj: Participant) -> str:
+        """As typed; the system's own reason ("died") is stored in English and shown translated."""
+        return i18n.translate_stored(obj.withdrawal_reason) or "—"
 
     @admin.display(description=_("workflow"))
     def workflow(self, obj: Participant) -> str:
@@ -475,24 +484,41 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
             **self.admin_site.each_context(request),
             "title": _("Record a death: %(p)s") % {"p": participant},
             "form": form,
+            "effects": selectors.withdrawal_effects(participant),
             "participant": participant,
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/trialsite/participant/death.html", context)
 
     @admin.action(description=_("Withdraw the selected participants"))
-    def withdraw_selected(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
-        reason = request.POST.get("withdrawal_reason") or str(
-            _("Withdrawn by %(user)s via the admin") % {"user": request.user}
-        )
-        for participant in queryset:
-            try:
-                services.participant_withdraw(
-                    participant=participant, reason=reason, by=roles.actor(request.user), now=clock.now()
-                )
-                messages.success(request, _("%(p)s withdrawn.") % {"p": participant})
-            except ApplicationError as exc:
-                show_error(request, exc)
+    def withdraw_selected(self, request: HttpRequest, queryset: QuerySet[Participant]) -> HttpResponse | None:
+        """First a page that says what the withdrawal stops (counted from the data) and asks for
+        the reason; the reason is stored as typed."""
+        participants = list(queryset.exclude(status__in=[ParticipantStatus.WITHDRAWN, ParticipantStatus.DECEASED]))
+        reason = request.POST.get("withdrawal_reason", "")
+        if request.POST.get("confirm") and reason.strip():
+            for participant in participants:
+                try:
+                    services.participant_withdraw(
+                        participant=participant, reason=reason, by=roles.actor(request.user), now=clock.now()
+                    )
+                    messages.success(request, _("%(p)s withdrawn.") % {"p": participant})
+                except ApplicationError as exc:
+                    show_error(request, exc)
+            return None
+        if not participants:
+            messages.warning(request, _("The selected participants are already off study."))
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Withdraw participants"),
+            "opts": self.model._meta,
+            "rows": [(p, selectors.withdrawal_effects(p)) for p in participants],
+            "reason": reason,
+            "reason_missing": bool(request.POST.get("confirm")),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/trialsite/participant/withdraw_confirm.html", context)
 
 
 class _AbortSave(Exception):

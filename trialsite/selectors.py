@@ -59,3 +59,14 @@ def latest_labs(participant: Participant, *, on_or_before: dt.date | None = None
     for row in qs.order_by("analyte", "-collected_on", "-id"):
         out.setdefault(row.analyte, row)
     return out
+
+
+def withdrawal_effects(participant: Any) -> list[str]:
+    """What a withdrawal (or a recorded death) of `participant` would stop, in the reader's
+    language with counts, as the feature apps answer participant_withdrawal_effects (a read)."""
+    from trialsite.signals import participant_withdrawal_effects
+
+    effects: list[str] = []
+    for _receiver, answer in participant_withdrawal_effects.send(sender=type(participant), participant=participant):
+        effects.extend(answer or [])
+    return effects

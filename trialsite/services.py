@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from trialsite import labs, numbers, plausibility, protocol, roles
 from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
@@ -307,7 +308,7 @@ def participant_record_death(
     participant.status = ParticipantStatus.DECEASED
     participant.died_on = died_on
     participant.withdrawn_at = participant.withdrawn_at or now
-    participant.withdrawal_reason = participant.withdrawal_reason or (notes.strip() or _("died"))
+    participant.withdrawal_reason = participant.withdrawal_reason or (notes.strip() or gettext_noop("died"))
     participant.save(update_fields=["status", "died_on", "withdrawn_at", "withdrawal_reason"])
     if was_active:
         participant_withdrawn.send(sender=Participant, participant=participant)

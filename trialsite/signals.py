@@ -7,6 +7,10 @@ work must do so with transaction.on_commit).
   schedules makes the treatment plan when a start date is given (the nurse may pick it later).
 - `participant_withdrawn(sender, participant)`: schedules cancels future events, bookings and
   reminders; dosing voids unreleased dose sheets.
+- `participant_withdrawal_effects(sender, participant)`: a read, for the confirmation page of a
+  withdrawal or a death: each receiver returns a list of sentences in the reader's language saying
+  what that app would stop, with counts from the data ("2 bookings cancelled"); nothing is
+  written. schedules answers for events, bookings and reminders, dosing for dose sheets.
 - `clinical_data_recorded(sender, participant, kind, record)`: a measurement (kind "height" /
   "weight") or lab result (kind "lab") was recorded or marked entered in error; dosing voids or
   supersedes the affected dose sheets.
@@ -24,6 +28,7 @@ from django.dispatch import Signal
 
 participant_randomized = Signal()
 participant_withdrawn = Signal()
+participant_withdrawal_effects = Signal()
 clinical_data_recorded = Signal()
 cycle_rescheduled = Signal()
 plan_changed = Signal()

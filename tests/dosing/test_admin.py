@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.test import Client
 
+from dosing import services
 from dosing.models import DoseModification, DoseSheet
 from tests.dosing.conftest import SheetMaker, dose, record_inputs
 from trialsite import roles
@@ -78,9 +79,33 @@ def test_verify_and_release_by_two_pharmacists_in_the_admin(
     sheet.refresh_from_db()
     assert sheet.status == "verified"
     _login(client, pharmacist2)
-    client.post(QUEUE, {"action": "release_selected", "_selected_action": [sheet.pk]})
+    action = {"action": "release_selected", "_selected_action": [sheet.pk]}
+    asked = client.post(QUEUE, action)
+    # First a page that says what release does to which sheet; nothing released yet.
+    assert asked.status_code == 200 and str(sheet.day1.isoformat()) in asked.content.decode()
+    sheet.refresh_from_db()
+    assert sheet.status == "verified"
+    client.post(QUEUE, {**action, "confirm": "yes", "release_note": "checked against the chart"})
     sheet.refresh_from_db()
     assert (sheet.status, sheet.released_by) == ("released", pharmacist2)
+    released = sheet.history.filter(status="released").first()
+    assert released is not None and released.history_change_reason == "checked against the chart"
+
+
+def test_release_from_the_sheet_page_asks_first(
+    client: Client, pharmacist: User, pharmacist2: User, patient: Participant, make_sheet: SheetMaker, now: Any
+) -> None:
+    sheet = make_sheet(patient)
+    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=now)
+    _login(client, pharmacist2)
+    asked = client.post(f"{QUEUE}{sheet.pk}/release/")
+    assert asked.status_code == 200 and 'name="confirm_submit"' in asked.content.decode()
+    sheet.refresh_from_db()
+    assert sheet.status == "verified"
+    done = client.post(f"{QUEUE}{sheet.pk}/release/", {"confirm": "yes", "release_note": ""})
+    assert done.status_code == 302
+    sheet.refresh_from_db()
+    assert sheet.status == "released"
 
 
 def test_admin_pdf(client: Client, pharmacist: User, patient: Participant, make_sheet: SheetMaker) -> None:

@@ -63,7 +63,9 @@ def test_two_pharmacists_verify_release_and_print(
     admin_login(second, live_server, "pharmacist2")
     second.goto(f"{live_server.url}/admin/dosing/dosesheet/{sheet.pk}/change/")
     second.click("button[name=release]")
-    second.wait_for_load_state()
+    second.wait_for_selector("#effects")  # what the release does, then confirm
+    second.click("input[name=confirm_submit]")
+    second.wait_for_selector(".messagelist .success")
     sheet.refresh_from_db()
     assert sheet.status == "released" and sheet.released_by == pharmacist2
     pdf = second.request.get(f"{live_server.url}/admin/dosing/dosesheet/{sheet.pk}/pdf/")

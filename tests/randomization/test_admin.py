@@ -7,6 +7,7 @@ import time_machine
 from django.contrib.auth.models import User
 from django.test import Client
 
+from randomization import services as rs
 from randomization.models import Allocation, RandomizationScheme, SchemeSecret, ScreeningAssessment
 from tests.randomization.conftest import NOW, ParticipantMaker, good_findings
 from trialsite.models import Trial
@@ -122,10 +123,37 @@ def test_statistician_creates_and_activates_a_scheme(statistician: User, trial: 
     assert response.status_code == 200
     scheme = RandomizationScheme.objects.get()
     assert scheme.config["method"] == "blocks" and scheme.status == "draft"
+    action = {"action": "activate", "_selected_action": [scheme.pk]}
+    asked = client.post("/admin/randomization/randomizationscheme/", action)
+    # First a page that says what activation does; nothing activated yet.
+    assert asked.status_code == 200 and "open randomization for" in asked.content.decode()
+    scheme.refresh_from_db()
+    assert scheme.status == "draft"
     client.post(
         "/admin/randomization/randomizationscheme/",
-        {"action": "activate", "_selected_action": [scheme.pk]},
+        {**action, "confirm": "yes", "activation_reason": "go-live after the ethics approval of 2026-02-20"},
         follow=True,
     )
     scheme.refresh_from_db()
     assert scheme.status == "active" and len(scheme.commitment) == 64
+    latest = scheme.history.order_by("-history_id").first()
+    assert latest is not None and latest.history_change_reason == "go-live after the ethics approval of 2026-02-20"
+
+
+def test_activating_an_amendment_says_which_scheme_it_supersedes(
+    statistician: User, nurse: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker
+) -> None:
+    with time_machine.travel(NOW, tick=False):
+        rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    draft = rs.scheme_create(trial=scheme.trial, by=statistician, reason="amendment 2")
+    client = login(statistician)
+    asked = client.post(
+        "/admin/randomization/randomizationscheme/", {"action": "activate", "_selected_action": [draft.pk]}
+    )
+    page = asked.content.decode()
+    assert 'class="supersedes"' in page and "(1 allocation so far)" in page
+    scheme.refresh_from_db()
+    draft.refresh_from_db()
+    assert (scheme.status, draft.status) == ("active", "draft")
+    # The service's trial run (rolled back) left no seed behind.
+    assert not SchemeSecret.objects.filter(scheme=draft).exists()

@@ -61,7 +61,13 @@ def test_book_delay_and_actual_on_the_timeline(plan: TreatmentPlan, nurse: Any) 
     c2.refresh_from_db()
     assert c2.delayed and c2.delay_reason == "ANC low"
     fraction = ScheduledEvent.objects.get(plan=plan, kind="scrt_fraction", number=1)
-    client.post(_timeline(plan.participant_id), {"action": "actual", "event": fraction.pk, "actual_date": "2026-03-02"})
+    data = {"action": "actual", "event": fraction.pk, "actual_date": "2026-03-02"}
+    asked = client.post(_timeline(plan.participant_id), data)
+    # First a confirmation step (it moves the following fractions), nothing saved yet.
+    assert asked.status_code == 200 and 'id="moves"' in asked.content.decode()
+    fraction.refresh_from_db()
+    assert fraction.actual_date is None
+    client.post(_timeline(plan.participant_id), {**data, "confirm": "on"})
     # A past actual date is recorded as given.
     fraction.refresh_from_db()
     assert fraction.actual_date == D(2026, 3, 2)

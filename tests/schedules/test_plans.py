@@ -158,7 +158,7 @@ def test_actual_date_restarts_the_rhythm(plan: TreatmentPlan, nurse: Any, resche
     c1 = _event(plan, "cycle_day1", "neoadjuvant", 1)
     later = dt.datetime(2026, 3, 20, 2, 0, tzinfo=dt.UTC)
     actual = c1.planned_date + dt.timedelta(days=2)
-    done = services.event_record_actual(event=c1, actual_date=actual, by=nurse, today=later.date())
+    done = services.event_record_actual(event=c1, actual_date=actual, by=nurse, today=later.date(), confirm=True)
     assert done.status == EventStatus.DONE and done.actual_date == actual
     assert _event(plan, "cycle_day1", "neoadjuvant", 2).target_date == actual + dt.timedelta(21)
     assert rescheduled[0]["cycle_number"] == 1 and rescheduled[0]["day1"] == actual
@@ -177,7 +177,11 @@ def test_withdrawal_cancels_future_events_and_bookings(plan: TreatmentPlan, nurs
         event=c1, date=c1.planned_date, time=dt.time(9, 0), by=api_client_user, today=NOW.date()
     )
     services.event_record_actual(
-        event=_event(plan, "scrt_fraction", "scrt", 1), actual_date=D(2026, 3, 4), by=nurse, today=D(2026, 3, 5)
+        event=_event(plan, "scrt_fraction", "scrt", 1),
+        actual_date=D(2026, 3, 4),
+        by=nurse,
+        today=D(2026, 3, 5),
+        confirm=True,
     )
 
     registry.participant_withdraw(participant=plan.participant, reason="consent withdrawn", by=nurse, now=NOW)
