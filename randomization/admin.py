@@ -33,7 +33,8 @@ from trialsite.admin import (
     show_error,
     stored_json,
 )
-from trialsite.errors import ApplicationError
+from trialsite.admin_forms import ServiceFormAdminMixin
+from trialsite.errors import ApplicationError, InvalidInput
 from trialsite.forms import BoundedDecimalField
 from trialsite.models import Participant, Trial
 
@@ -87,7 +88,7 @@ class ScreeningAssessmentForm(forms.ModelForm[ScreeningAssessment]):
 
 
 @admin.register(ScreeningAssessment)
-class ScreeningAssessmentAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class ScreeningAssessmentAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     site_lookup = "participant__site"
     list_display = ["participant", "assessed_on", "outcome", "age_years", "creatinine_clearance_ml_min", "assessed_by"]
     list_filter = ["outcome"]
@@ -136,8 +137,11 @@ class ScreeningAssessmentAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistor
     def reasons(self, obj: ScreeningAssessment) -> str:
         return "; ".join(services.criterion_reason(c) for c in obj.criteria if c["status"] != "met") or "—"
 
+    def service_error_field(self, key: str) -> str:
+        return key if key in ("participant", "assessed_on") else f"f_{key}"
+
     def save_model(self, request: HttpRequest, obj: ScreeningAssessment, form: Any, change: bool) -> None:
-        try:
+        with self.refusal(request, form):
             created = services.screening_assessment_record(
                 participant=form.cleaned_data["participant"],
                 assessed_on=form.cleaned_data["assessed_on"],
@@ -145,25 +149,12 @@ class ScreeningAssessmentAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistor
                 by=roles.actor(request.user),
                 today=clock.today(),
             )
-        except ApplicationError as exc:
-            show_error(request, exc)
-            raise _Refused from exc
         obj.pk = created.pk
         obj.refresh_from_db()
         if created.outcome == "eligible":
             messages.success(request, _("Eligible."))
         else:
             messages.warning(request, f"{created.get_outcome_display()}: {self.reasons(created)}")
-
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except _Refused:
-            return HttpResponseRedirect(request.get_full_path())
-
-
-class _Refused(Exception):
-    """A service refused the admin's write; the request's transaction is rolled back."""
 
 
 class RandomizeForm(forms.Form):
@@ -305,7 +296,7 @@ class SchemeForm(forms.ModelForm[RandomizationScheme]):
 
 
 @admin.register(RandomizationScheme)
-class RandomizationSchemeAdmin(NoDeleteMixin, SimpleHistoryAdmin):
+class RandomizationSchemeAdmin(ServiceFormAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     """Statistician only (the permissions of the other roles do not include schemes)."""
 
     list_display = ["trial", "version", "status", "commitment", "activated_at", "activated_by"]
@@ -325,8 +316,12 @@ class RandomizationSchemeAdmin(NoDeleteMixin, SimpleHistoryAdmin):
 
     def save_model(self, request: HttpRequest, obj: RandomizationScheme, form: Any, change: bool) -> None:
         data = form.cleaned_data
-        try:
-            sizes = [int(s) for s in str(data["block_sizes"]).replace(" ", "").split(",") if s]
+        with self.refusal(request, form):
+            try:
+                sizes = [int(s) for s in str(data["block_sizes"]).replace(" ", "").split(",") if s]
+            except ValueError:
+                message = _("Block sizes must be whole numbers separated by commas.")
+                raise InvalidInput(str(message), errors={"block_sizes": [str(message)]}) from None
             created = services.scheme_create(
                 trial=data["trial"],
                 by=roles.actor(request.user),
@@ -339,20 +334,8 @@ class RandomizationSchemeAdmin(NoDeleteMixin, SimpleHistoryAdmin):
                     "efron_p": data["efron_p"],
                 },
             )
-        except ValueError:
-            messages.error(request, _("Block sizes must be whole numbers separated by commas."))
-            raise _Refused from None
-        except ApplicationError as exc:
-            show_error(request, exc)
-            raise _Refused from exc
         obj.pk = created.pk
         obj.refresh_from_db()
-
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except _Refused:
-            return HttpResponseRedirect(request.get_full_path())
 
     @admin.action(description=_("Activate (publish the commitment and freeze the configuration)"))
     def activate(self, request: HttpRequest, queryset: QuerySet[RandomizationScheme]) -> None:

@@ -31,6 +31,7 @@ from trialsite.admin import (
     show_error,
     stored_json,
 )
+from trialsite.admin_forms import ServiceFormAdminMixin
 from trialsite.errors import ApplicationError
 from trialsite.i18n import translate_stored
 from trialsite.models import RANDOMIZED_STATUSES, Participant
@@ -362,7 +363,7 @@ class SiteClosureForm(forms.ModelForm[SiteClosure]):
 
 
 @admin.register(SiteClosure)
-class SiteClosureAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class SiteClosureAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     list_display = ["site", "date", "reason"]
     list_filter = ["site"]
     date_hierarchy = "date"
@@ -375,29 +376,14 @@ class SiteClosureAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         if change:
             obj.save(update_fields=["reason"])
             return
-        try:
+        with self.refusal(request, form):
             created = services.site_closure_create(
                 site=form.cleaned_data["site"],
                 date=form.cleaned_data["date"],
                 reason=form.cleaned_data["reason"],
                 by=roles.actor(request.user),
             )
-        except ApplicationError as exc:
-            show_error(request, exc)
-            raise _AbortSave from exc
         obj.pk = created.pk
-
-    def changeform_view(
-        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
-    ) -> Any:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except _AbortSave:
-            return HttpResponseRedirect(request.get_full_path())
-
-
-class _AbortSave(Exception):
-    pass
 
 
 from schedules import reminder_admin  # noqa: E402, F401  (reminder rules, reminders, digests)

@@ -25,6 +25,7 @@ from django_stubs_ext import StrPromise
 from simple_history.admin import SimpleHistoryAdmin
 
 from trialsite import clock, i18n, labs, roles, selectors, services
+from trialsite.admin_forms import ServiceFormAdminMixin
 from trialsite.errors import ApplicationError
 from trialsite.forms import BoundedDecimalField
 from trialsite.models import (
@@ -300,7 +301,7 @@ class ParticipantAddForm(forms.ModelForm[Participant]):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class ParticipantAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     list_display = [
         "screening_number",
         "full_name",
@@ -372,34 +373,33 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         return super().get_fields(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Participant, form: Any, change: bool) -> None:
-        try:
+        with self.refusal(request, form):
             if not change:
                 data = {k: form.cleaned_data[k] for k in ParticipantAddForm.Meta.fields}
                 created = services.participant_create(by=roles.actor(request.user), today=clock.today(), **data)
                 obj.pk = created.pk
                 obj.refresh_from_db()
                 return
-            if "consent_date" in form.changed_data and obj.consent_date is not None:
+            changed = list(form.changed_data)
+            if "consent_date" in changed and obj.consent_date is not None:
                 services.participant_record_consent(participant=obj, consent_date=obj.consent_date, today=clock.today())
-                form.changed_data.remove("consent_date")
-            changes = {f: form.cleaned_data[f] for f in form.changed_data if f in services.DETAIL_FIELDS}
+                changed.remove("consent_date")
+            changes = {f: form.cleaned_data[f] for f in changed if f in services.DETAIL_FIELDS}
             if changes:
                 services.participant_update_details(participant=obj, changes=changes, today=clock.today())
-        except ApplicationError as exc:
-            show_error(request, exc)
-            raise _AbortSave from exc
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        """New measurement and lab rows go through the services; existing rows are never edited.
-        A refused row undoes the whole save (nothing half-written) and says why."""
+        """New measurement and lab rows go through the services; saved rows are read-only (a
+        wrong one is marked entered in error). Every refused row is reported on its row, and the
+        whole save is undone (ServiceFormAdminMixin)."""
         participant = form.instance
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        by = roles.actor(request.user)
         for inline_form in formset.forms:
             if not inline_form.has_changed() or inline_form.instance.pk:
                 continue
             data = inline_form.cleaned_data
-            by = roles.actor(request.user)
-            try:
+            with self.refusal(request, inline_form, inline=True):
                 if formset.model is Measurement:
                     row: Any = services.measurement_record(
                         participant=participant,
@@ -420,18 +420,7 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
                         by=by,
                         today=clock.today(),
                     )
-            except ApplicationError as exc:
-                show_error(request, exc)
-                raise _AbortSave from exc
-            formset.new_objects.append(row)
-
-    def changeform_view(
-        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
-    ) -> Any:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except _AbortSave:
-            return HttpResponseRedirect(request.get_full_path())
+                formset.new_objects.append(row)
 
     def get_urls(self) -> list[Any]:
         from django.urls import path
@@ -484,10 +473,6 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
                 messages.success(request, _("%(p)s withdrawn.") % {"p": participant})
             except ApplicationError as exc:
                 show_error(request, exc)
-
-
-class _AbortSave(Exception):
-    """Raised inside the admin's save to undo the whole request's transaction after a refusal."""
 
 
 @admin.register(Measurement)
