@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
@@ -25,7 +25,7 @@ from django_stubs_ext import StrPromise
 from simple_history.admin import SimpleHistoryAdmin
 
 from trialsite import clock, i18n, labs, roles, selectors, services
-from trialsite.admin_forms import ServiceFormAdminMixin
+from trialsite.admin_forms import ServiceFormAdminMixin, add_errors, field_errors
 from trialsite.errors import ApplicationError
 from trialsite.forms import BoundedDecimalField
 from trialsite.models import (
@@ -257,23 +257,54 @@ class TrialSiteUserAdmin(UserAdmin):
     inlines = [SiteMembershipInline]
 
 
-class MeasurementInline(NoDeleteMixin, admin.TabularInline[Measurement, Participant]):
+class EnteredInErrorForm(forms.Form):
+    reason = forms.CharField(
+        label=_("reason"),
+        max_length=200,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Why the value is wrong (e.g. typed into the wrong participant, wrong unit)."),
+    )
+
+
+CORRECTION_KINDS: dict[str, type[Measurement] | type[LabResult]] = {"measurement": Measurement, "lab": LabResult}
+
+
+def correction_url(row: Measurement | LabResult) -> str:
+    kind = "measurement" if isinstance(row, Measurement) else "lab"
+    return reverse("admin:trialsite_participant_entered_in_error", args=[row.participant_id, kind, row.pk])
+
+
+class SavedRowsReadOnlyInline(NoDeleteMixin):
+    """Saved rows are shown, never offered as inputs: a recorded value is corrected by marking it
+    entered in error (with a reason) and recording the right value as a new row; both stay in
+    the history. Only the empty rows for new values are editable."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Django then renders saved rows read-only and ignores any data posted for them.
+        return False
+
+    @admin.display(description=_("correction"))
+    def correction(self, row: Measurement | LabResult) -> str:
+        if row.pk is None:
+            return ""
+        if row.entered_in_error:
+            return format_html("<s>{}</s>", _("entered in error"))
+        return format_html('<a class="button" href="{}">{}</a>', correction_url(row), _("Mark as entered in error"))
+
+
+class MeasurementInline(SavedRowsReadOnlyInline, admin.TabularInline[Measurement, Participant]):
     model = Measurement
-    fields = ["kind", "value", "measured_on", "entered_in_error", "error_reason", "recorded_by", "recorded_at"]
-    readonly_fields = ["entered_in_error", "error_reason", "recorded_by", "recorded_at"]
+    fields = ["kind", "value", "measured_on", "error_reason", "recorded_by", "recorded_at", "correction"]
+    readonly_fields = ["error_reason", "recorded_by", "recorded_at", "correction"]
     formfield_overrides = BOUNDED_NUMBERS
     extra = 1
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Rows can be added, never edited (corrections are new rows; errors are flagged).
-        return super().has_change_permission(request, obj) if obj is None else True
 
-
-class LabResultInline(NoDeleteMixin, admin.TabularInline[LabResult, Participant]):
+class LabResultInline(SavedRowsReadOnlyInline, admin.TabularInline[LabResult, Participant]):
     model = LabResult
     form = LabResultForm
-    fields = ["analyte", "value", "unit", "uln", "collected_on", "entered_in_error", "recorded_by"]
-    readonly_fields = ["entered_in_error", "recorded_by"]
+    fields = ["analyte", "value", "unit", "uln", "collected_on", "error_reason", "recorded_by", "correction"]
+    readonly_fields = ["error_reason", "recorded_by", "correction"]
     formfield_overrides = BOUNDED_NUMBERS
     extra = 1
 
@@ -427,6 +458,11 @@ class ParticipantAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixi
 
         return [
             path("<int:pk>/death/", self.admin_site.admin_view(self.death_view), name="trialsite_participant_death"),
+            path(
+                "<int:pk>/entered-in-error/<str:kind>/<int:row_pk>/",
+                self.admin_site.admin_view(self.entered_in_error_view),
+                name="trialsite_participant_entered_in_error",
+            ),
             *super().get_urls(),
         ]
 
@@ -459,6 +495,43 @@ class ParticipantAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixi
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/trialsite/participant/death.html", context)
+
+    def entered_in_error_view(self, request: HttpRequest, pk: int, kind: str, row_pk: int) -> HttpResponse:
+        """Mark one saved measurement or lab result as entered in error, with a reason; the page
+        then leads back to the participant, where the right value is a new row."""
+        participant = get_object_or_404(self.get_queryset(request), pk=pk)
+        model = CORRECTION_KINDS.get(kind)
+        if model is None:
+            raise Http404
+        row = cast(Measurement | LabResult, get_object_or_404(model.objects.filter(participant=participant), pk=row_pk))
+        if not request.user.has_perm(f"trialsite.change_{model._meta.model_name}"):
+            raise PermissionDenied
+        form = EnteredInErrorForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.record_mark_entered_in_error(
+                    record=row, reason=form.cleaned_data["reason"], by=roles.actor(request.user)
+                )
+            except ApplicationError as exc:
+                add_errors(form, field_errors(exc, form, str))
+            else:
+                messages.success(
+                    request,
+                    _("%(row)s is marked as entered in error. Record the right value as a new row.") % {"row": row},
+                )
+                group = "measurements" if kind == "measurement" else "lab_results"
+                url = reverse("admin:trialsite_participant_change", args=[pk])
+                return HttpResponseRedirect(f"{url}#{group}-group")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Mark as entered in error: %(row)s") % {"row": row},
+            "form": form,
+            "participant": participant,
+            "row": row,
+            "already": row.entered_in_error,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/trialsite/participant/entered_in_error.html", context)
 
     @admin.action(description=_("Withdraw the selected participants"))
     def withdraw_selected(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
@@ -496,12 +569,12 @@ class MeasurementAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         return False  # added on the participant's page, through the service
 
     @admin.action(description=_("Mark as entered in error"))
-    def mark_entered_in_error(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        for row in queryset:
-            services.record_mark_entered_in_error(
-                record=row, reason=_("marked by %(user)s in the admin") % {"user": request.user}
-            )
-        messages.success(request, _("Marked as entered in error."))
+    def mark_entered_in_error(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        """One value at a time, on the page that asks for the reason."""
+        if queryset.count() != 1:
+            messages.error(request, _("Select one value: each correction needs its own reason."))
+            return None
+        return HttpResponseRedirect(correction_url(queryset.get()))
 
 
 @admin.register(LabResult)
