@@ -15,15 +15,14 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils import translation
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
-from randomization import selectors, services
+from randomization import readable, selectors, services
 from randomization.models import Allocation, ParticipantToRandomize, RandomizationScheme, ScreeningAssessment
-from trialsite import clock, i18n, roles
+from trialsite import clock, i18n, labs, roles
 from trialsite import selectors as registry
 from trialsite.admin import (
     ARM_FILTER,
@@ -52,15 +51,9 @@ class ScreeningAssessmentForm(forms.ModelForm[ScreeningAssessment]):
         super().__init__(*args, **kwargs)
         trial = Trial.objects.select_related("current_protocol").first()
         definition = trial.definition if trial else {}
-        texts: dict[str, str] = {}
-        # The criterion's wording in the nurse's language (the protocol file has `text_zh`).
-        text_key = "text_zh" if translation.get_language() == "zh-hans" else "text"
-        for kind in ("inclusion", "exclusion"):
-            for criterion in definition.get("eligibility", {}).get(kind, []):
-                rule = criterion["rule"]
-                for sub in rule.get("rules", [rule]):
-                    if "field" in sub:
-                        texts.setdefault(sub["field"], criterion.get(text_key) or criterion["text"])
+        # The question in the nurse's language (the protocol file's `text_zh`): the criterion's
+        # wording, or the stratification factor's own text.
+        texts = readable.question_texts(definition)
         self.finding_fields = services.assessment_fields(definition)
         for name, kind in self.finding_fields.items():
             # The criterion in words, and the field's code (the API's name for it) as code.
@@ -102,8 +95,8 @@ class ScreeningAssessmentAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDe
         "age_years",
         "weight_kg",
         "creatinine_clearance_ml_min",
-        stored_json("findings", _("findings")),
-        stored_json("labs", _("lab values used")),
+        "answers",
+        "labs_used",
         "assessed_by",
         "assessed_at",
     ]
@@ -135,7 +128,43 @@ class ScreeningAssessmentAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDe
 
     @admin.display(description=_("reasons"))
     def reasons(self, obj: ScreeningAssessment) -> str:
-        return "; ".join(services.criterion_reason(c) for c in obj.criteria if c["status"] != "met") or "—"
+        lines = readable.reasons(obj.criteria, obj.participant.protocol_version.definition)
+        if not lines:
+            return "—"
+        return format_html('<ul class="reasons">{}</ul>', format_html_join("", "<li>{}</li>", ((r,) for r in lines)))
+
+    @admin.display(description=_("answers"))
+    def answers(self, obj: ScreeningAssessment) -> str:
+        """The answers as recorded, each by its question in the reader's language."""
+        definition = obj.participant.protocol_version.definition
+        rows = [(readable.question_label(definition, f), readable.answer(v)) for f, v in obj.findings.items()]
+        if not rows:
+            return "—"
+        return format_html(
+            '<table class="answers"><tbody>{}</tbody></table>',
+            format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", rows),
+        )
+
+    @admin.display(description=_("lab values used"))
+    def labs_used(self, obj: ScreeningAssessment) -> str:
+        rows = [
+            (
+                labs.analyte_label(code),
+                readable.lab_value(code, row.get("value"), row.get("uln")),
+                row.get("collected_on", ""),
+            )
+            for code, row in sorted(obj.labs.items())
+        ]
+        if not rows:
+            return "—"
+        head = format_html(
+            "<thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>", _("analyte"), _("value"), _("collected on")
+        )
+        return format_html(
+            '<table class="labs-used">{}<tbody>{}</tbody></table>',
+            head,
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
 
     def service_error_field(self, key: str) -> str:
         return key if key in ("participant", "assessed_on") else f"f_{key}"
@@ -154,7 +183,8 @@ class ScreeningAssessmentAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDe
         if created.outcome == "eligible":
             messages.success(request, _("Eligible."))
         else:
-            messages.warning(request, f"{created.get_outcome_display()}: {self.reasons(created)}")
+            lines = readable.reasons(created.criteria, created.participant.protocol_version.definition)
+            messages.warning(request, f"{created.get_outcome_display()}: {'; '.join(lines)}")
 
 
 class RandomizeForm(forms.Form):
@@ -225,6 +255,15 @@ class RandomizeAdmin(SiteScopedAdminMixin, admin.ModelAdmin[ParticipantToRandomi
             )
         return super().changelist_view(request, {**extra, **(extra_context or {})})
 
+    @staticmethod
+    def _reasons(assessment: ScreeningAssessment | None, today: Any) -> list[str]:
+        """Why not eligible, one line per criterion in the reader's words (the service's own
+        reasons when there is no assessment to explain)."""
+        reasons = services.eligibility_reasons(assessment, today=today)
+        if assessment is None or not reasons:
+            return reasons
+        return readable.reasons(assessment.criteria, assessment.participant.protocol_version.definition) or reasons
+
     def randomize_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -256,7 +295,7 @@ class RandomizeAdmin(SiteScopedAdminMixin, admin.ModelAdmin[ParticipantToRandomi
             "title": _("Randomize %(p)s") % {"p": participant},
             "participant": participant,
             "assessment": assessment,
-            "reasons": services.eligibility_reasons(assessment, today=today),
+            "reasons": self._reasons(assessment, today),
             "met": [c for c in (assessment.criteria if assessment else []) if c["status"] == "met"],
             "scheme": scheme,
             "form": form,
