@@ -4,6 +4,8 @@ schemes and the allocation record (statistician only; the seed has no admin at a
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
@@ -111,12 +114,106 @@ class ScreeningAssessmentAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDe
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         """The add form shows the protocol's screening questions, which the form adds at run time
-        (so they are listed here for rendering, and kept out of the model form's `fields`)."""
+        (so they are listed here for rendering, and kept out of the model form's `fields`).
+        Above them: what the assessment will read (labs, weight, consent) and what is missing,
+        the last assessment to start from, and "all exclusions: no"."""
         if obj is not None:
             return super().get_fieldsets(request, obj)
         trial = Trial.objects.select_related("current_protocol").first()
-        questions = [f"f_{name}" for name in services.assessment_fields(trial.definition if trial else {})]
-        return [(None, {"fields": ["participant", "assessed_on"]}), (_("Screening questions"), {"fields": questions})]
+        definition = trial.definition if trial else {}
+        questions = [f"f_{name}" for name in services.assessment_fields(definition)]
+        exclusions = [f"f_{name}" for name in readable.exclusion_fields(definition)]
+        panel = format_html(
+            '<div id="screening-inputs" data-url="{}">{}</div>',
+            reverse("admin:randomization_screeningassessment_inputs"),
+            self._inputs_fragment(
+                request,
+                request.POST.get("participant") or request.GET.get("participant"),
+                request.POST.get("assessed_on") or request.GET.get("assessed_on"),
+            ),
+        )
+        button = format_html(
+            '<button type="button" class="button" id="all-exclusions-no" data-fields="{}">{}</button>',
+            json.dumps(exclusions),
+            _("All exclusions: no"),
+        )
+        return [
+            (None, {"fields": ["participant", "assessed_on"], "description": panel}),
+            (_("Screening questions"), {"fields": questions, "description": button}),
+        ]
+
+    class Media:
+        js = ["randomization/screening.js"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """?copy_from=<assessment> starts from that assessment's answers (the participant's last
+        one, offered on the page): the nurse changes what changed."""
+        initial: dict[str, Any] = super().get_changeform_initial_data(request)
+        source = self._copy_source(request, request.GET.get("participant"))
+        if source is not None:
+            for name, value in source.findings.items():
+                initial[f"f_{name}"] = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+        return initial
+
+    def _copy_source(self, request: HttpRequest, participant_id: str | None) -> ScreeningAssessment | None:
+        copy_from = request.GET.get("copy_from", "")
+        if not copy_from.isdigit() or not (participant_id or "").isdigit():
+            return None
+        return self.get_queryset(request).filter(pk=int(copy_from), participant_id=int(participant_id or 0)).first()
+
+    def _inputs_fragment(self, request: HttpRequest, participant_id: str | None, assessed_on: str | None) -> str:
+        key = (participant_id, assessed_on)
+        cache: dict[Any, str] = request.__dict__.setdefault("_screening_inputs", {})
+        if key not in cache:
+            cache[key] = self._render_inputs(request, participant_id, assessed_on)
+        return cache[key]
+
+    def _render_inputs(self, request: HttpRequest, participant_id: str | None, assessed_on: str | None) -> str:
+        participant = None
+        if participant_id and participant_id.isdigit():
+            participant = (
+                registry.participants_for_user(request.user)
+                .select_related("protocol_version")
+                .filter(pk=int(participant_id))
+                .first()
+            )
+        if participant is None:
+            return render_to_string("admin/randomization/screeningassessment/inputs.html", {}, request)
+        try:
+            day = dt.date.fromisoformat(assessed_on or "")
+        except ValueError:
+            day = clock.local_date(clock.now(), participant.site.time_zone)
+        last = self.get_queryset(request).filter(participant=participant).order_by("-assessed_on", "-id").first()
+        copied = self._copy_source(request, str(participant.pk))
+        context = {
+            "participant": participant,
+            "assessed_on": day,
+            "rows": readable.screening_inputs(participant, assessed_on=day),
+            "window": services.screening_window_days(participant.protocol_version.definition),
+            "last": last,
+            "copied": copied,
+            "add_url": reverse("admin:randomization_screeningassessment_add"),
+        }
+        return render_to_string("admin/randomization/screeningassessment/inputs.html", context, request)
+
+    def inputs_view(self, request: HttpRequest) -> HttpResponse:
+        """The panel above, for the participant and date now chosen (screening.js asks again
+        when either changes)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        return HttpResponse(
+            self._inputs_fragment(request, request.GET.get("participant"), request.GET.get("assessed_on"))
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "inputs/",
+                self.admin_site.admin_view(self.inputs_view),
+                name="randomization_screeningassessment_inputs",
+            ),
+            *super().get_urls(),
+        ]
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:

@@ -8,6 +8,7 @@ shows it."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -15,7 +16,9 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from randomization import eligibility as el
+from randomization.services import screening_window_days
 from trialsite import labs
+from trialsite import selectors as registry
 
 # Values the service computes (they are not questions of the form).
 COMPUTED_LABELS = {
@@ -134,3 +137,39 @@ def reasons(criteria: list[dict[str, Any]], definition: dict[str, Any]) -> list[
             detail = "; ".join(fact_text(f, text, definition) for f in facts)
             out.append(_("%(criterion)s: not met (%(values)s)") % {"criterion": text, "values": detail})
     return out
+
+
+def screening_inputs(participant: Any, *, assessed_on: dt.date) -> list[dict[str, Any]]:
+    """What screening_assessment_record will read for `participant` on `assessed_on`, in the
+    reader's words, before it is submitted: the consent date (age), the latest weight and each
+    lab the criteria use, within the protocol's screening window; `value` None is missing."""
+    definition = participant.protocol_version.definition
+    oldest = assessed_on - dt.timedelta(days=screening_window_days(definition))
+    rows: list[dict[str, Any]] = [
+        {
+            "label": _("Consent date (for the age at consent)"),
+            "value": participant.consent_date.isoformat() if participant.consent_date else None,
+            "on": None,
+        }
+    ]
+    weight = registry.latest_measurement(participant, "weight", on_or_before=assessed_on)
+    rows.append(
+        {
+            "label": _("Weight (for the Cockcroft–Gault CrCl)"),
+            "value": f"{number(weight.value)} kg" if weight and weight.measured_on >= oldest else None,
+            "on": weight.measured_on if weight and weight.measured_on >= oldest else None,
+        }
+    )
+    latest = registry.latest_labs(participant, on_or_before=assessed_on)
+    used = el.rule_analytes(definition.get("eligibility", {}))
+    for code in [c for c in labs.ANALYTES if c in used]:
+        row = latest.get(code)
+        fresh = row is not None and row.collected_on >= oldest
+        rows.append(
+            {
+                "label": labs.analyte_label(code),
+                "value": lab_value(code, row.value, row.uln) if row is not None and fresh else None,
+                "on": row.collected_on if row is not None and fresh else None,
+            }
+        )
+    return rows
