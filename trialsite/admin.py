@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrPromise
 from simple_history.admin import SimpleHistoryAdmin
 
-from trialsite import clock, i18n, labs, roles, selectors, services
+from trialsite import clock, i18n, labs, plausibility, roles, selectors, services
 from trialsite.admin_forms import ServiceFormAdminMixin, add_errors, field_errors
 from trialsite.errors import ApplicationError
 from trialsite.forms import BoundedDecimalField
@@ -208,6 +208,18 @@ class LabResultForm(LabUnitFormMixin):
         model = LabResult
         fields = ["analyte", "value", "unit", "uln", "collected_on"]
 
+    def clean(self) -> dict[str, Any]:
+        """The service's unit and plausibility rules (trialsite/labs.py), asked early as well, so
+        that a wrong unit is shown together with every other error of the page (issue 14)."""
+        data = super().clean() or {}
+        analyte, unit, value = data.get("analyte"), data.get("unit"), data.get("value")
+        if analyte in labs.ANALYTES and unit and value is not None:
+            values = {"value": value} | ({"uln": data["uln"]} if data.get("uln") is not None else {})
+            for field, message in labs.value_errors(analyte, labs.normalize_unit(unit), values).items():
+                if field not in self.errors:
+                    self.add_error(field, message)
+        return data
+
 
 LAB_UNITS_JS = "trialsite/lab_units.js"
 
@@ -313,6 +325,21 @@ class LabResultInline(SavedRowsReadOnlyInline, admin.TabularInline[LabResult, Pa
 
 
 class ParticipantAddForm(forms.ModelForm[Participant]):
+    def clean(self) -> dict[str, Any]:
+        """participant_create's date rules (trialsite/plausibility.py), asked early as well, so
+        that they are shown together with the format errors of the other fields (issue 14)."""
+        data = super().clean() or {}
+        birth, consent, today = data.get("birth_date"), data.get("consent_date"), clock.today()
+        if birth is not None:
+            found = {
+                "birth_date": plausibility.birth_date_error(birth, today=today),
+                "consent_date": plausibility.date_error("consent_date", consent, today=today, birth_date=birth),
+            }
+            for field, message in found.items():
+                if message and field not in self.errors:
+                    self.add_error(field, message)
+        return data
+
     class Meta:
         model = Participant
         fields = [

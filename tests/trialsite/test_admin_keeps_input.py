@@ -116,3 +116,29 @@ def test_on_the_change_page_a_refused_row_undoes_the_rows_that_passed(
     participant.refresh_from_db()
     assert participant.phone != "+86 139 9999 0000"  # the details change is undone too
     assert not Measurement.objects.exists()
+
+
+def test_every_error_of_the_page_is_shown_at_once(client: Client, nurse: User, trial: Trial, site: Site) -> None:
+    form = add_form(
+        trial,
+        site,
+        phone="call me",
+        consent_date="2026-03-09",
+        **rows("measurements"),
+        **rows(
+            "lab_results",
+            {"analyte": "hemoglobin", "value": "90", "unit": "g/dL", "collected_on": "2026-02-26"},
+            {"analyte": "creatinine", "value": "80", "unit": "g/L", "collected_on": "2026-02-26"},
+        ),
+    )
+
+    response = login(client, nurse).post(ADD, form)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "Enter 6–32 digits" in errors["phone"][0]
+    assert "in the future" in errors["consent_date"][0]
+    labs = inline_errors(response, "lab_results")
+    assert "did you mean g/L?" in labs[0]["value"][0]
+    assert len(labs[1]["unit"]) == 1 and "is not a unit for Serum creatinine" in labs[1]["unit"][0]
+    assert not Participant.objects.exists()
