@@ -234,7 +234,9 @@ class ScreeningAssessmentAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDe
     def answers(self, obj: ScreeningAssessment) -> str:
         """The answers as recorded, each by its question in the reader's language."""
         definition = obj.participant.protocol_version.definition
-        rows = [(readable.question_label(definition, f), readable.answer(v)) for f, v in obj.findings.items()]
+        order = list(services.assessment_fields(definition))  # as the form asks them
+        fields = sorted(obj.findings, key=lambda f: order.index(f) if f in order else len(order))
+        rows = [(readable.question_label(definition, f), readable.answer(obj.findings[f])) for f in fields]
         if not rows:
             return "—"
         return format_html(
@@ -509,6 +511,7 @@ class AllocationAdmin(admin.ModelAdmin[Allocation]):
         }.get(f.name, f.name)
         for f in Allocation._meta.fields
     ]
+    readonly_fields.insert(readonly_fields.index("factors_json"), "factors_text")
     exclude = ["arm", "method", "factors", "draws", "details"]  # shown by the methods below
     # The allocation record as stored (it is hashed): JSON with codes, shown as code.
     factors_json = staticmethod(stored_json("factors", _("factor values")))
@@ -518,6 +521,19 @@ class AllocationAdmin(admin.ModelAdmin[Allocation]):
     @admin.display(description=_("arm"), ordering="arm")
     def arm_name(self, obj: Allocation) -> str:
         return i18n.arm_name(obj.arm)
+
+    @admin.display(description=_("stratification"))
+    def factors_text(self, obj: Allocation) -> str:
+        """The factor values in words (the stored JSON below keeps the codes it was hashed with)."""
+        definition = obj.participant.protocol_version.definition
+        rows = [
+            (
+                _("site") if code == "site" else readable.question_label(definition, code),
+                {"yes": _("yes"), "no": _("no")}.get(str(value), str(value)),
+            )
+            for code, value in obj.factors.items()
+        ]
+        return format_html_join("", "<div>{}: {}</div>", rows) if rows else "—"
 
     @admin.display(description=_("method"), ordering="method")
     def method_name(self, obj: Allocation) -> str:

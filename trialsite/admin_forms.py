@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from trialsite.errors import ApplicationError
 
@@ -120,7 +121,16 @@ class ServiceFormAdminMixin:
             # the same POST, validated again, with the services' messages as form errors.
             request._service_refusals_shown = self._refusals(request)  # type: ignore[attr-defined]
             request._service_refusals = {}  # type: ignore[attr-defined]
-            return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+            try:
+                return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+            except ServiceRefused:
+                # Only if a message found no form to sit on (the page changed under it): say
+                # every message and show the page afresh rather than fail.
+                for found in request._service_refusals_shown.values():  # type: ignore[attr-defined]
+                    for msgs in found.values():
+                        for msg in msgs:
+                            messages.error(request, msg)
+                return HttpResponseRedirect(request.get_full_path())
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form_class = super().get_form(request, obj, change=change, **kwargs)  # type: ignore[misc]

@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from randomization import readable
+from randomization import services as rs
 from randomization.models import RandomizationScheme, ScreeningAssessment
 from tests.randomization.conftest import NOW, ParticipantMaker
 from trialsite.models import StaffProfile, Trial
@@ -82,3 +83,16 @@ def test_a_missing_lab_and_a_computed_value_are_named(trial: Trial) -> None:
         "(Serum creatinine: no result in the screening window; Cockcroft–Gault CrCl: not computed (missing data))",
         "Age 18–75 years at consent: not met (Age at consent: 80 years)",
     ]
+
+
+def test_the_allocation_shows_its_factors_in_words_beside_the_stored_codes(
+    nurse: User, statistician: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker
+) -> None:
+    participant = make_eligible()
+    allocation = rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+
+    page = login(statistician, "zh-hans").get(f"/admin/randomization/allocation/{allocation.pk}/change/")
+
+    text = page.content.decode()
+    assert "<div>仅有肝转移: 是</div>" in text and "<div>ECOG体力状态0–1分: 1</div>" in text
+    assert "liver_only_metastases" in text  # the stored record, as hashed, is still shown below
