@@ -380,7 +380,14 @@ class RandomizeAdmin(SiteScopedAdminMixin, admin.ModelAdmin[ParticipantToRandomi
                     scrt_start_date=form.cleaned_data.get("scrt_start_date"),
                 )
             except ApplicationError as exc:
-                show_error(request, exc)
+                if exc.code == "not_eligible" and "eligibility" in exc.errors:
+                    # The criteria in the reader's words, as listed on the page (not the codes).
+                    words = [m for k, msgs in exc.errors.items() if k != "eligibility" for m in msgs]
+                    words += self._reasons(assessment, today)
+                    reasons = {"reasons": "; ".join(words)}
+                    messages.error(request, _("The participant cannot be randomized: %(reasons)s") % reasons)
+                else:
+                    show_error(request, exc)
             else:
                 messages.success(
                     request,

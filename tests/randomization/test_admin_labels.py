@@ -65,6 +65,13 @@ def test_the_randomize_page_lists_the_reasons_in_words(
     assert "<li>HIV antibody positive: not met (answer: yes)</li>" in page.content.decode()
     assert "hiv = True" not in page.content.decode()
 
+    refused = login(nurse).post(
+        f"/admin/randomization/participanttorandomize/{participant.pk}/randomize/", {"confirm": "on"}, follow=True
+    )
+    message = refused.content.decode().split('class="messagelist"', 1)[1].split("</ul>", 1)[0]
+    assert "cannot be randomized: HIV antibody positive: not met (answer: yes)" in message
+    assert "hiv = True" not in message
+
 
 def test_a_missing_lab_and_a_computed_value_are_named(trial: Trial) -> None:
     criteria = [
