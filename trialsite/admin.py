@@ -295,6 +295,13 @@ class SavedRowsReadOnlyInline(NoDeleteMixin):
         # Django then renders saved rows read-only and ignores any data posted for them.
         return False
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = super().get_fields(request, obj)  # type: ignore[misc]
+        if obj is None:  # a new participant has no saved rows: no columns about them
+            saved_only = set(self.readonly_fields)  # type: ignore[attr-defined]
+            return [f for f in fields if f not in saved_only]
+        return fields
+
     @admin.display(description=_("correction"))
     def correction(self, row: Measurement | LabResult) -> str:
         if row.pk is None:
