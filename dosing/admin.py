@@ -34,6 +34,7 @@ from trialsite.admin import (
     SiteScopedAdminMixin,
     show_error,
 )
+from trialsite.admin_forms import ServiceFormAdminMixin
 from trialsite.errors import ApplicationError
 from trialsite.models import Participant
 
@@ -258,11 +259,7 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         return super().changeform_view(request, object_id, form_url, extra)
 
 
-class _AbortSave(Exception):
-    """Raised inside save_model after a service refused, to leave the add page without saving."""
-
-
-class ServiceAddAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class ServiceAddAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     """Records are added through a service and never edited."""
 
     site_lookup = "participant__site"
@@ -279,14 +276,6 @@ class ServiceAddAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return super().get_fields(request, obj) if obj is None else self.get_readonly_fields(request, obj)
-
-    def changeform_view(
-        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
-    ) -> Any:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except _AbortSave:
-            return HttpResponseRedirect(request.get_full_path())
 
 
 class DoseModificationForm(forms.ModelForm[DoseModification]):
@@ -344,7 +333,7 @@ class DoseModificationAdmin(ServiceAddAdmin):
 
     def save_model(self, request: HttpRequest, obj: DoseModification, form: Any, change: bool) -> None:
         data = form.cleaned_data
-        try:
+        with self.refusal(request, form):
             row = services.dose_modification_record(
                 participant=data["participant"],
                 drug=data["drug"],
@@ -357,9 +346,6 @@ class DoseModificationAdmin(ServiceAddAdmin):
                 by=roles.actor(request.user),
                 now=clock.now(),
             )
-        except ApplicationError as exc:
-            show_error(request, exc)
-            raise _AbortSave from exc
         obj.pk = row.pk
         obj.refresh_from_db()
 
@@ -378,7 +364,7 @@ class RenalDecisionAdmin(ServiceAddAdmin):
 
     def save_model(self, request: HttpRequest, obj: RenalDecision, form: Any, change: bool) -> None:
         data = form.cleaned_data
-        try:
+        with self.refusal(request, form):
             row = services.renal_decision_record(
                 participant=data["participant"],
                 phase=data["phase"],
@@ -388,8 +374,5 @@ class RenalDecisionAdmin(ServiceAddAdmin):
                 by=roles.actor(request.user),
                 now=clock.now(),
             )
-        except ApplicationError as exc:
-            show_error(request, exc)
-            raise _AbortSave from exc
         obj.pk = row.pk
         obj.refresh_from_db()

@@ -4,7 +4,9 @@ schemes and the allocation record (statistician only; the seed has no admin at a
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -15,17 +17,17 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils import translation
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
-from randomization import selectors, services
+from randomization import readable, selectors, services
 from randomization.models import Allocation, ParticipantToRandomize, RandomizationScheme, ScreeningAssessment
-from trialsite import clock, confirm, i18n, roles
+from trialsite import clock, confirm, i18n, labs, roles
 from trialsite import selectors as registry
 from trialsite.admin import (
     ARM_FILTER,
@@ -35,7 +37,8 @@ from trialsite.admin import (
     show_error,
     stored_json,
 )
-from trialsite.errors import ApplicationError
+from trialsite.admin_forms import ServiceFormAdminMixin
+from trialsite.errors import ApplicationError, InvalidInput
 from trialsite.forms import BoundedDecimalField
 from trialsite.models import Participant, Trial
 
@@ -53,15 +56,9 @@ class ScreeningAssessmentForm(forms.ModelForm[ScreeningAssessment]):
         super().__init__(*args, **kwargs)
         trial = Trial.objects.select_related("current_protocol").first()
         definition = trial.definition if trial else {}
-        texts: dict[str, str] = {}
-        # The criterion's wording in the nurse's language (the protocol file has `text_zh`).
-        text_key = "text_zh" if translation.get_language() == "zh-hans" else "text"
-        for kind in ("inclusion", "exclusion"):
-            for criterion in definition.get("eligibility", {}).get(kind, []):
-                rule = criterion["rule"]
-                for sub in rule.get("rules", [rule]):
-                    if "field" in sub:
-                        texts.setdefault(sub["field"], criterion.get(text_key) or criterion["text"])
+        # The question in the nurse's language (the protocol file's `text_zh`): the criterion's
+        # wording, or the stratification factor's own text.
+        texts = readable.question_texts(definition)
         self.finding_fields = services.assessment_fields(definition)
         for name, kind in self.finding_fields.items():
             # The criterion in words, and the field's code (the API's name for it) as code.
@@ -89,7 +86,7 @@ class ScreeningAssessmentForm(forms.ModelForm[ScreeningAssessment]):
 
 
 @admin.register(ScreeningAssessment)
-class ScreeningAssessmentAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class ScreeningAssessmentAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     site_lookup = "participant__site"
     list_display = ["participant", "assessed_on", "outcome", "age_years", "creatinine_clearance_ml_min", "assessed_by"]
     list_filter = ["outcome"]
@@ -103,8 +100,8 @@ class ScreeningAssessmentAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistor
         "age_years",
         "weight_kg",
         "creatinine_clearance_ml_min",
-        stored_json("findings", _("findings")),
-        stored_json("labs", _("lab values used")),
+        "answers",
+        "labs_used",
         "assessed_by",
         "assessed_at",
     ]
@@ -119,12 +116,106 @@ class ScreeningAssessmentAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistor
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         """The add form shows the protocol's screening questions, which the form adds at run time
-        (so they are listed here for rendering, and kept out of the model form's `fields`)."""
+        (so they are listed here for rendering, and kept out of the model form's `fields`).
+        Above them: what the assessment will read (labs, weight, consent) and what is missing,
+        the last assessment to start from, and "all exclusions: no"."""
         if obj is not None:
             return super().get_fieldsets(request, obj)
         trial = Trial.objects.select_related("current_protocol").first()
-        questions = [f"f_{name}" for name in services.assessment_fields(trial.definition if trial else {})]
-        return [(None, {"fields": ["participant", "assessed_on"]}), (_("Screening questions"), {"fields": questions})]
+        definition = trial.definition if trial else {}
+        questions = [f"f_{name}" for name in services.assessment_fields(definition)]
+        exclusions = [f"f_{name}" for name in readable.exclusion_fields(definition)]
+        panel = format_html(
+            '<div id="screening-inputs" data-url="{}">{}</div>',
+            reverse("admin:randomization_screeningassessment_inputs"),
+            self._inputs_fragment(
+                request,
+                request.POST.get("participant") or request.GET.get("participant"),
+                request.POST.get("assessed_on") or request.GET.get("assessed_on"),
+            ),
+        )
+        button = format_html(
+            '<button type="button" class="button" id="all-exclusions-no" data-fields="{}">{}</button>',
+            json.dumps(exclusions),
+            _("All exclusions: no"),
+        )
+        return [
+            (None, {"fields": ["participant", "assessed_on"], "description": panel}),
+            (_("Screening questions"), {"fields": questions, "description": button}),
+        ]
+
+    class Media:
+        js = ["randomization/screening.js"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """?copy_from=<assessment> starts from that assessment's answers (the participant's last
+        one, offered on the page): the nurse changes what changed."""
+        initial: dict[str, Any] = super().get_changeform_initial_data(request)
+        source = self._copy_source(request, request.GET.get("participant"))
+        if source is not None:
+            for name, value in source.findings.items():
+                initial[f"f_{name}"] = ("yes" if value else "no") if isinstance(value, bool) else str(value)
+        return initial
+
+    def _copy_source(self, request: HttpRequest, participant_id: str | None) -> ScreeningAssessment | None:
+        copy_from = request.GET.get("copy_from", "")
+        if not copy_from.isdigit() or not (participant_id or "").isdigit():
+            return None
+        return self.get_queryset(request).filter(pk=int(copy_from), participant_id=int(participant_id or 0)).first()
+
+    def _inputs_fragment(self, request: HttpRequest, participant_id: str | None, assessed_on: str | None) -> str:
+        key = (participant_id, assessed_on)
+        cache: dict[Any, str] = request.__dict__.setdefault("_screening_inputs", {})
+        if key not in cache:
+            cache[key] = self._render_inputs(request, participant_id, assessed_on)
+        return cache[key]
+
+    def _render_inputs(self, request: HttpRequest, participant_id: str | None, assessed_on: str | None) -> str:
+        participant = None
+        if participant_id and participant_id.isdigit():
+            participant = (
+                registry.participants_for_user(request.user)
+                .select_related("protocol_version")
+                .filter(pk=int(participant_id))
+                .first()
+            )
+        if participant is None:
+            return render_to_string("admin/randomization/screeningassessment/inputs.html", {}, request)
+        try:
+            day = dt.date.fromisoformat(assessed_on or "")
+        except ValueError:
+            day = clock.local_date(clock.now(), participant.site.time_zone)
+        last = self.get_queryset(request).filter(participant=participant).order_by("-assessed_on", "-id").first()
+        copied = self._copy_source(request, str(participant.pk))
+        context = {
+            "participant": participant,
+            "assessed_on": day,
+            "rows": readable.screening_inputs(participant, assessed_on=day),
+            "window": services.screening_window_days(participant.protocol_version.definition),
+            "last": last,
+            "copied": copied,
+            "add_url": reverse("admin:randomization_screeningassessment_add"),
+        }
+        return render_to_string("admin/randomization/screeningassessment/inputs.html", context, request)
+
+    def inputs_view(self, request: HttpRequest) -> HttpResponse:
+        """The panel above, for the participant and date now chosen (screening.js asks again
+        when either changes)."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        return HttpResponse(
+            self._inputs_fragment(request, request.GET.get("participant"), request.GET.get("assessed_on"))
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "inputs/",
+                self.admin_site.admin_view(self.inputs_view),
+                name="randomization_screeningassessment_inputs",
+            ),
+            *super().get_urls(),
+        ]
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         if obj is None:
@@ -136,10 +227,51 @@ class ScreeningAssessmentAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistor
 
     @admin.display(description=_("reasons"))
     def reasons(self, obj: ScreeningAssessment) -> str:
-        return "; ".join(services.criterion_reason(c) for c in obj.criteria if c["status"] != "met") or "—"
+        lines = readable.reasons(obj.criteria, obj.participant.protocol_version.definition)
+        if not lines:
+            return "—"
+        return format_html('<ul class="reasons">{}</ul>', format_html_join("", "<li>{}</li>", ((r,) for r in lines)))
+
+    @admin.display(description=_("answers"))
+    def answers(self, obj: ScreeningAssessment) -> str:
+        """The answers as recorded, each by its question in the reader's language."""
+        definition = obj.participant.protocol_version.definition
+        order = list(services.assessment_fields(definition))  # as the form asks them
+        fields = sorted(obj.findings, key=lambda f: order.index(f) if f in order else len(order))
+        rows = [(readable.question_label(definition, f), readable.answer(obj.findings[f])) for f in fields]
+        if not rows:
+            return "—"
+        return format_html(
+            '<table class="answers"><tbody>{}</tbody></table>',
+            format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", rows),
+        )
+
+    @admin.display(description=_("lab values used"))
+    def labs_used(self, obj: ScreeningAssessment) -> str:
+        rows = [
+            (
+                labs.analyte_label(code),
+                readable.lab_value(code, row.get("value"), row.get("uln")),
+                row.get("collected_on", ""),
+            )
+            for code, row in sorted(obj.labs.items())
+        ]
+        if not rows:
+            return "—"
+        head = format_html(
+            "<thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>", _("analyte"), _("value"), _("collected on")
+        )
+        return format_html(
+            '<table class="labs-used">{}<tbody>{}</tbody></table>',
+            head,
+            format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", rows),
+        )
+
+    def service_error_field(self, key: str) -> str:
+        return key if key in ("participant", "assessed_on") else f"f_{key}"
 
     def save_model(self, request: HttpRequest, obj: ScreeningAssessment, form: Any, change: bool) -> None:
-        try:
+        with self.refusal(request, form):
             created = services.screening_assessment_record(
                 participant=form.cleaned_data["participant"],
                 assessed_on=form.cleaned_data["assessed_on"],
@@ -147,25 +279,13 @@ class ScreeningAssessmentAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistor
                 by=roles.actor(request.user),
                 today=clock.today(),
             )
-        except ApplicationError as exc:
-            show_error(request, exc)
-            raise _Refused from exc
         obj.pk = created.pk
         obj.refresh_from_db()
         if created.outcome == "eligible":
             messages.success(request, _("Eligible."))
         else:
-            messages.warning(request, f"{created.get_outcome_display()}: {self.reasons(created)}")
-
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except _Refused:
-            return HttpResponseRedirect(request.get_full_path())
-
-
-class _Refused(Exception):
-    """A service refused the admin's write; the request's transaction is rolled back."""
+            lines = readable.reasons(created.criteria, created.participant.protocol_version.definition)
+            messages.warning(request, f"{created.get_outcome_display()}: {'; '.join(lines)}")
 
 
 class RandomizeForm(forms.Form):
@@ -236,6 +356,15 @@ class RandomizeAdmin(SiteScopedAdminMixin, admin.ModelAdmin[ParticipantToRandomi
             )
         return super().changelist_view(request, {**extra, **(extra_context or {})})
 
+    @staticmethod
+    def _reasons(assessment: ScreeningAssessment | None, today: Any) -> list[str]:
+        """Why not eligible, one line per criterion in the reader's words (the service's own
+        reasons when there is no assessment to explain)."""
+        reasons = services.eligibility_reasons(assessment, today=today)
+        if assessment is None or not reasons:
+            return reasons
+        return readable.reasons(assessment.criteria, assessment.participant.protocol_version.definition) or reasons
+
     def randomize_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -253,7 +382,14 @@ class RandomizeAdmin(SiteScopedAdminMixin, admin.ModelAdmin[ParticipantToRandomi
                     scrt_start_date=form.cleaned_data.get("scrt_start_date"),
                 )
             except ApplicationError as exc:
-                show_error(request, exc)
+                if exc.code == "not_eligible" and "eligibility" in exc.errors:
+                    # The criteria in the reader's words, as listed on the page (not the codes).
+                    words = [m for k, msgs in exc.errors.items() if k != "eligibility" for m in msgs]
+                    words += self._reasons(assessment, today)
+                    reasons = {"reasons": "; ".join(words)}
+                    messages.error(request, _("The participant cannot be randomized: %(reasons)s") % reasons)
+                else:
+                    show_error(request, exc)
             else:
                 messages.success(
                     request,
@@ -267,7 +403,7 @@ class RandomizeAdmin(SiteScopedAdminMixin, admin.ModelAdmin[ParticipantToRandomi
             "title": _("Randomize %(p)s") % {"p": participant},
             "participant": participant,
             "assessment": assessment,
-            "reasons": services.eligibility_reasons(assessment, today=today),
+            "reasons": self._reasons(assessment, today),
             "met": [c for c in (assessment.criteria if assessment else []) if c["status"] == "met"],
             "scheme": scheme,
             "form": form,
@@ -307,7 +443,7 @@ class SchemeForm(forms.ModelForm[RandomizationScheme]):
 
 
 @admin.register(RandomizationScheme)
-class RandomizationSchemeAdmin(NoDeleteMixin, SimpleHistoryAdmin):
+class RandomizationSchemeAdmin(ServiceFormAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     """Statistician only (the permissions of the other roles do not include schemes)."""
 
     list_display = ["trial", "version", "status", "commitment", "activated_at", "activated_by"]
@@ -327,8 +463,12 @@ class RandomizationSchemeAdmin(NoDeleteMixin, SimpleHistoryAdmin):
 
     def save_model(self, request: HttpRequest, obj: RandomizationScheme, form: Any, change: bool) -> None:
         data = form.cleaned_data
-        try:
-            sizes = [int(s) for s in str(data["block_sizes"]).replace(" ", "").split(",") if s]
+        with self.refusal(request, form):
+            try:
+                sizes = [int(s) for s in str(data["block_sizes"]).replace(" ", "").split(",") if s]
+            except ValueError:
+                message = _("Block sizes must be whole numbers separated by commas.")
+                raise InvalidInput(str(message), errors={"block_sizes": [str(message)]}) from None
             created = services.scheme_create(
                 trial=data["trial"],
                 by=roles.actor(request.user),
@@ -341,20 +481,8 @@ class RandomizationSchemeAdmin(NoDeleteMixin, SimpleHistoryAdmin):
                     "efron_p": data["efron_p"],
                 },
             )
-        except ValueError:
-            messages.error(request, _("Block sizes must be whole numbers separated by commas."))
-            raise _Refused from None
-        except ApplicationError as exc:
-            show_error(request, exc)
-            raise _Refused from exc
         obj.pk = created.pk
         obj.refresh_from_db()
-
-    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> HttpResponse:
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except _Refused:
-            return HttpResponseRedirect(request.get_full_path())
 
     @admin.action(description=_("Activate (publish the commitment and freeze the configuration)"))
     def activate(self, request: HttpRequest, queryset: QuerySet[RandomizationScheme]) -> HttpResponse | None:
@@ -420,6 +548,7 @@ class AllocationAdmin(admin.ModelAdmin[Allocation]):
         }.get(f.name, f.name)
         for f in Allocation._meta.fields
     ]
+    readonly_fields.insert(readonly_fields.index("factors_json"), "factors_text")
     exclude = ["arm", "method", "factors", "draws", "details"]  # shown by the methods below
     # The allocation record as stored (it is hashed): JSON with codes, shown as code.
     factors_json = staticmethod(stored_json("factors", _("factor values")))
@@ -429,6 +558,19 @@ class AllocationAdmin(admin.ModelAdmin[Allocation]):
     @admin.display(description=_("arm"), ordering="arm")
     def arm_name(self, obj: Allocation) -> str:
         return i18n.arm_name(obj.arm)
+
+    @admin.display(description=_("stratification"))
+    def factors_text(self, obj: Allocation) -> str:
+        """The factor values in words (the stored JSON below keeps the codes it was hashed with)."""
+        definition = obj.participant.protocol_version.definition
+        rows = [
+            (
+                _("site") if code == "site" else readable.question_label(definition, code),
+                {"yes": _("yes"), "no": _("no")}.get(str(value), str(value)),
+            )
+            for code, value in obj.factors.items()
+        ]
+        return format_html_join("", "<div>{}: {}</div>", rows) if rows else "—"
 
     @admin.display(description=_("method"), ordering="method")
     def method_name(self, obj: Allocation) -> str:

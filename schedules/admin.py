@@ -41,6 +41,7 @@ from trialsite.admin import (
     show_error,
     stored_json,
 )
+from trialsite.admin_forms import ServiceFormAdminMixin
 from trialsite.errors import ApplicationError
 from trialsite.i18n import translate_stored
 from trialsite.models import RANDOMIZED_STATUSES, Participant
@@ -416,7 +417,7 @@ class SiteClosureForm(forms.ModelForm[SiteClosure]):
 
 
 @admin.register(SiteClosure)
-class SiteClosureAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class SiteClosureAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     list_display = ["site", "date", "kind", "reason"]
     list_filter = ["site", "kind"]
     date_hierarchy = "date"
@@ -429,7 +430,7 @@ class SiteClosureAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         if change:
             obj.save(update_fields=["reason"])
             return
-        try:
+        with self.refusal(request, form):
             created = services.site_closure_create(
                 site=form.cleaned_data["site"],
                 date=form.cleaned_data["date"],
@@ -438,9 +439,6 @@ class SiteClosureAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
                 by=roles.actor(request.user),
                 now=clock.now(),
             )
-        except ApplicationError as exc:
-            show_error(request, exc)
-            raise _AbortSave from exc
         obj.pk = created.pk
         refused = getattr(created, "recheck", None)
         if refused is not None and refused.refused:
@@ -456,18 +454,6 @@ class SiteClosureAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
                 _("%(n)s bookings fall on a day the site no longer works; move them: %(list)s")
                 % {"n": len(conflicts), "list": ", ".join(str(b) for b in conflicts)},
             )
-
-    def changeform_view(
-        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
-    ) -> Any:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except _AbortSave:
-            return HttpResponseRedirect(request.get_full_path())
-
-
-class _AbortSave(Exception):
-    pass
 
 
 class NationalCalendarDayInline(admin.TabularInline[NationalCalendarDay, NationalCalendarYear]):

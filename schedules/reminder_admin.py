@@ -21,6 +21,7 @@ from schedules.models import EventKind
 from schedules.reminder_models import Reminder, ReminderChannel, ReminderRule, ReminderStatus, StaffDigest
 from trialsite import clock
 from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, UserSitesFilter, code_column, code_filter
+from trialsite.admin_forms import ServiceFormAdminMixin
 from trialsite.i18n import html_lang, translate_stored
 
 
@@ -44,7 +45,7 @@ CHANNEL_FILTER = code_filter("channel", _("channel"), _channel_name)
 
 
 @admin.register(ReminderRule)
-class ReminderRuleAdmin(NoDeleteMixin, SimpleHistoryAdmin):
+class ReminderRuleAdmin(ServiceFormAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     list_display = [
         "display_name",
         "trial",
@@ -96,7 +97,8 @@ class ReminderRuleAdmin(NoDeleteMixin, SimpleHistoryAdmin):
 
     def save_model(self, request: HttpRequest, obj: ReminderRule, form: Any, change: bool) -> None:
         # The same service as everywhere: saving re-computes the trial's pending reminders.
-        reminder_services.reminder_rule_save(rule=obj, now=clock.now())
+        with self.refusal(request, form):
+            reminder_services.reminder_rule_save(rule=obj, now=clock.now())
 
 
 @admin.register(Reminder)

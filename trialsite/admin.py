@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
@@ -25,7 +25,8 @@ from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrPromise
 from simple_history.admin import SimpleHistoryAdmin
 
-from trialsite import clock, i18n, labs, roles, selectors, services
+from trialsite import clock, i18n, labs, plausibility, roles, selectors, services
+from trialsite.admin_forms import ServiceFormAdminMixin, add_errors, field_errors
 from trialsite.errors import ApplicationError
 from trialsite.forms import BoundedDecimalField
 from trialsite.models import (
@@ -209,6 +210,18 @@ class LabResultForm(LabUnitFormMixin):
         model = LabResult
         fields = ["analyte", "value", "unit", "uln", "collected_on"]
 
+    def clean(self) -> dict[str, Any]:
+        """The service's unit and plausibility rules (trialsite/labs.py), asked early as well, so
+        that a wrong unit is shown together with every other error of the page (issue 14)."""
+        data = super().clean() or {}
+        analyte, unit, value = data.get("analyte"), data.get("unit"), data.get("value")
+        if analyte in labs.ANALYTES and unit and value is not None:
+            values = {"value": value} | ({"uln": data["uln"]} if data.get("uln") is not None else {})
+            for field, message in labs.value_errors(analyte, labs.normalize_unit(unit), values).items():
+                if field not in self.errors:
+                    self.add_error(field, message)
+        return data
+
 
 LAB_UNITS_JS = "trialsite/lab_units.js"
 
@@ -267,23 +280,61 @@ class TrialSiteUserAdmin(UserAdmin):
     inlines = [SiteMembershipInline]
 
 
-class MeasurementInline(NoDeleteMixin, admin.TabularInline[Measurement, Participant]):
+class EnteredInErrorForm(forms.Form):
+    reason = forms.CharField(
+        label=_("reason"),
+        max_length=200,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Why the value is wrong (e.g. typed into the wrong participant, wrong unit)."),
+    )
+
+
+CORRECTION_KINDS: dict[str, type[Measurement] | type[LabResult]] = {"measurement": Measurement, "lab": LabResult}
+
+
+def correction_url(row: Measurement | LabResult) -> str:
+    kind = "measurement" if isinstance(row, Measurement) else "lab"
+    return reverse("admin:trialsite_participant_entered_in_error", args=[row.participant_id, kind, row.pk])
+
+
+class SavedRowsReadOnlyInline(NoDeleteMixin):
+    """Saved rows are shown, never offered as inputs: a recorded value is corrected by marking it
+    entered in error (with a reason) and recording the right value as a new row; both stay in
+    the history. Only the empty rows for new values are editable."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Django then renders saved rows read-only and ignores any data posted for them.
+        return False
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        fields = super().get_fields(request, obj)  # type: ignore[misc]
+        if obj is None:  # a new participant has no saved rows: no columns about them
+            saved_only = set(self.readonly_fields)  # type: ignore[attr-defined]
+            return [f for f in fields if f not in saved_only]
+        return fields
+
+    @admin.display(description=_("correction"))
+    def correction(self, row: Measurement | LabResult) -> str:
+        if row.pk is None:
+            return ""
+        if row.entered_in_error:
+            return format_html("<s>{}</s>", _("entered in error"))
+        return format_html('<a class="button" href="{}">{}</a>', correction_url(row), _("Mark as entered in error"))
+
+
+class MeasurementInline(SavedRowsReadOnlyInline, admin.TabularInline[Measurement, Participant]):
     model = Measurement
-    fields = ["kind", "value", "measured_on", "entered_in_error", "error_reason", "recorded_by", "recorded_at"]
-    readonly_fields = ["entered_in_error", "error_reason", "recorded_by", "recorded_at"]
+    fields = ["kind", "value", "measured_on", "error_reason", "recorded_by", "recorded_at", "correction"]
+    readonly_fields = ["error_reason", "recorded_by", "recorded_at", "correction"]
     formfield_overrides = BOUNDED_NUMBERS
     extra = 1
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Rows can be added, never edited (corrections are new rows; errors are flagged).
-        return super().has_change_permission(request, obj) if obj is None else True
 
-
-class LabResultInline(NoDeleteMixin, admin.TabularInline[LabResult, Participant]):
+class LabResultInline(SavedRowsReadOnlyInline, admin.TabularInline[LabResult, Participant]):
     model = LabResult
     form = LabResultForm
-    fields = ["analyte", "value", "unit", "uln", "collected_on", "entered_in_error", "recorded_by"]
-    readonly_fields = ["entered_in_error", "recorded_by"]
+    fields = ["analyte", "value", "unit", "uln", "collected_on", "error_reason", "recorded_by", "correction"]
+    readonly_fields = ["error_reason", "recorded_by", "correction"]
     formfield_overrides = BOUNDED_NUMBERS
     extra = 1
 
@@ -292,6 +343,21 @@ class LabResultInline(NoDeleteMixin, admin.TabularInline[LabResult, Participant]
 
 
 class ParticipantAddForm(forms.ModelForm[Participant]):
+    def clean(self) -> dict[str, Any]:
+        """participant_create's date rules (trialsite/plausibility.py), asked early as well, so
+        that they are shown together with the format errors of the other fields (issue 14)."""
+        data = super().clean() or {}
+        birth, consent, today = data.get("birth_date"), data.get("consent_date"), clock.today()
+        if birth is not None:
+            found = {
+                "birth_date": plausibility.birth_date_error(birth, today=today),
+                "consent_date": plausibility.date_error("consent_date", consent, today=today, birth_date=birth),
+            }
+            for field, message in found.items():
+                if message and field not in self.errors:
+                    self.add_error(field, message)
+        return data
+
     class Meta:
         model = Participant
         fields = [
@@ -311,7 +377,7 @@ class ParticipantAddForm(forms.ModelForm[Participant]):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class ParticipantAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     list_display = [
         "screening_number",
         "full_name",
@@ -390,34 +456,33 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         return super().get_fields(request, obj)
 
     def save_model(self, request: HttpRequest, obj: Participant, form: Any, change: bool) -> None:
-        try:
+        with self.refusal(request, form):
             if not change:
                 data = {k: form.cleaned_data[k] for k in ParticipantAddForm.Meta.fields}
                 created = services.participant_create(by=roles.actor(request.user), today=clock.today(), **data)
                 obj.pk = created.pk
                 obj.refresh_from_db()
                 return
-            if "consent_date" in form.changed_data and obj.consent_date is not None:
+            changed = list(form.changed_data)
+            if "consent_date" in changed and obj.consent_date is not None:
                 services.participant_record_consent(participant=obj, consent_date=obj.consent_date, today=clock.today())
-                form.changed_data.remove("consent_date")
-            changes = {f: form.cleaned_data[f] for f in form.changed_data if f in services.DETAIL_FIELDS}
+                changed.remove("consent_date")
+            changes = {f: form.cleaned_data[f] for f in changed if f in services.DETAIL_FIELDS}
             if changes:
                 services.participant_update_details(participant=obj, changes=changes, today=clock.today())
-        except ApplicationError as exc:
-            show_error(request, exc)
-            raise _AbortSave from exc
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        """New measurement and lab rows go through the services; existing rows are never edited.
-        A refused row undoes the whole save (nothing half-written) and says why."""
+        """New measurement and lab rows go through the services; saved rows are read-only (a
+        wrong one is marked entered in error). Every refused row is reported on its row, and the
+        whole save is undone (ServiceFormAdminMixin)."""
         participant = form.instance
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        by = roles.actor(request.user)
         for inline_form in formset.forms:
             if not inline_form.has_changed() or inline_form.instance.pk:
                 continue
             data = inline_form.cleaned_data
-            by = roles.actor(request.user)
-            try:
+            with self.refusal(request, inline_form, inline=True):
                 if formset.model is Measurement:
                     row: Any = services.measurement_record(
                         participant=participant,
@@ -438,24 +503,18 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
                         by=by,
                         today=clock.today(),
                     )
-            except ApplicationError as exc:
-                show_error(request, exc)
-                raise _AbortSave from exc
-            formset.new_objects.append(row)
-
-    def changeform_view(
-        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
-    ) -> Any:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except _AbortSave:
-            return HttpResponseRedirect(request.get_full_path())
+                formset.new_objects.append(row)
 
     def get_urls(self) -> list[Any]:
         from django.urls import path
 
         return [
             path("<int:pk>/death/", self.admin_site.admin_view(self.death_view), name="trialsite_participant_death"),
+            path(
+                "<int:pk>/entered-in-error/<str:kind>/<int:row_pk>/",
+                self.admin_site.admin_view(self.entered_in_error_view),
+                name="trialsite_participant_entered_in_error",
+            ),
             *super().get_urls(),
         ]
 
@@ -490,6 +549,43 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         }
         return TemplateResponse(request, "admin/trialsite/participant/death.html", context)
 
+    def entered_in_error_view(self, request: HttpRequest, pk: int, kind: str, row_pk: int) -> HttpResponse:
+        """Mark one saved measurement or lab result as entered in error, with a reason; the page
+        then leads back to the participant, where the right value is a new row."""
+        participant = get_object_or_404(self.get_queryset(request), pk=pk)
+        model = CORRECTION_KINDS.get(kind)
+        if model is None:
+            raise Http404
+        row = cast(Measurement | LabResult, get_object_or_404(model.objects.filter(participant=participant), pk=row_pk))
+        if not request.user.has_perm(f"trialsite.change_{model._meta.model_name}"):
+            raise PermissionDenied
+        form = EnteredInErrorForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.record_mark_entered_in_error(
+                    record=row, reason=form.cleaned_data["reason"], by=roles.actor(request.user)
+                )
+            except ApplicationError as exc:
+                add_errors(form, field_errors(exc, form, str))
+            else:
+                messages.success(
+                    request,
+                    _("%(row)s is marked as entered in error. Record the right value as a new row.") % {"row": row},
+                )
+                group = "measurements" if kind == "measurement" else "lab_results"
+                url = reverse("admin:trialsite_participant_change", args=[pk])
+                return HttpResponseRedirect(f"{url}#{group}-group")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Mark as entered in error: %(row)s") % {"row": row},
+            "form": form,
+            "participant": participant,
+            "row": row,
+            "already": row.entered_in_error,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/trialsite/participant/entered_in_error.html", context)
+
     @admin.action(description=_("Withdraw the selected participants"))
     def withdraw_selected(self, request: HttpRequest, queryset: QuerySet[Participant]) -> HttpResponse | None:
         """First a page that says what the withdrawal stops (counted from the data) and asks for
@@ -521,10 +617,6 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         return TemplateResponse(request, "admin/trialsite/participant/withdraw_confirm.html", context)
 
 
-class _AbortSave(Exception):
-    """Raised inside the admin's save to undo the whole request's transaction after a refusal."""
-
-
 @admin.register(Measurement)
 class MeasurementAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     site_lookup = "participant__site"
@@ -546,12 +638,12 @@ class MeasurementAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         return False  # added on the participant's page, through the service
 
     @admin.action(description=_("Mark as entered in error"))
-    def mark_entered_in_error(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
-        for row in queryset:
-            services.record_mark_entered_in_error(
-                record=row, reason=_("marked by %(user)s in the admin") % {"user": request.user}
-            )
-        messages.success(request, _("Marked as entered in error."))
+    def mark_entered_in_error(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
+        """One value at a time, on the page that asks for the reason."""
+        if queryset.count() != 1:
+            messages.error(request, _("Select one value: each correction needs its own reason."))
+            return None
+        return HttpResponseRedirect(correction_url(queryset.get()))
 
 
 @admin.register(LabResult)

@@ -421,11 +421,23 @@ def lab_result_record(
 
 
 @transaction.atomic
-def record_mark_entered_in_error(*, record: Measurement | LabResult, reason: str) -> Measurement | LabResult:
-    """Clinical rows are never deleted: a wrong one is kept, flagged, and ignored by selectors."""
+def record_mark_entered_in_error(
+    *, record: Measurement | LabResult, reason: str, by: User | None
+) -> Measurement | LabResult:
+    """Clinical rows are never deleted or edited: a wrong one is kept, flagged with the reason,
+    and ignored by selectors; the correct value is a new row. Both stay in the history."""
     if not reason.strip():
         raise InvalidInput(_("Give a reason."), errors={"reason": [_("This field is required.")]})
-    record = type(record).objects.select_for_update().get(pk=record.pk)
+    record = type(record).objects.select_for_update().select_related("participant__site").get(pk=record.pk)
+    if by is not None and not by.has_perm(f"trialsite.change_{record._meta.model_name}"):
+        raise NotPermitted(_("Your role cannot correct recorded values."))
+    _check_site_access(by, record.participant.site)
+    if record.entered_in_error:
+        raise Conflict(
+            _("This value is already marked as entered in error."),
+            code="already_entered_in_error",
+            errors={"reason": [_("Already marked.")]},
+        )
     record.entered_in_error = True
     record.error_reason = reason.strip()[:200]
     record.save(update_fields=["entered_in_error", "error_reason"])

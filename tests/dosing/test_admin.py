@@ -150,10 +150,12 @@ def test_investigator_records_a_modification_in_the_admin(
     assert (mod.action, mod.new_level, mod.decided_by) == ("reduce", 1, investigator)
     refused = client.post(
         "/admin/dosing/dosemodification/add/",
-        {**form, "drug": "serplulimab", "requested_action": "reduce"},
-        follow=True,
+        {**form, "drug": "serplulimab", "requested_action": "reduce", "reason": "typed by the investigator"},
     )
-    assert "never reduced" in refused.content.decode()
+    # The form again, with what was typed and the refusal on it (issue 14).
+    assert refused.status_code == 200
+    assert "never reduced" in str(refused.context["adminform"].form.errors)
+    assert "typed by the investigator" in refused.content.decode()
     assert DoseModification.objects.count() == 1
     sheet = make_sheet(patient, cycle=2)
     assert dose(sheet, "oxaliplatin")["dose_mg"] == 200

@@ -132,3 +132,44 @@ def test_timeline_and_calendar_render_in_chinese(plan: TreatmentPlan, nurse: Any
     assert page.status_code == 200 and calendar.status_code == 200
     assert "重新制定计划" in page.content.decode()  # "Re-make the plan"
     assert "窗口期将在7天内结束但尚未预约的周期" in calendar.content.decode()
+
+
+def test_a_refused_site_closure_keeps_the_typed_reason(nurse: Any, site: Any, monkeypatch: Any) -> None:
+    from schedules import admin as schedules_admin
+    from trialsite.errors import Conflict
+
+    def refuse(**kwargs: Any) -> None:
+        raise Conflict("The site is already closed that day.", errors={"date": ["Already closed."]})
+
+    monkeypatch.setattr(schedules_admin.services, "site_closure_create", refuse)
+    form = {"site": site.pk, "date": "2026-03-18", "reason": "water works"}
+
+    again = _login(nurse).post("/admin/schedules/siteclosure/add/", form)
+
+    assert again.status_code == 200
+    errors = again.context["adminform"].form.errors
+    assert errors["date"] == ["Already closed."]
+    assert errors["__all__"] == ["The site is already closed that day."]
+    assert "water works" in again.content.decode()
+    assert not SiteClosure.objects.exists()
+
+
+def test_a_refusal_that_finds_no_form_is_still_said(nurse: Any, site: Any, monkeypatch: Any) -> None:
+    """The mixin's last resort: the message as an admin message, never a server error."""
+    from schedules import admin as schedules_admin
+    from trialsite import admin_forms
+    from trialsite.errors import Conflict
+
+    def refuse(**kwargs: Any) -> None:
+        raise Conflict("The site is already closed that day.")
+
+    monkeypatch.setattr(schedules_admin.services, "site_closure_create", refuse)
+    monkeypatch.setattr(admin_forms, "with_errors", lambda form_class, errors, by_prefix: form_class)
+
+    response = _login(nurse).post(
+        "/admin/schedules/siteclosure/add/", {"site": site.pk, "date": "2026-03-18", "reason": "x"}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert "The site is already closed that day." in response.content.decode()
+    assert not SiteClosure.objects.exists()

@@ -129,6 +129,15 @@ def _admin_urls(participant: Participant, user: User) -> list[str]:
         reverse("admin:randomization_participanttorandomize_randomize", args=[participant.pk]),
         reverse("admin:dosing_dosesheet_prepare"),
         reverse("admin:trialsite_participant_death", args=[participant.pk]),
+        # Issue 14: the reason page of a correction, and the screening form with what it will
+        # read, started from the last assessment.
+        reverse(
+            "admin:trialsite_participant_entered_in_error",
+            args=[participant.pk, "measurement", participant.measurements.order_by("pk").first().pk],
+        ),
+        reverse("admin:randomization_screeningassessment_add")
+        + f"?participant={participant.pk}&copy_from={participant.screening_assessments.get().pk}",
+        reverse("admin:randomization_screeningassessment_inputs") + f"?participant={participant.pk}",
     ]
 
 
