@@ -92,6 +92,13 @@ def test_command_with_trial_factors_and_html(trial: object, tmp_path: Path, caps
     text = report.read_text()
     assert text.count("<tr>") == 5  # header + 4 methods
     assert "data:image/png;base64," in text
+    # Each method's row says the parameters it ran with, so the report can be repeated from it
+    # (the protocol's minimization p and block sizes; Efron's 2/3 from Efron, Biometrika 1971).
+    rows = {row.split("</td>")[0].removeprefix("<td>"): row for row in text.split("<tr>")[2:]}
+    assert "<td>p = 0.8, imbalance = range</td>" in rows["minimization"]
+    assert "<td>block sizes 4, 6</td>" in rows["blocks"]
+    assert "<td>p = 0.667</td>" in rows["efron"]
+    assert "<td>—</td>" in rows["simple"]
 
 
 @pytest.mark.django_db
@@ -164,3 +171,16 @@ def test_command_minimization_uses_p(capsys: pytest.CaptureFixture[str]) -> None
 def test_command_refuses_a_flag_of_another_method(args: list[str], flag: str) -> None:
     with pytest.raises(CommandError, match=flag):
         call_command("simulate_randomization", *args, "--runs", "1", "--json")
+
+
+@pytest.mark.django_db
+def test_html_report_applies_p_to_the_chosen_method_only(trial: object, tmp_path: Path) -> None:
+    # --p 0.9 is Efron's here; minimization, compared in the same report, keeps the protocol's p.
+    report = tmp_path / "report.html"
+    call_command(
+        "simulate_randomization", "--trial", "NCT06850103", "--method", "efron", "--p", "0.9",
+        "--n", "20", "--runs", "5", "--html", str(report),
+    )  # fmt: skip
+    text = report.read_text()
+    assert "<td>efron</td><td>p = 0.9</td>" in text
+    assert "<td>minimization</td><td>p = 0.8," in text
