@@ -171,3 +171,16 @@ def test_command_minimization_uses_p(capsys: pytest.CaptureFixture[str]) -> None
 def test_command_refuses_a_flag_of_another_method(args: list[str], flag: str) -> None:
     with pytest.raises(CommandError, match=flag):
         call_command("simulate_randomization", *args, "--runs", "1", "--json")
+
+
+@pytest.mark.django_db
+def test_html_report_applies_p_to_the_chosen_method_only(trial: object, tmp_path: Path) -> None:
+    # --p 0.9 is Efron's here; minimization, compared in the same report, keeps the protocol's p.
+    report = tmp_path / "report.html"
+    call_command(
+        "simulate_randomization", "--trial", "NCT06850103", "--method", "efron", "--p", "0.9",
+        "--n", "20", "--runs", "5", "--html", str(report),
+    )  # fmt: skip
+    text = report.read_text()
+    assert "<td>efron</td><td>p = 0.9</td>" in text
+    assert "<td>minimization</td><td>p = 0.8," in text
