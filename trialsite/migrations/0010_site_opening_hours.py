@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trialsite', '0007_participant_format_rules'),
+        ('trialsite', '0009_idempotency_record'),
     ]
 
     operations = [
