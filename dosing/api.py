@@ -239,14 +239,27 @@ class DoseSheetVerify(APIView):
         return Response(selectors.dose_sheet_document(selectors.dose_sheets_for_user(request.user).get(pk=sheet.pk)))
 
 
+class ReleaseIn(serializers.Serializer[None]):
+    reason = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default="", help_text="A note kept in the sheet's history."
+    )
+
+
 class DoseSheetRelease(APIView):
     """Double-check and release by a second pharmacist (verified → released)."""
 
     required_roles = {"POST": PHARMACISTS}
 
-    @extend_schema(request=None, responses={200: DoseSheetOut})
+    @extend_schema(request=ReleaseIn, responses={200: DoseSheetOut})
     def post(self, request: Request, pk: int) -> Response:
-        sheet = services.dose_sheet_release(sheet=_sheet(request, pk), by=roles.actor(request.user), now=clock.now())
+        data = ReleaseIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        sheet = services.dose_sheet_release(
+            sheet=_sheet(request, pk),
+            by=roles.actor(request.user),
+            now=clock.now(),
+            reason=data.validated_data["reason"],
+        )
         return Response(selectors.dose_sheet_document(selectors.dose_sheets_for_user(request.user).get(pk=sheet.pk)))
 
 

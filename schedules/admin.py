@@ -95,7 +95,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin
     site_lookup = "participant__site"
     list_display = ["participant", "site", ARM_COLUMN, "scrt_start_date", "status", "timeline_link"]
     list_filter = ["status", ARM_FILTER, "participant__site"]
-    exclude = ["arm"]  # shown by ARM_COLUMN
+    exclude = ["arm", "stop_reason"]  # shown by ARM_COLUMN and stop_reason_text
     search_fields = ["participant__screening_number"]
     readonly_fields = [
         "participant",
@@ -103,10 +103,15 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin
         "scrt_start_date",
         "status",
         "stopped_on",
-        "stop_reason",
+        "stop_reason_text",
         "created_at",
         "created_by",
     ]
+
+    @admin.display(description=_("stop reason"))
+    def stop_reason_text(self, plan: TreatmentPlan) -> str:
+        """As typed, or the system's English reason ("died") in the reader's language."""
+        return translate_stored(plan.stop_reason) or "—"
 
     @admin.display(description=_("site"))
     def site(self, plan: TreatmentPlan) -> str:

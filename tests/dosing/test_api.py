@@ -113,9 +113,15 @@ def test_verify_and_release_through_the_api(
     assert api(pharmacist).post(f"/api/v1/dose-sheets/{sheet.pk}/verify/").json()["status"] == "verified"
     same = api(pharmacist).post(f"/api/v1/dose-sheets/{sheet.pk}/release/")
     assert same.status_code == 422 and same.json()["code"] == "two_person_rule"
-    released = api(pharmacist2).post(f"/api/v1/dose-sheets/{sheet.pk}/release/")
+    too_long = api(pharmacist2).post(f"/api/v1/dose-sheets/{sheet.pk}/release/", {"reason": "x" * 101}, format="json")
+    assert too_long.status_code == 400 and "reason" in too_long.json()["errors"]
+    released = api(pharmacist2).post(
+        f"/api/v1/dose-sheets/{sheet.pk}/release/", {"reason": "与病历核对无误"}, format="json"
+    )
     assert released.status_code == 200
     assert (released.json()["verified_by"], released.json()["released_by"]) == ("pharmacist", "pharmacist2")
+    # The note is kept as typed in the sheet's history.
+    assert DoseSheet.history.filter(id=sheet.pk, status="released").get().history_change_reason == "与病历核对无误"
     assert api(pharmacist2).post(f"/api/v1/dose-sheets/{sheet.pk}/release/").status_code == 409
 
 

@@ -105,3 +105,15 @@ def test_the_death_page_says_what_stops_and_the_system_reason_stays_english(trea
     assert treated.status == "deceased" and treated.withdrawal_reason == "died"
     shown = client.get(f"/admin/trialsite/participant/{treated.pk}/change/").content.decode()
     assert "死亡" in shown
+
+
+def test_the_timeline_shows_the_system_reason_in_chinese(treated: Participant, nurse: User) -> None:
+    from trialsite import services as registry
+
+    registry.participant_record_death(
+        participant=treated, died_on=dt.date(2026, 3, 1), by=nurse, now=NOW, today=dt.date(2026, 3, 2)
+    )
+    StaffProfile.objects.create(user=nurse, language="zh-hans")
+    page = _login(nurse).get(f"/admin/schedules/treatmentplan/participant/{treated.pk}/timeline/").content.decode()
+    assert "(死亡)" in page
+    assert "(died)" not in page

@@ -23,3 +23,9 @@ def drug_name(code: str) -> str:
 @register.filter
 def arm_name(code: str) -> str:
     return i18n.arm_name(code) if code else ""
+
+
+@register.filter
+def stored_text(text: str) -> str:
+    """Text the system stored in English ("died"), in the reader's language; typed text as typed."""
+    return i18n.translate_stored(text) if text else ""
