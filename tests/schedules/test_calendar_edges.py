@@ -157,7 +157,7 @@ def test_delay_and_actual_date_keep_the_original_planned_date(plan: TreatmentPla
     c2.refresh_from_db()
     assert (c1.original_planned_date, c1.planned_date) == (D(2026, 3, 17), D(2026, 3, 24))
     assert (c2.original_planned_date, c2.planned_date) == (D(2026, 4, 7), D(2026, 4, 14))
-    services.event_record_actual(event=c1, actual_date=D(2026, 3, 25), by=nurse, today=D(2026, 3, 25))
+    services.event_record_actual(event=c1, actual_date=D(2026, 3, 25), by=nurse, today=D(2026, 3, 25), confirm=True)
     c1.refresh_from_db()
     assert (c1.original_planned_date, c1.planned_date, c1.actual_date) == (
         D(2026, 3, 17),
