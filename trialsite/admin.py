@@ -146,7 +146,13 @@ class NoDeleteMixin:
 def show_error(request: HttpRequest, exc: ApplicationError) -> None:
     """An admin message for a refused operation: the detail, plus field messages it does not
     already say."""
-    extra = [f"{field}: {msg}" for field, msgs in exc.errors.items() for msg in msgs if msg not in exc.detail]
+    # Fields by the reader's name for them, not their code (no English inside a Chinese message).
+    extra = [
+        f"{i18n.field_label(field)}: {msg}" if i18n.field_label(field) else msg
+        for field, msgs in exc.errors.items()
+        for msg in msgs
+        if msg not in exc.detail
+    ]
     messages.error(request, exc.detail + (f" ({'; '.join(extra)})" if extra else ""))
 
 

@@ -3,9 +3,12 @@ page needs (read from the roles' permissions as the migrations granted them)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from tests.factories import ParticipantFactory
 from tests.support.i18n import english_words, visible_text
@@ -55,3 +58,20 @@ def test_the_api_keeps_its_json_403(client: Client) -> None:
 
     response = permission_denied(RequestFactory().get("/api/v1/anything/"), PermissionDenied())
     assert response.status_code == 403 and response["Content-Type"] == "application/json"
+
+
+def test_an_admin_error_names_fields_in_the_readers_language(rf: Any) -> None:
+    from django.contrib.messages.storage.fallback import FallbackStorage
+
+    from trialsite.admin import show_error
+    from trialsite.errors import InvalidInput
+
+    request = rf.post("/admin/")
+    request.session = {}
+    request._messages = FallbackStorage(request)
+    with translation.override("zh-hans"):
+        exc = InvalidInput("请检查表单。", errors={"consent_date": ["不能晚于今天。"], "__all__": ["另一项。"]})
+        show_error(request, exc)
+    (message,) = [str(m) for m in request._messages]
+    assert message == "请检查表单。 (知情同意日期: 不能晚于今天。; 另一项。)"
+    assert not english_words(message)
