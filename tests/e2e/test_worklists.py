@@ -173,3 +173,43 @@ def test_pages_fit_1366_px_in_chinese(
             problems[name] = found
     context.close()
     assert not problems, json.dumps(problems, ensure_ascii=False, indent=1)
+
+
+SPLIT_LABELS = """() => {
+  const split = node => {
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    return new Set([...range.getClientRects()].filter(r => r.width > 0).map(r => Math.round(r.top))).size > 1;
+  };
+  const cells = [...document.querySelectorAll('.dose-sheet th, .dose-sheet .grid td:nth-child(odd)')];
+  const out = [];
+  for (const cell of cells) {
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const text = node.textContent.trim();
+      if (text.length >= 2 && split(node)) out.push(text);
+    }
+  }
+  return {labels: cells.length, split: out};
+}"""
+
+
+def test_the_pdf_header_labels_stay_on_one_line_in_chinese(browser: Any, busy_site: dict[str, Any]) -> None:
+    from django.utils import translation
+
+    from dosing import pdf
+
+    # given the A4 sheet's HTML (what WeasyPrint lays out) in Chinese, 186 mm wide (A4 less the
+    # 12 mm margins) at 96 px an inch
+    with translation.override("zh-hans"):
+        html = pdf.render_sheet_html(busy_site["ready"])
+    context = browser.new_context(locale="zh-CN", viewport={"width": 703, "height": 1000})
+    page = context.new_page()
+    page.set_content(html)
+    found = page.evaluate(SPLIT_LABELS)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "layout_dose_sheet_a4_zh.png"), full_page=True)
+    context.close()
+    # then no label of the header grid and no column header breaks over lines
+    assert found["labels"] > 10
+    assert not found["split"], found["split"]
