@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrPromise
 
 from trialsite import roles, selectors
-from trialsite.models import OFF_STUDY_STATUSES, Participant, ParticipantStatus
+from trialsite.models import Participant, ParticipantStatus
 
 # Rows shown per section; the section says how many there are in all and links to the full list.
 LIMIT = 25
@@ -114,9 +114,7 @@ def waiting_for_screening(scope: Scope) -> Rows:
 def waiting_for_randomization(scope: Scope) -> Rows:
     """Participants assessed eligible and not randomized yet."""
     qs = scope.filter_sites(
-        Participant.objects.filter(status=ParticipantStatus.ELIGIBLE, randomization_number__isnull=True)
-        .exclude(status__in=OFF_STUDY_STATUSES)
-        .select_related("site")
+        Participant.objects.filter(status=ParticipantStatus.ELIGIBLE).select_related("site")
     ).order_by("created_at", "pk")
     return bounded(qs)
 
