@@ -9,4 +9,7 @@ class DosingConfig(AppConfig):
     verbose_name = _("Dosing")
 
     def ready(self) -> None:
-        from dosing import receivers  # noqa: F401 - connects the signal receivers
+        from dosing import (
+            receivers,  # noqa: F401 - connects the signal receivers
+            worklists,  # noqa: F401 - the pharmacist's worklist sections
+        )

@@ -102,7 +102,10 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
         "arm_display": arm_display,
         "phase_display": phase_display,
         "bsa_formula_name": wording.BSA_FORMULA_NAMES.get(doc.get("bsa_formula", ""), doc.get("bsa_formula", "")),
-        "sources": [{**s, "what_text": wording.source_what(s["what"])} for s in doc.get("sources", [])],
+        "sources": [
+            {**s, "what_text": wording.source_what(s["what"]), "title_text": wording.source_title(s["what"])}
+            for s in doc.get("sources", [])
+        ],
         "doses": doses,
         "released": sheet.status == SheetStatus.RELEASED,
         "status_label": SheetStatus(sheet.status).label,

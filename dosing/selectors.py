@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from dosing.models import UNRELEASED_STATUSES, DoseSheet, SheetStatus, content_fingerprint
 from trialsite import roles, selectors
@@ -59,12 +60,28 @@ def released_cycles(*, participant_id: int) -> set[tuple[str, int]]:
     return set(rows.values_list("phase", "cycle_number"))
 
 
+# Stored messages said to the pharmacist in other words than the stored developer's note
+# (the stored text cannot change: it is part of the sheet's fingerprinted content).
+PHARMACIST_WORDING = {
+    "band_table_unchecked": gettext_noop(
+        "Reduced doses of %(drug)s (75%% and 50%%): check them against the printed label before "
+        "dispensing. The reduced-dose rows of this dose table have not been compared with the label yet."
+    ),
+}
+
+
 def translate_messages(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Stored warnings/blockers in the reader's language (the English template is the msgid; a
-    drug parameter, stored as the protocol's English name, is named in the reader's language)."""
+    drug parameter, stored as the protocol's English name, is named in the reader's language).
+    A message repeated in the stored list (the same code and parameters) is said once."""
     out = []
+    seen: set[tuple[Any, str]] = set()
     for item in items:
-        template = item.get("template") or item.get("message", "")
+        key = (item.get("code"), repr(sorted((item.get("params") or {}).items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        template = PHARMACIST_WORDING.get(item.get("code") or "") or item.get("template") or item.get("message", "")
         params = {
             k: drug_name(v.lower()) if k == "drug" and isinstance(v, str) else v
             for k, v in (item.get("params") or {}).items()

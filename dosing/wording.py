@@ -8,12 +8,12 @@ are shown as written."""
 
 from __future__ import annotations
 
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import get_language, gettext, gettext_noop, pgettext_lazy
 
 from dosing import calculations as calc
 from dosing import receivers, services
 from dosing.models import ModificationAction
-from trialsite.i18n import drug_name, phase_name, translate_stored
+from trialsite.i18n import _pattern, drug_name, phase_name, translate_stored
 from trialsite.labs import analyte_label
 from trialsite.models import MeasurementKind
 
@@ -97,3 +97,27 @@ def end_reason(text: str) -> str:
         ),
         {"reason": end_reason, "drug": _drug, "action": action_name, "kind": _kind},
     )
+
+
+# What each of a sheet's literature sources is, said in the reader's language before the
+# citation (which stays as published, marked lang="en"): keyed by the source's "what" template,
+# so a new drug's table gets its label without a new entry here.
+SOURCE_TITLES = {
+    services.SOURCE_BSA: gettext_noop("original publication of the formula"),
+    services.SOURCE_CRCL: gettext_noop("original publication of the formula"),
+    services.SOURCE_DOSE_BANDS: gettext_noop("%(drug)s product label: standard and reduced doses by body surface area"),
+    services.SOURCE_TOXICITY_TABLE: gettext_noop("%(drug)s product labels: dose changes for toxicity"),
+    services.SOURCE_ROUNDING: gettext_noop("the protocol's rounding rule for %(drug)s and its basis"),
+}
+
+
+def source_title(what: str) -> str:
+    """The source's title in the reader's language; "" for an English reader (the citation says
+    it) and for a source this list does not know."""
+    if (get_language() or "en").startswith("en"):
+        return ""
+    for template, title in SOURCE_TITLES.items():
+        match = _pattern(template).fullmatch(what)
+        if match is not None:
+            return gettext(title) % {k: _drug(v) for k, v in match.groupdict().items()}
+    return ""

@@ -40,7 +40,7 @@ from trialsite.admin import (
 from trialsite.admin_forms import ServiceFormAdminMixin
 from trialsite.errors import ApplicationError, InvalidInput
 from trialsite.forms import BoundedDecimalField
-from trialsite.models import Participant, Trial
+from trialsite.models import OFF_STUDY_STATUSES, Participant, Trial
 
 YES_NO = [("", "—"), ("yes", _("yes")), ("no", _("no"))]
 
@@ -324,10 +324,14 @@ class RandomizeAdmin(SiteScopedAdminMixin, admin.ModelAdmin[ParticipantToRandomi
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ParticipantToRandomize]:
+        """Withdrawn and deceased participants are not listed: nobody can randomize them."""
+        return super().get_queryset(request).exclude(status__in=OFF_STUDY_STATUSES)
+
     @admin.display(description=_("randomize"))
     def randomize_button(self, obj: Participant) -> str:
         if obj.is_randomized:
-            return "—"
+            return str(_("already randomized (R%(number)s)") % {"number": obj.randomization_number})
         return format_html(
             '<a class="button" href="{}">{}</a>',
             reverse("admin:randomization_participanttorandomize_randomize", args=[obj.pk]),

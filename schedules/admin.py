@@ -316,6 +316,8 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin
             start = dt.date.fromisoformat(request.GET.get("date", "")) if request.GET.get("date") else today
         except ValueError:
             start = today
+        if request.GET.get("view") == "month":
+            return self._site_month(request, sites, site, start, today)
         week = request.GET.get("view") == "week"
         if week:
             start -= dt.timedelta(days=start.weekday())
@@ -332,6 +334,37 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin
             "closing": selectors.windows_closing_unbooked(site, today=today, within_days=7),
             "previous": (start - dt.timedelta(days=7 if week else 1)).isoformat(),
             "next": (start + dt.timedelta(days=7 if week else 1)).isoformat(),
+        }
+        return TemplateResponse(request, "admin/schedules/site_calendar.html", context)
+
+    def _site_month(
+        self, request: HttpRequest, sites: list[Any], site: Any, start: dt.date, today: dt.date
+    ) -> HttpResponse:
+        """The month around `start` as weeks of Monday to Sunday: per day, who is booked and who
+        is planned without a booking, chairs left, closures (a fixed number of queries)."""
+        first = start.replace(day=1)
+        following = (first + dt.timedelta(days=32)).replace(day=1)
+        last = following - dt.timedelta(days=1)
+        grid_start = first - dt.timedelta(days=first.weekday())
+        grid_end = last + dt.timedelta(days=6 - last.weekday())
+        per_day = selectors.site_month(site, first=grid_start, last=grid_end)
+        cal = selectors.working_calendar(site, {grid_start.year, grid_end.year})
+        days = [
+            {**info, "in_month": d.month == first.month, "working": cal.is_working_day(d), "today": d == today}
+            for d, info in per_day.items()
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": _("Site calendar %(site)s") % {"site": site.code},
+            "sites": sites,
+            "site": site,
+            "month": True,
+            "month_start": first,
+            "weeks": [days[i : i + 7] for i in range(0, len(days), 7)],
+            "closing": selectors.windows_closing_unbooked(site, today=today, within_days=7),
+            "previous": (first - dt.timedelta(days=1)).replace(day=1).isoformat(),
+            "next": following.isoformat(),
         }
         return TemplateResponse(request, "admin/schedules/site_calendar.html", context)
 

@@ -9,4 +9,8 @@ class SchedulesConfig(AppConfig):
     verbose_name = _("Schedules")
 
     def ready(self) -> None:
-        from schedules import receivers, reminder_receivers  # noqa: F401  (connect the signal receivers)
+        from schedules import (  # noqa: F401  (connect the signal receivers)
+            receivers,
+            reminder_receivers,
+            worklists,
+        )

@@ -272,3 +272,38 @@ def feed_events(events: Iterable[ScheduledEvent], *, staff: bool) -> list[Any]:
             )
         )
     return out
+
+
+def site_month(site: Site, *, first: dt.date, last: dt.date) -> dict[dt.date, dict[str, Any]]:
+    """Per day from `first` to `last` at `site`: active bookings, events planned and not booked,
+    infusion chairs left and the closure, in four queries (grouped counts, not a query per day)."""
+    from django.db.models import Count
+
+    booked = dict(
+        Booking.objects.filter(site=site, date__gte=first, date__lte=last, status=BookingStatus.ACTIVE)
+        .values_list("date")
+        .annotate(n=Count("id"))
+        .values_list("date", "n")
+    )
+    planned = dict(
+        ScheduledEvent.objects.filter(
+            site=site, planned_date__gte=first, planned_date__lte=last, status=EventStatus.PLANNED
+        )
+        .values_list("planned_date")
+        .annotate(n=Count("id"))
+        .values_list("planned_date", "n")
+    )
+    used = dict(SiteDay.objects.filter(site=site, date__gte=first, date__lte=last).values_list("date", "infusions"))
+    closed = dict(SiteClosure.objects.filter(site=site, date__gte=first, date__lte=last).values_list("date", "reason"))
+    out: dict[dt.date, dict[str, Any]] = {}
+    day = first
+    while day <= last:
+        out[day] = {
+            "date": day,
+            "booked": booked.get(day, 0),
+            "planned": planned.get(day, 0),
+            "chairs_left": max(site.infusion_chairs_per_day - used.get(day, 0), 0),
+            "closed": closed.get(day),
+        }
+        day += dt.timedelta(days=1)
+    return out

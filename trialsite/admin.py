@@ -56,6 +56,13 @@ class SiteScopedAdminMixin:
             return qs
         return qs.filter(**{f"{self.site_lookup}__in": selectors.user_site_ids(request.user)})
 
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        """A site filter ("site", "participant__site") offers only the user's sites."""
+        return [
+            (f, UserSitesFilter) if isinstance(f, str) and f.split("__")[-1] == "site" else f
+            for f in super().get_list_filter(request)  # type: ignore[misc]
+        ]
+
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "site" and not request.user.is_superuser:
             kwargs["queryset"] = selectors.sites_for_user(request.user)
@@ -142,7 +149,13 @@ class NoDeleteMixin:
 def show_error(request: HttpRequest, exc: ApplicationError) -> None:
     """An admin message for a refused operation: the detail, plus field messages it does not
     already say."""
-    extra = [f"{field}: {msg}" for field, msgs in exc.errors.items() for msg in msgs if msg not in exc.detail]
+    # Fields by the reader's name for them, not their code (no English inside a Chinese message).
+    extra = [
+        f"{i18n.field_label(field)}: {msg}" if i18n.field_label(field) else msg
+        for field, msgs in exc.errors.items()
+        for msg in msgs
+        if msg not in exc.detail
+    ]
     messages.error(request, exc.detail + (f" ({'; '.join(extra)})" if extra else ""))
 
 
@@ -258,7 +271,7 @@ class SiteAdmin(NoDeleteMixin, SimpleHistoryAdmin):
 @admin.register(SiteMembership)
 class SiteMembershipAdmin(SimpleHistoryAdmin):
     list_display = ["user", "site"]
-    list_filter = ["site"]
+    list_filter = [("site", UserSitesFilter)]
     search_fields = ["user__username"]
 
 

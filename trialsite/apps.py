@@ -10,7 +10,7 @@ class TrialsiteConfig(AppConfig):
     verbose_name = _("Trial registry")
 
     def ready(self) -> None:
-        from trialsite import audit
+        from trialsite import audit, worklists  # noqa: F401  (worklists: the registry's own sections)
 
         # After every migrate, whichever app it migrated: the audit trail tables are append-only.
         post_migrate.connect(audit.on_post_migrate, dispatch_uid="trialsite.audit.on_post_migrate")

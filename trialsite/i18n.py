@@ -113,3 +113,27 @@ def translate_stored(text: str, templates: Iterable[str] = (), translators: Tran
 
 def _same(value: str) -> str:
     return value
+
+
+PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules")
+
+
+def field_label(name: str) -> str:
+    """A field's name as a reader sees it (its verbose name in the active language), for an error
+    that names fields by their code ("consent_date"): the first project model field so named, or
+    "" for errors about no field ("__all__", "non_field_errors"), or the code when none matches."""
+    if name in ("__all__", "non_field_errors", ""):
+        return ""
+    from django.apps import apps
+    from django.core.exceptions import FieldDoesNotExist
+
+    for label in PROJECT_APPS:
+        for model in apps.get_app_config(label).get_models():
+            try:
+                field = model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            verbose = getattr(field, "verbose_name", None)
+            if verbose:
+                return str(verbose)
+    return name

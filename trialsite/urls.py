@@ -36,5 +36,6 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
 ]
 
+handler403 = "trialsite.views.permission_denied"
 handler404 = "trialsite.views.not_found"
 handler500 = "trialsite.views.server_error"

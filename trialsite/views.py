@@ -113,6 +113,23 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return _api_error(request, 404, "not_found", _("Not found.")) or page_not_found(request, exception or Exception())
 
 
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """403: JSON under /api/; elsewhere a page in the reader's language that says which role the
+    refused page needs (trialsite/denied.py), inside the admin's frame."""
+    from django.contrib import admin
+    from django.template.response import TemplateResponse
+
+    from trialsite import denied
+
+    api = _api_error(request, 403, "permission_denied", _("Your role does not allow this."))
+    if api is not None:
+        return api
+    context = {**admin.site.each_context(request), **denied.context(request, exception), "title": _("Not allowed")}
+    response = TemplateResponse(request, "403.html", context, status=403)
+    response.render()
+    return response
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """500, or 503 `database_unavailable` with Retry-After when the database is down (Django
     calls this inside its `except`, so the exception is the one being handled)."""

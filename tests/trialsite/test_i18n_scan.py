@@ -126,6 +126,8 @@ def _admin_urls(participant: Participant, user: User) -> list[str]:
         *urls,
         reverse("admin:schedules_timeline", args=[participant.pk]),
         reverse("admin:schedules_site_calendar") + "?site=ZJU1&date=2026-03-09&view=week",
+        # The site calendar's month view (issue 14); the landing page's worklist is the index.
+        reverse("admin:schedules_site_calendar") + "?site=ZJU1&date=2026-03-09&view=month",
         reverse("admin:randomization_participanttorandomize_randomize", args=[participant.pk]),
         reverse("admin:dosing_dosesheet_prepare"),
         reverse("admin:trialsite_participant_death", args=[participant.pk]),
