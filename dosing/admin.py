@@ -325,16 +325,49 @@ class DoseModificationAdmin(ServiceAddAdmin):
 
 
 class RenalDecisionForm(forms.ModelForm[RenalDecision]):
+    reduce_to = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_digits=8,
+        decimal_places=2,
+        label=_("reduce to"),
+        help_text=_("With 'reduce' only: the dose level as the protocol lists it (capecitabine 75 or 50 %)."),
+    )
+
     class Meta:
         model = RenalDecision
-        fields = ["participant", "phase", "cycle_number", "decision", "reason"]
-        widgets = {"phase": forms.Select(choices=SYSTEMIC_PHASES)}
+        fields = ["participant", "phase", "cycle_number", "drug", "decision", "reason"]
+        widgets = {
+            "phase": forms.Select(choices=SYSTEMIC_PHASES),
+            "drug": forms.Select(choices=list(i18n.DRUG_NAMES.items())),
+        }
 
 
 @admin.register(RenalDecision)
 class RenalDecisionAdmin(ServiceAddAdmin):
     form = RenalDecisionForm
-    list_display = ["participant", PHASE_COLUMN, "cycle_number", "decision", "decided_by", "decided_at"]
+    list_display = [
+        "participant",
+        PHASE_COLUMN,
+        "cycle_number",
+        DRUG_COLUMN,
+        "band",
+        "decision",
+        "level_label",
+        "decided_by",
+        "decided_at",
+    ]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return [*RenalDecisionForm.Meta.fields[:-1], "reduce_to", "reason"]
+        return super().get_fields(request, obj)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if change:
+            form.base_fields.pop("reduce_to", None)  # a recorded decision is never edited
+        return form
 
     def save_model(self, request: HttpRequest, obj: RenalDecision, form: Any, change: bool) -> None:
         data = form.cleaned_data
@@ -343,7 +376,9 @@ class RenalDecisionAdmin(ServiceAddAdmin):
                 participant=data["participant"],
                 phase=data["phase"],
                 cycle_number=data["cycle_number"],
+                drug=data["drug"],
                 decision=data["decision"],
+                reduce_to=data.get("reduce_to"),
                 reason=data["reason"],
                 by=roles.actor(request.user),
                 now=clock.now(),

@@ -39,6 +39,7 @@ DRUG_STATUS_LABELS = {
     calculations.WITHHELD: _("withheld"),
     calculations.DISCONTINUED: _("discontinued"),
     calculations.CONTRAINDICATED: _("contraindicated"),
+    calculations.AWAITING_DECISION: _("awaiting the investigator's renal decision"),
 }
 
 

@@ -15,7 +15,6 @@ DEFAULTS: dict[str, Any] = {
     "bsa_cap_m2": None,
     "measurement_max_age_days": 7,
     "lab_window_days": 3,
-    "weight_change_recalculate_pct": 10,
     "crcl_weight_basis": "actual",
     "prepare_days_before_day1": 7,
 }
@@ -27,10 +26,10 @@ class DosingSettings:
     bsa_cap_m2: Decimal | None
     measurement_max_age_days: int
     lab_window_days: int
-    weight_change_recalculate_pct: Decimal
+    weight_rule: calc.WeightRule
     crcl_weight_basis: str
     prepare_days_before_day1: int
-    renal: calc.RenalRule
+    renal_rules: tuple[calc.RenalRule, ...]
     day1_minimums: dict[str, Decimal]
 
 
@@ -48,10 +47,10 @@ def dosing_settings(definition: Mapping[str, Any]) -> DosingSettings:
         bsa_cap_m2=Decimal(str(data["bsa_cap_m2"])) if data.get("bsa_cap_m2") is not None else None,
         measurement_max_age_days=int(data["measurement_max_age_days"]),
         lab_window_days=int(data.get("lab_window_days", lab_window or 3)),
-        weight_change_recalculate_pct=Decimal(str(data["weight_change_recalculate_pct"])),
+        weight_rule=calc.WeightRule.from_definition(data.get("weight_change")),
         crcl_weight_basis=str(data["crcl_weight_basis"]),
         prepare_days_before_day1=int(data["prepare_days_before_day1"]),
-        renal=calc.RenalRule.from_definition(data.get("renal")),
+        renal_rules=tuple(calc.RenalRule.from_definition(r) for r in data.get("renal_rules") or []),
         day1_minimums=minimums,
     )
 

@@ -29,6 +29,7 @@ from dosing.models import (
 from dosing.selectors import checked, translate_messages
 from trialsite import labs, plausibility, roles, selectors
 from trialsite.errors import ApplicationError, Conflict, InvalidInput, NotPermitted, RuleViolation
+from trialsite.i18n import drug_name
 from trialsite.models import Participant
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,14 @@ END_NOT_REPREPARED = gettext_noop("%(reason)s; not re-prepared: %(detail)s")
 END_WITHDRAWN = gettext_noop("participant withdrawn")
 END_MODIFICATION = gettext_noop("dose modification: %(drug)s %(action)s (%(toxicity)s grade %(grade)s)")
 END_RENAL_DECISION = gettext_noop("renal decision recorded")
+WEIGHT_BASIS_KEPT = gettext_noop(
+    "Weight changed %(pct)s %% since the previous cycle's dose basis (%(prev)s kg → %(now)s kg), less than "
+    "%(threshold)s %%: doses keep the previous basis (%(prev)s kg, BSA %(bsa)s m²)."
+)
+WEIGHT_RECALCULATED = gettext_noop(
+    "Weight changed %(pct)s %% since the previous cycle's dose basis (%(prev)s kg → %(now)s kg), "
+    "%(threshold)s %% or more: doses recalculated with %(now)s kg (BSA %(bsa)s m²)."
+)
 
 
 # --- Helpers -------------------------------------------------------------------------------------
@@ -199,10 +208,33 @@ def build_sheet_content(
     labs = selectors.latest_labs(participant, on_or_before=day1)
     creatinine = labs.get("creatinine")
     levels, reasons, history = _levels_for(definition, participant, seq)
-    renal_decision = (
-        RenalDecision.objects.filter(participant=participant, phase=phase, cycle_number=cycle_number)
-        .values_list("decision", flat=True)
+    decision_rows = list(RenalDecision.objects.filter(participant=participant, phase=phase, cycle_number=cycle_number))
+    decisions: dict[str, list[calc.RenalDecisionInput]] = {}
+    for decided in decision_rows:
+        decisions.setdefault(decided.drug, []).append(
+            calc.RenalDecisionInput(decided.band, decided.decision, decided.level)
+        )
+
+    # Dose basis (protocol `dosing.weight_change`): against the weight the previous cycle's doses
+    # used, a change below the threshold keeps that cycle's weight and BSA; at or above it the
+    # doses are recalculated with this cycle's. The sheet says which and shows both.
+    previous = (
+        DoseSheet.objects.filter(participant=participant, cycle_seq__lt=seq)
+        .exclude(status=SheetStatus.VOID)
+        .order_by("-cycle_seq", "-version")
+        .values("weight_kg", "cycle_seq", "cycle_number", "phase", "content__bsa_m2")
         .first()
+    )
+    try:
+        calc.check_measurements(height.value, weight.value)
+        measured_bsa = calc.bsa(height.value, weight.value, cfg.bsa_formula)
+    except calc.CalculationError as exc:
+        raise calculation_error(exc) from exc
+    basis = calc.dose_basis(
+        weight_kg=weight.value,
+        bsa_m2=measured_bsa,
+        previous=(previous["weight_kg"], Decimal(str(previous["content__bsa_m2"]))) if previous else None,
+        rule=cfg.weight_rule,
     )
     try:
         result = calc.regimen_doses(
@@ -215,10 +247,11 @@ def build_sheet_content(
             bsa_formula=cfg.bsa_formula,
             bsa_cap_m2=cfg.bsa_cap_m2,
             crcl_weight_basis=cfg.crcl_weight_basis,
-            renal=cfg.renal,
+            renal_rules=cfg.renal_rules,
             levels=levels,
             level_reasons=reasons,
-            renal_decision=renal_decision,
+            renal_decisions=decisions,
+            basis=basis,
         )
     except calc.CalculationError as exc:
         raise calculation_error(exc) from exc
@@ -250,34 +283,19 @@ def build_sheet_content(
             calc.Warning("day1_criteria_not_met", gettext_noop("Day-1 criteria not met: delay the cycle (no release)."))
         )
 
-    # Weight change against the weight used for the previous cycle's sheet (formulas.md: ≥ 10 %
-    # forces recalculation). Doses are always calculated with the current weight (ASCO: actual
-    # body weight); the sheet says so when the threshold is crossed.
-    previous = (
-        DoseSheet.objects.filter(participant=participant, cycle_seq__lt=seq)
-        .exclude(status=SheetStatus.VOID)
-        .order_by("-cycle_seq", "-version")
-        .values("weight_kg", "cycle_seq")
-        .first()
-    )
-    weight_change = None
     if previous is not None:
-        weight_change = calc.weight_change_pct(previous["weight_kg"], weight.value)
-        if abs(weight_change) >= cfg.weight_change_recalculate_pct:
-            warnings.append(
-                calc.Warning(
-                    "weight_change_recalculated",
-                    gettext_noop(
-                        "Weight changed %(pct)s %% since the previous cycle's sheet (%(prev)s kg → %(now)s kg): "
-                        "doses recalculated with the new weight."
-                    ),
-                    {
-                        "pct": calc.format_number(weight_change),
-                        "prev": calc.format_number(previous["weight_kg"]),
-                        "now": calc.format_number(weight.value),
-                    },
-                )
-            )
+        params = {
+            "pct": calc.format_number(basis.change_pct),
+            "prev": calc.format_number(previous["weight_kg"]),
+            "now": calc.format_number(weight.value),
+            "threshold": calc.format_number(cfg.weight_rule.recalculate_at_pct),
+            "bsa": calc.format_number(basis.bsa_m2),
+        }
+        if basis.rule == calc.BASIS_KEPT:
+            warnings.append(calc.Warning("weight_basis_kept", WEIGHT_BASIS_KEPT, params))
+        elif basis.change_pct is not None and abs(basis.change_pct) >= cfg.weight_rule.recalculate_at_pct:
+            warnings.append(calc.Warning("weight_change_recalculated", WEIGHT_RECALCULATED, params))
+    weight_change = basis.change_pct
 
     # Cumulative oxaliplatin: released sheets of earlier cycles plus this one.
     prior = DoseSheet.objects.filter(participant=participant, cycle_seq__lt=seq, status=SheetStatus.RELEASED).aggregate(
@@ -342,7 +360,17 @@ def build_sheet_content(
         "weight_measured_on": weight.measured_on,
         "weight_change_pct": weight_change,
         "bmi": result.bmi,
+        # The BSA the doses use (the dose basis); the one measured this cycle beside it.
         "bsa_m2": result.bsa_m2,
+        "measured_bsa_m2": measured_bsa,
+        "dose_basis": {
+            "weight_kg": basis.weight_kg,
+            "bsa_m2": basis.bsa_m2,
+            "rule": basis.rule,
+            "change_pct": basis.change_pct,
+            "threshold_pct": cfg.weight_rule.recalculate_at_pct,
+            "previous_cycle_seq": previous["cycle_seq"] if previous else None,
+        },
         "bsa_formula": cfg.bsa_formula,
         "creatinine_umol_l": creatinine.value if creatinine else None,
         "creatinine_collected_on": creatinine.collected_on if creatinine else None,
@@ -365,13 +393,14 @@ def build_sheet_content(
             "height_id": height.pk,
             "weight_id": weight.pk,
             "lab_ids": sorted(r.pk for a, r in labs.items() if a == "creatinine" or a in cfg.day1_minimums),
-            "renal_decision": renal_decision,
+            "renal_decision_ids": sorted(r.pk for r in decision_rows),
         },
     }
     content = jsonable(content)
     columns = {
         "cycle_seq": seq,
-        "weight_kg": weight.value,
+        # The weight the doses use: the next cycle's weight change is measured against it.
+        "weight_kg": basis.weight_kg,
         "oxaliplatin_mg": this_mg,
         "oxaliplatin_mg_m2": this_mg_m2,
         "releasable": not blockers,
@@ -603,6 +632,8 @@ def dose_modification_record(
     definition = participant.protocol_version.definition
     if drug not in (definition.get("drugs") or {}):
         raise InvalidInput(_("Unknown drug %(drug)s.") % {"drug": drug}, errors={"drug": [_("Unknown drug.")]})
+    _cycle_seq(definition, phase, cycle_number)
+    _require_in_regimen(definition, participant, phase, drug)
     if not reason.strip():
         raise InvalidInput(_("Give the reason for the decision."), errors={"reason": [_("This field is required.")]})
     if not toxicity_term.strip():
@@ -663,24 +694,78 @@ def renal_decision_record(
     participant: Participant,
     phase: str,
     cycle_number: int,
+    drug: str,
+    decision: str,
     reason: str,
     by: User,
     now: dt.datetime,
-    decision: str = RenalDecision.Decision.WITHHOLD,
+    reduce_to: Decimal | None = None,
 ) -> RenalDecision:
+    """Record an investigator's renal decision for one drug of a cycle: confirm the full dose,
+    reduce to `reduce_to` (one of the drug's dose levels: 75 for 75 %, 100 for 100 mg/m²) or
+    withhold. It must fit the renal rule of the CrCl on the cycle's current sheet (422
+    otherwise); the sheet is then re-prepared and reads the decision, so the two agree."""
     _require_role(by, roles.INVESTIGATOR)
     participant = (
         Participant.objects.select_for_update(of=("self",)).select_related("protocol_version").get(pk=participant.pk)
     )
     _require_site(by, participant)
-    _cycle_seq(participant.protocol_version.definition, phase, cycle_number)
+    definition = participant.protocol_version.definition
+    seq = _cycle_seq(definition, phase, cycle_number)
+    if decision not in RenalDecision.Decision.values:
+        raise InvalidInput(
+            _("Choose confirm, reduce or withhold."), errors={"decision": [_("Choose confirm, reduce or withhold.")]}
+        )
     if not reason.strip():
         raise InvalidInput(_("Give the reason for the decision."), errors={"reason": [_("This field is required.")]})
+    _require_in_regimen(definition, participant, phase, drug)
+    sheet = _current(participant, phase, cycle_number)
+    if sheet is None:
+        raise RuleViolation(
+            _("No current dose sheet for this cycle: prepare it first, then decide on its creatinine clearance."),
+            code="no_current_sheet",
+        )
+    spec = regimen.drug_spec(definition, drug)
+    crcl_value = sheet.content.get("creatinine_clearance_ml_min")
+    crcl = Decimal(str(crcl_value)) if crcl_value is not None else None
+    rule = calc.renal_rule_for(regimen.dosing_settings(definition).renal_rules, drug, crcl)
+    level: int | None = None
+    if reduce_to is not None:
+        if Decimal(reduce_to) not in spec.levels:
+            message = _("%(value)s is not a dose level of %(drug)s (levels: %(levels)s).") % {
+                "value": calc.format_number(reduce_to),
+                "drug": drug_name(drug),
+                "levels": ", ".join(calc.level_label(spec, i) for i in range(1, len(spec.levels))) or "—",
+            }
+            raise RuleViolation(message, code="renal_decision_not_fitting", errors={"reduce_to": [message]})
+        level = spec.levels.index(Decimal(reduce_to))
+    current_level = _levels_for(definition, participant, seq)[0].get(drug, (0, False))[0]
+    problem = calc.renal_decision_problem(spec, rule, decision=decision, level=level, current_level=current_level)
+    if problem is not None:
+        fitting = calc.FITTING_DECISIONS[rule.action] if rule else ()
+        message = _(problem) % {
+            "drug": drug_name(drug),
+            "band": rule.band if rule else "",
+            "decisions": ", ".join(str(RenalDecision.Decision(d).label) for d in fitting),
+            "level": calc.level_label(spec, current_level),
+        }
+        field = (
+            "reduce_to"
+            if decision == calc.DECISION_REDUCE and rule and decision in calc.FITTING_DECISIONS[rule.action]
+            else "decision"
+        )
+        raise RuleViolation(message, code="renal_decision_not_fitting", errors={field: [message]})
+    assert rule is not None and crcl is not None
     row = RenalDecision(
         participant=participant,
         phase=phase,
         cycle_number=cycle_number,
+        drug=drug,
+        band=rule.band,
+        crcl_ml_min=crcl,
         decision=decision,
+        level=level,
+        level_label=calc.level_label(spec, level) if level is not None else "",
         reason=reason.strip(),
         decided_by=by,
         decided_at=now,
@@ -690,9 +775,20 @@ def renal_decision_record(
         with transaction.atomic():
             row.save()
     except IntegrityError as exc:
-        raise Conflict(_("A renal decision for this cycle is already recorded."), code="renal_decision_exists") from exc
+        raise Conflict(
+            _("A renal decision for this drug, cycle and CrCl band is already recorded."), code="renal_decision_exists"
+        ) from exc
     dose_sheets_refresh(participant=participant, reason=END_RENAL_DECISION, now=now, only=(phase, cycle_number))
     return row
+
+
+def _require_in_regimen(definition: Mapping[str, Any], participant: Participant, phase: str, drug: str) -> None:
+    """A decision about a drug the participant's arm does not receive in `phase` is refused (422)."""
+    if drug not in (definition.get("drugs") or {}):
+        raise InvalidInput(_("Unknown drug %(drug)s.") % {"drug": drug}, errors={"drug": [_("Unknown drug.")]})
+    if drug not in [spec.code for spec in regimen.drug_specs(definition, participant.arm, phase)]:
+        message = _("The participant's arm does not receive %(drug)s in this phase.") % {"drug": drug_name(drug)}
+        raise RuleViolation(message, code="drug_not_in_regimen", errors={"drug": [message]})
 
 
 # --- Stateless preview -------------------------------------------------------------------------------
@@ -758,7 +854,7 @@ def dose_calculation_preview(
             bsa_formula=formula,
             bsa_cap_m2=cfg.bsa_cap_m2,
             crcl_weight_basis=cfg.crcl_weight_basis,
-            renal=cfg.renal,
+            renal_rules=cfg.renal_rules,
         )
     except calc.CalculationError as exc:
         raise calculation_error(exc) from exc

@@ -63,7 +63,7 @@ def phrase(text: str) -> str:
 def level_reason(text: str) -> str:
     return translate_stored(
         text,
-        (calc.REASON_RENAL, services.MODIFICATION_REASON),
+        (calc.REASON_RENAL, calc.REASON_RENAL_REDUCED, calc.REASON_RENAL_CONFIRMED, services.MODIFICATION_REASON),
         {"action": action_name, "phase": phase_name, "rule": rule},
     )
 

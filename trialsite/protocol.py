@@ -98,6 +98,18 @@ def _semantic_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
         # The same rules as a ULN entered in the admin (a unit of the analyte, a plausible value).
         problems = labs.value_errors(analyte, labs.normalize_unit(rr["unit"]), {"uln": Decimal(str(rr["uln"]))})
         out.extend((f"default_reference_ranges.{analyte}", message) for message in problems.values())
+    for i, rule in enumerate((data.get("dosing") or {}).get("renal_rules") or []):
+        where = f"dosing.renal_rules[{i}]"
+        drug = data["drugs"].get(rule["drug"])
+        if drug is None:
+            out.append((where, f"drug {rule['drug']!r} is not defined under drugs"))
+            continue
+        if "to_level" in rule:
+            keys = ("dose_levels_pct", "dose_levels_mg_per_m2", "dose_levels_mg_per_kg", "dose_levels_mg")
+            levels = [drug.get(key) for key in keys]
+            known = [x for lv in levels if lv for x in lv[1:]]
+            if rule["to_level"] not in known:
+                out.append((where, f"to_level {rule['to_level']} is not a reduced dose level of {rule['drug']!r}"))
     for section in ("inclusion", "exclusion"):
         codes = [c["code"] for c in data["eligibility"][section]]
         if len(set(codes)) != len(codes):
