@@ -98,7 +98,9 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     list_select_related = ["participant", "site", "verified_by", "released_by"]
     search_fields = ["participant__screening_number", "participant__full_name"]
     ordering = ["day1", "participant__screening_number"]
-    actions = ["verify_selected", "release_selected"]
+    # No bulk actions: each sheet is verified and released on its own page, which shows it, so
+    # the second pharmacist's check is an independent look at that sheet (issue 13).
+    actions = None
     fields = ["sheet", "status", "version", "end_reason_text"]
     readonly_fields = ["sheet", "status", "version", "end_reason_text"]
     change_form_template = "admin/dosing/dosesheet/change_form.html"
@@ -150,7 +152,21 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         return self._transition(request, pk, "verify")
 
     def release_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return self._transition(request, pk, "release")
+        """The second pharmacist's page: the sheet being released, in full, with the one button
+        that releases it (a POST from this page)."""
+        if request.method == "POST":
+            return self._transition(request, pk, "release")
+        sheet = self._get(request, pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Double-check and release %(sheet)s") % {"sheet": sheet},
+            "opts": self.model._meta,
+            "original": sheet,
+            "sheet_html": self.sheet(sheet),
+            "can_release": sheet.status == SheetStatus.VERIFIED and sheet.releasable,
+            "verified_by_you": sheet.verified_by_id == request.user.pk,
+        }
+        return TemplateResponse(request, "admin/dosing/dosesheet/release.html", context)
 
     def _apply(self, request: HttpRequest, sheet: DoseSheet, action: str) -> bool:
         service = services.dose_sheet_verify if action == "verify" else services.dose_sheet_release
@@ -162,16 +178,6 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         done = _("verified") if action == "verify" else _("released")
         messages.success(request, _("%(sheet)s %(done)s.") % {"sheet": sheet, "done": done})
         return True
-
-    @admin.action(description=_("Verify the selected sheets (pharmacist 1)"))
-    def verify_selected(self, request: HttpRequest, queryset: QuerySet[DoseSheet]) -> None:
-        for sheet in queryset.order_by("pk"):
-            self._apply(request, sheet, "verify")
-
-    @admin.action(description=_("Double-check and release the selected sheets (pharmacist 2)"))
-    def release_selected(self, request: HttpRequest, queryset: QuerySet[DoseSheet]) -> None:
-        for sheet in queryset.order_by("pk"):
-            self._apply(request, sheet, "release")
 
     def prepare_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("dosing.prepare_dosesheet"):

@@ -146,7 +146,11 @@ class DoseSheetOut(serializers.Serializer[Any]):
     cycle_number = serializers.IntegerField()
     day1 = serializers.DateField()
     participant = serializers.DictField()
-    bsa_m2 = serializers.FloatField()
+    bsa_m2 = serializers.FloatField(help_text="The BSA the doses use (dose_basis.bsa_m2).")
+    dose_basis = serializers.DictField(
+        help_text="The weight and BSA the doses use and why (protocol dosing.weight_change): rule = measured | "
+        "kept (change under the threshold: the previous cycle's basis) | recalculated; change_pct, threshold_pct."
+    )
     doses = DoseOut(many=True)
     warnings = MessageOut(many=True)
     blockers = MessageOut(many=True)

@@ -401,6 +401,8 @@ class DoseResult:
     tablets_per_cycle: dict[int, int] | None = None
     bsa_band: str | None = None
     capped: bool = False
+    # What the per-unit dose was multiplied by: the BSA (m², capped if so) or the weight (kg).
+    multiplier: Decimal | None = None
 
 
 def level_label(spec: DrugSpec, level: int) -> str:
@@ -459,6 +461,7 @@ def drug_dose(
             tablets_per_cycle=per_cycle,
             bsa_band=band.label,
             capped=capped,
+            multiplier=used_bsa,
         )
     else:
         per_unit = spec.levels[level] if not spec.levels_are_pct else spec.dose * spec.levels[level] / 100
@@ -484,6 +487,7 @@ def drug_dose(
             level_label=level_label(spec, level),
             rounding=note if spec.basis != "flat" else ROUNDING_FLAT,
             capped=capped,
+            multiplier={"mg_per_m2": used_bsa, "mg_per_kg": weight_kg}.get(spec.basis),
         )
     if result.dose_mg > standard:
         # A modified dose can never exceed the standard dose (formulas.md, dose-error guards).
@@ -898,6 +902,7 @@ def regimen_doses(
             planned_dose_mg=result.dose_mg,
             rounding=result.rounding,
             capped=result.capped,
+            multiplied_by=result.multiplier,
         )
         if result.tablets is not None:
             given = entry["status"] == GIVE

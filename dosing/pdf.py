@@ -86,6 +86,7 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
                 "per_unit_text": _num(d.get("dose_per_unit"))
                 + {"mg_per_m2": " mg/m²", "mg_per_kg": " mg/kg", "flat": " mg"}[d["basis"]],
                 "days_text": _days(d.get("days", [])),
+                "calculation_text": _calculation(d),
                 "tablets_text": (
                     " + ".join(f"{n} × {s} mg" for s, n in sorted(tablets.items(), key=lambda kv: -int(kv[0])) if n)
                     if tablets
@@ -110,6 +111,7 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
         "status_label": SheetStatus(sheet.status).label,
         "sex_label": Sex(doc["participant"]["sex"]).label if doc["participant"]["sex"] in Sex.values else "",
         "bsa_text": _num(doc.get("bsa_m2"), 2),
+        "basis_text": _basis(doc),
         "crcl_text": _num(doc.get("creatinine_clearance_ml_min")),
         "height_text": _num(doc.get("height_cm")),
         "weight_text": _num(doc.get("weight_kg")),
@@ -138,6 +140,51 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
             for row in doc["day1_labs"]
         ],
     }
+
+
+UNITS = {"mg_per_m2": " mg/m²", "mg_per_kg": " mg/kg", "flat": " mg"}
+MULTIPLIER_UNITS = {"mg_per_m2": " m²", "mg_per_kg": " kg"}
+
+
+def _calculation(d: dict[str, Any]) -> str:
+    """How a given dose was reached, as the JSON holds it: "130 mg/m² × 1.75 m² = 227.5 → 230 mg"
+    (the rounding or band rule is printed beside it). Nothing for a dose not given."""
+    if d.get("status") != calculations.GIVE or d.get("planned_dose_mg") is None:
+        return ""
+    if d["basis"] == "flat" or d.get("multiplied_by") is None or d.get("calculated_dose_mg") is None:
+        return f"{_num(d['planned_dose_mg'])} mg"
+    return (
+        f"{_num(d['dose_per_unit'])}{UNITS[d['basis']]} × {_num(d['multiplied_by'])}{MULTIPLIER_UNITS[d['basis']]}"
+        f" = {_num(d['calculated_dose_mg'])} → {_num(d['planned_dose_mg'])} mg"
+    )
+
+
+def _basis(doc: dict[str, Any]) -> str:
+    """Which weight and BSA the doses use, and why (protocol `dosing.weight_change`)."""
+    basis = doc.get("dose_basis")
+    if not basis:
+        return ""
+    params = {
+        "weight": _num(basis["weight_kg"]),
+        "bsa": _num(basis["bsa_m2"], 2),
+        "pct": _num(basis.get("change_pct")),
+        "threshold": _num(basis.get("threshold_pct")),
+        "measured": _num(doc.get("measured_bsa_m2"), 2),
+    }
+    if basis["rule"] == calculations.BASIS_KEPT:
+        return str(
+            _(
+                "%(weight)s kg, BSA %(bsa)s m²: the previous cycle's basis, kept (weight change %(pct)s %%, "
+                "under %(threshold)s %%; BSA measured now %(measured)s m²)"
+            )
+            % params
+        )
+    if basis["rule"] == calculations.BASIS_RECALCULATED:
+        return str(
+            _("%(weight)s kg, BSA %(bsa)s m²: recalculated (weight change %(pct)s %%, %(threshold)s %% or more)")
+            % params
+        )
+    return str(_("%(weight)s kg, BSA %(bsa)s m²: this cycle's measurements") % params)
 
 
 def _days(days: list[int]) -> str:

@@ -39,6 +39,9 @@ logger = logging.getLogger(__name__)
 MODIFICATION_REASON = gettext_noop(
     "%(action)s: %(toxicity)s grade %(grade)s in %(phase)s cycle %(cycle)s (%(rule)s); %(reason)s"
 )
+MODIFICATION_REASON_GIVEN = gettext_noop(
+    "given at %(level)s after %(toxicity)s grade %(grade)s in %(phase)s cycle %(cycle)s (%(rule)s); %(reason)s"
+)
 SOURCE_BSA = gettext_noop("BSA")
 SOURCE_CRCL = gettext_noop("CrCl")
 SOURCE_DOSE_BANDS = gettext_noop("%(drug)s dose bands")
@@ -140,8 +143,7 @@ def _levels_for(
         deciding = [m for m in own if m.cycle_seq < seq and m.action != "maintain"]
         if deciding:
             last = deciding[-1]
-            reasons[code] = MODIFICATION_REASON % {
-                "action": last.action,
+            params = {
                 "toxicity": last.toxicity_term,
                 "grade": last.ctcae_grade,
                 "phase": last.phase,
@@ -149,6 +151,13 @@ def _levels_for(
                 "rule": last.rule,
                 "reason": last.reason,
             }
+            level, withheld = levels[code]
+            if withheld or level >= len(spec.levels):
+                reasons[code] = MODIFICATION_REASON % {"action": last.action, **params}
+            else:
+                # Given this cycle (a capecitabine interruption resumes at the next level): the
+                # reason names the level, never the past cycle's "interrupt / withhold".
+                reasons[code] = MODIFICATION_REASON_GIVEN % {"level": calc.level_label(spec, level), **params}
     for m in mods:
         if m.cycle_seq < seq:
             history.append(

@@ -63,8 +63,14 @@ def phrase(text: str) -> str:
 def level_reason(text: str) -> str:
     return translate_stored(
         text,
-        (calc.REASON_RENAL, calc.REASON_RENAL_REDUCED, calc.REASON_RENAL_CONFIRMED, services.MODIFICATION_REASON),
-        {"action": action_name, "phase": phase_name, "rule": rule},
+        (
+            calc.REASON_RENAL,
+            calc.REASON_RENAL_REDUCED,
+            calc.REASON_RENAL_CONFIRMED,
+            services.MODIFICATION_REASON,
+            services.MODIFICATION_REASON_GIVEN,
+        ),
+        {"action": action_name, "phase": phase_name, "rule": rule, "level": phrase},
     )
 
 

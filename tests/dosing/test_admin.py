@@ -9,8 +9,9 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.test import Client
 
+from dosing import services
 from dosing.models import DoseModification, DoseSheet
-from tests.dosing.conftest import SheetMaker, dose, record_inputs
+from tests.dosing.conftest import NOW, SheetMaker, dose, record_inputs
 from trialsite import roles
 from trialsite.models import Participant
 
@@ -78,9 +79,31 @@ def test_verify_and_release_by_two_pharmacists_in_the_admin(
     sheet.refresh_from_db()
     assert sheet.status == "verified"
     _login(client, pharmacist2)
-    client.post(QUEUE, {"action": "release_selected", "_selected_action": [sheet.pk]})
+    # The release page shows the sheet being released, with the one button that releases it.
+    page = client.get(f"{QUEUE}{sheet.pk}/release/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "2000 mg" in html and patient.full_name in html and 'name="release"' in html
+    sheet.refresh_from_db()
+    assert sheet.status == "verified"  # looking is not releasing
+    client.post(f"{QUEUE}{sheet.pk}/release/")
     sheet.refresh_from_db()
     assert (sheet.status, sheet.released_by) == ("released", pharmacist2)
+
+
+def test_no_bulk_verify_or_release(
+    client: Client, pharmacist: User, pharmacist2: User, patient: Participant, make_sheet: SheetMaker
+) -> None:
+    sheet = make_sheet(patient)
+    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=NOW)
+    _login(client, pharmacist2)
+    queue = client.get(QUEUE, {"due": "all"})
+    assert queue.status_code == 200
+    assert not queue.context["cl"].model_admin.get_actions(queue.wsgi_request)
+    assert "release_selected" not in queue.content.decode() and "verify_selected" not in queue.content.decode()
+    client.post(QUEUE, {"action": "release_selected", "_selected_action": [sheet.pk], "due": "all"})
+    sheet.refresh_from_db()
+    assert sheet.status == "verified"
 
 
 def test_admin_pdf(client: Client, pharmacist: User, patient: Participant, make_sheet: SheetMaker) -> None:
