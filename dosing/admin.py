@@ -77,7 +77,17 @@ class PrepareForm(forms.Form):
     participant = forms.ModelChoiceField(queryset=Participant.objects.none(), label=_("participant"))
     phase = forms.ChoiceField(choices=SYSTEMIC_PHASES, label=_("phase"))
     cycle_number = forms.IntegerField(min_value=1, label=_("cycle"))
-    day1 = forms.DateField(label=_("day 1"), help_text=_("YYYY-MM-DD"))
+    day1 = forms.DateField(
+        label=_("day 1"),
+        required=False,
+        help_text=_("YYYY-MM-DD. Leave empty for the cycle's planned day 1 in the treatment plan."),
+    )
+    day1_reason = forms.CharField(
+        label=_("why another day 1"),
+        required=False,
+        max_length=300,
+        help_text=_("Required when day 1 is not the cycle's planned day 1; printed on the sheet."),
+    )
 
 
 @admin.register(DoseSheet)
@@ -192,6 +202,7 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
                     phase=form.cleaned_data["phase"],
                     cycle_number=form.cleaned_data["cycle_number"],
                     day1=form.cleaned_data["day1"],
+                    day1_reason=form.cleaned_data["day1_reason"],
                     by=roles.actor(request.user),
                     now=clock.now(),
                     reason=gettext_noop("prepared again on demand"),

@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -27,6 +28,7 @@ from dosing.models import (
     content_fingerprint,
 )
 from dosing.selectors import checked, translate_messages
+from schedules import selectors as schedule_selectors
 from trialsite import labs, plausibility, roles, selectors
 from trialsite.errors import ApplicationError, Conflict, InvalidInput, NotPermitted, RuleViolation
 from trialsite.i18n import drug_name
@@ -52,6 +54,10 @@ END_NOT_REPREPARED = gettext_noop("%(reason)s; not re-prepared: %(detail)s")
 END_WITHDRAWN = gettext_noop("participant withdrawn")
 END_MODIFICATION = gettext_noop("dose modification: %(drug)s %(action)s (%(toxicity)s grade %(grade)s)")
 END_RENAL_DECISION = gettext_noop("renal decision recorded")
+MEASUREMENT_MISSING = gettext_noop(
+    "No %(kind)s measured between %(from)s and %(to)s (the protocol allows %(n)s days before day 1)."
+)
+DAY1_OFF_PLAN = gettext_noop("Day 1 %(day1)s is not the cycle's planned day 1 (%(planned)s): %(reason)s")
 WEIGHT_BASIS_KEPT = gettext_noop(
     "Weight changed %(pct)s %% since the previous cycle's dose basis (%(prev)s kg → %(now)s kg), less than "
     "%(threshold)s %%: doses keep the previous basis (%(prev)s kg, BSA %(bsa)s m²)."
@@ -179,7 +185,12 @@ def _levels_for(
 
 
 def build_sheet_content(
-    *, participant: Participant, phase: str, cycle_number: int, day1: dt.date
+    *,
+    participant: Participant,
+    phase: str,
+    cycle_number: int,
+    day1: dt.date,
+    day1_off_plan: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Compute the sheet document for a cycle from the registry and the dosing records.
     Returns (content, columns) where columns are the indexed values stored beside it."""
@@ -200,7 +211,7 @@ def build_sheet_content(
         row = selectors.latest_measurement(participant, kind, on_or_before=day1)
         if row is None or row.measured_on < oldest:
             problems[kind] = [
-                _("No %(kind)s measured between %(from)s and %(to)s (the protocol allows %(n)s days before day 1).")
+                _(MEASUREMENT_MISSING)
                 % {
                     "kind": _("height") if kind == "height" else _("weight"),
                     "from": oldest.isoformat(),
@@ -266,6 +277,8 @@ def build_sheet_content(
         raise calculation_error(exc) from exc
     warnings = list(result.warnings)
     blockers = list(result.blockers)
+    if day1_off_plan:
+        warnings.append(calc.Warning("day1_not_planned", DAY1_OFF_PLAN, dict(day1_off_plan)))
     if creatinine is None:
         blockers.append(
             calc.Warning(
@@ -420,6 +433,34 @@ def build_sheet_content(
 # --- Sheet workflow --------------------------------------------------------------------------------
 
 
+def _check_planned_day1(
+    participant: Participant, phase: str, cycle_number: int, day1: dt.date | None, day1_reason: str
+) -> tuple[dt.date, dict[str, str] | None]:
+    """The cycle must be a planned one; a day 1 other than its planned (or actual) one needs a
+    stated reason. Returns the day 1 (the planned one when `day1` is None) and the parameters of
+    the sheet's DAY1_OFF_PLAN warning, or None when day 1 is the planned one."""
+    visit = next(
+        (
+            v
+            for v in schedule_selectors.cycle_visits(participant_ids=[participant.pk])
+            if (v.phase, v.cycle_number) == (phase, cycle_number)
+        ),
+        None,
+    )
+    if visit is None or visit.status == "cancelled":
+        message = _("This cycle is not in the participant's treatment plan: prepare sheets for planned cycles only.")
+        raise RuleViolation(message, code="cycle_not_planned", errors={"cycle_number": [message]})
+    if day1 is None or day1 == visit.day1:
+        return visit.day1, None
+    if not day1_reason.strip():
+        message = _("Day 1 %(day1)s is not the cycle's planned day 1 (%(planned)s): give the reason.") % {
+            "day1": day1.isoformat(),
+            "planned": visit.day1.isoformat(),
+        }
+        raise RuleViolation(message, code="day1_not_planned", errors={"day1": [message]})
+    return day1, {"day1": day1.isoformat(), "planned": visit.day1.isoformat(), "reason": day1_reason.strip()}
+
+
 def _current(participant: Participant, phase: str, cycle_number: int) -> DoseSheet | None:
     return (
         DoseSheet.objects.select_for_update()
@@ -442,15 +483,20 @@ def dose_sheet_prepare(
     participant: Participant,
     phase: str,
     cycle_number: int,
-    day1: dt.date,
+    day1: dt.date | None,
     by: User | None = None,
     now: dt.datetime,
     reason: str = "",
+    day1_reason: str = "",
 ) -> DoseSheet:
     """Prepare (or re-prepare) the cycle's sheet. With unchanged inputs the current sheet is
     returned as is; with changed inputs an unreleased sheet is voided and a released one
     superseded, and a new version is made. Locks the participant row so that two preparations of
-    the same participant (task, admin, signal) run one after the other."""
+    the same participant (task, admin, signal) run one after the other.
+
+    Prepared on demand by a person (`by`), the cycle must be in the participant's treatment plan
+    and `day1` its planned (or actual) day 1 (None: that one), or `day1_reason` says why not
+    (printed on the sheet); the task and the re-preparations take the day 1 from the plan."""
     if by is not None:
         _require_role(by, roles.PHARMACIST, roles.INVESTIGATOR)
         _require_site(by, participant)
@@ -459,7 +505,12 @@ def dose_sheet_prepare(
         .select_related("protocol_version", "site", "trial")
         .get(pk=participant.pk)
     )
-    content, columns = build_sheet_content(participant=participant, phase=phase, cycle_number=cycle_number, day1=day1)
+    off_plan = None
+    if by is not None or day1_reason or day1 is None:
+        day1, off_plan = _check_planned_day1(participant, phase, cycle_number, day1, day1_reason)
+    content, columns = build_sheet_content(
+        participant=participant, phase=phase, cycle_number=cycle_number, day1=day1, day1_off_plan=off_plan
+    )
     digest = content_fingerprint(content)
     current = _current(participant, phase, cycle_number)
     if current is not None:
@@ -584,8 +635,20 @@ def dose_sheets_refresh(
     out = []
     for sheet in qs.order_by("cycle_seq"):
         day1 = new_day1 or sheet.day1
+        # A day 1 off the plan keeps its stated reason while it stays that day 1.
+        day1_reason = (
+            ""
+            if new_day1 is not None
+            else next(
+                (w["params"]["reason"] for w in sheet.content.get("warnings", []) if w["code"] == "day1_not_planned"),
+                "",
+            )
+        )
         try:
-            with transaction.atomic():
+            # The refusal's message is kept in English in the end reason (like every stored
+            # phrase; dosing.wording says it again in the reader's language), whatever the
+            # language of the request that moved the booking.
+            with transaction.atomic(), translation.override("en"):
                 out.append(
                     dose_sheet_prepare(
                         participant=participant,
@@ -594,13 +657,15 @@ def dose_sheets_refresh(
                         day1=day1,
                         now=now,
                         reason=reason,
+                        day1_reason=day1_reason,
                     )
                 )
         except ApplicationError as exc:
-            logger.warning("dose sheet %s could not be re-prepared: %s", sheet.pk, exc.detail)
+            detail = str(exc.detail)
+            logger.warning("dose sheet %s could not be re-prepared: %s", sheet.pk, detail)
             locked = _locked(sheet)
             if locked.status in CURRENT_STATUSES:
-                _end(locked, reason=END_NOT_REPREPARED % {"reason": reason, "detail": exc.detail}, now=now)
+                _end(locked, reason=END_NOT_REPREPARED % {"reason": reason, "detail": detail}, now=now)
     return out
 
 

@@ -8,7 +8,7 @@ are shown as written."""
 
 from __future__ import annotations
 
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import gettext, pgettext_lazy
 
 from dosing import calculations as calc
 from dosing import receivers, services
@@ -90,6 +90,11 @@ def frequency(text: str) -> str:
     return str(FREQUENCIES.get(text, text))
 
 
+def refusal(text: str) -> str:
+    """Why a sheet could not be prepared, stored in English (services.dose_sheets_refresh)."""
+    return translate_stored(text, (services.MEASUREMENT_MISSING,), {"kind": lambda kind: str(gettext(kind))})
+
+
 def end_reason(text: str) -> str:
     """Why a sheet was voided or superseded (nested: "…; not re-prepared: …")."""
     return translate_stored(
@@ -101,5 +106,5 @@ def end_reason(text: str) -> str:
             receivers.END_ENTERED_IN_ERROR,
             receivers.END_REDATED,
         ),
-        {"reason": end_reason, "drug": _drug, "action": action_name, "kind": _kind},
+        {"reason": end_reason, "drug": _drug, "action": action_name, "kind": _kind, "detail": refusal},
     )

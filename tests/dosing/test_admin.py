@@ -11,6 +11,8 @@ from django.test import Client
 
 from dosing import services
 from dosing.models import DoseModification, DoseSheet
+from schedules import services as schedules
+from schedules.selectors import cycle_visits
 from tests.dosing.conftest import NOW, SheetMaker, dose, record_inputs
 from trialsite import roles
 from trialsite.models import Participant
@@ -113,8 +115,21 @@ def test_admin_pdf(client: Client, pharmacist: User, patient: Participant, make_
     assert response.status_code == 200 and response.content.startswith(b"%PDF")
 
 
-def test_prepare_on_demand(client: Client, pharmacist: User, nurse: User, patient: Participant) -> None:
-    form = {"participant": patient.pk, "phase": "neoadjuvant", "cycle_number": 1, "day1": "2026-03-05"}
+def test_prepare_on_demand_picks_a_planned_cycle(
+    client: Client, pharmacist: User, nurse: User, patient: Participant
+) -> None:
+    form = {"participant": patient.pk, "phase": "neoadjuvant", "cycle_number": 1, "day1": "", "day1_reason": ""}
+    _login(client, pharmacist)
+    # no treatment plan yet: no cycle to prepare
+    refused = client.post(f"{QUEUE}prepare/", form, follow=True)
+    assert "not in the participant&#x27;s treatment plan" in refused.content.decode()
+    assert not DoseSheet.objects.exists()
+
+    schedules.treatment_plan_create(participant=patient, scrt_start_date=dt.date(2026, 3, 2), by=nurse, now=NOW)
+    planned = next(
+        v.day1 for v in cycle_visits(participant_ids=[patient.pk]) if (v.phase, v.cycle_number) == ("neoadjuvant", 1)
+    )
+    record_inputs(patient, on=planned - dt.timedelta(days=2))
     _login(client, nurse)
     client.post(f"{QUEUE}prepare/", form)
     assert not DoseSheet.objects.exists()  # nurses read only
@@ -122,8 +137,18 @@ def test_prepare_on_demand(client: Client, pharmacist: User, nurse: User, patien
     response = client.post(f"{QUEUE}prepare/", form)
     sheet = DoseSheet.objects.get()
     assert response.status_code == 302 and sheet.prepared_by == pharmacist
-    bad = client.post(f"{QUEUE}prepare/", {**form, "day1": "2026-03-20"}, follow=True)
-    assert "No height measured" in bad.content.decode() or "No weight measured" in bad.content.decode()
+    assert sheet.day1 == planned  # empty day 1: the plan's
+
+    # another day 1 needs a stated reason, which the sheet then shows
+    other = (planned + dt.timedelta(days=1)).isoformat()
+    refused = client.post(f"{QUEUE}prepare/", {**form, "day1": other}, follow=True)
+    assert "is not the cycle&#x27;s planned day 1" in refused.content.decode()
+    assert DoseSheet.objects.count() == 1
+    client.post(f"{QUEUE}prepare/", {**form, "day1": other, "day1_reason": "chair booked the next day"})
+    new = DoseSheet.objects.get(status="prepared")
+    assert new.day1.isoformat() == other
+    warning = next(w for w in new.content["warnings"] if w["code"] == "day1_not_planned")
+    assert warning["params"] == {"day1": other, "planned": planned.isoformat(), "reason": "chair booked the next day"}
 
 
 def test_investigator_records_a_modification_in_the_admin(
