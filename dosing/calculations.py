@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from dosing import tables
-from trialsite import ranges
+from trialsite import courses, ranges
 
 D = Decimal
 # 28 significant digits are plenty for BSA and doses; powers with fractional exponents are
@@ -303,6 +303,8 @@ class DrugSpec:
     rounding_max_deviation_pct: Decimal | None = None
     rounding_source: str = ""
     reducible: bool = True
+    # An oral drug's course in the cycle (trialsite.courses: first and last administration).
+    course: Mapping[str, Any] | None = None
 
     @classmethod
     def from_definition(cls, code: str, data: Mapping[str, Any]) -> DrugSpec:
@@ -336,6 +338,7 @@ class DrugSpec:
             ),
             rounding_source=str(rounding.get("source", "")).strip(),
             reducible=bool(data.get("reducible", len(levels) > 1)),
+            course=courses.administration_course(data),
         )
 
 
@@ -875,6 +878,7 @@ def regimen_doses(
             "days": list(spec.days),
             "frequency": spec.frequency,
             "administrations_per_cycle": spec.administrations_per_cycle,
+            **({"course": dict(spec.course)} if spec.course else {}),
             "level": level,
             "level_label": level_label(spec, min(level, len(spec.levels))),
             "level_reason": level_reasons.get(spec.code, REASON_STANDARD if level == 0 else ""),

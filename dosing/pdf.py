@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from dosing import calculations, selectors, wording
 from dosing.models import DoseSheet, SheetStatus
-from trialsite.i18n import drug_name, html_lang, phase_name, route_name
+from trialsite.i18n import administration_course, drug_name, html_lang, phase_name, route_name
 from trialsite.labs import analyte_label
 from trialsite.models import Sex
 
@@ -86,6 +86,7 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
                 "per_unit_text": _num(d.get("dose_per_unit"))
                 + {"mg_per_m2": " mg/m²", "mg_per_kg": " mg/kg", "flat": " mg"}[d["basis"]],
                 "days_text": _days(d.get("days", [])),
+                "course_text": administration_course(d["course"]) if d.get("course") else "",
                 "calculation_text": _calculation(d),
                 "tablets_text": (
                     " + ".join(f"{n} × {s} mg" for s, n in sorted(tablets.items(), key=lambda kv: -int(kv[0])) if n)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 
 from trialsite import i18n
@@ -23,3 +25,8 @@ def drug_name(code: str) -> str:
 @register.filter
 def arm_name(code: str) -> str:
     return i18n.arm_name(code) if code else ""
+
+
+@register.filter
+def oral_course(oral: dict[str, Any]) -> str:
+    return i18n.oral_course(oral)
