@@ -193,3 +193,37 @@ def test_sheet_page_in_chinese(patient: Participant, make_sheet: SheetMaker) -> 
     assert "给药单" in html and "给药" in html and "男" in html and "已生成" in html
     with translation.override("en"):
         assert "· give" in pdf.render_sheet_fragment(sheet)
+
+
+def test_investigator_records_a_renal_decision_in_the_admin(
+    client: Client, investigator: User, participant: Participant, make_sheet: SheetMaker
+) -> None:
+    from dosing.models import RenalDecision
+    from tests.dosing.conftest import randomize
+
+    randomize(participant)
+    # (140 − 59) × 80 / (72 × 170/88.4) = 46.8 mL/min: capecitabine's 30–50 band, the investigator decides
+    record_inputs(participant, creatinine="170")
+    assert not make_sheet(participant).releasable
+    form = {
+        "participant": participant.pk,
+        "phase": "neoadjuvant",
+        "cycle_number": 1,
+        "drug": "capecitabine",
+        "decision": "reduce",
+        "reduce_to": "",
+        "reason": "CrCl 46.8",
+    }
+    _login(client, investigator)
+    page = client.get("/admin/dosing/renaldecision/add/")
+    assert 'name="reduce_to"' in page.content.decode() and 'value="confirm"' in page.content.decode()
+    refused = client.post("/admin/dosing/renaldecision/add/", {**form, "reduce_to": "60"}, follow=True)
+    assert "is not a dose level of" in refused.content.decode()
+    assert not RenalDecision.objects.exists()
+    response = client.post("/admin/dosing/renaldecision/add/", {**form, "reduce_to": "75"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    row = RenalDecision.objects.get()
+    assert (row.decision, row.level, row.level_label, row.band) == ("reduce", 1, "75 %", "30–50")
+    sheet = DoseSheet.objects.get(status="prepared")
+    # capecitabine.md, BSA 2.00 m², 75 % column: 1500 mg
+    assert sheet.releasable and dose(sheet, "capecitabine")["dose_mg"] == 1500
