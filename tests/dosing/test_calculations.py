@@ -561,3 +561,23 @@ def test_a_protocol_that_does_not_keep_the_basis_always_recalculates() -> None:
     assert (basis.rule, basis.weight_kg, basis.bsa_m2) == (calc.BASIS_RECALCULATED, D("58.57"), D("1.66"))
     first = calc.dose_basis(weight_kg=D(65), bsa_m2=D("1.75"), previous=None, rule=WEIGHT_RULE)
     assert first.rule == calc.BASIS_MEASURED and first.change_pct is None
+
+
+def test_a_version_loaded_before_the_renal_rules_keeps_its_limits() -> None:
+    # The dosing section of protocol version 1 as first loaded (before renal_rules / weight_change).
+    old = {
+        "dosing": {
+            "weight_change_recalculate_pct": 10,
+            "renal": {
+                "capecitabine_contraindicated_below_ml_min": 30,
+                "moderate_band_ml_min": [30, 50],
+                "moderate_band_capecitabine_pct": 100,
+            },
+        }
+    }
+    cfg = regimen.dosing_settings(old)
+    assert [(r.drug, r.band, r.action) for r in cfg.renal_rules] == [
+        ("capecitabine", "< 30", calc.RENAL_CONTRAINDICATED),
+        ("capecitabine", "30–50", calc.RENAL_INVESTIGATOR),
+    ]
+    assert cfg.weight_rule == calc.WeightRule(D(10), False)
