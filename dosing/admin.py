@@ -11,7 +11,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -80,7 +79,17 @@ class PrepareForm(forms.Form):
     participant = forms.ModelChoiceField(queryset=Participant.objects.none(), label=_("participant"))
     phase = forms.ChoiceField(choices=SYSTEMIC_PHASES, label=_("phase"))
     cycle_number = forms.IntegerField(min_value=1, label=_("cycle"))
-    day1 = forms.DateField(label=_("day 1"), help_text=_("YYYY-MM-DD"))
+    day1 = forms.DateField(
+        label=_("day 1"),
+        required=False,
+        help_text=_("YYYY-MM-DD. Leave empty for the cycle's planned day 1 in the treatment plan."),
+    )
+    day1_reason = forms.CharField(
+        label=_("why another day 1"),
+        required=False,
+        max_length=300,
+        help_text=_("Required when day 1 is not the cycle's planned day 1; printed on the sheet."),
+    )
 
 
 @admin.register(DoseSheet)
@@ -101,7 +110,9 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     list_select_related = ["participant", "site", "verified_by", "released_by"]
     search_fields = ["participant__screening_number", "participant__full_name"]
     ordering = ["day1", "participant__screening_number"]
-    actions = ["verify_selected", "release_selected"]
+    # No bulk actions: each sheet is verified and released on its own page, which shows it, so
+    # the second pharmacist's check is an independent look at that sheet (issue 13).
+    actions = None
     fields = ["sheet", "status", "version", "end_reason_text"]
     readonly_fields = ["sheet", "status", "version", "end_reason_text"]
     change_form_template = "admin/dosing/dosesheet/change_form.html"
@@ -158,11 +169,26 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         return self._transition(request, pk, "verify")
 
     def release_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return self._transition(request, pk, "release")
+        """The second pharmacist's page: the sheet being released, in full, with the one button
+        that releases it (a POST from this page)."""
+        if request.method == "POST":
+            return self._transition(request, pk, "release")
+        sheet = self._get(request, pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Double-check and release %(sheet)s") % {"sheet": sheet},
+            "opts": self.model._meta,
+            "original": sheet,
+            "sheet_html": self.sheet(sheet),
+            "can_release": sheet.status == SheetStatus.VERIFIED and sheet.releasable,
+            "verified_by_you": sheet.verified_by_id == request.user.pk,
+        }
+        return TemplateResponse(request, "admin/dosing/dosesheet/release.html", context)
 
     def _release_confirmation(self, request: HttpRequest, sheets: list[DoseSheet]) -> HttpResponse | None:
-        """Release is final: first a page that says what it does to which sheets, with a note
-        field; sheets the service would refuse are named at once (tried and rolled back)."""
+        """Release is final: a POST without `confirm` (not from the release page) gets a page that
+        says what release does, with a note field; a sheet the service would refuse is named at
+        once (tried and rolled back)."""
         by = roles.actor(request.user)
         note = request.POST.get("release_note", "")
         if request.POST.get("confirm"):
@@ -184,11 +210,7 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
             "title": _("Release dose sheets"),
             "opts": self.model._meta,
             "sheets": allowed,
-            "single": len(sheets) == 1
-            and request.resolver_match is not None
-            and request.resolver_match.url_name == "dosing_dosesheet_release",
             "note": note,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/dosing/dosesheet/release_confirm.html", context)
 
@@ -205,15 +227,6 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         messages.success(request, _("%(sheet)s %(done)s.") % {"sheet": sheet, "done": done})
         return True
 
-    @admin.action(description=_("Verify the selected sheets (pharmacist 1)"))
-    def verify_selected(self, request: HttpRequest, queryset: QuerySet[DoseSheet]) -> None:
-        for sheet in queryset.order_by("pk"):
-            self._apply(request, sheet, "verify")
-
-    @admin.action(description=_("Double-check and release the selected sheets (pharmacist 2)"))
-    def release_selected(self, request: HttpRequest, queryset: QuerySet[DoseSheet]) -> HttpResponse | None:
-        return self._release_confirmation(request, list(queryset.order_by("pk")))
-
     def prepare_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("dosing.prepare_dosesheet"):
             messages.error(request, _("Your role does not allow preparing dose sheets."))
@@ -227,6 +240,7 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
                     phase=form.cleaned_data["phase"],
                     cycle_number=form.cleaned_data["cycle_number"],
                     day1=form.cleaned_data["day1"],
+                    day1_reason=form.cleaned_data["day1_reason"],
                     by=roles.actor(request.user),
                     now=clock.now(),
                     reason=gettext_noop("prepared again on demand"),
@@ -351,16 +365,49 @@ class DoseModificationAdmin(ServiceAddAdmin):
 
 
 class RenalDecisionForm(forms.ModelForm[RenalDecision]):
+    reduce_to = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_digits=8,
+        decimal_places=2,
+        label=_("reduce to"),
+        help_text=_("With 'reduce' only: the dose level as the protocol lists it (capecitabine 75 or 50 %)."),
+    )
+
     class Meta:
         model = RenalDecision
-        fields = ["participant", "phase", "cycle_number", "decision", "reason"]
-        widgets = {"phase": forms.Select(choices=SYSTEMIC_PHASES)}
+        fields = ["participant", "phase", "cycle_number", "drug", "decision", "reason"]
+        widgets = {
+            "phase": forms.Select(choices=SYSTEMIC_PHASES),
+            "drug": forms.Select(choices=list(i18n.DRUG_NAMES.items())),
+        }
 
 
 @admin.register(RenalDecision)
 class RenalDecisionAdmin(ServiceAddAdmin):
     form = RenalDecisionForm
-    list_display = ["participant", PHASE_COLUMN, "cycle_number", "decision", "decided_by", "decided_at"]
+    list_display = [
+        "participant",
+        PHASE_COLUMN,
+        "cycle_number",
+        DRUG_COLUMN,
+        "band",
+        "decision",
+        "level_label",
+        "decided_by",
+        "decided_at",
+    ]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is None:
+            return [*RenalDecisionForm.Meta.fields[:-1], "reduce_to", "reason"]
+        return super().get_fields(request, obj)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if change:
+            form.base_fields.pop("reduce_to", None)  # a recorded decision is never edited
+        return form
 
     def save_model(self, request: HttpRequest, obj: RenalDecision, form: Any, change: bool) -> None:
         data = form.cleaned_data
@@ -369,7 +416,9 @@ class RenalDecisionAdmin(ServiceAddAdmin):
                 participant=data["participant"],
                 phase=data["phase"],
                 cycle_number=data["cycle_number"],
+                drug=data["drug"],
                 decision=data["decision"],
+                reduce_to=data.get("reduce_to"),
                 reason=data["reason"],
                 by=roles.actor(request.user),
                 now=clock.now(),

@@ -60,7 +60,7 @@ class DoseCalculationIn(serializers.Serializer[None]):
 class DoseOut(serializers.Serializer[Any]):
     drug = serializers.CharField()
     dose_mg = serializers.FloatField(allow_null=True)
-    status = serializers.CharField(help_text="give | withheld | discontinued | contraindicated")
+    status = serializers.CharField(help_text="give | withheld | discontinued | contraindicated | awaiting_decision")
     basis = serializers.CharField()
     dose_per_unit = serializers.FloatField(help_text="mg/m², mg/kg or flat mg at the dose level")
     route = serializers.CharField()
@@ -148,7 +148,11 @@ class DoseSheetOut(serializers.Serializer[Any]):
     cycle_number = serializers.IntegerField()
     day1 = serializers.DateField()
     participant = serializers.DictField()
-    bsa_m2 = serializers.FloatField()
+    bsa_m2 = serializers.FloatField(help_text="The BSA the doses use (dose_basis.bsa_m2).")
+    dose_basis = serializers.DictField(
+        help_text="The weight and BSA the doses use and why (protocol dosing.weight_change): rule = measured | "
+        "kept (change under the threshold: the previous cycle's basis) | recalculated; change_pct, threshold_pct."
+    )
     doses = DoseOut(many=True)
     warnings = MessageOut(many=True)
     blockers = MessageOut(many=True)
@@ -316,8 +320,30 @@ class DoseModificationOut(serializers.ModelSerializer[DoseModification]):
 class RenalDecisionIn(serializers.Serializer[None]):
     phase = serializers.CharField(max_length=32, help_text="Systemic phase of the cycle: neoadjuvant | adjuvant")
     cycle_number = IntegerIn(min_value=1, max_value=99)
-    decision = serializers.ChoiceField(choices=RenalDecision.Decision.choices, required=False)
+    drug = serializers.CharField(max_length=32, help_text="The drug the decision is about (a drug of the arm).")
+    # Required, no default: a decision is what the investigator chose, never assumed.
+    decision = serializers.ChoiceField(
+        choices=RenalDecision.Decision.values,
+        help_text="confirm (the full dose) | reduce (to `reduce_to`) | withhold (not given this cycle). "
+        "It must fit the protocol's renal rule for the drug at the sheet's CrCl (422 otherwise).",
+    )
+    reduce_to = DecimalIn(
+        max_digits=8,
+        decimal_places=2,
+        required=False,
+        allow_null=True,
+        min_value=0,
+        help_text="With reduce only: the dose level, as the protocol lists it (75 or 50 for capecitabine's %, "
+        "100 for oxaliplatin's mg/m²).",
+    )
     reason = serializers.CharField(max_length=2000)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["decision"] == RenalDecision.Decision.REDUCE and attrs.get("reduce_to") is None:
+            raise serializers.ValidationError({"reduce_to": [_("Give the dose level to reduce to.")]})
+        if attrs["decision"] != RenalDecision.Decision.REDUCE and attrs.get("reduce_to") is not None:
+            raise serializers.ValidationError({"reduce_to": [_("A dose level is given only with a reduction.")]})
+        return attrs
 
 
 class RenalDecisionOut(serializers.ModelSerializer[RenalDecision]):
@@ -325,7 +351,20 @@ class RenalDecisionOut(serializers.ModelSerializer[RenalDecision]):
 
     class Meta:
         model = RenalDecision
-        fields = ["id", "phase", "cycle_number", "decision", "reason", "decided_by", "decided_at"]
+        fields = [
+            "id",
+            "phase",
+            "cycle_number",
+            "drug",
+            "band",
+            "crcl_ml_min",
+            "decision",
+            "level",
+            "level_label",
+            "reason",
+            "decided_by",
+            "decided_at",
+        ]
 
 
 class _DecisionsView(ParticipantRecordsView):
@@ -399,22 +438,32 @@ class DoseModificationListCreate(_DecisionsView):
 @extend_schema_view(
     get=extend_schema(summary="A participant's renal decisions, newest first"),
     post=extend_schema(
-        summary="Withhold capecitabine for a cycle whose creatinine clearance contraindicates it (investigators)",
-        description="The cycle's current sheet is re-prepared. 409: a decision for that cycle exists.",
+        summary="Record a renal decision for one drug of a cycle (investigators)",
+        description="For a drug whose CrCl band on the cycle's current sheet needs one (protocol "
+        "`dosing.renal_rules`): contraindicated → withhold; investigator decides → confirm, reduce or withhold. "
+        "The sheet is re-prepared with the decision. 422: the decision does not fit the band, the drug is not in "
+        "the arm's regimen, or there is no current sheet. 409: a decision for that drug, cycle and band exists.",
         request=RenalDecisionIn,
         responses={201: RenalDecisionOut},
         examples=[
             OpenApiExample(
-                "CrCl 26.5 mL/min",
+                "CrCl 42 mL/min, capecitabine at 75 %",
                 request_only=True,
-                value={"phase": "neoadjuvant", "cycle_number": 1, "reason": "CrCl 26.5 mL/min (< 30)."},
+                value={
+                    "phase": "neoadjuvant",
+                    "cycle_number": 1,
+                    "drug": "capecitabine",
+                    "decision": "reduce",
+                    "reduce_to": 75,
+                    "reason": "CrCl 42 mL/min; US label 75 %.",
+                },
             )
         ],
     ),
 )
 class RenalDecisionListCreate(_DecisionsView):
     """A participant's renal decisions: staff of the participant's sites read them; investigators
-    record one for a cycle whose creatinine clearance contraindicates capecitabine."""
+    record one per drug for a cycle whose creatinine clearance needs it."""
 
     model = RenalDecision
     serializer_class = RenalDecisionOut

@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from dosing import tables
-from trialsite import ranges
+from trialsite import courses, ranges
 
 D = Decimal
 # 28 significant digits are plenty for BSA and doses; powers with fractional exponents are
@@ -54,6 +54,8 @@ LEVEL_DISCONTINUED = _("discontinued")
 REASON_STANDARD = _("standard dose")
 REASON_RENAL_WITHHELD = _("withheld: investigator's renal decision")
 REASON_RENAL = _("renal function (CrCl %(crcl)s mL/min)")
+REASON_RENAL_REDUCED = _("reduced by the investigator's renal decision (CrCl %(crcl)s mL/min)")
+REASON_RENAL_CONFIRMED = _("full dose confirmed by the investigator (CrCl %(crcl)s mL/min)")
 LAB_BELOW_MINIMUM = _("below the minimum")
 LAB_NOT_IN_WINDOW = _("no result in the lab window")
 RULE_GRADE_5 = _("grade 5")
@@ -301,6 +303,8 @@ class DrugSpec:
     rounding_max_deviation_pct: Decimal | None = None
     rounding_source: str = ""
     reducible: bool = True
+    # An oral drug's course in the cycle (trialsite.courses: first and last administration).
+    course: Mapping[str, Any] | None = None
 
     @classmethod
     def from_definition(cls, code: str, data: Mapping[str, Any]) -> DrugSpec:
@@ -334,6 +338,7 @@ class DrugSpec:
             ),
             rounding_source=str(rounding.get("source", "")).strip(),
             reducible=bool(data.get("reducible", len(levels) > 1)),
+            course=courses.administration_course(data),
         )
 
 
@@ -399,6 +404,8 @@ class DoseResult:
     tablets_per_cycle: dict[int, int] | None = None
     bsa_band: str | None = None
     capped: bool = False
+    # What the per-unit dose was multiplied by: the BSA (m², capped if so) or the weight (kg).
+    multiplier: Decimal | None = None
 
 
 def level_label(spec: DrugSpec, level: int) -> str:
@@ -457,6 +464,7 @@ def drug_dose(
             tablets_per_cycle=per_cycle,
             bsa_band=band.label,
             capped=capped,
+            multiplier=used_bsa,
         )
     else:
         per_unit = spec.levels[level] if not spec.levels_are_pct else spec.dose * spec.levels[level] / 100
@@ -482,6 +490,7 @@ def drug_dose(
             level_label=level_label(spec, level),
             rounding=note if spec.basis != "flat" else ROUNDING_FLAT,
             capped=capped,
+            multiplier={"mg_per_m2": used_bsa, "mg_per_kg": weight_kg}.get(spec.basis),
         )
     if result.dose_mg > standard:
         # A modified dose can never exceed the standard dose (formulas.md, dose-error guards).
@@ -623,31 +632,175 @@ GIVE = "give"
 WITHHELD = "withheld"
 DISCONTINUED = "discontinued"
 CONTRAINDICATED = "contraindicated"
+AWAITING_DECISION = "awaiting_decision"  # an investigator's renal decision is needed first
+
+
+# Renal rules (protocol `dosing.renal_rules`): per drug, a CrCl band and what it means.
+RENAL_CONTRAINDICATED = "contraindicated"  # not given; an investigator records the withholding
+RENAL_REDUCE = "reduce"  # given at the rule's level (or lower)
+RENAL_INVESTIGATOR = "investigator"  # no release until an investigator decides
+RENAL_ACTIONS = (RENAL_CONTRAINDICATED, RENAL_REDUCE, RENAL_INVESTIGATOR)
+
+# An investigator's renal decision for one drug and band.
+DECISION_CONFIRM = "confirm"  # the dose without a renal reduction
+DECISION_REDUCE = "reduce"  # to one of the drug's reduced levels
+DECISION_WITHHOLD = "withhold"  # not given this cycle
+DECISIONS = (DECISION_CONFIRM, DECISION_REDUCE, DECISION_WITHHOLD)
+# Which decisions fit a band's action: a contraindication can only be withheld (the label
+# forbids the drug); an "investigator decides" band takes any of the three; a band the protocol
+# itself reduces needs no decision.
+FITTING_DECISIONS: dict[str, tuple[str, ...]] = {
+    RENAL_CONTRAINDICATED: (DECISION_WITHHOLD,),
+    RENAL_INVESTIGATOR: DECISIONS,
+    RENAL_REDUCE: (),
+}
 
 
 @dataclass(frozen=True)
 class RenalRule:
-    """`dosing.renal` of the protocol (capecitabine.md): below `contraindicated_below` the drug is
-    contraindicated; in the moderate band it is given at `moderate_pct` % (100 for the EU reading
-    at a 1000 mg/m² start, 75 for the US label) and the sheet always says so."""
+    """One rule of `dosing.renal_rules`: for `drug`, a Cockcroft–Gault CrCl band (`min_ml_min` ≤
+    CrCl, CrCl < `below_ml_min`, CrCl ≤ `max_ml_min`; the rounded CrCl is compared) and an action
+    (RENAL_ACTIONS). `to_level` is the dose level a `reduce` rule gives (a value of the drug's
+    levels: 75 for a percentage level, 100 for 100 mg/m²). The source is the protocol's."""
 
-    drug: str = "capecitabine"
-    contraindicated_below: Decimal = Decimal(30)
-    moderate_low: Decimal = Decimal(30)
-    moderate_high: Decimal = Decimal(50)
-    moderate_pct: Decimal = Decimal(100)
+    drug: str
+    action: str
+    min_ml_min: Decimal | None = None
+    below_ml_min: Decimal | None = None
+    max_ml_min: Decimal | None = None
+    to_level: Decimal | None = None
+    source: str = ""
 
     @classmethod
-    def from_definition(cls, data: Mapping[str, Any] | None) -> RenalRule:
-        data = data or {}
-        band = data.get("moderate_band_ml_min", [30, 50])
+    def from_definition(cls, data: Mapping[str, Any]) -> RenalRule:
+        def number(key: str) -> Decimal | None:
+            return D(str(data[key])) if data.get(key) is not None else None
+
         return cls(
-            drug=str(data.get("drug", "capecitabine")),
-            contraindicated_below=D(str(data.get("capecitabine_contraindicated_below_ml_min", 30))),
-            moderate_low=D(str(band[0])),
-            moderate_high=D(str(band[1])),
-            moderate_pct=D(str(data.get("moderate_band_capecitabine_pct", 100))),
+            drug=str(data["drug"]),
+            action=str(data["action"]),
+            min_ml_min=number("min_ml_min"),
+            below_ml_min=number("below_ml_min"),
+            max_ml_min=number("max_ml_min"),
+            to_level=number("to_level"),
+            source=str(data.get("source", "")).strip(),
         )
+
+    @property
+    def band(self) -> str:
+        """The band as a short label ("< 30", "30–50", "≥ 50"): stored with a decision, so that a
+        decision only ever applies to the band it was made for."""
+        low = format_number(self.min_ml_min) if self.min_ml_min is not None else None
+        if self.below_ml_min is not None:
+            high, below = format_number(self.below_ml_min), True
+        elif self.max_ml_min is not None:
+            high, below = format_number(self.max_ml_min), False
+        else:
+            high, below = None, False
+        if low is not None and high is not None:
+            return f"{low}–<{high}" if below else f"{low}–{high}"
+        if high is not None:
+            return f"< {high}" if below else f"≤ {high}"
+        return f"≥ {low}"
+
+    def applies(self, crcl: Decimal) -> bool:
+        if self.min_ml_min is not None and crcl < self.min_ml_min:
+            return False
+        if self.below_ml_min is not None and crcl >= self.below_ml_min:
+            return False
+        return not (self.max_ml_min is not None and crcl > self.max_ml_min)
+
+
+def renal_rule_for(rules: Iterable[RenalRule], drug: str, crcl: Decimal | None) -> RenalRule | None:
+    """The first of the protocol's rules for `drug` whose band holds `crcl` (None: no rule)."""
+    if crcl is None:
+        return None
+    return next((r for r in rules if r.drug == drug and r.applies(crcl)), None)
+
+
+@dataclass(frozen=True)
+class RenalDecisionInput:
+    """An investigator's recorded renal decision for one drug of one cycle, as the sheet reads it:
+    the band it was made for, the decision (DECISIONS) and, for a reduction, the level index."""
+
+    band: str
+    decision: str
+    level: int | None = None
+
+
+def renal_decision_problem(
+    spec: DrugSpec, rule: RenalRule | None, *, decision: str, level: int | None, current_level: int = 0
+) -> str | None:
+    """Why `decision` (to `level` for a reduction) does not fit `rule` for `spec`, or None when it
+    fits. Returns a message template (params: drug, band, decisions, level)."""
+    if rule is None:
+        return _("%(drug)s needs no renal decision at this creatinine clearance.")
+    if decision not in FITTING_DECISIONS[rule.action]:
+        return _("In the CrCl band %(band)s mL/min %(drug)s allows only: %(decisions)s.")
+    if decision == DECISION_REDUCE:
+        if not spec.reducible or len(spec.levels) < 2:
+            return _("%(drug)s is never reduced: confirm the dose or withhold it.")
+        if level is None or not 0 < level < len(spec.levels):
+            return _("Choose one of the reduced dose levels of %(drug)s.")
+        if level <= current_level:
+            return _("%(drug)s is already at %(level)s or lower: a renal reduction must go below it.")
+    elif level is not None:
+        return _("A dose level is given only with a reduction.")
+    return None
+
+
+@dataclass(frozen=True)
+class WeightRule:
+    """`dosing.weight_change` of the protocol: a change of `recalculate_at_pct` % or more against
+    the weight the previous cycle's doses used forces recalculation; below it the previous
+    cycle's dose basis (weight and BSA) is kept when `keep_previous_basis_below` (formulas.md,
+    dose-error guards)."""
+
+    recalculate_at_pct: Decimal = Decimal(10)
+    keep_previous_basis_below: bool = True
+    source: str = ""
+
+    @classmethod
+    def from_definition(cls, data: Mapping[str, Any] | None) -> WeightRule:
+        data = data or {}
+        return cls(
+            recalculate_at_pct=D(str(data.get("recalculate_at_pct", 10))),
+            keep_previous_basis_below=bool(data.get("keep_previous_basis_below", True)),
+            source=str(data.get("source", "")).strip(),
+        )
+
+
+BASIS_MEASURED = "measured"  # no previous cycle: this cycle's weight and BSA
+BASIS_KEPT = "kept"  # change below the threshold: the previous cycle's weight and BSA
+BASIS_RECALCULATED = "recalculated"  # change at or above the threshold: this cycle's
+
+
+@dataclass(frozen=True)
+class DoseBasis:
+    """The weight and BSA a sheet's doses use, and why (BASIS_*)."""
+
+    weight_kg: Decimal
+    bsa_m2: Decimal
+    rule: str
+    change_pct: Decimal | None = None
+
+
+def dose_basis(
+    *,
+    weight_kg: Decimal,
+    bsa_m2: Decimal,
+    previous: tuple[Decimal, Decimal] | None,
+    rule: WeightRule,
+) -> DoseBasis:
+    """This cycle's dose basis from its measured `weight_kg` and `bsa_m2` and the previous
+    cycle's basis `previous` (weight, BSA), if any. The change is compared rounded to 1 decimal
+    (weight_change_pct): −9.9 % keeps the basis, −10.0 % recalculates."""
+    if previous is None:
+        return DoseBasis(weight_kg, bsa_m2, BASIS_MEASURED)
+    change = weight_change_pct(previous[0], weight_kg)
+    if abs(change) >= rule.recalculate_at_pct or not rule.keep_previous_basis_below:
+        return DoseBasis(weight_kg, bsa_m2, BASIS_RECALCULATED, change)
+    return DoseBasis(previous[0], previous[1], BASIS_KEPT, change)
 
 
 @dataclass
@@ -673,20 +826,26 @@ def regimen_doses(
     bsa_formula: str = "mosteller",
     bsa_cap_m2: Decimal | None = None,
     crcl_weight_basis: str = "actual",
-    renal: RenalRule | None = None,
+    renal_rules: Sequence[RenalRule] = (),
     levels: Mapping[str, tuple[int, bool]] | None = None,
     level_reasons: Mapping[str, str] | None = None,
-    renal_decision: str | None = None,
+    renal_decisions: Mapping[str, Sequence[RenalDecisionInput]] | None = None,
+    basis: DoseBasis | None = None,
 ) -> RegimenResult:
     """Every drug's dose for one person and one cycle.
 
     `levels` maps a drug to (dose level, withheld this cycle) from its modifications (default:
-    standard, given). `renal_decision` is the investigator's decision for a contraindicating CrCl
-    ("withhold": the drug is left out this cycle); without one the sheet cannot be released."""
+    standard, given). `renal_rules` are the protocol's; `renal_decisions` the investigator's
+    recorded decisions by drug (one applies only to the band it was made for). A drug in a
+    contraindicated band is never given: without a recorded withholding the sheet cannot be
+    released; a drug in an "investigator decides" band has no dose until the decision is recorded.
+    `basis` is the weight and BSA the doses use (dose_basis: kept from the previous cycle below
+    the weight-change threshold); by default the measured ones. CrCl always uses the measured
+    weight (renal function is this cycle's)."""
     warnings = check_measurements(height_cm, weight_kg)
     blockers: list[Warning] = []
-    renal = renal or RenalRule()
-    bsa_m2 = bsa(height_cm, weight_kg, bsa_formula)
+    bsa_m2 = basis.bsa_m2 if basis is not None else bsa(height_cm, weight_kg, bsa_formula)
+    dose_weight = basis.weight_kg if basis is not None else weight_kg
     crcl: Decimal | None = None
     if serum_creatinine_umol_l is not None or serum_creatinine_mg_dl is not None:
         crcl = creatinine_clearance(
@@ -706,6 +865,7 @@ def regimen_doses(
         )
     levels = levels or {}
     level_reasons = level_reasons or {}
+    renal_decisions = renal_decisions or {}
     doses: list[dict[str, Any]] = []
     for spec in drugs:
         level, withheld = levels.get(spec.code, (0, False))
@@ -718,6 +878,7 @@ def regimen_doses(
             "days": list(spec.days),
             "frequency": spec.frequency,
             "administrations_per_cycle": spec.administrations_per_cycle,
+            **({"course": dict(spec.course)} if spec.course else {}),
             "level": level,
             "level_label": level_label(spec, min(level, len(spec.levels))),
             "level_reason": level_reasons.get(spec.code, REASON_STANDARD if level == 0 else ""),
@@ -727,57 +888,15 @@ def regimen_doses(
             entry.update(status=DISCONTINUED, dose_mg=None)
             doses.append(entry)
             continue
+        rule = renal_rule_for(renal_rules, spec.code, crcl)
         effective_level = level
-        if spec.code == renal.drug and crcl is not None:
-            if crcl < renal.contraindicated_below:
-                warnings.append(
-                    Warning(
-                        "renal_contraindication",
-                        _("CrCl %(crcl)s mL/min is below %(limit)s: %(drug)s is contraindicated."),
-                        {
-                            "crcl": format_number(crcl),
-                            "limit": format_number(renal.contraindicated_below),
-                            "drug": spec.name,
-                        },
-                    )
-                )
-                if renal_decision is None:
-                    blockers.append(
-                        Warning(
-                            "renal_decision_required",
-                            _("An investigator must decide on %(drug)s (CrCl %(crcl)s mL/min) before release."),
-                            {"drug": spec.name, "crcl": format_number(crcl)},
-                        )
-                    )
-                    entry["status"] = CONTRAINDICATED
-                else:
-                    entry["status"] = WITHHELD
-                    entry["level_reason"] = REASON_RENAL_WITHHELD
-            elif renal.moderate_low <= crcl <= renal.moderate_high:
-                warnings.append(
-                    Warning(
-                        "renal_moderate",
-                        _(
-                            "CrCl %(crcl)s mL/min is in the %(low)s–%(high)s band: %(drug)s at %(pct)s %% "
-                            "per the protocol's renal rule; the investigator confirms."
-                        ),
-                        {
-                            "crcl": format_number(crcl),
-                            "low": format_number(renal.moderate_low),
-                            "high": format_number(renal.moderate_high),
-                            "drug": spec.name,
-                            "pct": format_number(renal.moderate_pct),
-                        },
-                    )
-                )
-                if spec.levels_are_pct and renal.moderate_pct in spec.levels:
-                    renal_level = spec.levels.index(renal.moderate_pct)
-                    if renal_level > effective_level:
-                        effective_level = renal_level
-                        entry["level_reason"] = REASON_RENAL % {"crcl": format_number(crcl)}
+        if rule is not None and crcl is not None:
+            effective_level = _apply_renal_rule(
+                spec, rule, crcl, entry, level, renal_decisions.get(spec.code, ()), warnings, blockers
+            )
         if withheld and entry["status"] == GIVE:
             entry["status"] = WITHHELD
-        result = drug_dose(spec, level=effective_level, bsa_m2=bsa_m2, weight_kg=weight_kg, bsa_cap_m2=bsa_cap_m2)
+        result = drug_dose(spec, level=effective_level, bsa_m2=bsa_m2, weight_kg=dose_weight, bsa_cap_m2=bsa_cap_m2)
         entry.update(
             level=effective_level,
             level_label=result.level_label,
@@ -787,6 +906,7 @@ def regimen_doses(
             planned_dose_mg=result.dose_mg,
             rounding=result.rounding,
             capped=result.capped,
+            multiplied_by=result.multiplier,
         )
         if result.tablets is not None:
             given = entry["status"] == GIVE
@@ -806,6 +926,79 @@ def regimen_doses(
         warnings=warnings,
         blockers=blockers,
     )
+
+
+def _apply_renal_rule(
+    spec: DrugSpec,
+    rule: RenalRule,
+    crcl: Decimal,
+    entry: dict[str, Any],
+    level: int,
+    decisions: Sequence[RenalDecisionInput],
+    warnings: list[Warning],
+    blockers: list[Warning],
+) -> int:
+    """Apply one renal rule to a drug's sheet entry (status, reason, warnings, blockers) and
+    return the level the drug is dosed at. A decision made for another band does not count."""
+    decision = next((d for d in decisions if d.band == rule.band), None)
+    params = {"crcl": format_number(crcl), "band": rule.band, "drug": spec.name}
+    entry["renal"] = {
+        "band": rule.band,
+        "action": rule.action,
+        "source": rule.source,
+        "decision": decision.decision if decision else None,
+    }
+    if rule.action == RENAL_REDUCE:
+        target = spec.levels.index(rule.to_level) if rule.to_level in spec.levels else len(spec.levels) - 1
+        warnings.append(
+            Warning(
+                "renal_reduced",
+                _("CrCl %(crcl)s mL/min is in the %(band)s mL/min band: %(drug)s reduced to %(level)s."),
+                {**params, "level": level_label(spec, target)},
+            )
+        )
+        if target > level:
+            entry["level_reason"] = REASON_RENAL % {"crcl": format_number(crcl)}
+        return max(level, target)
+    if rule.action == RENAL_CONTRAINDICATED:
+        warnings.append(
+            Warning(
+                "renal_contraindication",
+                _("CrCl %(crcl)s mL/min is in the %(band)s mL/min band: %(drug)s is contraindicated."),
+                params,
+            )
+        )
+    else:
+        warnings.append(
+            Warning(
+                "renal_investigator",
+                _(
+                    "CrCl %(crcl)s mL/min is in the %(band)s mL/min band: an investigator decides the %(drug)s "
+                    "dose (full dose, reduced or withheld)."
+                ),
+                params,
+            )
+        )
+    if decision is None:
+        blockers.append(
+            Warning(
+                "renal_decision_required",
+                _("An investigator must decide on %(drug)s (CrCl %(crcl)s mL/min) before release."),
+                params,
+            )
+        )
+        entry["status"] = CONTRAINDICATED if rule.action == RENAL_CONTRAINDICATED else AWAITING_DECISION
+        return level
+    if decision.decision == DECISION_WITHHOLD or rule.action == RENAL_CONTRAINDICATED:
+        entry["status"] = WITHHELD
+        entry["level_reason"] = REASON_RENAL_WITHHELD
+        return level
+    if decision.decision == DECISION_REDUCE and decision.level is not None and decision.level > level:
+        entry["level_reason"] = REASON_RENAL_REDUCED % {"crcl": format_number(crcl)}
+        return decision.level
+    if level == 0:
+        entry["level_reason"] = REASON_RENAL_CONFIRMED % {"crcl": format_number(crcl)}
+    return level
 
 
 def day1_criteria(

@@ -39,6 +39,8 @@ def content_fingerprint(content: Mapping[str, Any]) -> str:
     fingerprint, whatever order the database returns the keys in."""
     blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
 UNRELEASED_STATUSES = (SheetStatus.PREPARED, SheetStatus.VERIFIED)
 
 
@@ -141,6 +143,7 @@ class DoseSheet(models.Model):
             f"({self.get_status_display()})"
         )
 
+
 class ModificationAction(models.TextChoices):
     MAINTAIN = "maintain", _("maintain the dose")
     INTERRUPT = "interrupt", _("interrupt / withhold")
@@ -197,18 +200,28 @@ class DoseModification(models.Model):
 
 
 class RenalDecision(models.Model):
-    """An investigator's decision for a cycle whose creatinine clearance contraindicates
-    capecitabine (capecitabine.md: < 30 mL/min); without it the sheet cannot be released."""
+    """An investigator's decision for one drug of a cycle whose creatinine clearance falls in a
+    band of the protocol's renal rules that needs one (`dosing.renal_rules`: contraindicated →
+    withhold only; investigator decides → confirm, reduce to a level, or withhold). It applies to
+    the band it was made for; without it the sheet cannot be released. The sheet reads it, so
+    the released sheet and the decision always agree."""
 
     class Decision(models.TextChoices):
-        WITHHOLD = "withhold", _("withhold capecitabine this cycle")
+        CONFIRM = "confirm", _("confirm the full dose")
+        REDUCE = "reduce", _("reduce to a dose level")
+        WITHHOLD = "withhold", _("withhold this cycle")
 
     participant = models.ForeignKey(
         Participant, on_delete=models.PROTECT, verbose_name=_("participant"), related_name="renal_decisions"
     )
     phase = models.CharField(_("phase"), max_length=32)
     cycle_number = models.PositiveSmallIntegerField(_("cycle"))
-    decision = models.CharField(_("decision"), max_length=12, choices=Decision.choices, default=Decision.WITHHOLD)
+    drug = models.CharField(_("drug"), max_length=32)
+    band = models.CharField(_("CrCl band (mL/min)"), max_length=32)
+    crcl_ml_min = models.DecimalField(_("CrCl (mL/min)"), max_digits=6, decimal_places=1, null=True, blank=True)
+    decision = models.CharField(_("decision"), max_length=12, choices=Decision.choices)
+    level = models.PositiveSmallIntegerField(_("dose level"), null=True, blank=True)
+    level_label = models.CharField(_("dose"), max_length=40, blank=True)
     reason = models.TextField(_("reason"))
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name=_("decided by"), related_name="+"
@@ -221,8 +234,21 @@ class RenalDecision(models.Model):
         verbose_name = _("renal decision")
         verbose_name_plural = _("renal decisions")
         constraints = [
-            models.UniqueConstraint(fields=["participant", "phase", "cycle_number"], name="renal_decision_unique")
+            models.UniqueConstraint(
+                fields=["participant", "phase", "cycle_number", "drug", "band"], name="renal_decision_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(decision__in=["confirm", "reduce", "withhold"]), name="renal_decision_valid"
+            ),
+            # A level is given with a reduction and only then.
+            models.CheckConstraint(
+                condition=Q(decision="reduce", level__isnull=False) | (~Q(decision="reduce") & Q(level__isnull=True)),
+                name="renal_decision_level_with_reduce",
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.participant} {phase_name(self.phase)} C{self.cycle_number}: {self.get_decision_display()}"
+        return (
+            f"{self.participant} {phase_name(self.phase)} C{self.cycle_number} {drug_name(self.drug)}: "
+            f"{self.get_decision_display()}"
+        )

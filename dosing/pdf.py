@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from dosing import calculations, selectors, wording
 from dosing.models import DoseSheet, SheetStatus
 from trialsite.cache import cache_get, cache_set
-from trialsite.i18n import drug_name, html_lang, phase_name, route_name
+from trialsite.i18n import administration_course, drug_name, html_lang, phase_name, route_name
 from trialsite.labs import analyte_label
 from trialsite.models import Sex
 
@@ -38,6 +38,7 @@ DRUG_STATUS_LABELS = {
     calculations.WITHHELD: _("withheld"),
     calculations.DISCONTINUED: _("discontinued"),
     calculations.CONTRAINDICATED: _("contraindicated"),
+    calculations.AWAITING_DECISION: _("awaiting the investigator's renal decision"),
 }
 
 
@@ -84,6 +85,8 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
                 "per_unit_text": _num(d.get("dose_per_unit"))
                 + {"mg_per_m2": " mg/m²", "mg_per_kg": " mg/kg", "flat": " mg"}[d["basis"]],
                 "days_text": _days(d.get("days", [])),
+                "course_text": administration_course(d["course"]) if d.get("course") else "",
+                "calculation_text": _calculation(d),
                 "tablets_text": (
                     " + ".join(f"{n} × {s} mg" for s, n in sorted(tablets.items(), key=lambda kv: -int(kv[0])) if n)
                     if tablets
@@ -111,6 +114,7 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
         "status_label": SheetStatus(sheet.status).label,
         "sex_label": Sex(doc["participant"]["sex"]).label if doc["participant"]["sex"] in Sex.values else "",
         "bsa_text": _num(doc.get("bsa_m2"), 2),
+        "basis_text": _basis(doc),
         "crcl_text": _num(doc.get("creatinine_clearance_ml_min")),
         "height_text": _num(doc.get("height_cm")),
         "weight_text": _num(doc.get("weight_kg")),
@@ -139,6 +143,51 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
             for row in doc["day1_labs"]
         ],
     }
+
+
+UNITS = {"mg_per_m2": " mg/m²", "mg_per_kg": " mg/kg", "flat": " mg"}
+MULTIPLIER_UNITS = {"mg_per_m2": " m²", "mg_per_kg": " kg"}
+
+
+def _calculation(d: dict[str, Any]) -> str:
+    """How a given dose was reached, as the JSON holds it: "130 mg/m² × 1.75 m² = 227.5 → 230 mg"
+    (the rounding or band rule is printed beside it). Nothing for a dose not given."""
+    if d.get("status") != calculations.GIVE or d.get("planned_dose_mg") is None:
+        return ""
+    if d["basis"] == "flat" or d.get("multiplied_by") is None or d.get("calculated_dose_mg") is None:
+        return f"{_num(d['planned_dose_mg'])} mg"
+    return (
+        f"{_num(d['dose_per_unit'])}{UNITS[d['basis']]} × {_num(d['multiplied_by'])}{MULTIPLIER_UNITS[d['basis']]}"
+        f" = {_num(d['calculated_dose_mg'])} → {_num(d['planned_dose_mg'])} mg"
+    )
+
+
+def _basis(doc: dict[str, Any]) -> str:
+    """Which weight and BSA the doses use, and why (protocol `dosing.weight_change`)."""
+    basis = doc.get("dose_basis")
+    if not basis:
+        return ""
+    params = {
+        "weight": _num(basis["weight_kg"]),
+        "bsa": _num(basis["bsa_m2"], 2),
+        "pct": _num(basis.get("change_pct")),
+        "threshold": _num(basis.get("threshold_pct")),
+        "measured": _num(doc.get("measured_bsa_m2"), 2),
+    }
+    if basis["rule"] == calculations.BASIS_KEPT:
+        return str(
+            _(
+                "%(weight)s kg, BSA %(bsa)s m²: the previous cycle's basis, kept (weight change %(pct)s %%, "
+                "under %(threshold)s %%; BSA measured now %(measured)s m²)"
+            )
+            % params
+        )
+    if basis["rule"] == calculations.BASIS_RECALCULATED:
+        return str(
+            _("%(weight)s kg, BSA %(bsa)s m²: recalculated (weight change %(pct)s %%, %(threshold)s %% or more)")
+            % params
+        )
+    return str(_("%(weight)s kg, BSA %(bsa)s m²: this cycle's measurements") % params)
 
 
 def _days(days: list[int]) -> str:

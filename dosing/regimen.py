@@ -15,7 +15,6 @@ DEFAULTS: dict[str, Any] = {
     "bsa_cap_m2": None,
     "measurement_max_age_days": 7,
     "lab_window_days": 3,
-    "weight_change_recalculate_pct": 10,
     "crcl_weight_basis": "actual",
     "prepare_days_before_day1": 7,
 }
@@ -27,10 +26,10 @@ class DosingSettings:
     bsa_cap_m2: Decimal | None
     measurement_max_age_days: int
     lab_window_days: int
-    weight_change_recalculate_pct: Decimal
+    weight_rule: calc.WeightRule
     crcl_weight_basis: str
     prepare_days_before_day1: int
-    renal: calc.RenalRule
+    renal_rules: tuple[calc.RenalRule, ...]
     day1_minimums: dict[str, Decimal]
 
 
@@ -48,12 +47,38 @@ def dosing_settings(definition: Mapping[str, Any]) -> DosingSettings:
         bsa_cap_m2=Decimal(str(data["bsa_cap_m2"])) if data.get("bsa_cap_m2") is not None else None,
         measurement_max_age_days=int(data["measurement_max_age_days"]),
         lab_window_days=int(data.get("lab_window_days", lab_window or 3)),
-        weight_change_recalculate_pct=Decimal(str(data["weight_change_recalculate_pct"])),
+        weight_rule=_weight_rule(data),
         crcl_weight_basis=str(data["crcl_weight_basis"]),
         prepare_days_before_day1=int(data["prepare_days_before_day1"]),
-        renal=calc.RenalRule.from_definition(data.get("renal")),
+        renal_rules=_renal_rules(data),
         day1_minimums=minimums,
     )
+
+
+def _weight_rule(data: Mapping[str, Any]) -> calc.WeightRule:
+    if "weight_change" in data:
+        return calc.WeightRule.from_definition(data["weight_change"])
+    # A version loaded before `weight_change` existed: its threshold, and (as it was then) the
+    # doses always recalculated with this cycle's weight.
+    return calc.WeightRule(Decimal(str(data.get("weight_change_recalculate_pct", 10))), False)
+
+
+def _renal_rules(data: Mapping[str, Any]) -> tuple[calc.RenalRule, ...]:
+    if "renal_rules" in data:
+        return tuple(calc.RenalRule.from_definition(r) for r in data["renal_rules"])
+    # A version loaded before `renal_rules` existed (`renal: {<drug>_contraindicated_below_ml_min,
+    # moderate_band_ml_min, …}`): the same limits as rules, the moderate band decided by an
+    # investigator (never silently), so participants on that version are never dosed without one.
+    old = data.get("renal") or {}
+    out = []
+    for key, value in old.items():
+        if key.endswith("_contraindicated_below_ml_min"):
+            drug = key.removesuffix("_contraindicated_below_ml_min")
+            out.append(calc.RenalRule(drug, calc.RENAL_CONTRAINDICATED, below_ml_min=Decimal(str(value))))
+            if "moderate_band_ml_min" in old:
+                low, high = (Decimal(str(x)) for x in old["moderate_band_ml_min"])
+                out.append(calc.RenalRule(drug, calc.RENAL_INVESTIGATOR, min_ml_min=low, max_ml_min=high))
+    return tuple(out)
 
 
 def systemic_phases(definition: Mapping[str, Any]) -> list[dict[str, Any]]:

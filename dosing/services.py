@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -27,8 +28,10 @@ from dosing.models import (
     content_fingerprint,
 )
 from dosing.selectors import checked, translate_messages
+from schedules import selectors as schedule_selectors
 from trialsite import labs, plausibility, roles, selectors
 from trialsite.errors import ApplicationError, Conflict, InvalidInput, NotPermitted, RuleViolation
+from trialsite.i18n import drug_name
 from trialsite.models import Participant
 
 logger = logging.getLogger(__name__)
@@ -37,6 +40,9 @@ logger = logging.getLogger(__name__)
 # dosing.wording shows them in the reader's language.
 MODIFICATION_REASON = gettext_noop(
     "%(action)s: %(toxicity)s grade %(grade)s in %(phase)s cycle %(cycle)s (%(rule)s); %(reason)s"
+)
+MODIFICATION_REASON_GIVEN = gettext_noop(
+    "given at %(level)s after %(toxicity)s grade %(grade)s in %(phase)s cycle %(cycle)s (%(rule)s); %(reason)s"
 )
 SOURCE_BSA = gettext_noop("BSA")
 SOURCE_CRCL = gettext_noop("CrCl")
@@ -48,6 +54,18 @@ END_NOT_REPREPARED = gettext_noop("%(reason)s; not re-prepared: %(detail)s")
 END_WITHDRAWN = gettext_noop("participant withdrawn")
 END_MODIFICATION = gettext_noop("dose modification: %(drug)s %(action)s (%(toxicity)s grade %(grade)s)")
 END_RENAL_DECISION = gettext_noop("renal decision recorded")
+MEASUREMENT_MISSING = gettext_noop(
+    "No %(kind)s measured between %(from)s and %(to)s (the protocol allows %(n)s days before day 1)."
+)
+DAY1_OFF_PLAN = gettext_noop("Day 1 %(day1)s is not the cycle's planned day 1 (%(planned)s): %(reason)s")
+WEIGHT_BASIS_KEPT = gettext_noop(
+    "Weight changed %(pct)s %% since the previous cycle's dose basis (%(prev)s kg → %(now)s kg), less than "
+    "%(threshold)s %%: doses keep the previous basis (%(prev)s kg, BSA %(bsa)s m²)."
+)
+WEIGHT_RECALCULATED = gettext_noop(
+    "Weight changed %(pct)s %% since the previous cycle's dose basis (%(prev)s kg → %(now)s kg), "
+    "%(threshold)s %% or more: doses recalculated with %(now)s kg (BSA %(bsa)s m²)."
+)
 
 
 # --- Helpers -------------------------------------------------------------------------------------
@@ -131,8 +149,7 @@ def _levels_for(
         deciding = [m for m in own if m.cycle_seq < seq and m.action != "maintain"]
         if deciding:
             last = deciding[-1]
-            reasons[code] = MODIFICATION_REASON % {
-                "action": last.action,
+            params = {
                 "toxicity": last.toxicity_term,
                 "grade": last.ctcae_grade,
                 "phase": last.phase,
@@ -140,6 +157,13 @@ def _levels_for(
                 "rule": last.rule,
                 "reason": last.reason,
             }
+            level, withheld = levels[code]
+            if withheld or level >= len(spec.levels):
+                reasons[code] = MODIFICATION_REASON % {"action": last.action, **params}
+            else:
+                # Given this cycle (a capecitabine interruption resumes at the next level): the
+                # reason names the level, never the past cycle's "interrupt / withhold".
+                reasons[code] = MODIFICATION_REASON_GIVEN % {"level": calc.level_label(spec, level), **params}
     for m in mods:
         if m.cycle_seq < seq:
             history.append(
@@ -161,7 +185,12 @@ def _levels_for(
 
 
 def build_sheet_content(
-    *, participant: Participant, phase: str, cycle_number: int, day1: dt.date
+    *,
+    participant: Participant,
+    phase: str,
+    cycle_number: int,
+    day1: dt.date,
+    day1_off_plan: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Compute the sheet document for a cycle from the registry and the dosing records.
     Returns (content, columns) where columns are the indexed values stored beside it."""
@@ -182,7 +211,7 @@ def build_sheet_content(
         row = selectors.latest_measurement(participant, kind, on_or_before=day1)
         if row is None or row.measured_on < oldest:
             problems[kind] = [
-                _("No %(kind)s measured between %(from)s and %(to)s (the protocol allows %(n)s days before day 1).")
+                _(MEASUREMENT_MISSING)
                 % {
                     "kind": _("height") if kind == "height" else _("weight"),
                     "from": oldest.isoformat(),
@@ -199,10 +228,33 @@ def build_sheet_content(
     labs = selectors.latest_labs(participant, on_or_before=day1)
     creatinine = labs.get("creatinine")
     levels, reasons, history = _levels_for(definition, participant, seq)
-    renal_decision = (
-        RenalDecision.objects.filter(participant=participant, phase=phase, cycle_number=cycle_number)
-        .values_list("decision", flat=True)
+    decision_rows = list(RenalDecision.objects.filter(participant=participant, phase=phase, cycle_number=cycle_number))
+    decisions: dict[str, list[calc.RenalDecisionInput]] = {}
+    for decided in decision_rows:
+        decisions.setdefault(decided.drug, []).append(
+            calc.RenalDecisionInput(decided.band, decided.decision, decided.level)
+        )
+
+    # Dose basis (protocol `dosing.weight_change`): against the weight the previous cycle's doses
+    # used, a change below the threshold keeps that cycle's weight and BSA; at or above it the
+    # doses are recalculated with this cycle's. The sheet says which and shows both.
+    previous = (
+        DoseSheet.objects.filter(participant=participant, cycle_seq__lt=seq)
+        .exclude(status=SheetStatus.VOID)
+        .order_by("-cycle_seq", "-version")
+        .values("weight_kg", "cycle_seq", "cycle_number", "phase", "content__bsa_m2")
         .first()
+    )
+    try:
+        calc.check_measurements(height.value, weight.value)
+        measured_bsa = calc.bsa(height.value, weight.value, cfg.bsa_formula)
+    except calc.CalculationError as exc:
+        raise calculation_error(exc) from exc
+    basis = calc.dose_basis(
+        weight_kg=weight.value,
+        bsa_m2=measured_bsa,
+        previous=(previous["weight_kg"], Decimal(str(previous["content__bsa_m2"]))) if previous else None,
+        rule=cfg.weight_rule,
     )
     try:
         result = calc.regimen_doses(
@@ -215,15 +267,18 @@ def build_sheet_content(
             bsa_formula=cfg.bsa_formula,
             bsa_cap_m2=cfg.bsa_cap_m2,
             crcl_weight_basis=cfg.crcl_weight_basis,
-            renal=cfg.renal,
+            renal_rules=cfg.renal_rules,
             levels=levels,
             level_reasons=reasons,
-            renal_decision=renal_decision,
+            renal_decisions=decisions,
+            basis=basis,
         )
     except calc.CalculationError as exc:
         raise calculation_error(exc) from exc
     warnings = list(result.warnings)
     blockers = list(result.blockers)
+    if day1_off_plan:
+        warnings.append(calc.Warning("day1_not_planned", DAY1_OFF_PLAN, dict(day1_off_plan)))
     if creatinine is None:
         blockers.append(
             calc.Warning(
@@ -250,34 +305,19 @@ def build_sheet_content(
             calc.Warning("day1_criteria_not_met", gettext_noop("Day-1 criteria not met: delay the cycle (no release)."))
         )
 
-    # Weight change against the weight used for the previous cycle's sheet (formulas.md: ≥ 10 %
-    # forces recalculation). Doses are always calculated with the current weight (ASCO: actual
-    # body weight); the sheet says so when the threshold is crossed.
-    previous = (
-        DoseSheet.objects.filter(participant=participant, cycle_seq__lt=seq)
-        .exclude(status=SheetStatus.VOID)
-        .order_by("-cycle_seq", "-version")
-        .values("weight_kg", "cycle_seq")
-        .first()
-    )
-    weight_change = None
     if previous is not None:
-        weight_change = calc.weight_change_pct(previous["weight_kg"], weight.value)
-        if abs(weight_change) >= cfg.weight_change_recalculate_pct:
-            warnings.append(
-                calc.Warning(
-                    "weight_change_recalculated",
-                    gettext_noop(
-                        "Weight changed %(pct)s %% since the previous cycle's sheet (%(prev)s kg → %(now)s kg): "
-                        "doses recalculated with the new weight."
-                    ),
-                    {
-                        "pct": calc.format_number(weight_change),
-                        "prev": calc.format_number(previous["weight_kg"]),
-                        "now": calc.format_number(weight.value),
-                    },
-                )
-            )
+        params = {
+            "pct": calc.format_number(basis.change_pct),
+            "prev": calc.format_number(previous["weight_kg"]),
+            "now": calc.format_number(weight.value),
+            "threshold": calc.format_number(cfg.weight_rule.recalculate_at_pct),
+            "bsa": calc.format_number(basis.bsa_m2),
+        }
+        if basis.rule == calc.BASIS_KEPT:
+            warnings.append(calc.Warning("weight_basis_kept", WEIGHT_BASIS_KEPT, params))
+        elif basis.change_pct is not None and abs(basis.change_pct) >= cfg.weight_rule.recalculate_at_pct:
+            warnings.append(calc.Warning("weight_change_recalculated", WEIGHT_RECALCULATED, params))
+    weight_change = basis.change_pct
 
     # Cumulative oxaliplatin: released sheets of earlier cycles plus this one.
     prior = DoseSheet.objects.filter(participant=participant, cycle_seq__lt=seq, status=SheetStatus.RELEASED).aggregate(
@@ -342,7 +382,17 @@ def build_sheet_content(
         "weight_measured_on": weight.measured_on,
         "weight_change_pct": weight_change,
         "bmi": result.bmi,
+        # The BSA the doses use (the dose basis); the one measured this cycle beside it.
         "bsa_m2": result.bsa_m2,
+        "measured_bsa_m2": measured_bsa,
+        "dose_basis": {
+            "weight_kg": basis.weight_kg,
+            "bsa_m2": basis.bsa_m2,
+            "rule": basis.rule,
+            "change_pct": basis.change_pct,
+            "threshold_pct": cfg.weight_rule.recalculate_at_pct,
+            "previous_cycle_seq": previous["cycle_seq"] if previous else None,
+        },
         "bsa_formula": cfg.bsa_formula,
         "creatinine_umol_l": creatinine.value if creatinine else None,
         "creatinine_collected_on": creatinine.collected_on if creatinine else None,
@@ -365,13 +415,14 @@ def build_sheet_content(
             "height_id": height.pk,
             "weight_id": weight.pk,
             "lab_ids": sorted(r.pk for a, r in labs.items() if a == "creatinine" or a in cfg.day1_minimums),
-            "renal_decision": renal_decision,
+            "renal_decision_ids": sorted(r.pk for r in decision_rows),
         },
     }
     content = jsonable(content)
     columns = {
         "cycle_seq": seq,
-        "weight_kg": weight.value,
+        # The weight the doses use: the next cycle's weight change is measured against it.
+        "weight_kg": basis.weight_kg,
         "oxaliplatin_mg": this_mg,
         "oxaliplatin_mg_m2": this_mg_m2,
         "releasable": not blockers,
@@ -380,6 +431,34 @@ def build_sheet_content(
 
 
 # --- Sheet workflow --------------------------------------------------------------------------------
+
+
+def _check_planned_day1(
+    participant: Participant, phase: str, cycle_number: int, day1: dt.date | None, day1_reason: str
+) -> tuple[dt.date, dict[str, str] | None]:
+    """The cycle must be a planned one; a day 1 other than its planned (or actual) one needs a
+    stated reason. Returns the day 1 (the planned one when `day1` is None) and the parameters of
+    the sheet's DAY1_OFF_PLAN warning, or None when day 1 is the planned one."""
+    visit = next(
+        (
+            v
+            for v in schedule_selectors.cycle_visits(participant_ids=[participant.pk])
+            if (v.phase, v.cycle_number) == (phase, cycle_number)
+        ),
+        None,
+    )
+    if visit is None or visit.status == "cancelled":
+        message = _("This cycle is not in the participant's treatment plan: prepare sheets for planned cycles only.")
+        raise RuleViolation(message, code="cycle_not_planned", errors={"cycle_number": [message]})
+    if day1 is None or day1 == visit.day1:
+        return visit.day1, None
+    if not day1_reason.strip():
+        message = _("Day 1 %(day1)s is not the cycle's planned day 1 (%(planned)s): give the reason.") % {
+            "day1": day1.isoformat(),
+            "planned": visit.day1.isoformat(),
+        }
+        raise RuleViolation(message, code="day1_not_planned", errors={"day1": [message]})
+    return day1, {"day1": day1.isoformat(), "planned": visit.day1.isoformat(), "reason": day1_reason.strip()}
 
 
 def _current(participant: Participant, phase: str, cycle_number: int) -> DoseSheet | None:
@@ -404,15 +483,20 @@ def dose_sheet_prepare(
     participant: Participant,
     phase: str,
     cycle_number: int,
-    day1: dt.date,
+    day1: dt.date | None,
     by: User | None = None,
     now: dt.datetime,
     reason: str = "",
+    day1_reason: str = "",
 ) -> DoseSheet:
     """Prepare (or re-prepare) the cycle's sheet. With unchanged inputs the current sheet is
     returned as is; with changed inputs an unreleased sheet is voided and a released one
     superseded, and a new version is made. Locks the participant row so that two preparations of
-    the same participant (task, admin, signal) run one after the other."""
+    the same participant (task, admin, signal) run one after the other.
+
+    Prepared on demand by a person (`by`), the cycle must be in the participant's treatment plan
+    and `day1` its planned (or actual) day 1 (None: that one), or `day1_reason` says why not
+    (printed on the sheet); the task and the re-preparations take the day 1 from the plan."""
     if by is not None:
         _require_role(by, roles.PHARMACIST, roles.INVESTIGATOR)
         _require_site(by, participant)
@@ -421,7 +505,12 @@ def dose_sheet_prepare(
         .select_related("protocol_version", "site", "trial")
         .get(pk=participant.pk)
     )
-    content, columns = build_sheet_content(participant=participant, phase=phase, cycle_number=cycle_number, day1=day1)
+    off_plan = None
+    if by is not None or day1_reason or day1 is None:
+        day1, off_plan = _check_planned_day1(participant, phase, cycle_number, day1, day1_reason)
+    content, columns = build_sheet_content(
+        participant=participant, phase=phase, cycle_number=cycle_number, day1=day1, day1_off_plan=off_plan
+    )
     digest = content_fingerprint(content)
     current = _current(participant, phase, cycle_number)
     if current is not None:
@@ -559,8 +648,20 @@ def dose_sheets_refresh(
     out = []
     for sheet in qs.order_by("cycle_seq"):
         day1 = new_day1 or sheet.day1
+        # A day 1 off the plan keeps its stated reason while it stays that day 1.
+        day1_reason = (
+            ""
+            if new_day1 is not None
+            else next(
+                (w["params"]["reason"] for w in sheet.content.get("warnings", []) if w["code"] == "day1_not_planned"),
+                "",
+            )
+        )
         try:
-            with transaction.atomic():
+            # The refusal's message is kept in English in the end reason (like every stored
+            # phrase; dosing.wording says it again in the reader's language), whatever the
+            # language of the request that moved the booking.
+            with transaction.atomic(), translation.override("en"):
                 out.append(
                     dose_sheet_prepare(
                         participant=participant,
@@ -569,13 +670,15 @@ def dose_sheets_refresh(
                         day1=day1,
                         now=now,
                         reason=reason,
+                        day1_reason=day1_reason,
                     )
                 )
         except ApplicationError as exc:
-            logger.warning("dose sheet %s could not be re-prepared: %s", sheet.pk, exc.detail)
+            detail = str(exc.detail)
+            logger.warning("dose sheet %s could not be re-prepared: %s", sheet.pk, detail)
             locked = _locked(sheet)
             if locked.status in CURRENT_STATUSES:
-                _end(locked, reason=END_NOT_REPREPARED % {"reason": reason, "detail": exc.detail}, now=now)
+                _end(locked, reason=END_NOT_REPREPARED % {"reason": reason, "detail": detail}, now=now)
     return out
 
 
@@ -616,6 +719,8 @@ def dose_modification_record(
     definition = participant.protocol_version.definition
     if drug not in (definition.get("drugs") or {}):
         raise InvalidInput(_("Unknown drug %(drug)s.") % {"drug": drug}, errors={"drug": [_("Unknown drug.")]})
+    _cycle_seq(definition, phase, cycle_number)
+    _require_in_regimen(definition, participant, phase, drug)
     if not reason.strip():
         raise InvalidInput(_("Give the reason for the decision."), errors={"reason": [_("This field is required.")]})
     if not toxicity_term.strip():
@@ -676,24 +781,78 @@ def renal_decision_record(
     participant: Participant,
     phase: str,
     cycle_number: int,
+    drug: str,
+    decision: str,
     reason: str,
     by: User,
     now: dt.datetime,
-    decision: str = RenalDecision.Decision.WITHHOLD,
+    reduce_to: Decimal | None = None,
 ) -> RenalDecision:
+    """Record an investigator's renal decision for one drug of a cycle: confirm the full dose,
+    reduce to `reduce_to` (one of the drug's dose levels: 75 for 75 %, 100 for 100 mg/m²) or
+    withhold. It must fit the renal rule of the CrCl on the cycle's current sheet (422
+    otherwise); the sheet is then re-prepared and reads the decision, so the two agree."""
     _require_role(by, roles.INVESTIGATOR)
     participant = (
         Participant.objects.select_for_update(of=("self",)).select_related("protocol_version").get(pk=participant.pk)
     )
     _require_site(by, participant)
-    _cycle_seq(participant.protocol_version.definition, phase, cycle_number)
+    definition = participant.protocol_version.definition
+    seq = _cycle_seq(definition, phase, cycle_number)
+    if decision not in RenalDecision.Decision.values:
+        raise InvalidInput(
+            _("Choose confirm, reduce or withhold."), errors={"decision": [_("Choose confirm, reduce or withhold.")]}
+        )
     if not reason.strip():
         raise InvalidInput(_("Give the reason for the decision."), errors={"reason": [_("This field is required.")]})
+    _require_in_regimen(definition, participant, phase, drug)
+    sheet = _current(participant, phase, cycle_number)
+    if sheet is None:
+        raise RuleViolation(
+            _("No current dose sheet for this cycle: prepare it first, then decide on its creatinine clearance."),
+            code="no_current_sheet",
+        )
+    spec = regimen.drug_spec(definition, drug)
+    crcl_value = sheet.content.get("creatinine_clearance_ml_min")
+    crcl = Decimal(str(crcl_value)) if crcl_value is not None else None
+    rule = calc.renal_rule_for(regimen.dosing_settings(definition).renal_rules, drug, crcl)
+    level: int | None = None
+    if reduce_to is not None:
+        if Decimal(reduce_to) not in spec.levels:
+            message = _("%(value)s is not a dose level of %(drug)s (levels: %(levels)s).") % {
+                "value": calc.format_number(reduce_to),
+                "drug": drug_name(drug),
+                "levels": ", ".join(calc.level_label(spec, i) for i in range(1, len(spec.levels))) or "—",
+            }
+            raise RuleViolation(message, code="renal_decision_not_fitting", errors={"reduce_to": [message]})
+        level = spec.levels.index(Decimal(reduce_to))
+    current_level = _levels_for(definition, participant, seq)[0].get(drug, (0, False))[0]
+    problem = calc.renal_decision_problem(spec, rule, decision=decision, level=level, current_level=current_level)
+    if problem is not None:
+        fitting = calc.FITTING_DECISIONS[rule.action] if rule else ()
+        message = _(problem) % {
+            "drug": drug_name(drug),
+            "band": rule.band if rule else "",
+            "decisions": ", ".join(str(RenalDecision.Decision(d).label) for d in fitting),
+            "level": calc.level_label(spec, current_level),
+        }
+        field = (
+            "reduce_to"
+            if decision == calc.DECISION_REDUCE and rule and decision in calc.FITTING_DECISIONS[rule.action]
+            else "decision"
+        )
+        raise RuleViolation(message, code="renal_decision_not_fitting", errors={field: [message]})
+    assert rule is not None and crcl is not None
     row = RenalDecision(
         participant=participant,
         phase=phase,
         cycle_number=cycle_number,
+        drug=drug,
+        band=rule.band,
+        crcl_ml_min=crcl,
         decision=decision,
+        level=level,
+        level_label=calc.level_label(spec, level) if level is not None else "",
         reason=reason.strip(),
         decided_by=by,
         decided_at=now,
@@ -703,9 +862,20 @@ def renal_decision_record(
         with transaction.atomic():
             row.save()
     except IntegrityError as exc:
-        raise Conflict(_("A renal decision for this cycle is already recorded."), code="renal_decision_exists") from exc
+        raise Conflict(
+            _("A renal decision for this drug, cycle and CrCl band is already recorded."), code="renal_decision_exists"
+        ) from exc
     dose_sheets_refresh(participant=participant, reason=END_RENAL_DECISION, now=now, only=(phase, cycle_number))
     return row
+
+
+def _require_in_regimen(definition: Mapping[str, Any], participant: Participant, phase: str, drug: str) -> None:
+    """A decision about a drug the participant's arm does not receive in `phase` is refused (422)."""
+    if drug not in (definition.get("drugs") or {}):
+        raise InvalidInput(_("Unknown drug %(drug)s.") % {"drug": drug}, errors={"drug": [_("Unknown drug.")]})
+    if drug not in [spec.code for spec in regimen.drug_specs(definition, participant.arm, phase)]:
+        message = _("The participant's arm does not receive %(drug)s in this phase.") % {"drug": drug_name(drug)}
+        raise RuleViolation(message, code="drug_not_in_regimen", errors={"drug": [message]})
 
 
 # --- Stateless preview -------------------------------------------------------------------------------
@@ -771,7 +941,7 @@ def dose_calculation_preview(
             bsa_formula=formula,
             bsa_cap_m2=cfg.bsa_cap_m2,
             crcl_weight_basis=cfg.crcl_weight_basis,
-            renal=cfg.renal,
+            renal_rules=cfg.renal_rules,
         )
     except calc.CalculationError as exc:
         raise calculation_error(exc) from exc

@@ -63,8 +63,14 @@ def phrase(text: str) -> str:
 def level_reason(text: str) -> str:
     return translate_stored(
         text,
-        (calc.REASON_RENAL, services.MODIFICATION_REASON),
-        {"action": action_name, "phase": phase_name, "rule": rule},
+        (
+            calc.REASON_RENAL,
+            calc.REASON_RENAL_REDUCED,
+            calc.REASON_RENAL_CONFIRMED,
+            services.MODIFICATION_REASON,
+            services.MODIFICATION_REASON_GIVEN,
+        ),
+        {"action": action_name, "phase": phase_name, "rule": rule, "level": phrase},
     )
 
 
@@ -84,6 +90,11 @@ def frequency(text: str) -> str:
     return str(FREQUENCIES.get(text, text))
 
 
+def refusal(text: str) -> str:
+    """Why a sheet could not be prepared, stored in English (services.dose_sheets_refresh)."""
+    return translate_stored(text, (services.MEASUREMENT_MISSING,), {"kind": lambda kind: str(gettext(kind))})
+
+
 def end_reason(text: str) -> str:
     """Why a sheet was voided or superseded (nested: "…; not re-prepared: …")."""
     return translate_stored(
@@ -95,7 +106,7 @@ def end_reason(text: str) -> str:
             receivers.END_ENTERED_IN_ERROR,
             receivers.END_REDATED,
         ),
-        {"reason": end_reason, "drug": _drug, "action": action_name, "kind": _kind},
+        {"reason": end_reason, "drug": _drug, "action": action_name, "kind": _kind, "detail": refusal},
     )
 
 

@@ -19,6 +19,8 @@ from typing import Any
 
 import holidays
 
+from trialsite import courses
+
 ONE_DAY = dt.timedelta(days=1)
 # No real closure (Spring Festival, National Day) lasts longer than this; a longer search means
 # a misconfigured calendar (e.g. a site closed for a year), which must fail loudly.
@@ -256,6 +258,8 @@ class ScheduleRules:
     # arm → phase → drug codes; drug → (route, last day of the cycle it is given on)
     regimens: Mapping[str, Mapping[str, Sequence[str]]] = field(default_factory=dict)
     drug_days: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    # drug → its course in a cycle (trialsite.courses: first/last administration), if the protocol gives one
+    drug_courses: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_definition(cls, definition: Mapping[str, Any]) -> ScheduleRules:
@@ -305,6 +309,11 @@ class ScheduleRules:
             follow_up_window_days=int(fu.get("window_days", 14)),
             regimens=definition.get("regimens", {}),
             drug_days={code: (d["route"], max(d["days"])) for code, d in definition.get("drugs", {}).items()},
+            drug_courses={
+                code: course
+                for code, d in definition.get("drugs", {}).items()
+                if (course := courses.administration_course(d)) is not None
+            },
         )
 
     @property
@@ -452,13 +461,7 @@ def build_plan(
                     "drugs": drugs,
                     "day1_drugs": [d for d in drugs if rules.drug_days.get(d, ("", 1))[0] != "oral"],
                     "oral": [
-                        {
-                            "drug": d,
-                            "from": day1.isoformat(),
-                            "to": (day1 + dt.timedelta(days=rules.drug_days[d][1] - 1)).isoformat(),
-                        }
-                        for d in drugs
-                        if rules.drug_days.get(d, ("", 1))[0] == "oral"
+                        _oral_entry(rules, d, day1) for d in drugs if rules.drug_days.get(d, ("", 1))[0] == "oral"
                     ],
                     "cycle_end": (day1 + dt.timedelta(days=phase.cycle_length_days - 1)).isoformat(),
                 }
@@ -551,3 +554,21 @@ def plan_years(scrt_start: dt.date, rules: ScheduleRules) -> range:
     delays), for loading the holiday table once."""
     span = 2 + max(rules.follow_up_months or (0,)) // 12
     return range(scrt_start.year, scrt_start.year + span + 1)
+
+
+def _oral_entry(rules: ScheduleRules, drug: str, day1: dt.date) -> dict[str, Any]:
+    """An oral drug's dates in a cycle: from its first to its last administration when the
+    protocol gives them (capecitabine: evening of day 1 to morning of day 15), else its days."""
+    course = rules.drug_courses.get(drug)
+    if course is None:
+        return {
+            "drug": drug,
+            "from": day1.isoformat(),
+            "to": (day1 + dt.timedelta(days=rules.drug_days[drug][1] - 1)).isoformat(),
+        }
+    return {
+        "drug": drug,
+        "from": (day1 + dt.timedelta(days=course["first_day"] - 1)).isoformat(),
+        "to": (day1 + dt.timedelta(days=course["last_day"] - 1)).isoformat(),
+        "course": dict(course),
+    }

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_noop
 from simple_history.models import HistoricalRecords
 
 from schedules import reminders as maths
-from trialsite.i18n import translate_stored
+from trialsite.i18n import TIMES_OF_DAY, drug_name, translate_stored
 from trialsite.models import Participant, Site, Trial
 
 # Templates under schedules/templates/schedules/reminders/<name>.<language>.txt (first line: the
@@ -27,6 +27,8 @@ RULE_NAME_TEMPLATES = (
     gettext_noop("%(visit)s, %(n)s days before"),
     gettext_noop("%(visit)s, 1 day before"),
 )
+# An oral drug's last-dose reminder, from the protocol's last administration of the drug.
+STOP_RULE_NAME = gettext_noop("stop %(drug)s after the %(time)s dose of day %(day)s")
 
 
 class ReminderChannel(models.TextChoices):
@@ -84,7 +86,11 @@ class ReminderRule(models.Model):
 
     @property
     def display_name(self) -> str:
-        return translate_stored(self.name, RULE_NAME_TEMPLATES, {"visit": translate_stored})
+        return translate_stored(
+            self.name,
+            (*RULE_NAME_TEMPLATES, STOP_RULE_NAME),
+            {"visit": translate_stored, "drug": drug_name, "time": lambda t: str(TIMES_OF_DAY.get(t, t))},
+        )
 
     def as_pure(self) -> maths.Rule:
         return maths.Rule(

@@ -27,7 +27,7 @@ import contextlib
 import datetime as dt
 import functools
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,10 +38,12 @@ from django.template.loader import get_template
 from django.utils import translation
 from django.utils.translation import gettext_noop
 
-from schedules import reminders
+from schedules import reminders, selectors
 from schedules.models import Booking, BookingStatus, EventKind, PlanStatus, ScheduledEvent, TreatmentPlan
-from schedules.reminder_models import RULE_NAME_TEMPLATES, Reminder, ReminderRule, ReminderStatus
+from schedules.reminder_models import RULE_NAME_TEMPLATES, STOP_RULE_NAME, Reminder, ReminderRule, ReminderStatus
 from schedules.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, Transport
+from trialsite import courses
+from trialsite.i18n import TIMES_OF_DAY, drug_name
 from trialsite.models import Participant, Trial
 
 log = logging.getLogger(__name__)
@@ -89,17 +91,23 @@ def reminder_rules_for_trial(*, trial: Trial) -> list[ReminderRule]:
             for kind, number, label in VISIT_KINDS
             for days in (-3, -1)
         ]
-        rules.append(
-            ReminderRule(
-                trial=trial,
-                name=gettext_noop("stop capecitabine after the morning dose of day 15"),
-                event_kind=EventKind.CYCLE_DAY1,
-                oral_drug="capecitabine",
-                days_from_event=14,
-                time_of_day=dt.time(8, 0),
-                template="capecitabine_stop",
+        # One last-dose reminder per oral drug whose course the protocol gives (capecitabine:
+        # last administration the morning of day 15 → day 1 + 14, 08:00; 18:00 for an evening one).
+        for code, drug in (trial.definition.get("drugs") or {}).items():
+            course = courses.administration_course(drug)
+            if course is None:
+                continue
+            rules.append(
+                ReminderRule(
+                    trial=trial,
+                    name=STOP_RULE_NAME % {"drug": code, "time": course["last_time"], "day": course["last_day"]},
+                    event_kind=EventKind.CYCLE_DAY1,
+                    oral_drug=code,
+                    days_from_event=course["last_day"] - 1,
+                    time_of_day=dt.time(8, 0) if course["last_time"] == "morning" else dt.time(18, 0),
+                    template="capecitabine_stop",
+                )
             )
-        )
         for rule in rules:
             rule.full_clean()
         ReminderRule.objects.bulk_create(rules)
@@ -333,8 +341,13 @@ def _render(reminder: Reminder) -> OutgoingMessage:
             "site_name": site.name_in(language),
             "event_label": label,
             "event_date": reminder.event_date,
-            "day15": reminder.event_date + dt.timedelta(days=14),
             "time": booking_time,
+            **_last_dose(
+                _event_courses(event, participant) if reminder.rule.oral_drug else {},
+                reminder.rule.oral_drug,
+                reminder.event_date,
+                language,
+            ),
         },
     )
     to = participant.phone if reminder.channel == reminders.SMS else participant.email
@@ -353,10 +366,46 @@ def reminder_preview(*, rule: ReminderRule, language: str) -> tuple[str, str]:
             "site_name": "示例医院" if language == "zh-hans" else "Sample Hospital",
             "event_label": label,
             "event_date": day,
-            "day15": day + dt.timedelta(days=14),
             "time": dt.time(8, 30),
+            **_last_dose(
+                {
+                    code: course
+                    for code, drug in (rule.trial.definition.get("drugs") or {}).items()
+                    if (course := courses.administration_course(drug)) is not None
+                },
+                rule.oral_drug,
+                day,
+                language,
+            ),
         },
     )
+
+
+def _event_courses(event: ScheduledEvent, participant: Participant) -> Mapping[str, Mapping[str, Any]]:
+    """The oral drugs' courses of a cycle: in the plan's event (no query), or, for a plan made
+    before the plan recorded them, from the participant's protocol version."""
+    stored = {o["drug"]: o["course"] for o in event.details.get("oral", []) if o.get("course")}
+    return stored or selectors.schedule_rules(participant.protocol_version_id).drug_courses
+
+
+def _last_dose(
+    drug_courses: Mapping[str, Mapping[str, Any]], drug: str, day1: dt.date, language: str
+) -> dict[str, Any]:
+    """What a last-dose reminder says, from the protocol's course of the drug (the same data the
+    dose sheet and the timeline read): the drug, the day, its date and the time of day."""
+    course = drug_courses.get(drug)
+    if not drug or course is None:
+        return {}
+    last_date = day1 + dt.timedelta(days=int(course["last_day"]) - 1)
+    with translation.override(language):
+        return {
+            "drug": drug_name(drug),
+            "last_day": course["last_day"],
+            "last_time": str(TIMES_OF_DAY.get(course["last_time"], course["last_time"])),
+            "last_date": last_date,
+            "administrations": course["administrations"],
+            "day15": last_date,  # the name older edited templates use
+        }
 
 
 def _still_wanted(reminder: Reminder) -> str:

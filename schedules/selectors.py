@@ -26,7 +26,7 @@ from schedules.models import (
     SiteDay,
     SiteDayKind,
 )
-from trialsite.i18n import drug_name
+from trialsite.i18n import drug_name, oral_course
 from trialsite.models import ProtocolVersion, Site
 
 
@@ -255,7 +255,7 @@ def feed_events(events: Iterable[ScheduledEvent], *, staff: bool) -> list[Any]:
             drugs = ", ".join(drug_name(d) for d in event.details["day1_drugs"])
             description += "; " + _("day 1: %(drugs)s") % {"drugs": drugs}
         for oral in event.details.get("oral", []):
-            description += f"; {drug_name(oral['drug'])} {oral['from']} – {oral['to']}"
+            description += f"; {oral_course(oral)}"
         out.append(
             FeedEvent(
                 uid=str(event.uid),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
+from typing import Any
 
 from django.utils.functional import Promise
 from django.utils.translation import get_language, gettext, gettext_noop, pgettext_lazy, to_locale
@@ -31,6 +32,10 @@ DRUG_NAMES: dict[str, Promise] = {
     "capecitabine": pgettext_lazy("drug", "capecitabine"),
     "oxaliplatin": pgettext_lazy("drug", "oxaliplatin"),
     "serplulimab": pgettext_lazy("drug", "serplulimab"),
+}
+TIMES_OF_DAY: dict[str, Promise] = {
+    "morning": pgettext_lazy("time of day", "morning"),
+    "evening": pgettext_lazy("time of day", "evening"),
 }
 ROUTE_NAMES: dict[str, Promise] = {
     "oral": pgettext_lazy("route", "oral"),
@@ -137,3 +142,40 @@ def field_label(name: str) -> str:
             if verbose:
                 return str(verbose)
     return name
+
+
+def administration_course(course: Mapping[str, object], first_date: object = None, last_date: object = None) -> str:
+    """An oral drug's course in the reader's language (protocol.administration_course): "from
+    the evening of day 1 to the morning of day 15 (28 administrations)", with the dates when
+    given. One wording for the sheet, the timeline, the calendar feed and the reminders."""
+    params = {
+        "first_time": TIMES_OF_DAY.get(str(course["first_time"]), course["first_time"]),
+        "first_day": course["first_day"],
+        "last_time": TIMES_OF_DAY.get(str(course["last_time"]), course["last_time"]),
+        "last_day": course["last_day"],
+        "n": course["administrations"],
+        "first_date": first_date,
+        "last_date": last_date,
+    }
+    if first_date is not None and last_date is not None:
+        return (
+            gettext(
+                "from the %(first_time)s of day %(first_day)s (%(first_date)s) to the %(last_time)s of day "
+                "%(last_day)s (%(last_date)s), %(n)s administrations"
+            )
+            % params
+        )
+    return (
+        gettext(
+            "from the %(first_time)s of day %(first_day)s to the %(last_time)s of day %(last_day)s, "
+            "%(n)s administrations"
+        )
+        % params
+    )
+
+
+def oral_course(oral: Mapping[str, Any]) -> str:
+    """A plan's oral-drug entry (schedules.calendar: drug, from, to and the protocol's course)."""
+    if oral.get("course"):
+        return f"{drug_name(oral['drug'])} {administration_course(oral['course'], oral['from'], oral['to'])}"
+    return f"{drug_name(oral['drug'])} {oral['from']} – {oral['to']}"

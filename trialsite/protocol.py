@@ -19,6 +19,7 @@ import jsonschema
 import yaml
 
 from trialsite import labs
+from trialsite.courses import administration_course
 from trialsite.errors import ProtocolDefinitionError
 
 SCHEMA_PATH = Path(__file__).parent / "protocols" / "schema.json"
@@ -98,6 +99,35 @@ def _semantic_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
         # The same rules as a ULN entered in the admin (a unit of the analyte, a plausible value).
         problems = labs.value_errors(analyte, labs.normalize_unit(rr["unit"]), {"uln": Decimal(str(rr["uln"]))})
         out.extend((f"default_reference_ranges.{analyte}", message) for message in problems.values())
+    for code, drug in data["drugs"].items():
+        if ("first_administration" in drug) != ("last_administration" in drug):
+            out.append((f"drugs.{code}", "give both first_administration and last_administration, or neither"))
+            continue
+        course = administration_course(drug)
+        if course is None:
+            continue
+        if course["administrations"] < 1:
+            out.append((f"drugs.{code}.last_administration", "is before first_administration"))
+        elif "administrations_per_cycle" in drug and drug["administrations_per_cycle"] != course["administrations"]:
+            out.append(
+                (
+                    f"drugs.{code}.administrations_per_cycle",
+                    f"{drug['administrations_per_cycle']} does not match first/last administration "
+                    f"({course['administrations']} twice-daily administrations)",
+                )
+            )
+    for i, rule in enumerate((data.get("dosing") or {}).get("renal_rules") or []):
+        where = f"dosing.renal_rules[{i}]"
+        drug = data["drugs"].get(rule["drug"])
+        if drug is None:
+            out.append((where, f"drug {rule['drug']!r} is not defined under drugs"))
+            continue
+        if "to_level" in rule:
+            keys = ("dose_levels_pct", "dose_levels_mg_per_m2", "dose_levels_mg_per_kg", "dose_levels_mg")
+            levels = [drug.get(key) for key in keys]
+            known = [x for lv in levels if lv for x in lv[1:]]
+            if rule["to_level"] not in known:
+                out.append((where, f"to_level {rule['to_level']} is not a reduced dose level of {rule['drug']!r}"))
     for section in ("inclusion", "exclusion"):
         codes = [c["code"] for c in data["eligibility"][section]]
         if len(set(codes)) != len(codes):

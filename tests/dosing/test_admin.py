@@ -11,7 +11,9 @@ from django.test import Client
 
 from dosing import services
 from dosing.models import DoseModification, DoseSheet
-from tests.dosing.conftest import SheetMaker, dose, record_inputs
+from schedules import services as schedules
+from schedules.selectors import cycle_visits
+from tests.dosing.conftest import NOW, SheetMaker, dose, record_inputs
 from trialsite import roles
 from trialsite.models import Participant
 
@@ -79,13 +81,16 @@ def test_verify_and_release_by_two_pharmacists_in_the_admin(
     sheet.refresh_from_db()
     assert sheet.status == "verified"
     _login(client, pharmacist2)
-    action = {"action": "release_selected", "_selected_action": [sheet.pk]}
-    asked = client.post(QUEUE, action)
-    # First a page that says what release does to which sheet; nothing released yet.
-    assert asked.status_code == 200 and str(sheet.day1.isoformat()) in asked.content.decode()
+    # The release page shows the sheet being released, with the one button that releases it.
+    page = client.get(f"{QUEUE}{sheet.pk}/release/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "2000 mg" in html and patient.full_name in html and 'name="release"' in html
+    # It says what release does and takes a note for the history (issue 14).
+    assert "The release is final" in html and 'name="release_note"' in html
     sheet.refresh_from_db()
-    assert sheet.status == "verified"
-    client.post(QUEUE, {**action, "confirm": "yes", "release_note": "checked against the chart"})
+    assert sheet.status == "verified"  # looking is not releasing
+    client.post(f"{QUEUE}{sheet.pk}/release/", {"confirm": "yes", "release_note": "checked against the chart"})
     sheet.refresh_from_db()
     assert (sheet.status, sheet.released_by) == ("released", pharmacist2)
     released = sheet.history.filter(status="released").first()
@@ -108,6 +113,21 @@ def test_release_from_the_sheet_page_asks_first(
     assert sheet.status == "released"
 
 
+def test_no_bulk_verify_or_release(
+    client: Client, pharmacist: User, pharmacist2: User, patient: Participant, make_sheet: SheetMaker
+) -> None:
+    sheet = make_sheet(patient)
+    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=NOW)
+    _login(client, pharmacist2)
+    queue = client.get(QUEUE, {"due": "all"})
+    assert queue.status_code == 200
+    assert not queue.context["cl"].model_admin.get_actions(queue.wsgi_request)
+    assert "release_selected" not in queue.content.decode() and "verify_selected" not in queue.content.decode()
+    client.post(QUEUE, {"action": "release_selected", "_selected_action": [sheet.pk], "due": "all"})
+    sheet.refresh_from_db()
+    assert sheet.status == "verified"
+
+
 def test_admin_pdf(client: Client, pharmacist: User, patient: Participant, make_sheet: SheetMaker) -> None:
     sheet = make_sheet(patient)
     _login(client, pharmacist)
@@ -115,8 +135,21 @@ def test_admin_pdf(client: Client, pharmacist: User, patient: Participant, make_
     assert response.status_code == 200 and response.content.startswith(b"%PDF")
 
 
-def test_prepare_on_demand(client: Client, pharmacist: User, nurse: User, patient: Participant) -> None:
-    form = {"participant": patient.pk, "phase": "neoadjuvant", "cycle_number": 1, "day1": "2026-03-05"}
+def test_prepare_on_demand_picks_a_planned_cycle(
+    client: Client, pharmacist: User, nurse: User, patient: Participant
+) -> None:
+    form = {"participant": patient.pk, "phase": "neoadjuvant", "cycle_number": 1, "day1": "", "day1_reason": ""}
+    _login(client, pharmacist)
+    # no treatment plan yet: no cycle to prepare
+    refused = client.post(f"{QUEUE}prepare/", form, follow=True)
+    assert "not in the participant&#x27;s treatment plan" in refused.content.decode()
+    assert not DoseSheet.objects.exists()
+
+    schedules.treatment_plan_create(participant=patient, scrt_start_date=dt.date(2026, 3, 2), by=nurse, now=NOW)
+    planned = next(
+        v.day1 for v in cycle_visits(participant_ids=[patient.pk]) if (v.phase, v.cycle_number) == ("neoadjuvant", 1)
+    )
+    record_inputs(patient, on=planned - dt.timedelta(days=2))
     _login(client, nurse)
     client.post(f"{QUEUE}prepare/", form)
     assert not DoseSheet.objects.exists()  # nurses read only
@@ -124,8 +157,18 @@ def test_prepare_on_demand(client: Client, pharmacist: User, nurse: User, patien
     response = client.post(f"{QUEUE}prepare/", form)
     sheet = DoseSheet.objects.get()
     assert response.status_code == 302 and sheet.prepared_by == pharmacist
-    bad = client.post(f"{QUEUE}prepare/", {**form, "day1": "2026-03-20"}, follow=True)
-    assert "No height measured" in bad.content.decode() or "No weight measured" in bad.content.decode()
+    assert sheet.day1 == planned  # empty day 1: the plan's
+
+    # another day 1 needs a stated reason, which the sheet then shows
+    other = (planned + dt.timedelta(days=1)).isoformat()
+    refused = client.post(f"{QUEUE}prepare/", {**form, "day1": other}, follow=True)
+    assert "is not the cycle&#x27;s planned day 1" in refused.content.decode()
+    assert DoseSheet.objects.count() == 1
+    client.post(f"{QUEUE}prepare/", {**form, "day1": other, "day1_reason": "chair booked the next day"})
+    new = DoseSheet.objects.get(status="prepared")
+    assert new.day1.isoformat() == other
+    warning = next(w for w in new.content["warnings"] if w["code"] == "day1_not_planned")
+    assert warning["params"] == {"day1": other, "planned": planned.isoformat(), "reason": "chair booked the next day"}
 
 
 def test_investigator_records_a_modification_in_the_admin(
@@ -172,3 +215,37 @@ def test_sheet_page_in_chinese(patient: Participant, make_sheet: SheetMaker) -> 
     assert "给药单" in html and "给药" in html and "男" in html and "已生成" in html
     with translation.override("en"):
         assert "· give" in pdf.render_sheet_fragment(sheet)
+
+
+def test_investigator_records_a_renal_decision_in_the_admin(
+    client: Client, investigator: User, participant: Participant, make_sheet: SheetMaker
+) -> None:
+    from dosing.models import RenalDecision
+    from tests.dosing.conftest import randomize
+
+    randomize(participant)
+    # (140 − 59) × 80 / (72 × 170/88.4) = 46.8 mL/min: capecitabine's 30–50 band, the investigator decides
+    record_inputs(participant, creatinine="170")
+    assert not make_sheet(participant).releasable
+    form = {
+        "participant": participant.pk,
+        "phase": "neoadjuvant",
+        "cycle_number": 1,
+        "drug": "capecitabine",
+        "decision": "reduce",
+        "reduce_to": "",
+        "reason": "CrCl 46.8",
+    }
+    _login(client, investigator)
+    page = client.get("/admin/dosing/renaldecision/add/")
+    assert 'name="reduce_to"' in page.content.decode() and 'value="confirm"' in page.content.decode()
+    refused = client.post("/admin/dosing/renaldecision/add/", {**form, "reduce_to": "60"}, follow=True)
+    assert "is not a dose level of" in refused.content.decode()
+    assert not RenalDecision.objects.exists()
+    response = client.post("/admin/dosing/renaldecision/add/", {**form, "reduce_to": "75"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    row = RenalDecision.objects.get()
+    assert (row.decision, row.level, row.level_label, row.band) == ("reduce", 1, "75 %", "30–50")
+    sheet = DoseSheet.objects.get(status="prepared")
+    # capecitabine.md, BSA 2.00 m², 75 % column: 1500 mg
+    assert sheet.releasable and dose(sheet, "capecitabine")["dose_mg"] == 1500

@@ -30,7 +30,13 @@ HFS_GRADE_3 = {
     "ctcae_grade": 3,
     "reason": "Hand-foot syndrome grade 3, resolved to grade 1 after interruption.",
 }
-RENAL = {"phase": "neoadjuvant", "cycle_number": 1, "reason": "CrCl 26.5 mL/min, below 30."}
+RENAL = {
+    "phase": "neoadjuvant",
+    "cycle_number": 1,
+    "drug": "capecitabine",
+    "decision": "withhold",
+    "reason": "CrCl 26.5 mL/min, below 30.",
+}
 
 
 def modifications_url(participant: Participant) -> str:
@@ -253,7 +259,7 @@ def test_modifications_are_listed_newest_first_to_staff(
 # --- Renal decisions ------------------------------------------------------------------------------
 
 
-def test_investigator_withholds_capecitabine_and_the_sheet_can_be_released(
+def test_investigator_withholds_each_contraindicated_drug_and_then_the_sheet_can_be_released(
     api: Api, investigator: User, renal_patient: Participant
 ) -> None:
     before = current(renal_patient, 1)
@@ -267,7 +273,12 @@ def test_investigator_withholds_capecitabine_and_the_sheet_can_be_released(
         "id": row.pk,
         "phase": "neoadjuvant",
         "cycle_number": 1,
+        "drug": "capecitabine",
+        "band": "< 30",
+        "crcl_ml_min": "26.5",
         "decision": "withhold",
+        "level": None,
+        "level_label": "",
         "reason": RENAL["reason"],
         "decided_by": "investigator",
         "decided_at": body["decided_at"],
@@ -276,9 +287,19 @@ def test_investigator_withholds_capecitabine_and_the_sheet_can_be_released(
     before.refresh_from_db()
     assert before.status == "void"
     sheet = current(renal_patient, 1)
-    assert sheet.version == 2 and sheet.releasable
+    assert sheet.version == 2
     assert dose(sheet, "capecitabine")["status"] == "withheld"
-    assert dose(sheet, "oxaliplatin")["dose_mg"] == 260
+    # Oxaliplatin EU SmPC §4.3: contraindicated below 30 mL/min too; still no release without a decision.
+    assert dose(sheet, "oxaliplatin")["status"] == "contraindicated" and dose(sheet, "oxaliplatin")["dose_mg"] is None
+    assert not sheet.releasable
+
+    again = api(investigator).post(renal_url(renal_patient), {**RENAL, "drug": "oxaliplatin"}, format="json")
+
+    assert again.status_code == 201, again.json()
+    sheet = current(renal_patient, 1)
+    assert sheet.version == 3 and sheet.releasable
+    assert dose(sheet, "oxaliplatin")["status"] == "withheld" and dose(sheet, "oxaliplatin")["dose_mg"] is None
+    assert dose(sheet, "serplulimab")["dose_mg"] == 300
 
 
 def test_a_second_renal_decision_for_the_cycle_is_409(api: Api, investigator: User, renal_patient: Participant) -> None:
@@ -300,7 +321,11 @@ def test_a_second_renal_decision_for_the_cycle_is_409(api: Api, investigator: Us
         ({"cycle_number": 0}, "cycle_number"),
         ({"cycle_number": 5}, "cycle_number"),
         ({"phase": "scrt"}, "phase"),
-        ({"decision": "reduce"}, "decision"),
+        ({"decision": "halve"}, "decision"),
+        ({"decision": None}, "decision"),
+        ({"decision": "reduce"}, "reduce_to"),
+        ({"reduce_to": 75}, "reduce_to"),
+        ({"drug": "aspirin"}, "drug"),
         ({"reason": ""}, "reason"),
     ],
 )
@@ -314,12 +339,23 @@ def test_bad_renal_input_is_400(
 
 
 def test_renal_decisions_are_listed_newest_first(
-    api: Api, investigator: User, pharmacist: User, api_client_user: User, renal_patient: Participant
+    api: Api,
+    investigator: User,
+    pharmacist: User,
+    api_client_user: User,
+    renal_patient: Participant,
+    make_sheet: SheetMaker,
 ) -> None:
+    record_inputs(renal_patient, on=dt.date(2026, 3, 24), creatinine="300")
+    make_sheet(renal_patient, cycle=2, day1=CYCLE2_DAY1)
     record = dict(participant=renal_patient, phase="neoadjuvant", reason="CrCl < 30", by=investigator)
-    cycle1 = services.renal_decision_record(cycle_number=1, now=NOW, **record)
-    cycle3 = services.renal_decision_record(cycle_number=3, now=NOW - dt.timedelta(days=2), **record)
-    cycle2 = services.renal_decision_record(cycle_number=2, now=NOW + dt.timedelta(days=1), **record)
+    cycle1 = services.renal_decision_record(cycle_number=1, drug="capecitabine", decision="withhold", now=NOW, **record)
+    cycle1_oxali = services.renal_decision_record(
+        cycle_number=1, drug="oxaliplatin", decision="withhold", now=NOW - dt.timedelta(days=2), **record
+    )
+    cycle2 = services.renal_decision_record(
+        cycle_number=2, drug="capecitabine", decision="withhold", now=NOW + dt.timedelta(days=1), **record
+    )
 
     response = api(pharmacist).get(renal_url(renal_patient))
 
@@ -327,6 +363,6 @@ def test_renal_decisions_are_listed_newest_first(
     assert [(r["id"], r["cycle_number"]) for r in response.json()["results"]] == [
         (cycle2.pk, 2),
         (cycle1.pk, 1),
-        (cycle3.pk, 3),
+        (cycle1_oxali.pk, 1),
     ]
     assert api(api_client_user).get(renal_url(renal_patient)).status_code == 403

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal as D
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dosing import calculations as calc
-from dosing import tables
+from dosing import regimen, tables
+from trialsite import protocol
 
 CAPECITABINE = calc.DrugSpec.from_definition(
     "capecitabine",
@@ -328,32 +330,127 @@ def test_regimen_for_the_reference_person() -> None:
     assert result.blockers == [] and result.warnings == []
 
 
-def test_contraindicating_renal_function_blocks_until_an_investigator_decides() -> None:
-    # (140 − 70) × 60 / (72 × 250/88.4) = 20.6 mL/min
-    result = _regimen(weight_kg=D(60), height_cm=D(165), age_years=70, serum_creatinine_umol_l=D(250))
+PROTOCOL = protocol.read(Path(protocol.__file__).parent / "protocols" / "NCT06850103.yaml")
+RENAL_RULES = regimen.dosing_settings(PROTOCOL).renal_rules
+WEIGHT_RULE = regimen.dosing_settings(PROTOCOL).weight_rule
+# (140 − 70) × 60 / (72 × 250/88.4) = 20.6 mL/min: severe renal impairment
+SEVERE = dict(weight_kg=D(60), height_cm=D(165), age_years=70, serum_creatinine_umol_l=D(250))
+# (140 − 70) × 70 / (72 × 130/88.4) = 46.3 mL/min: moderate; BSA √(170·70/3600) = 1.82
+MODERATE = dict(weight_kg=D(70), height_cm=D(170), age_years=70, serum_creatinine_umol_l=D(130))
+
+
+def _renal(decisions: dict[str, list[calc.RenalDecisionInput]] | None = None, **kwargs: object) -> calc.RegimenResult:
+    return _regimen(renal_rules=RENAL_RULES, renal_decisions=decisions, **kwargs)
+
+
+def _dose(result: calc.RegimenResult, drug: str) -> dict[str, object]:
+    return next(d for d in result.doses if d["drug"] == drug)
+
+
+def test_the_protocol_lists_a_renal_rule_per_drug_with_its_source() -> None:
+    rules = {(r.drug, r.band): r for r in RENAL_RULES}
+    # Oxaliplatin EU SmPC §4.3 and Xeloda EU SmPC §4.3: contraindicated below 30 mL/min;
+    # Xeloda EU SmPC §4.2 / US label disagree at 30–50: the investigator decides.
+    assert rules["oxaliplatin", "< 30"].action == calc.RENAL_CONTRAINDICATED
+    assert rules["capecitabine", "< 30"].action == calc.RENAL_CONTRAINDICATED
+    assert rules["capecitabine", "30–50"].action == calc.RENAL_INVESTIGATOR
+    assert all("SmPC" in r.source for r in RENAL_RULES)
+
+
+@pytest.mark.parametrize(
+    ("crcl", "band"),
+    [("29.9", "< 30"), ("30", "30–50"), ("50", "30–50"), ("50.1", None), ("24.7", "< 30")],
+)
+def test_renal_bands_include_their_edges(crcl: str, band: str | None) -> None:
+    rule = calc.renal_rule_for(RENAL_RULES, "capecitabine", D(crcl))
+    assert (rule.band if rule else None) == band
+
+
+def test_a_contraindicated_drug_is_never_given_and_blocks_until_withheld() -> None:
+    result = _renal(**SEVERE)
     assert result.creatinine_clearance_ml_min == D("20.6")
-    cape = next(d for d in result.doses if d["drug"] == "capecitabine")
-    assert cape["status"] == "contraindicated" and cape["dose_mg"] is None
-    assert [b.code for b in result.blockers] == ["renal_decision_required"]
-    decided = _regimen(
-        weight_kg=D(60), height_cm=D(165), age_years=70, serum_creatinine_umol_l=D(250), renal_decision="withhold"
-    )
+    for drug in ("capecitabine", "oxaliplatin"):
+        entry = _dose(result, drug)
+        assert entry["status"] == "contraindicated" and entry["dose_mg"] is None
+        assert entry["renal"] == {
+            "band": "< 30",
+            "action": "contraindicated",
+            "source": next(r.source for r in RENAL_RULES if r.drug == drug and r.band == "< 30"),
+            "decision": None,
+        }
+    assert _dose(result, "serplulimab")["dose_mg"] == 300  # no renal rule
+    assert [b.code for b in result.blockers] == ["renal_decision_required", "renal_decision_required"]
+    assert [w.code for w in result.warnings].count("renal_contraindication") == 2
+
+    withheld = calc.RenalDecisionInput("< 30", calc.DECISION_WITHHOLD)
+    decided = _renal({"capecitabine": [withheld], "oxaliplatin": [withheld]}, **SEVERE)
     assert decided.blockers == []
-    assert next(d for d in decided.doses if d["drug"] == "capecitabine")["status"] == "withheld"
+    for drug in ("capecitabine", "oxaliplatin"):
+        assert _dose(decided, drug)["status"] == "withheld" and _dose(decided, drug)["dose_mg"] is None
+    # A decision made for another band does not count.
+    other = _renal({"capecitabine": [calc.RenalDecisionInput("30–50", calc.DECISION_CONFIRM)]}, **SEVERE)
+    assert _dose(other, "capecitabine")["status"] == "contraindicated"
 
 
-def test_moderate_renal_band_follows_the_protocol_rule_and_always_warns() -> None:
-    # (140 − 70) × 70 / (72 × 120/88.4) = 50.1 → just outside; 130 µmol/L → 46.3
-    kwargs = dict(weight_kg=D(70), height_cm=D(170), age_years=70, serum_creatinine_umol_l=D(130))
-    eu = _regimen(**kwargs)
-    us = _regimen(**kwargs, renal=calc.RenalRule(moderate_pct=D(75)))
-    assert eu.creatinine_clearance_ml_min == D("46.3")
-    for result in (eu, us):
-        assert "renal_moderate" in [w.code for w in result.warnings]
-    cape_eu = next(d for d in eu.doses if d["drug"] == "capecitabine")
-    cape_us = next(d for d in us.doses if d["drug"] == "capecitabine")
-    assert cape_eu["dose_mg"] == 1800  # BSA 1.82 → band 1.79–1.92, 100 %
-    assert cape_us["dose_mg"] == 1400  # 75 % column
+def test_the_moderate_band_has_no_dose_until_the_investigator_decides() -> None:
+    result = _renal(**MODERATE)
+    assert result.creatinine_clearance_ml_min == D("46.3")
+    cape = _dose(result, "capecitabine")
+    assert cape["status"] == "awaiting_decision" and cape["dose_mg"] is None
+    assert [b.code for b in result.blockers] == ["renal_decision_required"]
+    assert "renal_investigator" in [w.code for w in result.warnings]
+    assert _dose(result, "oxaliplatin")["dose_mg"] == 235  # 130 × 1.82 = 236.6 → 235 mg, no rule at 46.3
+
+
+@pytest.mark.parametrize(
+    ("decision", "level", "status", "dose_mg"),
+    [
+        # capecitabine.md (Xeloda EU SmPC §4.2 Table 2), BSA 1.79–1.92: 1800 / 1400 (75 %) / 900 (50 %)
+        (calc.DECISION_CONFIRM, None, "give", 1800),
+        (calc.DECISION_REDUCE, 1, "give", 1400),
+        (calc.DECISION_REDUCE, 2, "give", 900),
+        (calc.DECISION_WITHHOLD, None, "withheld", None),
+    ],
+)
+def test_the_investigators_decision_is_what_the_sheet_gives(
+    decision: str, level: int | None, status: str, dose_mg: int | None
+) -> None:
+    result = _renal({"capecitabine": [calc.RenalDecisionInput("30–50", decision, level)]}, **MODERATE)
+    cape = _dose(result, "capecitabine")
+    assert result.blockers == []
+    assert (cape["status"], cape["dose_mg"]) == (status, dose_mg)
+    assert cape["renal"]["decision"] == decision
+
+
+def test_a_rule_that_reduces_needs_no_decision() -> None:
+    rules = [calc.RenalRule("oxaliplatin", calc.RENAL_REDUCE, min_ml_min=D(30), max_ml_min=D(50), to_level=D(100))]
+    result = _regimen(renal_rules=rules, **MODERATE)
+    oxali = _dose(result, "oxaliplatin")
+    assert oxali["dose_mg"] == 180  # 100 mg/m² × 1.82 = 182 → 180 mg (nearest 5)
+    assert oxali["level_reason"] == calc.REASON_RENAL % {"crcl": "46.3"}
+    assert result.blockers == [] and "renal_reduced" in [w.code for w in result.warnings]
+
+
+@pytest.mark.parametrize(
+    ("band", "decision", "level", "current", "fits"),
+    [
+        ("< 30", calc.DECISION_WITHHOLD, None, 0, True),
+        ("< 30", calc.DECISION_CONFIRM, None, 0, False),  # contraindicated: never a full dose
+        ("< 30", calc.DECISION_REDUCE, 1, 0, False),
+        ("30–50", calc.DECISION_CONFIRM, None, 0, True),
+        ("30–50", calc.DECISION_REDUCE, 1, 0, True),
+        ("30–50", calc.DECISION_REDUCE, 0, 0, False),  # "reduce" to the full dose
+        ("30–50", calc.DECISION_REDUCE, 1, 1, False),  # already at 75 % after a toxicity
+        ("30–50", calc.DECISION_CONFIRM, 1, 0, False),  # a level without a reduction
+        (None, calc.DECISION_WITHHOLD, None, 0, False),  # no rule at this CrCl
+    ],
+)
+def test_a_decision_must_fit_the_band(
+    band: str | None, decision: str, level: int | None, current: int, fits: bool
+) -> None:
+    rule = next((r for r in RENAL_RULES if r.drug == "capecitabine" and r.band == band), None)
+    problem = calc.renal_decision_problem(CAPECITABINE, rule, decision=decision, level=level, current_level=current)
+    assert (problem is None) == fits
 
 
 def test_day1_criteria_use_only_labs_within_the_window() -> None:
@@ -432,3 +529,55 @@ def test_fewest_tablets_add_up_when_possible(dose: int) -> None:
     tablets = calc.fewest_tablets(dose, [150, 500])
     if tablets is not None:
         assert 150 * tablets[150] + 500 * tablets[500] == dose
+
+
+@pytest.mark.parametrize(
+    ("weight", "rule", "bsa", "capecitabine_mg"),
+    [
+        # 170 cm / 65 kg: √(170·65/3600) = 1.752 → 1.75 m², band 1.67–1.78 → 1750 mg (capecitabine.md).
+        # 58.57 kg: (58.57 − 65)/65 = −9.89 % → −9.9 %, below 10 %: the previous basis is kept (issue 13).
+        ("58.57", calc.BASIS_KEPT, "1.75", 1750),
+        # 58.5 kg: −10.0 %: recalculated, √(170·58.5/3600) = 1.662 → 1.66 m², band 1.53–1.66 → 1600 mg.
+        ("58.5", calc.BASIS_RECALCULATED, "1.66", 1600),
+        # +10.0 % (71.5 kg): recalculated, √(170·71.5/3600) = 1.837 → 1.84 m², band 1.79–1.92 → 1800 mg.
+        ("71.5", calc.BASIS_RECALCULATED, "1.84", 1800),
+    ],
+)
+def test_weight_change_below_the_threshold_keeps_the_previous_dose_basis(
+    weight: str, rule: str, bsa: str, capecitabine_mg: int
+) -> None:
+    assert calc.WeightRule(D(10), True, WEIGHT_RULE.source) == WEIGHT_RULE and WEIGHT_RULE.source
+    measured = calc.bsa(D(170), D(weight))
+    basis = calc.dose_basis(weight_kg=D(weight), bsa_m2=measured, previous=(D(65), D("1.75")), rule=WEIGHT_RULE)
+    assert (basis.rule, basis.bsa_m2) == (rule, D(bsa))
+    result = _regimen(height_cm=D(170), weight_kg=D(weight), basis=basis)
+    assert result.bsa_m2 == D(bsa)
+    assert _dose(result, "capecitabine")["dose_mg"] == capecitabine_mg
+
+
+def test_a_protocol_that_does_not_keep_the_basis_always_recalculates() -> None:
+    rule = calc.WeightRule(D(10), keep_previous_basis_below=False)
+    basis = calc.dose_basis(weight_kg=D("58.57"), bsa_m2=D("1.66"), previous=(D(65), D("1.75")), rule=rule)
+    assert (basis.rule, basis.weight_kg, basis.bsa_m2) == (calc.BASIS_RECALCULATED, D("58.57"), D("1.66"))
+    first = calc.dose_basis(weight_kg=D(65), bsa_m2=D("1.75"), previous=None, rule=WEIGHT_RULE)
+    assert first.rule == calc.BASIS_MEASURED and first.change_pct is None
+
+
+def test_a_version_loaded_before_the_renal_rules_keeps_its_limits() -> None:
+    # The dosing section of protocol version 1 as first loaded (before renal_rules / weight_change).
+    old = {
+        "dosing": {
+            "weight_change_recalculate_pct": 10,
+            "renal": {
+                "capecitabine_contraindicated_below_ml_min": 30,
+                "moderate_band_ml_min": [30, 50],
+                "moderate_band_capecitabine_pct": 100,
+            },
+        }
+    }
+    cfg = regimen.dosing_settings(old)
+    assert [(r.drug, r.band, r.action) for r in cfg.renal_rules] == [
+        ("capecitabine", "< 30", calc.RENAL_CONTRAINDICATED),
+        ("capecitabine", "30–50", calc.RENAL_INVESTIGATOR),
+    ]
+    assert cfg.weight_rule == calc.WeightRule(D(10), False)

@@ -112,7 +112,9 @@ def test_a_modification_and_a_new_weight_read_in_chinese(
         html = _sheet_html(second, "zh-hans")
         why = wording.end_reason(first.end_reason)
     # then the level, the reason with its rule and why the first version ended are Chinese
-    assert "75 %" in html and "暂停给药：新辅助治疗第1周期出现手足综合征 3级（卡培他滨毒性表，3级，第1次出现）" in html
+    # (the line gives 75 %: its reason names the level, never "withhold" — issue 13)
+    assert "75 %" in html
+    assert "按 75 % 给药：新辅助治疗第1周期出现手足综合征 3级（卡培他滨毒性表，3级，第1次出现）" in html
     assert why == "记录了新的体重 (kg)", first.end_reason
     assert english_words(visible_text(f"<main>{html}</main>")) == set()
 

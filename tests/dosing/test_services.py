@@ -221,15 +221,31 @@ def test_renal_contraindication_needs_an_investigator_decision(
     assert not sheet.releasable
     with pytest.raises(NotPermitted):
         services.renal_decision_record(
-            participant=participant, phase="neoadjuvant", cycle_number=1, reason="x", by=pharmacist, now=now
+            participant=participant,
+            phase="neoadjuvant",
+            cycle_number=1,
+            drug="capecitabine",
+            decision="withhold",
+            reason="x",
+            by=pharmacist,
+            now=now,
         )
-    services.renal_decision_record(
-        participant=participant, phase="neoadjuvant", cycle_number=1, reason="CrCl 26.5", by=investigator, now=now
-    )
+    for drug in ("capecitabine", "oxaliplatin"):
+        services.renal_decision_record(
+            participant=participant,
+            phase="neoadjuvant",
+            cycle_number=1,
+            drug=drug,
+            decision="withhold",
+            reason="CrCl 26.5",
+            by=investigator,
+            now=now,
+        )
     new = selectors.current_sheet(participant_id=participant.pk, phase="neoadjuvant", cycle_number=1)
-    assert new is not None and new.version == 2 and new.releasable
+    assert new is not None and new.version == 3 and new.releasable
     assert dose(new, "capecitabine")["status"] == "withheld"
-    assert dose(new, "oxaliplatin")["dose_mg"] == 260
+    # Oxaliplatin EU SmPC §4.3: contraindicated below 30 mL/min as well
+    assert dose(new, "oxaliplatin")["status"] == "withheld" and dose(new, "oxaliplatin")["dose_mg"] is None
 
 
 def test_capecitabine_reduction_carries_forward_and_is_never_re_escalated(

@@ -7,13 +7,15 @@ import datetime as dt
 from typing import Any
 
 import time_machine
+from django.utils import translation
 
-from dosing import selectors, tasks
+from dosing import selectors, tasks, wording
 from dosing.models import DoseSheet
 from schedules import services as schedules
 from schedules.models import ScheduledEvent
 from schedules.selectors import cycle_visits
 from tests.dosing.conftest import NOW, record_inputs
+from tests.support.i18n import english_words
 from trialsite.models import Participant
 
 
@@ -42,3 +44,35 @@ def test_task_prepares_from_the_plan_and_a_delay_re_dates_the_sheet(patient: Par
     assert sheet.status == "void" and "re-dated" in sheet.end_reason
     current = selectors.current_sheet(participant_id=patient.pk, phase="neoadjuvant", cycle_number=1)
     assert current is not None and current.day1 == new_day1 and current.version == 2
+
+
+def test_a_moved_booking_that_cannot_be_prepared_says_why_in_the_readers_language(
+    patient: Participant, nurse: Any
+) -> None:
+    schedules.treatment_plan_create(participant=patient, scrt_start_date=dt.date(2026, 3, 2), by=nurse, now=NOW)
+    first = next(
+        v for v in cycle_visits(participant_ids=[patient.pk]) if (v.phase, v.cycle_number) == ("neoadjuvant", 1)
+    )
+    on = first.day1 - dt.timedelta(days=3)
+    record_inputs(patient, on=on)
+    moment = dt.datetime.combine(on, dt.time(2, 0), tzinfo=dt.UTC)
+    with time_machine.travel(moment, tick=False):
+        tasks.prepare_due_dose_sheets()
+        sheet = DoseSheet.objects.get()
+        event = ScheduledEvent.objects.get(participant=patient, phase="neoadjuvant", number=1, kind="cycle_day1")
+        # two weeks later: the measurements are older than the protocol's 7 days
+        new_day1 = first.day1 + dt.timedelta(days=14)
+        while new_day1.weekday() >= 5:
+            new_day1 += dt.timedelta(days=1)
+        with translation.override("zh-hans"):  # the nurse who moves it reads Chinese
+            schedules.event_delay(event=event, reason="patient request", by=nurse, now=moment, new_date=new_day1)
+
+    sheet.refresh_from_db()
+    assert sheet.status == "void"
+    assert selectors.current_sheet(participant_id=patient.pk, phase="neoadjuvant", cycle_number=1) is None
+    assert "No height measured" in sheet.end_reason  # stored in English, like every stored phrase
+    with translation.override("zh-hans"):
+        chinese = wording.end_reason(sheet.end_reason)
+    assert "身高" in chinese and english_words(chinese) == set(), chinese
+    with translation.override("en"):
+        assert "No height measured" in wording.end_reason(sheet.end_reason)

@@ -62,6 +62,11 @@ def test_two_pharmacists_verify_release_and_print(
     second = context.new_page()
     admin_login(second, live_server, "pharmacist2")
     second.goto(f"{live_server.url}/admin/dosing/dosesheet/{sheet.pk}/change/")
+    # The release page shows the sheet being released (one sheet at a time, no bulk action).
+    second.click("text=Double-check and release (pharmacist 2)")
+    second.wait_for_load_state()
+    assert second.url.endswith(f"/admin/dosing/dosesheet/{sheet.pk}/release/")
+    assert "2000 mg" in second.content() and "黄建国" in second.content()
     second.click("button[name=release]")
     second.wait_for_selector("#effects")  # what the release does, then confirm
     second.click("input[name=confirm_submit]")

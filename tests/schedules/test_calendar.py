@@ -159,7 +159,10 @@ def test_the_plan_of_the_protocol() -> None:
     c2 = plan[EventKey(CYCLE_DAY1, "neoadjuvant", 2)]
     assert (c2.target, c2.window_start, c2.window_end) == (D(2026, 4, 3), D(2026, 3, 31), D(2026, 4, 6))
     assert c1.details["day1_drugs"] == ["oxaliplatin", "serplulimab"]
-    assert c1.details["oral"] == [{"drug": "capecitabine", "from": "2026-03-13", "to": "2026-03-26"}]
+    # Capecitabine from the evening of day 1 to the morning of day 15, 28 administrations (protocol
+    # first/last administration; Xeloda EU SmPC §4.2, shared/reference/capecitabine.md).
+    course = {"first_day": 1, "first_time": "evening", "last_day": 15, "last_time": "morning", "administrations": 28}
+    assert c1.details["oral"] == [{"drug": "capecitabine", "from": "2026-03-13", "to": "2026-03-27", "course": course}]
     assert c1.details["cycle_end"] == "2026-04-02"
     # Labs on the working day before day 1.
     assert plan[EventKey(LABS, "neoadjuvant", 2)].planned == D(2026, 4, 2)

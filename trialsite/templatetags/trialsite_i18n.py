@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import template
 
 from trialsite import i18n
@@ -29,3 +31,8 @@ def arm_name(code: str) -> str:
 def stored_text(text: str) -> str:
     """Text the system stored in English ("died"), in the reader's language; typed text as typed."""
     return i18n.translate_stored(text) if text else ""
+
+
+@register.filter
+def oral_course(oral: dict[str, Any]) -> str:
+    return i18n.oral_course(oral)
