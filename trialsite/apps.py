@@ -10,7 +10,11 @@ class TrialsiteConfig(AppConfig):
     verbose_name = _("Trial registry")
 
     def ready(self) -> None:
-        from trialsite import audit, worklists  # noqa: F401  (worklists: the registry's own sections)
+        from django.contrib.auth.signals import user_logged_in
+
+        from trialsite import audit, middleware, worklists  # noqa: F401  (worklists: the registry's own sections)
 
         # After every migrate, whichever app it migrated: the audit trail tables are append-only.
         post_migrate.connect(audit.on_post_migrate, dispatch_uid="trialsite.audit.on_post_migrate")
+        # Signing in starts the session's clocks afresh (inactivity and maximum age).
+        user_logged_in.connect(middleware.start_session_clock, dispatch_uid="trialsite.start_session_clock")

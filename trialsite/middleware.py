@@ -133,3 +133,13 @@ class SessionTimeoutMiddleware:
             elif now - seen >= SESSION_TOUCH_EVERY_S:
                 session[SESSION_SEEN_KEY] = now
         return self.get_response(request)
+
+
+def start_session_clock(sender: object, request: HttpRequest | None = None, **kwargs: object) -> None:
+    """user_logged_in receiver: a new sign-in is a new session for the timeouts, even when Django
+    keeps the session's data (signing in again as the same user)."""
+    from trialsite import clock
+
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[SESSION_STARTED_KEY] = session[SESSION_SEEN_KEY] = clock.now().timestamp()

@@ -89,3 +89,12 @@ def test_the_driver_s_own_error_counts_too() -> None:
     wrapped = RuntimeError("wrapper")
     wrapped.__cause__ = psycopg.OperationalError("connection refused")
     assert outage.is_database_outage(wrapped)
+
+
+def test_every_operation_documents_the_503() -> None:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    operations = [op for path, ops in schema["paths"].items() if path.startswith("/api/v1/") for op in ops.values()]
+    assert operations
+    assert all("503" in op["responses"] for op in operations)

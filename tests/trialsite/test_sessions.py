@@ -21,8 +21,10 @@ def _signed_in(client: Client) -> bool:
 
 @pytest.fixture
 def nurse_client(nurse: User) -> Client:
+    """Signed in at START (the tests travel there first: signing in starts the session's clocks)."""
     client = Client()
-    client.force_login(nurse)
+    with time_machine.travel(START, tick=False):
+        client.force_login(nurse)
     return client
 
 
@@ -80,3 +82,22 @@ def test_a_token_client_has_no_session_to_time_out(api_client_user: User, api: A
         assert client.get("/api/v1/participants/").status_code == 200
         traveller.shift(dt.timedelta(hours=13))
         assert client.get("/api/v1/participants/").status_code == 200
+
+
+def _sign_in(client: Client) -> bool:
+    response = client.post("/admin/login/?next=/admin/", {"username": "nurse", "password": "pw-for-tests-1"})
+    return response.status_code == 302
+
+
+def test_signing_in_again_restarts_the_maximum_age(nurse: User) -> None:
+    client = Client()
+    with time_machine.travel(START, tick=False) as traveller:
+        assert _sign_in(client)
+        for _ in range(34):  # busy until 11 h 20 min
+            traveller.shift(dt.timedelta(minutes=20))
+            assert _signed_in(client)
+        # signing in again (same user, same browser: Django keeps the session's data)
+        assert _sign_in(client)
+        for _ in range(3):  # on to 12 h 20 min since the first sign-in, 1 h since the second
+            traveller.shift(dt.timedelta(minutes=20))
+            assert _signed_in(client)

@@ -29,6 +29,8 @@ STATUS_TEXT = {
     "409": "Conflicts with the current state (already done, capacity full, …); nothing was changed.",
     "422": "Well-formed, but a clinical or workflow rule refuses it; nothing was changed.",
     "429": "Too many requests.",
+    "503": "The database is unavailable (`database_unavailable`): retry after the `Retry-After` seconds; "
+    "nothing was changed.",
 }
 
 
@@ -42,7 +44,7 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
         for method, operation in operations.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            statuses = ["401", "403", "404", "429"] if method in ("get", "head") else list(STATUS_TEXT)
+            statuses = ["401", "403", "404", "429", "503"] if method in ("get", "head") else list(STATUS_TEXT)
             if method in ("get", "head") and operation.get("parameters"):
                 statuses.append("400")  # bad query parameters (filters, dates)
             for status in statuses:
