@@ -18,7 +18,6 @@ from django.urls import URLPattern, path, reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
-from simple_history.admin import SimpleHistoryAdmin
 
 from dosing import pdf, services, wording
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
@@ -32,6 +31,7 @@ from trialsite.admin import (
     SiteScopedAdminMixin,
     show_error,
 )
+from trialsite.admin_guard import GuardedHistoryAdmin
 from trialsite.errors import ApplicationError
 from trialsite.models import Participant
 
@@ -81,7 +81,7 @@ class PrepareForm(forms.Form):
 
 
 @admin.register(DoseSheet)
-class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     list_display = [
         "day1",
         "participant_link",
@@ -163,12 +163,18 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         messages.success(request, _("%(sheet)s %(done)s.") % {"sheet": sheet, "done": done})
         return True
 
-    @admin.action(description=_("Verify the selected sheets (pharmacist 1)"))
+    def has_verify_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("dosing.verify_dosesheet")
+
+    def has_release_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("dosing.release_dosesheet")
+
+    @admin.action(description=_("Verify the selected sheets (pharmacist 1)"), permissions=["verify"])
     def verify_selected(self, request: HttpRequest, queryset: QuerySet[DoseSheet]) -> None:
         for sheet in queryset.order_by("pk"):
             self._apply(request, sheet, "verify")
 
-    @admin.action(description=_("Double-check and release the selected sheets (pharmacist 2)"))
+    @admin.action(description=_("Double-check and release the selected sheets (pharmacist 2)"), permissions=["release"])
     def release_selected(self, request: HttpRequest, queryset: QuerySet[DoseSheet]) -> None:
         for sheet in queryset.order_by("pk"):
             self._apply(request, sheet, "release")
@@ -222,7 +228,7 @@ class _AbortSave(Exception):
     """Raised inside save_model after a service refused, to leave the add page without saving."""
 
 
-class ServiceAddAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class ServiceAddAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     """Records are added through a service and never edited."""
 
     site_lookup = "participant__site"

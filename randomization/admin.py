@@ -19,7 +19,6 @@ from django.utils import translation
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
-from simple_history.admin import SimpleHistoryAdmin
 
 from randomization import selectors, services
 from randomization.models import Allocation, ParticipantToRandomize, RandomizationScheme, ScreeningAssessment
@@ -33,6 +32,7 @@ from trialsite.admin import (
     show_error,
     stored_json,
 )
+from trialsite.admin_guard import GuardedAdmin, GuardedHistoryAdmin
 from trialsite.errors import ApplicationError
 from trialsite.forms import BoundedDecimalField
 from trialsite.models import Participant, Trial
@@ -87,7 +87,7 @@ class ScreeningAssessmentForm(forms.ModelForm[ScreeningAssessment]):
 
 
 @admin.register(ScreeningAssessment)
-class ScreeningAssessmentAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class ScreeningAssessmentAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     site_lookup = "participant__site"
     list_display = ["participant", "assessed_on", "outcome", "age_years", "creatinine_clearance_ml_min", "assessed_by"]
     list_filter = ["outcome"]
@@ -174,7 +174,7 @@ class RandomizeForm(forms.Form):
 
 
 @admin.register(ParticipantToRandomize)
-class RandomizeAdmin(SiteScopedAdminMixin, admin.ModelAdmin[ParticipantToRandomize]):
+class RandomizeAdmin(SiteScopedAdminMixin, GuardedAdmin):
     """Participants of the user's sites with their randomization state and a "Randomize" button."""
 
     list_display = ["screening_number", "full_name", "site", "status", "randomization_number", "randomize_button"]
@@ -305,7 +305,7 @@ class SchemeForm(forms.ModelForm[RandomizationScheme]):
 
 
 @admin.register(RandomizationScheme)
-class RandomizationSchemeAdmin(NoDeleteMixin, SimpleHistoryAdmin):
+class RandomizationSchemeAdmin(NoDeleteMixin, GuardedHistoryAdmin):
     """Statistician only (the permissions of the other roles do not include schemes)."""
 
     list_display = ["trial", "version", "status", "commitment", "activated_at", "activated_by"]
@@ -354,7 +354,12 @@ class RandomizationSchemeAdmin(NoDeleteMixin, SimpleHistoryAdmin):
         except _Refused:
             return HttpResponseRedirect(request.get_full_path())
 
-    @admin.action(description=_("Activate (publish the commitment and freeze the configuration)"))
+    def has_activate_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("randomization.activate_scheme")
+
+    @admin.action(
+        description=_("Activate (publish the commitment and freeze the configuration)"), permissions=["activate"]
+    )
     def activate(self, request: HttpRequest, queryset: QuerySet[RandomizationScheme]) -> None:
         for scheme in queryset:
             try:
@@ -375,7 +380,7 @@ METHOD_FILTER = code_filter("method", _("method"), _method_name)
 
 
 @admin.register(Allocation)
-class AllocationAdmin(admin.ModelAdmin[Allocation]):
+class AllocationAdmin(GuardedAdmin):
     """The allocation record, read-only, for the statistician (view_allocation permission)."""
 
     list_display = ["sequence", "trial", "participant", "arm_name", "method_name", "allocated_at", "allocated_by"]

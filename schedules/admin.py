@@ -16,7 +16,6 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from schedules import selectors, services
 from schedules.models import Booking, BookingStatus, ScheduledEvent, SiteClosure, TreatmentPlan
@@ -31,6 +30,7 @@ from trialsite.admin import (
     show_error,
     stored_json,
 )
+from trialsite.admin_guard import GuardedHistoryAdmin
 from trialsite.errors import ApplicationError
 from trialsite.i18n import translate_stored
 from trialsite.models import RANDOMIZED_STATUSES, Participant
@@ -76,7 +76,7 @@ def _run(request: HttpRequest, action: Any, success: str) -> bool:
 
 
 @admin.register(TreatmentPlan)
-class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     site_lookup = "participant__site"
     list_display = ["participant", "site", ARM_COLUMN, "scrt_start_date", "status", "timeline_link"]
     list_filter = ["status", ARM_FILTER, "participant__site"]
@@ -290,7 +290,7 @@ def _timeline_url(participant_id: int) -> str:
 
 
 @admin.register(ScheduledEvent)
-class ScheduledEventAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class ScheduledEventAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     list_display = [
         "participant",
         "event_label",
@@ -323,7 +323,7 @@ class ScheduledEventAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmi
 
 
 @admin.register(Booking)
-class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     list_display = ["participant", "event", "date", "time", "site", "status", "uses_infusion_chair", "deviation_reason"]
     list_filter = ["status", "site", "uses_infusion_chair"]
     search_fields = ["participant__screening_number"]
@@ -345,7 +345,11 @@ class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description=_("Cancel the selected bookings"))
+    def has_cancel_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The page edits nothing (has_change_permission is False); cancelling is the one write.
+        return request.user.has_perm("schedules.change_booking")
+
+    @admin.action(description=_("Cancel the selected bookings"), permissions=["cancel"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Booking]) -> None:
         for booking in queryset.filter(status=BookingStatus.ACTIVE):
             _run(
@@ -362,7 +366,7 @@ class SiteClosureForm(forms.ModelForm[SiteClosure]):
 
 
 @admin.register(SiteClosure)
-class SiteClosureAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class SiteClosureAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     list_display = ["site", "date", "reason"]
     list_filter = ["site"]
     date_hierarchy = "date"

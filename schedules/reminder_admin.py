@@ -14,13 +14,13 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from schedules import reminder_services
 from schedules.models import EventKind
 from schedules.reminder_models import Reminder, ReminderChannel, ReminderRule, ReminderStatus, StaffDigest
 from trialsite import clock
 from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, UserSitesFilter, code_column, code_filter
+from trialsite.admin_guard import GuardedAdmin, GuardedHistoryAdmin
 from trialsite.i18n import html_lang, translate_stored
 
 
@@ -44,7 +44,7 @@ CHANNEL_FILTER = code_filter("channel", _("channel"), _channel_name)
 
 
 @admin.register(ReminderRule)
-class ReminderRuleAdmin(NoDeleteMixin, SimpleHistoryAdmin):
+class ReminderRuleAdmin(NoDeleteMixin, GuardedHistoryAdmin):
     list_display = [
         "display_name",
         "trial",
@@ -100,7 +100,7 @@ class ReminderRuleAdmin(NoDeleteMixin, SimpleHistoryAdmin):
 
 
 @admin.register(Reminder)
-class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, admin.ModelAdmin[Reminder]):
+class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedAdmin):
     list_display = ["participant", "event", CHANNEL_COLUMN, "local_send_at", "status", "attempts", "short_error"]
     list_filter = ["status", CHANNEL_FILTER, ("site", UserSitesFilter), RULE_EVENT_KIND_FILTER]
     search_fields = ["participant__screening_number"]
@@ -167,7 +167,7 @@ def _zone(obj: Reminder) -> Any:
 
 
 @admin.register(StaffDigest)
-class StaffDigestAdmin(SiteScopedAdminMixin, admin.ModelAdmin[StaffDigest]):
+class StaffDigestAdmin(SiteScopedAdminMixin, GuardedAdmin):
     list_display = ["day", "kind", "site", "user", "status_name", "sent_at"]
     list_filter = ["kind", "status", ("site", UserSitesFilter)]
     readonly_fields = ["kind", "site", "user", "day", "status_name", "sent_at", "lease_until", "last_error", "body"]

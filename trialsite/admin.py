@@ -22,9 +22,9 @@ from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrPromise
-from simple_history.admin import SimpleHistoryAdmin
 
 from trialsite import clock, i18n, labs, roles, selectors, services
+from trialsite.admin_guard import GuardedAdmin, GuardedHistoryAdmin
 from trialsite.errors import ApplicationError
 from trialsite.forms import BoundedDecimalField
 from trialsite.models import (
@@ -144,7 +144,7 @@ def show_error(request: HttpRequest, exc: ApplicationError) -> None:
 
 
 @admin.register(Trial)
-class TrialAdmin(NoDeleteMixin, SimpleHistoryAdmin):
+class TrialAdmin(NoDeleteMixin, GuardedHistoryAdmin):
     list_display = ["registry_id", "display_title", "target_enrollment", "current_protocol"]
     readonly_fields = ["registry_id", "display_title", "target_enrollment", "current_protocol", "sites", "created_at"]
 
@@ -161,7 +161,7 @@ class TrialAdmin(NoDeleteMixin, SimpleHistoryAdmin):
 
 
 @admin.register(ProtocolVersion)
-class ProtocolVersionAdmin(NoDeleteMixin, admin.ModelAdmin[ProtocolVersion]):
+class ProtocolVersionAdmin(NoDeleteMixin, GuardedAdmin):
     list_display = ["trial", "version", "sha256", "loaded_at", "source_path"]
     readonly_fields = ["trial", "version", "sha256", "loaded_at", "source_path", "definition"]
 
@@ -222,7 +222,7 @@ class SiteReferenceRangeInline(admin.TabularInline[SiteReferenceRange, Site]):
 
 
 @admin.register(Site)
-class SiteAdmin(NoDeleteMixin, SimpleHistoryAdmin):
+class SiteAdmin(NoDeleteMixin, GuardedHistoryAdmin):
     list_display = ["code", "name", "name_zh", "city", "time_zone", "infusion_chairs_per_day"]
     search_fields = ["code", "name", "name_zh", "city"]
     inlines = [SiteReferenceRangeInline]
@@ -232,14 +232,14 @@ class SiteAdmin(NoDeleteMixin, SimpleHistoryAdmin):
 
 
 @admin.register(SiteMembership)
-class SiteMembershipAdmin(SimpleHistoryAdmin):
+class SiteMembershipAdmin(GuardedHistoryAdmin):
     list_display = ["user", "site"]
     list_filter = ["site"]
     search_fields = ["user__username"]
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(admin.ModelAdmin[StaffProfile]):
+class StaffProfileAdmin(GuardedAdmin):
     list_display = ["user", "language"]
 
 
@@ -252,7 +252,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class TrialSiteUserAdmin(UserAdmin):
+class TrialSiteUserAdmin(GuardedAdmin, UserAdmin):
     inlines = [SiteMembershipInline]
 
 
@@ -300,7 +300,7 @@ class ParticipantAddForm(forms.ModelForm[Participant]):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     list_display = [
         "screening_number",
         "full_name",
@@ -471,7 +471,10 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         }
         return TemplateResponse(request, "admin/trialsite/participant/death.html", context)
 
-    @admin.action(description=_("Withdraw the selected participants"))
+    def has_withdraw_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("trialsite.withdraw_participant")
+
+    @admin.action(description=_("Withdraw the selected participants"), permissions=["withdraw"])
     def withdraw_selected(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
         reason = request.POST.get("withdrawal_reason") or str(
             _("Withdrawn by %(user)s via the admin") % {"user": request.user}
@@ -491,7 +494,7 @@ class _AbortSave(Exception):
 
 
 @admin.register(Measurement)
-class MeasurementAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class MeasurementAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     site_lookup = "participant__site"
     list_display = ["participant", "kind", "value", "measured_on", "entered_in_error"]
     list_filter = ["kind", "entered_in_error"]
@@ -510,7 +513,8 @@ class MeasurementAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # added on the participant's page, through the service
 
-    @admin.action(description=_("Mark as entered in error"))
+    # Flagging a record is a change of it: the roles that record clinical data (change_<model>).
+    @admin.action(description=_("Mark as entered in error"), permissions=["change"])
     def mark_entered_in_error(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for row in queryset:
             services.record_mark_entered_in_error(

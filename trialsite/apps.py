@@ -10,7 +10,12 @@ class TrialsiteConfig(AppConfig):
     verbose_name = _("Trial registry")
 
     def ready(self) -> None:
+        from django.contrib import admin
+
         from trialsite import audit
+        from trialsite.admin_guard import guard_site
 
         # After every migrate, whichever app it migrated: the audit trail tables are append-only.
         post_migrate.connect(audit.on_post_migrate, dispatch_uid="trialsite.audit.on_post_migrate")
+        # The admin modules are loaded (django.contrib.admin comes first in INSTALLED_APPS).
+        guard_site(admin.site)
