@@ -28,7 +28,7 @@ from dosing.models import (
 )
 from dosing.selectors import checked, translate_messages
 from trialsite import labs, plausibility, roles, selectors
-from trialsite.errors import ApplicationError, Conflict, InvalidInput, NotPermitted, RuleViolation
+from trialsite.errors import ApplicationError, Conflict, InvalidInput, RuleViolation
 from trialsite.models import Participant
 
 logger = logging.getLogger(__name__)
@@ -76,20 +76,6 @@ def _stored(warning: calc.Warning) -> dict[str, Any]:
     fingerprint never depends on the request's language); selectors.translate_messages shows
     them in the reader's language."""
     return warning.as_dict()
-
-
-def _require_role(user: User | None, *names: str) -> None:
-    if user is None or user.is_superuser:
-        return
-    if not roles.has_role(user, *names):
-        raise NotPermitted(_("Your role does not allow this."), code="role_required")
-
-
-def _require_site(user: User | None, participant: Participant) -> None:
-    if user is None or user.is_superuser:
-        return
-    if participant.site_id not in selectors.user_site_ids(user):
-        raise NotPermitted(_("You do not work at this participant's site."), code="site_required")
 
 
 def _age_on(birth: dt.date, day: dt.date) -> int:
@@ -405,7 +391,7 @@ def dose_sheet_prepare(
     phase: str,
     cycle_number: int,
     day1: dt.date,
-    by: User | None = None,
+    by: User | None,
     now: dt.datetime,
     reason: str = "",
 ) -> DoseSheet:
@@ -413,9 +399,7 @@ def dose_sheet_prepare(
     returned as is; with changed inputs an unreleased sheet is voided and a released one
     superseded, and a new version is made. Locks the participant row so that two preparations of
     the same participant (task, admin, signal) run one after the other."""
-    if by is not None:
-        _require_role(by, roles.PHARMACIST, roles.INVESTIGATOR)
-        _require_site(by, participant)
+    roles.require(by, "dosing.prepare_dosesheet", site=participant.site_id)
     participant = (
         Participant.objects.select_for_update(of=("self",))
         .select_related("protocol_version", "site", "trial")
@@ -464,9 +448,8 @@ def _locked(sheet: DoseSheet) -> DoseSheet:
 @transaction.atomic
 def dose_sheet_verify(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseSheet:
     """First pharmacist check."""
-    _require_role(by, roles.PHARMACIST)
+    roles.require(by, "dosing.verify_dosesheet", site=sheet.site_id)
     sheet = checked(_locked(sheet))
-    _require_site(by, sheet.participant)
     if sheet.status != SheetStatus.PREPARED:
         raise Conflict(
             _("Only a prepared sheet can be verified (this one is %(status)s).")
@@ -489,9 +472,8 @@ def dose_sheet_verify(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseSh
 @transaction.atomic
 def dose_sheet_release(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseSheet:
     """Second, independent pharmacist check and release (two-person rule, also a DB constraint)."""
-    _require_role(by, roles.PHARMACIST)
+    roles.require(by, "dosing.release_dosesheet", site=sheet.site_id)
     sheet = checked(_locked(sheet))
-    _require_site(by, sheet.participant)
     if sheet.status != SheetStatus.VERIFIED:
         raise Conflict(
             _("Only a verified sheet can be released (this one is %(status)s).")
@@ -510,10 +492,10 @@ def dose_sheet_release(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseS
 
 
 @transaction.atomic
-def dose_sheet_void(*, sheet: DoseSheet, reason: str, now: dt.datetime, by: User | None = None) -> DoseSheet:
+def dose_sheet_void(*, sheet: DoseSheet, reason: str, now: dt.datetime, by: User | None) -> DoseSheet:
     """Void an unreleased sheet (a released one is only ever superseded by a new version)."""
-    if by is not None:
-        _require_role(by, roles.PHARMACIST, roles.INVESTIGATOR)
+    # Whoever may prepare a sheet (pharmacists, investigators) may void one, at their sites.
+    roles.require(by, "dosing.prepare_dosesheet", site=sheet.site_id)
     sheet = _locked(sheet)
     if sheet.status not in UNRELEASED_STATUSES:
         raise Conflict(_("Only an unreleased sheet can be voided."), code="sheet_not_voidable")
@@ -554,6 +536,7 @@ def dose_sheets_refresh(
                         phase=sheet.phase,
                         cycle_number=sheet.cycle_number,
                         day1=day1,
+                        by=None,  # the follow-up of a write its service checked: the system's
                         now=now,
                         reason=reason,
                     )
@@ -595,11 +578,10 @@ def dose_modification_record(
     """Record an investigator's modification after a toxicity seen in (phase, cycle_number). The
     action follows the drug's rule (calculations.decide_modification); the following cycles'
     sheets are re-prepared (a released one is superseded)."""
-    _require_role(by, roles.INVESTIGATOR)
+    roles.require(by, "dosing.add_dosemodification", site=participant.site_id)
     participant = (
         Participant.objects.select_for_update(of=("self",)).select_related("protocol_version").get(pk=participant.pk)
     )
-    _require_site(by, participant)
     definition = participant.protocol_version.definition
     if drug not in (definition.get("drugs") or {}):
         raise InvalidInput(_("Unknown drug %(drug)s.") % {"drug": drug}, errors={"drug": [_("Unknown drug.")]})
@@ -668,11 +650,10 @@ def renal_decision_record(
     now: dt.datetime,
     decision: str = RenalDecision.Decision.WITHHOLD,
 ) -> RenalDecision:
-    _require_role(by, roles.INVESTIGATOR)
+    roles.require(by, "dosing.add_renaldecision", site=participant.site_id)
     participant = (
         Participant.objects.select_for_update(of=("self",)).select_related("protocol_version").get(pk=participant.pk)
     )
-    _require_site(by, participant)
     _cycle_seq(participant.protocol_version.definition, phase, cycle_number)
     if not reason.strip():
         raise InvalidInput(_("Give the reason for the decision."), errors={"reason": [_("This field is required.")]})

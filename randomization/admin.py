@@ -197,7 +197,7 @@ class RandomizeAdmin(SiteScopedAdminMixin, GuardedAdmin):
         return False
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_superuser or roles.has_role(request.user, *services.RANDOMIZER_ROLES)
+        return request.user.has_perm("randomization.randomize_participant")
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)

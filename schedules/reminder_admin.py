@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from schedules import reminder_services
 from schedules.models import EventKind
 from schedules.reminder_models import Reminder, ReminderChannel, ReminderRule, ReminderStatus, StaffDigest
-from trialsite import clock
+from trialsite import clock, roles
 from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, UserSitesFilter, code_column, code_filter
 from trialsite.admin_guard import GuardedAdmin, GuardedHistoryAdmin
 from trialsite.i18n import html_lang, translate_stored
@@ -96,7 +96,7 @@ class ReminderRuleAdmin(NoDeleteMixin, GuardedHistoryAdmin):
 
     def save_model(self, request: HttpRequest, obj: ReminderRule, form: Any, change: bool) -> None:
         # The same service as everywhere: saving re-computes the trial's pending reminders.
-        reminder_services.reminder_rule_save(rule=obj, now=clock.now())
+        reminder_services.reminder_rule_save(rule=obj, by=roles.actor(request.user), now=clock.now())
 
 
 @admin.register(Reminder)
@@ -153,7 +153,7 @@ class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedAdmin):
 
     @admin.action(description=_("Resend the selected failed or expired reminders"), permissions=["change"])
     def resend(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:
-        count = reminder_services.reminder_resend(reminders_=queryset, now=clock.now())
+        count = reminder_services.reminder_resend(reminders_=queryset, by=roles.actor(request.user), now=clock.now())
         skipped = queryset.count() - count
         self.message_user(request, _("%(n)s reminder(s) will be sent at the next dispatch.") % {"n": count})
         if skipped:

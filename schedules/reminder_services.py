@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
@@ -42,6 +43,7 @@ from schedules import reminders
 from schedules.models import Booking, BookingStatus, EventKind, PlanStatus, ScheduledEvent, TreatmentPlan
 from schedules.reminder_models import RULE_NAME_TEMPLATES, Reminder, ReminderRule, ReminderStatus
 from schedules.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, Transport
+from trialsite import roles
 from trialsite.models import Participant, Trial
 
 log = logging.getLogger(__name__)
@@ -199,8 +201,11 @@ def reminders_cancel_for_participant(*, participant: Participant, reason: str, n
 
 
 @transaction.atomic
-def reminder_rule_save(*, rule: ReminderRule, now: dt.datetime) -> ReminderRule:
-    """Save a rule edited in the admin and re-compute the trial's participants' reminders."""
+def reminder_rule_save(*, rule: ReminderRule, by: User | None, now: dt.datetime) -> ReminderRule:
+    """Save a rule edited in the admin and re-compute the trial's participants' reminders. A rule
+    is a trial-wide setting: only a trial-wide role holds add/change_reminderrule (an
+    investigator; a site's nurse does not, schedules migration 0009)."""
+    roles.require(by, "schedules.change_reminderrule" if rule.pk else "schedules.add_reminderrule")
     rule.full_clean()
     rule.save()
     for participant in Participant.objects.filter(trial=rule.trial, treatment_plan__status=PlanStatus.ACTIVE):
@@ -575,11 +580,19 @@ def _finish(reminder_id: int, *, status: str, now: dt.datetime, error: str = "",
 
 @transaction.atomic
 def reminder_resend(
-    *, reminders_: Iterable[Reminder], now: dt.datetime, grace: dt.timedelta = dt.timedelta(hours=6)
+    *,
+    reminders_: Iterable[Reminder],
+    by: User | None,
+    now: dt.datetime,
+    grace: dt.timedelta = dt.timedelta(hours=6),
 ) -> int:
     """Admin "resend": failed (or expired) rows go back to pending, due now, with a fresh attempt
-    budget and a new grace from now. The next dispatcher run sends them."""
-    ids = [r.pk for r in reminders_]
+    budget and a new grace from now. The next dispatcher run sends them. Each row must be of one
+    of `by`'s sites."""
+    rows = list(reminders_)
+    for site_id in sorted({r.site_id for r in rows}):
+        roles.require(by, "schedules.change_reminder", site=site_id)
+    ids = [r.pk for r in rows]
     return Reminder.objects.filter(pk__in=ids, status__in=[ReminderStatus.FAILED, ReminderStatus.EXPIRED]).update(
         status=ReminderStatus.PENDING,
         due_at=now,

@@ -41,7 +41,7 @@ from schedules.models import (
     TreatmentPlan,
 )
 from trialsite import roles
-from trialsite.errors import Conflict, InvalidInput, NotFound, NotPermitted, RuleViolation
+from trialsite.errors import Conflict, InvalidInput, RuleViolation
 from trialsite.models import RANDOMIZED_STATUSES, Participant, ParticipantStatus, Site
 from trialsite.selectors import user_site_ids
 from trialsite.services import participant_set_status
@@ -54,21 +54,6 @@ EVENT_FIELDS = ["order", "target_date", "window_start", "window_end", "planned_d
 
 
 # --- Checks --------------------------------------------------------------------------------
-
-
-def _check_role(by: User | None, allowed: Iterable[str], message: str) -> None:
-    if by is None or by.is_superuser:
-        return  # the system itself (signal receivers, commands)
-    if not roles.has_role(by, *allowed):
-        raise NotPermitted(message)
-
-
-def _check_site(by: User | None, site_id: int) -> None:
-    if by is None or by.is_superuser:
-        return
-    if site_id not in user_site_ids(by):
-        # Another site's participant does not exist for this user.
-        raise NotFound(_("Not found."))
 
 
 def _lock_participant(participant_id: int) -> Participant:
@@ -229,10 +214,10 @@ def treatment_plan_create(
 ) -> TreatmentPlan:
     """Make the participant's plan from their protocol version, arm and SCRT start date, or
     re-make it with a new start date while treatment has not started (bookings are cancelled)."""
-    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
+    roles.require(by, "schedules.add_treatmentplan")
     today = timezone.localdate(now)
     participant = _lock_participant(participant.pk)
-    _check_site(by, participant.site_id)
+    roles.require(by, "schedules.add_treatmentplan", site=participant.site_id, hidden=True)
     _check_active(participant)
     if participant.status not in RANDOMIZED_STATUSES or not participant.arm:
         raise RuleViolation(_("Only a randomized participant has a treatment plan."), code="not_randomized")
@@ -282,7 +267,7 @@ def treatment_plans_create_bulk(
     `starts` maps participant ids to SCRT start dates. Participants that are not randomized,
     withdrawn or already planned are skipped; refused start dates are returned as
     {participant_id: message}. Returns (plans created, refusals)."""
-    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
+    roles.require(by, "schedules.add_treatmentplan")  # and only the user's sites' participants, below
     today = timezone.localdate(now)
     participants = list(
         Participant.objects.select_for_update(of=("self",))
@@ -397,9 +382,9 @@ def _copy_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def _lock_event(event: ScheduledEvent, by: User | None) -> tuple[Participant, ScheduledEvent]:
+def _lock_event(event: ScheduledEvent, by: User | None, *, perm: str) -> tuple[Participant, ScheduledEvent]:
     participant = _lock_participant(event.participant_id)
-    _check_site(by, participant.site_id)
+    roles.require(by, perm, site=participant.site_id, hidden=True)  # another site's: 404
     event = ScheduledEvent.objects.select_for_update(of=("self",)).select_related("plan").get(pk=event.pk)
     return participant, event
 
@@ -416,11 +401,11 @@ def event_delay(
     """Delay an event (day-1 criteria not met, patient request, holiday): it moves to `new_date`
     (default: the protocol's delay, e.g. 1 week, moved to a working day), and everything after it
     shifts. Its booking, and the bookings of events that shift, are cancelled."""
-    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
+    roles.require(by, "schedules.change_scheduledevent")
     if not reason.strip():
         raise InvalidInput(_("Give the reason for the delay."), errors={"reason": [_("This field is required.")]})
     today = timezone.localdate(now)
-    participant, event = _lock_event(event, by)
+    participant, event = _lock_event(event, by, perm="schedules.change_scheduledevent")
     _check_active(participant, event.plan)
     if not event.is_open:
         raise Conflict(_("Only a planned or booked event can be delayed."), code="event_closed")
@@ -463,8 +448,8 @@ def event_record_actual(
     *, event: ScheduledEvent, actual_date: dt.date, by: User | None, today: dt.date
 ) -> ScheduledEvent:
     """Record the day an event happened; what follows is re-planned from it."""
-    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
-    participant, event = _lock_event(event, by)
+    roles.require(by, "schedules.change_scheduledevent")
+    participant, event = _lock_event(event, by, perm="schedules.change_scheduledevent")
     _check_active(participant, event.plan)
     if actual_date > today:
         message = _("The actual date cannot be in the future.")
@@ -478,7 +463,7 @@ def event_record_actual(
     event.status = EventStatus.DONE
     event.save()
     if participant.status == ParticipantStatus.RANDOMIZED:
-        participant_set_status(participant=participant, status=ParticipantStatus.ON_TREATMENT)
+        participant_set_status(participant=participant, status=ParticipantStatus.ON_TREATMENT, by=by)
     _replan(event.plan, participant, previous=previous)
     _changed(participant)
     event.refresh_from_db()
@@ -599,8 +584,8 @@ def booking_create(
     today: dt.date,
     deviation_reason: str = "",
 ) -> Booking:
-    _check_role(by, BOOKERS, _("Your role cannot book visits."))
-    participant, event = _lock_event(event, by)
+    roles.require(by, "schedules.add_booking")
+    participant, event = _lock_event(event, by, perm="schedules.add_booking")
     _check_active(participant, event.plan)
     if event.status == EventStatus.BOOKED or Booking.objects.filter(event=event, status=BookingStatus.ACTIVE).exists():
         raise Conflict(_("This event is already booked; move the booking instead."), code="already_booked")
@@ -660,8 +645,8 @@ def booking_move(
     deviation_reason: str = "",
 ) -> Booking:
     """Move a booking; every rule is checked again for the new date."""
-    _check_role(by, BOOKERS, _("Your role cannot book visits."))
-    participant, event = _lock_event(booking.event, by)
+    roles.require(by, "schedules.change_booking")
+    participant, event = _lock_event(booking.event, by, perm="schedules.change_booking")
     booking = Booking.objects.select_for_update().get(pk=booking.pk)
     _check_active(participant, event.plan)
     if booking.status != BookingStatus.ACTIVE:
@@ -705,8 +690,8 @@ def booking_move(
 
 @transaction.atomic
 def booking_cancel(*, booking: Booking, by: User | None, reason: str = "", now: dt.datetime) -> Booking:
-    _check_role(by, BOOKERS, _("Your role cannot book visits."))
-    participant, event = _lock_event(booking.event, by)
+    roles.require(by, "schedules.change_booking")
+    participant, event = _lock_event(booking.event, by, perm="schedules.change_booking")
     booking = Booking.objects.select_for_update().get(pk=booking.pk)
     if booking.status != BookingStatus.ACTIVE:
         return booking
@@ -733,8 +718,7 @@ def booking_cancel(*, booking: Booking, by: User | None, reason: str = "", now: 
 def site_closure_create(*, site: Site, date: dt.date, reason: str, by: User | None) -> SiteClosure:
     """Close a site for a day. Plans already made are not moved; bookings that day are refused
     from now on (the site calendar shows the day closed)."""
-    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
-    _check_site(by, site.pk)
+    roles.require(by, "schedules.add_siteclosure", site=site.pk, hidden=True)
     closure = SiteClosure(site=site, date=date, reason=reason.strip())
     closure.full_clean(validate_unique=False, validate_constraints=False)
     try:

@@ -380,11 +380,15 @@ class ParticipantAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin)
                 obj.refresh_from_db()
                 return
             if "consent_date" in form.changed_data and obj.consent_date is not None:
-                services.participant_record_consent(participant=obj, consent_date=obj.consent_date, today=clock.today())
+                services.participant_record_consent(
+                    participant=obj, consent_date=obj.consent_date, by=roles.actor(request.user), today=clock.today()
+                )
                 form.changed_data.remove("consent_date")
             changes = {f: form.cleaned_data[f] for f in form.changed_data if f in services.DETAIL_FIELDS}
             if changes:
-                services.participant_update_details(participant=obj, changes=changes, today=clock.today())
+                services.participant_update_details(
+                    participant=obj, changes=changes, by=roles.actor(request.user), today=clock.today()
+                )
         except ApplicationError as exc:
             show_error(request, exc)
             raise _AbortSave from exc
@@ -517,9 +521,15 @@ class MeasurementAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin)
     @admin.action(description=_("Mark as entered in error"), permissions=["change"])
     def mark_entered_in_error(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         for row in queryset:
-            services.record_mark_entered_in_error(
-                record=row, reason=_("marked by %(user)s in the admin") % {"user": request.user}
-            )
+            try:
+                services.record_mark_entered_in_error(
+                    record=row,
+                    reason=_("marked by %(user)s in the admin") % {"user": request.user},
+                    by=roles.actor(request.user),
+                )
+            except ApplicationError as exc:
+                show_error(request, exc)
+                return
         messages.success(request, _("Marked as entered in error."))
 
 
