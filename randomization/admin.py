@@ -380,8 +380,11 @@ METHOD_FILTER = code_filter("method", _("method"), _method_name)
 
 
 @admin.register(Allocation)
-class AllocationAdmin(GuardedAdmin):
-    """The allocation record, read-only, for the statistician (view_allocation permission)."""
+class AllocationAdmin(SiteScopedAdminMixin, GuardedAdmin):
+    """The allocation record, read-only, for the statistician (view_allocation permission), of
+    the sites the statistician works for (it names participants)."""
+
+    site_lookup = "participant__site"
 
     list_display = ["sequence", "trial", "participant", "arm_name", "method_name", "allocated_at", "allocated_by"]
     list_filter = ["trial", ARM_FILTER, METHOD_FILTER]
