@@ -376,10 +376,12 @@ class SiteClosureAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin)
         return ["site", "date"] if obj else []
 
     def save_model(self, request: HttpRequest, obj: SiteClosure, form: Any, change: bool) -> None:
-        if change:
-            obj.save(update_fields=["reason"])
-            return
         try:
+            if change:
+                services.site_closure_update_reason(
+                    closure=obj, reason=form.cleaned_data["reason"], by=roles.actor(request.user)
+                )
+                return
             created = services.site_closure_create(
                 site=form.cleaned_data["site"],
                 date=form.cleaned_data["date"],

@@ -730,6 +730,17 @@ def site_closure_create(*, site: Site, date: dt.date, reason: str, by: User | No
 
 
 @transaction.atomic
+def site_closure_update_reason(*, closure: SiteClosure, reason: str, by: User | None) -> SiteClosure:
+    """Correct the reason of a closure (its site and day are fixed once made)."""
+    roles.require(by, "schedules.change_siteclosure", site=closure.site_id, hidden=True)
+    closure = SiteClosure.objects.select_for_update().get(pk=closure.pk)
+    closure.reason = reason.strip()
+    closure.full_clean(validate_unique=False, validate_constraints=False)
+    closure.save(update_fields=["reason"])
+    return closure
+
+
+@transaction.atomic
 def calendar_feed_create(*, user: User, now: dt.datetime) -> CalendarFeed:
     """A new secret feed URL for `user`; their older keys are revoked (one live URL per user)."""
     CalendarFeed.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now)
