@@ -224,6 +224,9 @@ def offered_actions(html: str) -> set[str]:
     return set(re.findall(r'<option value="([^"]+)"', select.group(1))) - {""} if select else set()
 
 
+# Inputs of every admin page, not of the record: the CSRF token and the header's language switch.
+PAGE_INPUTS = {"csrfmiddlewaretoken", "next", "language"}
+
 ROLES = [roles.RESEARCH_NURSE, roles.PHARMACIST, roles.INVESTIGATOR, roles.STATISTICIAN, roles.API_CLIENT]
 
 
@@ -253,6 +256,10 @@ def test_every_admin_door_as_every_role_of_two_sites(
                 body = got.content.decode("utf-8", "replace") if got.get("Content-Type", "").startswith("text") else ""
                 if not at_site_a and (MARKER in body or MARKER_NAME in body):
                     failures.append(f"{user} GET {url} shows site A's participant")
+                if name.endswith("_simple_history") and got.status_code == 200:
+                    editable = set(re.findall(r'<(?:input|select|textarea)[^>]*name="([^"]+)"', body)) - PAGE_INPUTS
+                    if editable or 'name="_save"' in body:
+                        failures.append(f"{user} GET {url}: a version's page offers {sorted(editable) or ['Revert']}")
                 if foreign and of_record and got.status_code not in (302, 403, 404):
                     failures.append(f"{user} GET {url} (site A's {model._meta.label}): {got.status_code}")
                 row_before = list(type(obj)._default_manager.filter(pk=obj.pk).values()) if obj is not None else None
