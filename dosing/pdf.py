@@ -8,20 +8,19 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from dosing import calculations, selectors, wording
 from dosing.models import DoseSheet, SheetStatus
+from trialsite.cache import cache_get, cache_set
 from trialsite.i18n import drug_name, html_lang, phase_name, route_name
 from trialsite.labs import analyte_label
 from trialsite.models import Sex
 
 # WeasyPrint logs every layout step at INFO: keep the worker and web logs readable.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
-logger = logging.getLogger(__name__)
 
 
 def _num(value: Any, places: int | None = None) -> str:
@@ -185,23 +184,13 @@ def render_sheet_pdf(sheet: DoseSheet, *, use_cache: bool = True) -> bytes:
         )
     )
     if use_cache:
-        cached = _cache_call(cache.get, key)
+        cached = cache_get(key, what="dose-sheet PDF")
         if cached is not None:
             return bytes(cached)
     data: bytes = HTML(string=render_sheet_html(sheet)).write_pdf(font_config=_font_config())
     if use_cache:
-        _cache_call(cache.set, key, data, timeout=3600)
+        cache_set(key, data, timeout=3600, what="dose-sheet PDF")
     return data
-
-
-def _cache_call(method: Any, *args: Any, **kwargs: Any) -> Any:
-    """The cache only saves work: a cache server that is down or slow means a fresh rendering,
-    never a failed download (logged once per call)."""
-    try:
-        return method(*args, **kwargs)
-    except Exception as exc:  # any cache backend error: the PDF is rendered anyway
-        logger.warning("dose-sheet PDF cache unavailable (%s); rendering without it", exc.__class__.__name__)
-        return None
 
 
 def filename(sheet: DoseSheet) -> str:

@@ -4,6 +4,7 @@ bookings, and staff calendar feeds behind a secret URL."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from typing import Any
 
@@ -40,14 +41,12 @@ from trialsite import clock, roles
 from trialsite.api.errors import error_body
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
 from trialsite.api.views import get_participant
+from trialsite.cache import cache_get, cache_set
 from trialsite.models import Participant, Site, StaffProfile
 from trialsite.selectors import participants_for_user, user_site_ids
 
 EDITORS = frozenset({roles.RESEARCH_NURSE, roles.INVESTIGATOR})
 BOOKERS = frozenset({roles.RESEARCH_NURSE, roles.INVESTIGATOR, roles.API_CLIENT})
-# The staff feed covers this much of the past and the future.
-FEED_PAST = dt.timedelta(days=90)
-FEED_FUTURE = dt.timedelta(days=400)
 
 
 class ICalendarRenderer(BaseRenderer):
@@ -70,6 +69,17 @@ class JsonErrorsMixin:
         self.request.accepted_renderer = JSONRenderer()  # type: ignore[attr-defined]
         self.request.accepted_media_type = "application/json"  # type: ignore[attr-defined]
         return response
+
+
+# Part of the staff feed's cache key and ETag: raise it when the rendering changes.
+FEED_FORMAT = 1
+
+
+def _not_modified(etag: str) -> HttpResponse:
+    response = HttpResponse(status=status.HTTP_304_NOT_MODIFIED)
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, max-age=300"
+    return response
 
 
 def _ics_response(body: bytes, filename: str) -> HttpResponse:
@@ -331,11 +341,33 @@ class SiteFeedIcs(JsonErrorsMixin, APIView):
                 Site.objects.filter(pk__in=site_ids, code=request.query_params["site"]).values_list("pk", flat=True)
             )
         today = clock.today()
-        events = selectors.site_events(site_ids, date_from=today - FEED_PAST, date_to=today + FEED_FUTURE)
+        window = {
+            "date_from": today - dt.timedelta(days=settings.FEED_PAST_DAYS),
+            "date_to": today + dt.timedelta(days=settings.FEED_FUTURE_DAYS),
+        }
         # A calendar app sends no language: the feed is in its owner's language (StaffProfile).
         profile = StaffProfile.objects.filter(user=user).first()
-        with translation.override(profile.language if profile else settings.LANGUAGE_CODE):
-            body = ics.render(
-                selectors.feed_events(events, staff=True), name=_("TrialSite site calendar"), now=clock.now()
-            )
-        return _ics_response(body, "trialsite-sites.ics")
+        language = profile.language if profile else settings.LANGUAGE_CODE
+        # Calendar apps poll: the feed is rendered once per change of its events and kept in the
+        # shared cache; the ETag names that version, so an unchanged feed costs one aggregate
+        # query and a 304. (The key covers the events and the day; a renamed site shows in the
+        # feed by the next day at the latest.)
+        version = selectors.site_events_version(site_ids, **window)
+        digest = hashlib.sha256(
+            json.dumps([FEED_FORMAT, sorted(site_ids), language, str(today), version]).encode()
+        ).hexdigest()[:40]
+        etag = f'"{digest}"'
+        if etag in (tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")):
+            return _not_modified(etag)
+        key = f"staff-feed:{digest}"
+        body = cache_get(key, what="calendar feed")
+        if body is None:
+            events = selectors.site_events(site_ids, **window)
+            with translation.override(language):
+                body = ics.render(
+                    selectors.feed_events(events, staff=True), name=_("TrialSite site calendar"), now=clock.now()
+                )
+            cache_set(key, body, timeout=settings.FEED_CACHE_SECONDS, what="calendar feed")
+        response = _ics_response(bytes(body), "trialsite-sites.ics")
+        response["ETag"] = etag
+        return response

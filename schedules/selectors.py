@@ -162,6 +162,19 @@ def site_events(site_ids: Iterable[int], *, date_from: dt.date, date_to: dt.date
     )
 
 
+def site_events_version(site_ids: Iterable[int], *, date_from: dt.date, date_to: dt.date) -> tuple[Any, ...]:
+    """What changes whenever the staff feed of these sites and dates would change: one aggregate
+    query instead of rendering. Every change a calendar client must see raises the event's
+    `ics_sequence` (RFC 5545 SEQUENCE), including the bulk updates that skip `updated_at`; an
+    event that appears or goes changes the count and the newest id."""
+    from django.db.models import Count, Max, Sum
+
+    row = ScheduledEvent.objects.filter(
+        site_id__in=list(site_ids), planned_date__gte=date_from, planned_date__lte=date_to
+    ).aggregate(n=Count("id"), seq=Sum("ics_sequence"), newest=Max("id"), changed=Max("updated_at"))
+    return (row["n"], row["seq"], row["newest"], row["changed"].isoformat() if row["changed"] else None)
+
+
 def feed_events(events: Iterable[ScheduledEvent], *, staff: bool) -> list[Any]:
     """ScheduledEvents as iCalendar items, in the active language. The staff feed names the
     participant by screening number only: calendar apps sync to phones and third-party servers."""

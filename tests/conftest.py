@@ -34,6 +34,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 def pytest_configure(config: pytest.Config) -> None:
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         pytest.exit("The test suite runs on PostgreSQL only. Set DATABASE_URL=postgres://… (see README).", returncode=2)
+    # Test users' passwords are hashed with a fast hasher: PBKDF2 at Django's production work
+    # factor costs about 180 ms a user here, and the suite makes thousands of users (issue 16).
+    # Production keeps Django's default hashers (settings.py); nothing in the suite measures them.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(scope="session", autouse=True)

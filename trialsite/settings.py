@@ -214,6 +214,19 @@ elif CACHE_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "trialsite"}}
 
+# --- Calendar feeds ------------------------------------------------------------------------
+# The staff feed (/api/v1/calendar-feeds/<key>.ics) covers the events planned from
+# FEED_PAST_DAYS ago to FEED_FUTURE_DAYS ahead: a bound on its size whatever the trial's length.
+# A rendered feed is kept in the cache for FEED_CACHE_SECONDS under a key that changes whenever
+# its events do (so a change is never served stale), and answered 304 to a matching If-None-Match.
+FEED_PAST_DAYS = env.int("FEED_PAST_DAYS", default=31)
+FEED_FUTURE_DAYS = env.int("FEED_FUTURE_DAYS", default=183)
+if not (0 <= FEED_PAST_DAYS <= 3660 and 0 <= FEED_FUTURE_DAYS <= 3660):
+    raise ImproperlyConfigured("FEED_PAST_DAYS and FEED_FUTURE_DAYS must each be between 0 and 3660 (days).")
+FEED_CACHE_SECONDS = env.int("FEED_CACHE_SECONDS", default=86400)
+if FEED_CACHE_SECONDS < 0:
+    raise ImproperlyConfigured("FEED_CACHE_SECONDS must be 0 (no caching) or more.")
+
 # --- Celery ------------------------------------------------------------------------------
 # With no broker configured, kombu's filesystem transport under var/ needs no server.
 _FS_BROKER_DIR = VAR_DIR / "broker"

@@ -41,6 +41,8 @@ def test_the_unit_dropdown_follows_the_analyte_and_the_server_checks_the_value(
     page.fill("#id_lab_results-0-value", "90")
     page.fill("#id_lab_results-0-collected_on", timezone.localdate().isoformat())
     page.click("input[name=_continue]")
+    # The refused save renders the form again: wait for its error note before reading the page.
+    page.wait_for_selector(".errornote")
     assert "90 g/dL is not a plausible haemoglobin (2–25 g/dL); did you mean g/L?" in page.content()
     assert not LabResult.objects.exists()
 

@@ -92,6 +92,13 @@ def test_command_with_trial_factors_and_html(trial: object, tmp_path: Path, caps
     text = report.read_text()
     assert text.count("<tr>") == 5  # header + 4 methods
     assert "data:image/png;base64," in text
+    # Each method's row says the parameters it ran with, so the report can be repeated from it
+    # (the protocol's minimization p and block sizes; Efron's 2/3 from Efron, Biometrika 1971).
+    rows = {row.split("</td>")[0].removeprefix("<td>"): row for row in text.split("<tr>")[2:]}
+    assert "<td>p = 0.8, imbalance = range</td>" in rows["minimization"]
+    assert "<td>block sizes 4, 6</td>" in rows["blocks"]
+    assert "<td>p = 0.667</td>" in rows["efron"]
+    assert "<td>—</td>" in rows["simple"]
 
 
 @pytest.mark.django_db

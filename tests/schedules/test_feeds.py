@@ -115,3 +115,59 @@ def test_cancelled_events_stay_in_the_feed_as_cancelled(plan: TreatmentPlan, api
     statuses = {str(e["STATUS"]) for e in cal.walk("VEVENT")}
     assert statuses == {"CANCELLED"}
     assert all(int(e["SEQUENCE"]) >= 1 for e in cal.walk("VEVENT"))
+
+
+def _staff_feed_url(api: Any, user: Any) -> str:
+    return str(api(user).post("/api/v1/calendar-feeds/").json()["url"])
+
+
+def test_staff_feed_is_rendered_once_per_change_and_answers_304_when_unchanged(
+    plan: TreatmentPlan, api: Any, nurse: Any, django_assert_max_num_queries: Any
+) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    url = _staff_feed_url(api, nurse)
+    anonymous = api(None)
+    first = anonymous.get(url)
+    assert first.status_code == 200 and first["ETag"].startswith('"')
+    etag = first["ETag"]
+    # A polling calendar app that sends the ETag back gets 304 and no body, for a fixed handful
+    # of queries (feed key, sites, profile, one aggregate over the window): nothing per event.
+    with django_assert_max_num_queries(4):
+        again = anonymous.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again.content == b"" and again["ETag"] == etag
+    # One without the ETag gets the cached rendering, also without loading the events.
+    with django_assert_max_num_queries(4):
+        cached = anonymous.get(url)
+    assert cached.status_code == 200 and cached.content == first.content
+
+    # when a visit is booked at a time
+    c1 = _c1(plan)
+    services.booking_create(event=c1, date=c1.planned_date, time=dt.time(8, 30), by=nurse, today=NOW.date())
+    # then the old ETag no longer matches, and the new rendering shows the booking (never stale)
+    changed = anonymous.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    booked = next(e for e in _parse(changed.content).walk("VEVENT") if str(e["UID"]) == f"{c1.uid}@trialsite")
+    assert booked.decoded("DTSTART") == dt.datetime.combine(c1.planned_date, dt.time(8, 30), ZoneInfo("Asia/Shanghai"))
+
+    # and a cancelled booking changes it again (a change that only raises SEQUENCE counts too)
+    booking = c1.bookings.get(status="active")
+    services.booking_cancel(booking=booking, reason="patient asked", by=nurse, now=NOW)
+    assert anonymous.get(url, HTTP_IF_NONE_MATCH=changed["ETag"]).status_code == 200
+
+
+def test_staff_feed_covers_a_bounded_window(plan: TreatmentPlan, api: Any, nurse: Any, settings: Any) -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.FEED_PAST_DAYS = 0
+    settings.FEED_FUTURE_DAYS = 30
+    url = _staff_feed_url(api, nurse)
+    days = [e.decoded("DTSTART") for e in _parse(api(None).get(url).content).walk("VEVENT")]
+    planned = list(ScheduledEvent.objects.filter(plan=plan).values_list("planned_date", flat=True))
+    # The plan runs for months; the feed holds only the events planned in the next 30 days.
+    assert max(planned) > NOW.date() + dt.timedelta(days=30)
+    expected = [d for d in planned if NOW.date() <= d <= NOW.date() + dt.timedelta(days=30)]
+    assert expected and len(days) == len(expected)
+    assert all(NOW.date() <= d <= NOW.date() + dt.timedelta(days=30) for d in days)

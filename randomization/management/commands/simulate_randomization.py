@@ -61,14 +61,14 @@ class Command(BaseCommand):
 
         summary = self._run(config, distributions, options)
         if options["html"]:
-            others = []
+            compared: list[tuple[methods.Config, simulation.Summary]] = []
             for other in methods.METHODS:
                 if other == method:
-                    others.append(summary)
+                    compared.append((config, summary))
                     continue
                 other_config = self._config(definition, other, options)
-                others.append(self._run(other_config, distributions, options))
-            self._write_html(options["html"], others, options)
+                compared.append((other_config, self._run(other_config, distributions, options)))
+            self._write_html(options["html"], compared, options)
         if options["json"]:
             self.stdout.write(json.dumps(summary.as_dict(), ensure_ascii=False))
         else:
@@ -151,7 +151,12 @@ class Command(BaseCommand):
             lines.append(f"  mean |final imbalance| by {code}: {cells}")
         self.stdout.write("\n".join(lines))
 
-    def _write_html(self, path: str, summaries: list[simulation.Summary], options: dict[str, Any]) -> None:
+    def _write_html(
+        self, path: str, compared: list[tuple[methods.Config, simulation.Summary]], options: dict[str, Any]
+    ) -> None:
+        """A report a statistician can paste into a go-live memo: each method's parameters in the
+        table, labelled axes, one colour per method kept across the charts, legends outside the
+        bars."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -163,38 +168,81 @@ class Command(BaseCommand):
             plt.close(fig)
             return base64.b64encode(buffer.getvalue()).decode()
 
+        def legend_outside(ax: Any) -> None:
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0, frameon=False)
+
+        summaries = [s for _config, s in compared]
         names = [s.method for s in summaries]
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
-        axes[0].bar(names, [s.mean_abs_final_imbalance for s in summaries], label="final")
-        axes[0].bar(names, [s.mean_max_abs_imbalance for s in summaries], alpha=0.35, label="max during")
-        axes[0].set_title("mean |imbalance| (overall)")
-        axes[0].legend()
-        axes[1].bar(names, [s.correct_guess_probability for s in summaries], label="sees all")
-        site = [s.correct_guess_probability_site or 0 for s in summaries]
-        axes[1].plot(names, site, "ko", label="sees own site")
-        axes[1].axhline(0.5, color="grey", lw=0.8)
+        colours = {name: f"C{i}" for i, name in enumerate(names)}
+        positions = range(len(names))
+        # One chart a row, legends to the right of the plot area: nothing covers a bar.
+        fig, axes = plt.subplots(3, 1, figsize=(9, 11), gridspec_kw={"hspace": 0.55})
+        # Final and largest-during imbalance side by side (overlaid, the final bar looked grey).
+        half = 0.38
+        axes[0].bar(
+            [x - half / 2 for x in positions],
+            [s.mean_abs_final_imbalance for s in summaries],
+            half,
+            color="C0",
+            label="at the end",
+        )
+        axes[0].bar(
+            [x + half / 2 for x in positions],
+            [s.mean_max_abs_imbalance for s in summaries],
+            half,
+            color="C1",
+            label="largest during",
+        )
+        axes[0].set_xticks(list(positions), names)
+        axes[0].set_xlabel("method")
+        axes[0].set_ylabel("mean |arm difference|\n(participants)")
+        axes[0].set_title("imbalance, whole trial")
+        legend_outside(axes[0])
+        axes[1].bar(names, [s.correct_guess_probability for s in summaries], color="C0", label="sees all allocations")
+        if any(s.correct_guess_probability_site is not None for s in summaries):
+            site = [s.correct_guess_probability_site or 0 for s in summaries]
+            axes[1].plot(names, site, "kD", label="sees own site only")
+        axes[1].axhline(0.5, color="grey", lw=0.8, ls="--", label="0.5: unpredictable")
         axes[1].set_ylim(0.4, 1)
-        axes[1].set_title("P(correct guess), convergence strategy")
-        axes[1].legend()
+        axes[1].set_xlabel("method")
+        axes[1].set_ylabel("P(correct guess)")
+        axes[1].set_title("predictability: a guesser picks the arm with fewer participants")
+        legend_outside(axes[1])
         for s in summaries:
             xs = sorted(s.final_imbalance_histogram)
-            axes[2].plot(xs, [s.final_imbalance_histogram[x] / s.runs for x in xs], marker="o", label=s.method)
-        axes[2].set_title("distribution of |final imbalance|")
-        axes[2].legend()
+            axes[2].plot(
+                xs,
+                [s.final_imbalance_histogram[x] / s.runs for x in xs],
+                marker="o",
+                color=colours[s.method],
+                label=s.method,
+            )
+        axes[2].set_xlabel("|arm difference| at the end (participants)")
+        axes[2].set_ylabel("share of simulated trials")
+        axes[2].set_title("distribution of final imbalance")
+        legend_outside(axes[2])
         overview = png(fig)
 
         level_imgs = []
         codes = list(summaries[0].per_level_mean_abs_final_imbalance)
         for code in codes:
-            fig, ax = plt.subplots(figsize=(10, 3))
             levels = list(summaries[0].per_level_mean_abs_final_imbalance[code])
+            fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(levels) + 3), 3.2))
             width = 0.8 / len(summaries)
             for i, s in enumerate(summaries):
                 values = [s.per_level_mean_abs_final_imbalance[code].get(level, 0) for level in levels]
-                ax.bar([x + i * width for x in range(len(levels))], values, width=width, label=s.method)
+                ax.bar(
+                    [x + i * width for x in range(len(levels))],
+                    values,
+                    width=width,
+                    color=colours[s.method],
+                    label=s.method,
+                )
             ax.set_xticks([x + 0.4 - width / 2 for x in range(len(levels))], levels)
-            ax.set_title(f"mean |final imbalance| within each level of {code}")
-            ax.legend()
+            ax.set_xlabel(f"level of {code}")
+            ax.set_ylabel("mean |arm difference|")
+            ax.set_title(f"final imbalance within each level of {code}")
+            legend_outside(ax)
             level_imgs.append((code, png(fig)))
 
         rows = "".join(
@@ -203,6 +251,7 @@ class Command(BaseCommand):
                 f"<td>{html.escape(str(v))}</td>"
                 for v in (
                     s.method,
+                    _parameters(config),
                     ", ".join(s.stratified_by) or "—",
                     f"{s.mean_abs_final_imbalance:.3f}",
                     f"{s.mean_max_abs_imbalance:.3f}",
@@ -213,7 +262,7 @@ class Command(BaseCommand):
                 )
             )
             + "</tr>"
-            for s in summaries
+            for config, s in compared
         )
         params = html.escape(
             f"n={options['n']}, runs={options['runs']}, seed={options['seed']}, trial={options['trial'] or '—'}"
@@ -226,7 +275,8 @@ class Command(BaseCommand):
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{border:1px solid #ccc;padding:4px 8px}}
 table{{border-collapse:collapse}}</style></head><body>
 <h1>Randomization simulation report</h1><p>{params}</p>
-<table><tr><th>method</th><th>stratified by</th><th>mean |final imbalance|</th><th>mean max |imbalance|</th>
+<table><tr><th>method</th><th>parameters</th><th>stratified by</th><th>mean |final imbalance|</th>
+<th>mean max |imbalance|</th>
 <th>P(final &gt; 2)</th><th>P(correct guess), sees all</th><th>P(correct guess), own site</th>
 <th>seconds</th></tr>{rows}</table>
 <p>Predictability: a guesser who always guesses the arm with fewer participants so far
@@ -235,3 +285,14 @@ table{{border-collapse:collapse}}</style></head><body>
 </body></html>"""
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(document)
+
+
+def _parameters(config: methods.Config) -> str:
+    """The parameters a method uses, as the report's reader needs them to repeat the run."""
+    if config.method == "minimization":
+        return f"p = {config.p:g}, imbalance = {config.imbalance}"
+    if config.method == "blocks":
+        return "block sizes " + ", ".join(str(size) for size in config.block_sizes)
+    if config.method == "efron":
+        return f"p = {config.efron_p:.3g}"
+    return "—"
