@@ -513,11 +513,13 @@ def dose_sheets_refresh(
     min_cycle_seq: int | None = None,
     only: tuple[str, int] | None = None,
     new_day1: dt.date | None = None,
+    by: User | None,
 ) -> list[DoseSheet]:
     """Recompute the participant's current sheets (optionally from a day 1 / cycle on, or one
     cycle with a new day 1). A sheet whose inputs changed is voided (unreleased) or superseded
     (released) and replaced by a new version; a sheet that can no longer be prepared (e.g. its
     measurements fell out of the window after a re-dating) is voided/superseded and logged."""
+    roles.require(by, "dosing.prepare_dosesheet", site=participant.site_id)
     qs = DoseSheet.objects.filter(participant=participant, status__in=CURRENT_STATUSES)
     if day1_from is not None:
         qs = qs.filter(day1__gte=day1_from)
@@ -550,7 +552,8 @@ def dose_sheets_refresh(
 
 
 @transaction.atomic
-def dose_sheets_void_for_withdrawal(*, participant: Participant, now: dt.datetime) -> int:
+def dose_sheets_void_for_withdrawal(*, participant: Participant, by: User | None, now: dt.datetime) -> int:
+    roles.require(by, "dosing.prepare_dosesheet", site=participant.site_id)
     count = 0
     for sheet in DoseSheet.objects.select_for_update().filter(participant=participant, status__in=UNRELEASED_STATUSES):
         _end(sheet, reason=END_WITHDRAWN, now=now)
@@ -633,6 +636,7 @@ def dose_modification_record(
     dose_sheets_refresh(
         participant=participant,
         reason=END_MODIFICATION % {"drug": drug, "action": outcome.action, "toxicity": term, "grade": ctcae_grade},
+        by=None,  # the follow-up of the modification checked above: the system
         now=now,
         min_cycle_seq=seq + 1,
     )
@@ -672,7 +676,9 @@ def renal_decision_record(
             row.save()
     except IntegrityError as exc:
         raise Conflict(_("A renal decision for this cycle is already recorded."), code="renal_decision_exists") from exc
-    dose_sheets_refresh(participant=participant, reason=END_RENAL_DECISION, now=now, only=(phase, cycle_number))
+    dose_sheets_refresh(
+        participant=participant, reason=END_RENAL_DECISION, by=None, now=now, only=(phase, cycle_number)
+    )  # by=None: the follow-up of the decision checked above
     return row
 
 

@@ -193,8 +193,11 @@ def reminders_sync(*, participant: Participant, now: dt.datetime, events: Sequen
 
 
 @transaction.atomic
-def reminders_cancel_for_participant(*, participant: Participant, reason: str, now: dt.datetime) -> int:
+def reminders_cancel_for_participant(
+    *, participant: Participant, reason: str, by: User | None, now: dt.datetime
+) -> int:
     """Withdrawal: nothing more is sent (pending and queued rows; a send in flight completes)."""
+    roles.require(by, "schedules.change_reminder", site=participant.site_id)
     return Reminder.objects.filter(participant=participant, status__in=reminders.CHANGEABLE).update(
         status=ReminderStatus.CANCELLED, cancel_reason=reason[:200], updated_at=now
     )

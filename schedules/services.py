@@ -471,10 +471,13 @@ def event_record_actual(
 
 
 @transaction.atomic
-def treatment_plan_stop(*, participant: Participant, reason: str, now: dt.datetime) -> TreatmentPlan | None:
+def treatment_plan_stop(
+    *, participant: Participant, reason: str, by: User | None, now: dt.datetime
+) -> TreatmentPlan | None:
     """Stop a plan (withdrawal, death): open events and their bookings are cancelled; what
     happened stays. Returns None when the participant had no plan."""
     participant = _lock_participant(participant.pk)
+    roles.require(by, "schedules.change_treatmentplan", site=participant.site_id, hidden=True)
     plan = TreatmentPlan.objects.select_for_update().filter(participant=participant).first()
     if plan is None or plan.status == PlanStatus.STOPPED:
         return plan
