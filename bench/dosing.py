@@ -58,7 +58,7 @@ def arrange() -> tuple[APIClient, int, int]:
     from trialsite import services
     from trialsite.models import Participant, Site, SiteMembership
 
-    version, _ = services.protocol_load(path=settings.PROTOCOL_DIR / "NCT06850103.yaml")
+    version, _ = services.protocol_load(by=None, path=settings.PROTOCOL_DIR / "NCT06850103.yaml")
     site = Site.objects.get(code="ZJU1")
     users = {}
     for name, role in (("pharmacist", "pharmacist"), ("investigator", "investigator")):
@@ -119,7 +119,9 @@ def arrange() -> tuple[APIClient, int, int]:
                 now=now,
             )
         sheets.append(
-            dosing.dose_sheet_prepare(participant=participant, phase=phase, cycle_number=cycle, day1=day1, now=now)
+            dosing.dose_sheet_prepare(
+                by=None, participant=participant, phase=phase, cycle_number=cycle, day1=day1, now=now
+            )
         )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")

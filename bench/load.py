@@ -91,7 +91,7 @@ def set_up(rng: random.Random) -> dict[str, Any]:
     from trialsite.models import Participant, Site, SiteMembership
 
     call_command("migrate", verbosity=0)
-    version, _ = services.protocol_load(path=ROOT / "trialsite" / "protocols" / "NCT06850103.yaml")
+    version, _ = services.protocol_load(by=None, path=ROOT / "trialsite" / "protocols" / "NCT06850103.yaml")
     trial = version.trial
     trial.target_enrollment = 10_000  # the bench randomizes more than the trial's 102
     trial.save(update_fields=["target_enrollment"])
@@ -166,7 +166,7 @@ def set_up(rng: random.Random) -> dict[str, Any]:
                 participant=p, analyte=analyte, value=value, unit=unit, collected_on=today, by=None, today=today
             )
         sheet = dosing.dose_sheet_prepare(
-            participant=p, phase="neoadjuvant", cycle_number=1, day1=today + dt.timedelta(days=2), now=now
+            by=None, participant=p, phase="neoadjuvant", cycle_number=1, day1=today + dt.timedelta(days=2), now=now
         )
         sheets.append(sheet.pk)
     cycle1 = {

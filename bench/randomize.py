@@ -77,7 +77,7 @@ PROTOCOL = settings.PROTOCOL_DIR / "NCT06850103.yaml"
 def make_trial(label: str) -> Trial:
     registry_id = f"BEN{label}{int(time.time() * 1000) % 10**9}"
     text = PROTOCOL.read_text(encoding="utf-8").replace("NCT06850103", registry_id)
-    version, _ = services.protocol_load(text=text)
+    version, _ = services.protocol_load(by=None, text=text)
     Trial.objects.filter(pk=version.trial_id).update(target_enrollment=10**6)
     return Trial.objects.get(pk=version.trial_id)
 

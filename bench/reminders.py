@@ -79,7 +79,7 @@ class Counter:
 
 
 def _participants(n: int, now: dt.datetime) -> list[Participant]:
-    version, _ = registry.protocol_load(path=PROTOCOL)
+    version, _ = registry.protocol_load(by=None, path=PROTOCOL)
     trial = version.trial
     site = Site.objects.get(code="ZJU1")
     out = list(Participant.objects.filter(trial=trial, screening_number__startswith="BENCH-", status="randomized"))
@@ -111,7 +111,7 @@ def setup_rows(total: int, due: int, now: dt.datetime) -> None:
     """`due` rows that pass every re-check (their event date is the event's date) due now, and
     `total - due` rows due in a year (their dates are synthetic: they are never sent)."""
     Reminder.objects.all().delete()
-    version, _ = registry.protocol_load(path=PROTOCOL)
+    version, _ = registry.protocol_load(by=None, path=PROTOCOL)
     rules = rs.reminder_rules_for_trial(trial=version.trial)
     n = 1
     while True:

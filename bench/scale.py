@@ -171,7 +171,7 @@ class World:
         from trialsite.models import Site, SiteMembership
 
         self.rng = random.Random(seed)
-        self.version, _ = registry.protocol_load(path=settings.PROTOCOL_DIR / "NCT06850103.yaml")
+        self.version, _ = registry.protocol_load(path=settings.PROTOCOL_DIR / "NCT06850103.yaml", by=None)
         self.trial = self.version.trial
         self.sites = list(Site.objects.order_by("code"))
         self.home = next(s for s in self.sites if s.code == "ZJU1")
@@ -368,7 +368,7 @@ class World:
                         )
                     now = dt.datetime.combine(before, dt.time(3, 0), tzinfo=dt.UTC)
                     dosing.dose_sheet_prepare(
-                        participant=participant, phase="neoadjuvant", cycle_number=1, day1=day1, now=now
+                        participant=participant, phase="neoadjuvant", cycle_number=1, day1=day1, by=None, now=now
                     )
             if i < 100 or i % 10 == 0:
                 today = event.planned_date - dt.timedelta(days=7)

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> None:
     from trialsite.models import Participant, Site, SiteMembership
 
     rng = random.Random(args.seed)
-    version, _ = registry.protocol_load(path=settings.PROTOCOL_DIR / "NCT06850103.yaml")
+    version, _ = registry.protocol_load(by=None, path=settings.PROTOCOL_DIR / "NCT06850103.yaml")
     trial = version.trial
     sites = list(Site.objects.order_by("code"))
     randomized_at = dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC)

@@ -19,7 +19,6 @@ from django.urls import URLPattern, path, reverse
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
-from simple_history.admin import SimpleHistoryAdmin
 
 from dosing import pdf, services, wording
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
@@ -34,6 +33,7 @@ from trialsite.admin import (
     show_error,
 )
 from trialsite.admin_forms import ServiceFormAdminMixin
+from trialsite.admin_guard import GuardedHistoryAdmin
 from trialsite.errors import ApplicationError
 from trialsite.models import Participant
 
@@ -93,7 +93,7 @@ class PrepareForm(forms.Form):
 
 
 @admin.register(DoseSheet)
-class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     list_display = [
         "day1",
         "participant_link",
@@ -273,7 +273,7 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
         return super().changeform_view(request, object_id, form_url, extra)
 
 
-class ServiceAddAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class ServiceAddAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     """Records are added through a service and never edited."""
 
     site_lookup = "participant__site"

@@ -34,6 +34,7 @@ def on_clinical_data_recorded(sender: Any, participant: Participant, kind: str, 
         participant=participant,
         reason=(END_ENTERED_IN_ERROR if getattr(record, "entered_in_error", False) else END_NEW_RECORD)
         % {"kind": kind},
+        by=None,  # a follow-up of a write its own service checked: the system
         now=clock.now(),
         day1_from=clock.today(),
     )
@@ -46,6 +47,7 @@ def on_cycle_rescheduled(
     services.dose_sheets_refresh(
         participant=participant,
         reason=END_REDATED % {"date": day1.isoformat()},
+        by=None,  # a follow-up of a write its own service checked: the system
         now=clock.now(),
         only=(phase, cycle_number),
         new_day1=day1,
@@ -54,7 +56,7 @@ def on_cycle_rescheduled(
 
 @receiver(participant_withdrawn, dispatch_uid="dosing.participant_withdrawn")
 def on_participant_withdrawn(sender: Any, participant: Participant, **kwargs: Any) -> None:
-    services.dose_sheets_void_for_withdrawal(participant=participant, now=clock.now())
+    services.dose_sheets_void_for_withdrawal(participant=participant, by=None, now=clock.now())  # the system
 
 
 @receiver(participant_withdrawal_effects, dispatch_uid="dosing.withdrawal_effects")

@@ -30,7 +30,7 @@ from dosing.models import (
 from dosing.selectors import checked, translate_messages
 from schedules import selectors as schedule_selectors
 from trialsite import labs, plausibility, roles, selectors
-from trialsite.errors import ApplicationError, Conflict, InvalidInput, NotPermitted, RuleViolation
+from trialsite.errors import ApplicationError, Conflict, InvalidInput, RuleViolation
 from trialsite.i18n import drug_name
 from trialsite.models import Participant
 
@@ -94,20 +94,6 @@ def _stored(warning: calc.Warning) -> dict[str, Any]:
     fingerprint never depends on the request's language); selectors.translate_messages shows
     them in the reader's language."""
     return warning.as_dict()
-
-
-def _require_role(user: User | None, *names: str) -> None:
-    if user is None or user.is_superuser:
-        return
-    if not roles.has_role(user, *names):
-        raise NotPermitted(_("Your role does not allow this."), code="role_required")
-
-
-def _require_site(user: User | None, participant: Participant) -> None:
-    if user is None or user.is_superuser:
-        return
-    if participant.site_id not in selectors.user_site_ids(user):
-        raise NotPermitted(_("You do not work at this participant's site."), code="site_required")
 
 
 def _age_on(birth: dt.date, day: dt.date) -> int:
@@ -484,7 +470,7 @@ def dose_sheet_prepare(
     phase: str,
     cycle_number: int,
     day1: dt.date | None,
-    by: User | None = None,
+    by: User | None,
     now: dt.datetime,
     reason: str = "",
     day1_reason: str = "",
@@ -497,9 +483,7 @@ def dose_sheet_prepare(
     Prepared on demand by a person (`by`), the cycle must be in the participant's treatment plan
     and `day1` its planned (or actual) day 1 (None: that one), or `day1_reason` says why not
     (printed on the sheet); the task and the re-preparations take the day 1 from the plan."""
-    if by is not None:
-        _require_role(by, roles.PHARMACIST, roles.INVESTIGATOR)
-        _require_site(by, participant)
+    roles.require(by, "dosing.prepare_dosesheet", site=participant.site_id)
     participant = (
         Participant.objects.select_for_update(of=("self",))
         .select_related("protocol_version", "site", "trial")
@@ -553,9 +537,8 @@ def _locked(sheet: DoseSheet) -> DoseSheet:
 @transaction.atomic
 def dose_sheet_verify(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseSheet:
     """First pharmacist check."""
-    _require_role(by, roles.PHARMACIST)
+    roles.require(by, "dosing.verify_dosesheet", site=sheet.site_id)
     sheet = checked(_locked(sheet))
-    _require_site(by, sheet.participant)
     if sheet.status != SheetStatus.PREPARED:
         raise Conflict(
             _("Only a prepared sheet can be verified (this one is %(status)s).")
@@ -589,10 +572,9 @@ def _check_note(note: str) -> None:
 def dose_sheet_release(*, sheet: DoseSheet, by: User, now: dt.datetime, reason: str = "") -> DoseSheet:
     """Second, independent pharmacist check and release (two-person rule, also a DB constraint).
     `reason`: the releasing pharmacist's note, kept as typed in the sheet's history."""
-    _require_role(by, roles.PHARMACIST)
+    roles.require(by, "dosing.release_dosesheet", site=sheet.site_id)
     _check_note(reason)
     sheet = checked(_locked(sheet))
-    _require_site(by, sheet.participant)
     if sheet.status != SheetStatus.VERIFIED:
         raise Conflict(
             _("Only a verified sheet can be released (this one is %(status)s).")
@@ -612,10 +594,10 @@ def dose_sheet_release(*, sheet: DoseSheet, by: User, now: dt.datetime, reason: 
 
 
 @transaction.atomic
-def dose_sheet_void(*, sheet: DoseSheet, reason: str, now: dt.datetime, by: User | None = None) -> DoseSheet:
+def dose_sheet_void(*, sheet: DoseSheet, reason: str, now: dt.datetime, by: User | None) -> DoseSheet:
     """Void an unreleased sheet (a released one is only ever superseded by a new version)."""
-    if by is not None:
-        _require_role(by, roles.PHARMACIST, roles.INVESTIGATOR)
+    # Whoever may prepare a sheet (pharmacists, investigators) may void one, at their sites.
+    roles.require(by, "dosing.prepare_dosesheet", site=sheet.site_id)
     sheet = _locked(sheet)
     if sheet.status not in UNRELEASED_STATUSES:
         raise Conflict(_("Only an unreleased sheet can be voided."), code="sheet_not_voidable")
@@ -633,11 +615,13 @@ def dose_sheets_refresh(
     min_cycle_seq: int | None = None,
     only: tuple[str, int] | None = None,
     new_day1: dt.date | None = None,
+    by: User | None,
 ) -> list[DoseSheet]:
     """Recompute the participant's current sheets (optionally from a day 1 / cycle on, or one
     cycle with a new day 1). A sheet whose inputs changed is voided (unreleased) or superseded
     (released) and replaced by a new version; a sheet that can no longer be prepared (e.g. its
     measurements fell out of the window after a re-dating) is voided/superseded and logged."""
+    roles.require(by, "dosing.prepare_dosesheet", site=participant.site_id)
     qs = DoseSheet.objects.filter(participant=participant, status__in=CURRENT_STATUSES)
     if day1_from is not None:
         qs = qs.filter(day1__gte=day1_from)
@@ -668,6 +652,7 @@ def dose_sheets_refresh(
                         phase=sheet.phase,
                         cycle_number=sheet.cycle_number,
                         day1=day1,
+                        by=None,  # the follow-up of a write its service checked: the system's
                         now=now,
                         reason=reason,
                         day1_reason=day1_reason,
@@ -683,7 +668,8 @@ def dose_sheets_refresh(
 
 
 @transaction.atomic
-def dose_sheets_void_for_withdrawal(*, participant: Participant, now: dt.datetime) -> int:
+def dose_sheets_void_for_withdrawal(*, participant: Participant, by: User | None, now: dt.datetime) -> int:
+    roles.require(by, "dosing.prepare_dosesheet", site=participant.site_id)
     count = 0
     for sheet in DoseSheet.objects.select_for_update().filter(participant=participant, status__in=UNRELEASED_STATUSES):
         _end(sheet, reason=END_WITHDRAWN, now=now)
@@ -711,11 +697,10 @@ def dose_modification_record(
     """Record an investigator's modification after a toxicity seen in (phase, cycle_number). The
     action follows the drug's rule (calculations.decide_modification); the following cycles'
     sheets are re-prepared (a released one is superseded)."""
-    _require_role(by, roles.INVESTIGATOR)
+    roles.require(by, "dosing.add_dosemodification", site=participant.site_id)
     participant = (
         Participant.objects.select_for_update(of=("self",)).select_related("protocol_version").get(pk=participant.pk)
     )
-    _require_site(by, participant)
     definition = participant.protocol_version.definition
     if drug not in (definition.get("drugs") or {}):
         raise InvalidInput(_("Unknown drug %(drug)s.") % {"drug": drug}, errors={"drug": [_("Unknown drug.")]})
@@ -769,6 +754,7 @@ def dose_modification_record(
     dose_sheets_refresh(
         participant=participant,
         reason=END_MODIFICATION % {"drug": drug, "action": outcome.action, "toxicity": term, "grade": ctcae_grade},
+        by=None,  # the follow-up of the modification checked above: the system
         now=now,
         min_cycle_seq=seq + 1,
     )
@@ -792,11 +778,10 @@ def renal_decision_record(
     reduce to `reduce_to` (one of the drug's dose levels: 75 for 75 %, 100 for 100 mg/m²) or
     withhold. It must fit the renal rule of the CrCl on the cycle's current sheet (422
     otherwise); the sheet is then re-prepared and reads the decision, so the two agree."""
-    _require_role(by, roles.INVESTIGATOR)
+    roles.require(by, "dosing.add_renaldecision", site=participant.site_id)
     participant = (
         Participant.objects.select_for_update(of=("self",)).select_related("protocol_version").get(pk=participant.pk)
     )
-    _require_site(by, participant)
     definition = participant.protocol_version.definition
     seq = _cycle_seq(definition, phase, cycle_number)
     if decision not in RenalDecision.Decision.values:
@@ -865,7 +850,9 @@ def renal_decision_record(
         raise Conflict(
             _("A renal decision for this drug, cycle and CrCl band is already recorded."), code="renal_decision_exists"
         ) from exc
-    dose_sheets_refresh(participant=participant, reason=END_RENAL_DECISION, now=now, only=(phase, cycle_number))
+    dose_sheets_refresh(
+        participant=participant, reason=END_RENAL_DECISION, by=None, now=now, only=(phase, cycle_number)
+    )  # by=None: the follow-up of the decision checked above
     return row
 
 

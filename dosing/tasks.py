@@ -64,6 +64,7 @@ def prepare_due(*, today: dt.date, now: dt.datetime) -> dict[str, int]:
                 phase=visit.phase,
                 cycle_number=visit.cycle_number,
                 day1=visit.day1,
+                by=None,  # the daily task: the system
                 now=now,
                 reason=gettext_noop("prepared by the daily task"),
             )

@@ -23,7 +23,6 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
-from simple_history.admin import SimpleHistoryAdmin
 
 from randomization import readable, selectors, services
 from randomization.models import Allocation, ParticipantToRandomize, RandomizationScheme, ScreeningAssessment
@@ -38,6 +37,7 @@ from trialsite.admin import (
     stored_json,
 )
 from trialsite.admin_forms import ServiceFormAdminMixin
+from trialsite.admin_guard import GuardedAdmin, GuardedHistoryAdmin
 from trialsite.errors import ApplicationError, InvalidInput
 from trialsite.forms import BoundedDecimalField
 from trialsite.models import OFF_STUDY_STATUSES, Participant, Trial
@@ -86,7 +86,7 @@ class ScreeningAssessmentForm(forms.ModelForm[ScreeningAssessment]):
 
 
 @admin.register(ScreeningAssessment)
-class ScreeningAssessmentAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class ScreeningAssessmentAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     site_lookup = "participant__site"
     list_display = ["participant", "assessed_on", "outcome", "age_years", "creatinine_clearance_ml_min", "assessed_by"]
     list_filter = ["outcome"]
@@ -296,7 +296,7 @@ class RandomizeForm(forms.Form):
 
 
 @admin.register(ParticipantToRandomize)
-class RandomizeAdmin(SiteScopedAdminMixin, admin.ModelAdmin[ParticipantToRandomize]):
+class RandomizeAdmin(SiteScopedAdminMixin, GuardedAdmin):
     """Participants of the user's sites with their randomization state and a "Randomize" button."""
 
     list_display = ["screening_number", "full_name", "site", "status", "randomization_number", "randomize_button"]
@@ -319,7 +319,7 @@ class RandomizeAdmin(SiteScopedAdminMixin, admin.ModelAdmin[ParticipantToRandomi
         return False
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_superuser or roles.has_role(request.user, *services.RANDOMIZER_ROLES)
+        return request.user.has_perm("randomization.randomize_participant")
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
@@ -447,7 +447,7 @@ class SchemeForm(forms.ModelForm[RandomizationScheme]):
 
 
 @admin.register(RandomizationScheme)
-class RandomizationSchemeAdmin(ServiceFormAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class RandomizationSchemeAdmin(ServiceFormAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     """Statistician only (the permissions of the other roles do not include schemes)."""
 
     list_display = ["trial", "version", "status", "commitment", "activated_at", "activated_by"]
@@ -488,7 +488,12 @@ class RandomizationSchemeAdmin(ServiceFormAdminMixin, NoDeleteMixin, SimpleHisto
         obj.pk = created.pk
         obj.refresh_from_db()
 
-    @admin.action(description=_("Activate (publish the commitment and freeze the configuration)"))
+    def has_activate_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("randomization.activate_scheme")
+
+    @admin.action(
+        description=_("Activate (publish the commitment and freeze the configuration)"), permissions=["activate"]
+    )
     def activate(self, request: HttpRequest, queryset: QuerySet[RandomizationScheme]) -> HttpResponse | None:
         """Activation cannot be undone: first a page that says what it does (from the data),
         with a reason field; schemes the service would refuse are named at once."""
@@ -537,8 +542,11 @@ METHOD_FILTER = code_filter("method", _("method"), _method_name)
 
 
 @admin.register(Allocation)
-class AllocationAdmin(admin.ModelAdmin[Allocation]):
-    """The allocation record, read-only, for the statistician (view_allocation permission)."""
+class AllocationAdmin(SiteScopedAdminMixin, GuardedAdmin):
+    """The allocation record, read-only, for the statistician (view_allocation permission), of
+    the sites the statistician works for (it names participants)."""
+
+    site_lookup = "participant__site"
 
     list_display = ["sequence", "trial", "participant", "arm_name", "method_name", "allocated_at", "allocated_by"]
     list_filter = ["trial", ARM_FILTER, METHOD_FILTER]

@@ -255,3 +255,4 @@ class ParticipantToRandomize(Participant):
         verbose_name = _("participant to randomize")
         verbose_name_plural = _("randomize participants")
         default_permissions = ()
+        permissions = [("randomize_participant", _("Can randomize a participant"))]

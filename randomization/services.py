@@ -27,30 +27,13 @@ from randomization.models import (
     ScreeningAssessment,
 )
 from trialsite import clock, numbers, plausibility, roles, selectors, services
-from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
+from trialsite.errors import Conflict, InvalidInput, RuleViolation
 from trialsite.models import Participant, ParticipantStatus, ProtocolVersion, Trial
 from trialsite.signals import participant_randomized
 
 RANDOMIZER_ROLES = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
 SCREENER_ROLES = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
 DEFAULT_SCREENING_WINDOW_DAYS = 28
-
-
-def _is_superuser(user: User | None) -> bool:
-    return bool(getattr(user, "is_superuser", False))
-
-
-def _require_role(user: User | None, allowed: tuple[str, ...], message: str) -> None:
-    if user is None or _is_superuser(user) or roles.has_role(user, *allowed):
-        return
-    raise NotPermitted(message)
-
-
-def _require_site(user: User | None, participant: Participant) -> None:
-    if user is None or _is_superuser(user):
-        return
-    if participant.site_id not in selectors.user_site_ids(user):
-        raise NotPermitted(_("You do not work at this participant's site."))
 
 
 # --- Eligibility ---------------------------------------------------------------------------
@@ -127,8 +110,7 @@ def screening_assessment_record(
     """Record a screening: compute age at consent and Cockcroft–Gault CrCl, read the latest labs
     (within the screening window), evaluate every criterion, and set the participant eligible or
     ineligible. Earlier assessments are kept."""
-    _require_role(by, SCREENER_ROLES, _("Your role cannot record screening assessments."))
-    _require_site(by, participant)
+    roles.require(by, "randomization.add_screeningassessment", site=participant.site_id)
     participant = (
         Participant.objects.select_for_update(of=("self",))
         .select_related("protocol_version", "site")
@@ -197,7 +179,7 @@ def screening_assessment_record(
         # is no longer eligible until a complete assessment says so.
         target = ParticipantStatus.INELIGIBLE
     if target is not None and participant.status != target:
-        services.participant_set_status(participant=participant, status=target)
+        services.participant_set_status(participant=participant, status=target, by=by)
     return assessment
 
 
@@ -249,7 +231,7 @@ def scheme_create(
 ) -> RandomizationScheme:
     """A draft scheme from the trial's protocol definition, with the statistician's overrides
     (method, p, imbalance, block sizes, efron_p, factors)."""
-    _require_role(by, (roles.STATISTICIAN,), _("Only the statistician configures randomization."))
+    roles.require(by, "randomization.add_randomizationscheme")  # the statistician's
     trial = Trial.objects.select_for_update().get(pk=trial.pk)
     try:
         config = methods.Config.from_definition(trial.definition, **_config_overrides(overrides or {}))
@@ -300,7 +282,7 @@ def scheme_activate(
     """Create the secret seed, publish the commitment, freeze the configuration. A previously
     active scheme of the trial becomes superseded (allocations continue under the new one).
     `reason` (why now: go-live, amendment) is kept as typed in the scheme's history."""
-    _require_role(by, (roles.STATISTICIAN,), _("Only the statistician activates a randomization scheme."))
+    roles.require(by, "randomization.activate_scheme")  # the statistician's
     if len(reason.strip()) > ACTIVATION_REASON_MAX:
         message = _("At most %(n)s characters.") % {"n": ACTIVATION_REASON_MAX}
         raise InvalidInput(message, errors={"reason": [message]})
@@ -457,8 +439,7 @@ def participant_randomize(
     here. The database backs both rules: unique constraints on (trial, sequence) and on
     the participant, and a trigger that refuses an allocation which does not continue the
     chain (number n + 1 after n, linked by hash)."""
-    _require_role(by, RANDOMIZER_ROLES, _("Your role cannot randomize participants."))
-    _require_site(by, participant)
+    roles.require(by, "randomization.randomize_participant", site=participant.site_id)
     locked = sql.participant_lock(participant.pk)
     if locked is None:
         raise Participant.DoesNotExist(participant.pk)

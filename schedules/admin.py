@@ -17,7 +17,6 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from schedules import selectors, services
 from schedules.models import (
@@ -42,6 +41,7 @@ from trialsite.admin import (
     stored_json,
 )
 from trialsite.admin_forms import ServiceFormAdminMixin
+from trialsite.admin_guard import GuardedHistoryAdmin
 from trialsite.errors import ApplicationError
 from trialsite.i18n import translate_stored
 from trialsite.models import RANDOMIZED_STATUSES, Participant
@@ -91,7 +91,7 @@ def _run(request: HttpRequest, action: Any, success: str) -> bool:
 
 
 @admin.register(TreatmentPlan)
-class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     site_lookup = "participant__site"
     list_display = ["participant", "site", ARM_COLUMN, "scrt_start_date", "status", "timeline_link"]
     list_filter = ["status", ARM_FILTER, "participant__site"]
@@ -374,7 +374,7 @@ def _timeline_url(participant_id: int) -> str:
 
 
 @admin.register(ScheduledEvent)
-class ScheduledEventAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class ScheduledEventAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     list_display = [
         "participant",
         "event_label",
@@ -408,7 +408,7 @@ class ScheduledEventAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmi
 
 
 @admin.register(Booking)
-class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     list_display = ["participant", "event", "date", "time", "site", "status", "uses_infusion_chair", "deviation_reason"]
     list_filter = ["status", "site", "uses_infusion_chair"]
     search_fields = ["participant__screening_number"]
@@ -430,7 +430,11 @@ class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.action(description=_("Cancel the selected bookings"))
+    def has_cancel_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The page edits nothing (has_change_permission is False); cancelling is the one write.
+        return request.user.has_perm("schedules.change_booking")
+
+    @admin.action(description=_("Cancel the selected bookings"), permissions=["cancel"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Booking]) -> None:
         for booking in queryset.filter(status=BookingStatus.ACTIVE):
             _run(
@@ -455,7 +459,7 @@ class SiteClosureForm(forms.ModelForm[SiteClosure]):
 
 
 @admin.register(SiteClosure)
-class SiteClosureAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class SiteClosureAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     list_display = ["site", "date", "kind", "reason"]
     list_filter = ["site", "kind"]
     date_hierarchy = "date"
@@ -466,7 +470,10 @@ class SiteClosureAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixi
 
     def save_model(self, request: HttpRequest, obj: SiteClosure, form: Any, change: bool) -> None:
         if change:
-            obj.save(update_fields=["reason"])
+            with self.refusal(request, form):
+                services.site_closure_update_reason(
+                    closure=obj, reason=form.cleaned_data["reason"], by=roles.actor(request.user)
+                )
             return
         with self.refusal(request, form):
             created = services.site_closure_create(
@@ -501,7 +508,7 @@ class NationalCalendarDayInline(admin.TabularInline[NationalCalendarDay, Nationa
 
 
 @admin.register(NationalCalendarYear)
-class NationalCalendarYearAdmin(NoDeleteMixin, SimpleHistoryAdmin):
+class NationalCalendarYearAdmin(NoDeleteMixin, GuardedHistoryAdmin):
     """A State Council notice for a year, entered by an administrator (or loaded from a YAML file
     with `manage.py load_national_calendar`). Saving it re-checks every plan in a Celery task."""
 

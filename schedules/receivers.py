@@ -44,6 +44,7 @@ def stop_plan_at_withdrawal(sender: Any, participant: Participant, **kwargs: Any
     services.treatment_plan_stop(
         participant=participant,
         reason=participant.withdrawal_reason or "withdrawn",
+        by=None,  # a follow-up of a write its own service checked: the system
         now=participant.withdrawn_at or clock.now(),
     )
 

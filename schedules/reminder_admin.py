@@ -14,14 +14,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from simple_history.admin import SimpleHistoryAdmin
 
 from schedules import reminder_services
 from schedules.models import EventKind
 from schedules.reminder_models import Reminder, ReminderChannel, ReminderRule, ReminderStatus, StaffDigest
-from trialsite import clock
+from trialsite import clock, roles
 from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, UserSitesFilter, code_column, code_filter
 from trialsite.admin_forms import ServiceFormAdminMixin
+from trialsite.admin_guard import GuardedAdmin, GuardedHistoryAdmin
 from trialsite.i18n import html_lang, translate_stored
 
 
@@ -45,7 +45,7 @@ CHANNEL_FILTER = code_filter("channel", _("channel"), _channel_name)
 
 
 @admin.register(ReminderRule)
-class ReminderRuleAdmin(ServiceFormAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class ReminderRuleAdmin(ServiceFormAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     list_display = [
         "display_name",
         "trial",
@@ -98,11 +98,11 @@ class ReminderRuleAdmin(ServiceFormAdminMixin, NoDeleteMixin, SimpleHistoryAdmin
     def save_model(self, request: HttpRequest, obj: ReminderRule, form: Any, change: bool) -> None:
         # The same service as everywhere: saving re-computes the trial's pending reminders.
         with self.refusal(request, form):
-            reminder_services.reminder_rule_save(rule=obj, now=clock.now())
+            reminder_services.reminder_rule_save(rule=obj, by=roles.actor(request.user), now=clock.now())
 
 
 @admin.register(Reminder)
-class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, admin.ModelAdmin[Reminder]):
+class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedAdmin):
     list_display = ["participant", "event", CHANNEL_COLUMN, "local_send_at", "status", "attempts", "short_error"]
     list_filter = ["status", CHANNEL_FILTER, ("site", UserSitesFilter), RULE_EVENT_KIND_FILTER]
     search_fields = ["participant__screening_number"]
@@ -155,7 +155,7 @@ class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, admin.ModelAdmin[Remind
 
     @admin.action(description=_("Resend the selected failed or expired reminders"), permissions=["change"])
     def resend(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:
-        count = reminder_services.reminder_resend(reminders_=queryset, now=clock.now())
+        count = reminder_services.reminder_resend(reminders_=queryset, by=roles.actor(request.user), now=clock.now())
         skipped = queryset.count() - count
         self.message_user(request, _("%(n)s reminder(s) will be sent at the next dispatch.") % {"n": count})
         if skipped:
@@ -169,7 +169,7 @@ def _zone(obj: Reminder) -> Any:
 
 
 @admin.register(StaffDigest)
-class StaffDigestAdmin(SiteScopedAdminMixin, admin.ModelAdmin[StaffDigest]):
+class StaffDigestAdmin(SiteScopedAdminMixin, GuardedAdmin):
     list_display = ["day", "kind", "site", "user", "status_name", "sent_at"]
     list_filter = ["kind", "status", ("site", UserSitesFilter)]
     readonly_fields = ["kind", "site", "user", "day", "status_name", "sent_at", "lease_until", "last_error", "body"]

@@ -27,6 +27,7 @@ def cancel_reminders_at_withdrawal(sender: Any, participant: Participant, **kwar
     reminder_services.reminders_cancel_for_participant(
         participant=participant,
         reason=gettext_noop("participant withdrawn"),
+        by=None,  # a follow-up of a write its own service checked: the system
         now=participant.withdrawn_at or clock.now(),
     )
 

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
@@ -42,7 +43,7 @@ from schedules import reminders, selectors
 from schedules.models import Booking, BookingStatus, EventKind, PlanStatus, ScheduledEvent, TreatmentPlan
 from schedules.reminder_models import RULE_NAME_TEMPLATES, STOP_RULE_NAME, Reminder, ReminderRule, ReminderStatus
 from schedules.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, Transport
-from trialsite import courses
+from trialsite import courses, roles
 from trialsite.i18n import TIMES_OF_DAY, drug_name
 from trialsite.models import Participant, Trial
 
@@ -199,16 +200,22 @@ def reminders_sync(*, participant: Participant, now: dt.datetime, events: Sequen
 
 
 @transaction.atomic
-def reminders_cancel_for_participant(*, participant: Participant, reason: str, now: dt.datetime) -> int:
+def reminders_cancel_for_participant(
+    *, participant: Participant, reason: str, by: User | None, now: dt.datetime
+) -> int:
     """Withdrawal: nothing more is sent (pending and queued rows; a send in flight completes)."""
+    roles.require(by, "schedules.change_reminder", site=participant.site_id)
     return Reminder.objects.filter(participant=participant, status__in=reminders.CHANGEABLE).update(
         status=ReminderStatus.CANCELLED, cancel_reason=reason[:200], updated_at=now
     )
 
 
 @transaction.atomic
-def reminder_rule_save(*, rule: ReminderRule, now: dt.datetime) -> ReminderRule:
-    """Save a rule edited in the admin and re-compute the trial's participants' reminders."""
+def reminder_rule_save(*, rule: ReminderRule, by: User | None, now: dt.datetime) -> ReminderRule:
+    """Save a rule edited in the admin and re-compute the trial's participants' reminders. A rule
+    is a trial-wide setting: only a trial-wide role holds add/change_reminderrule (an
+    investigator; a site's nurse does not, schedules migration 0009)."""
+    roles.require(by, "schedules.change_reminderrule" if rule.pk else "schedules.add_reminderrule")
     rule.full_clean()
     rule.save()
     for participant in Participant.objects.filter(trial=rule.trial, treatment_plan__status=PlanStatus.ACTIVE):
@@ -624,11 +631,19 @@ def _finish(reminder_id: int, *, status: str, now: dt.datetime, error: str = "",
 
 @transaction.atomic
 def reminder_resend(
-    *, reminders_: Iterable[Reminder], now: dt.datetime, grace: dt.timedelta = dt.timedelta(hours=6)
+    *,
+    reminders_: Iterable[Reminder],
+    by: User | None,
+    now: dt.datetime,
+    grace: dt.timedelta = dt.timedelta(hours=6),
 ) -> int:
     """Admin "resend": failed (or expired) rows go back to pending, due now, with a fresh attempt
-    budget and a new grace from now. The next dispatcher run sends them."""
-    ids = [r.pk for r in reminders_]
+    budget and a new grace from now. The next dispatcher run sends them. Each row must be of one
+    of `by`'s sites."""
+    rows = list(reminders_)
+    for site_id in sorted({r.site_id for r in rows}):
+        roles.require(by, "schedules.change_reminder", site=site_id)
+    ids = [r.pk for r in rows]
     return Reminder.objects.filter(pk__in=ids, status__in=[ReminderStatus.FAILED, ReminderStatus.EXPIRED]).update(
         status=ReminderStatus.PENDING,
         due_at=now,

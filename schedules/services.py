@@ -47,7 +47,7 @@ from schedules.models import (
     TreatmentPlan,
 )
 from trialsite import roles
-from trialsite.errors import Conflict, InvalidInput, NotFound, NotPermitted, RuleViolation
+from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
 from trialsite.models import RANDOMIZED_STATUSES, Participant, ParticipantStatus, Site
 from trialsite.selectors import user_site_ids
 from trialsite.services import participant_set_status
@@ -71,21 +71,6 @@ EVENT_FIELDS = [
 
 
 # --- Checks --------------------------------------------------------------------------------
-
-
-def _check_role(by: User | None, allowed: Iterable[str], message: str) -> None:
-    if by is None or by.is_superuser:
-        return  # the system itself (signal receivers, commands)
-    if not roles.has_role(by, *allowed):
-        raise NotPermitted(message)
-
-
-def _check_site(by: User | None, site_id: int) -> None:
-    if by is None or by.is_superuser:
-        return
-    if site_id not in user_site_ids(by):
-        # Another site's participant does not exist for this user.
-        raise NotFound(_("Not found."))
 
 
 def _lock_participant(participant_id: int) -> Participant:
@@ -291,10 +276,10 @@ def treatment_plan_create(
 ) -> TreatmentPlan:
     """Make the participant's plan from their protocol version, arm and SCRT start date, or
     re-make it with a new start date while treatment has not started (bookings are cancelled)."""
-    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
+    roles.require(by, "schedules.add_treatmentplan")
     today = timezone.localdate(now)
     participant = _lock_participant(participant.pk)
-    _check_site(by, participant.site_id)
+    roles.require(by, "schedules.add_treatmentplan", site=participant.site_id, hidden=True)
     _check_active(participant)
     if participant.status not in RANDOMIZED_STATUSES or not participant.arm:
         raise RuleViolation(_("Only a randomized participant has a treatment plan."), code="not_randomized")
@@ -346,7 +331,7 @@ def treatment_plans_create_bulk(
     `starts` maps participant ids to SCRT start dates. Participants that are not randomized,
     withdrawn or already planned are skipped; refused start dates are returned as
     {participant_id: message}. Returns (plans created, refusals)."""
-    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
+    roles.require(by, "schedules.add_treatmentplan")  # and only the user's sites' participants, below
     today = timezone.localdate(now)
     participants = list(
         Participant.objects.select_for_update(of=("self",))
@@ -461,9 +446,9 @@ def _copy_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def _lock_event(event: ScheduledEvent, by: User | None) -> tuple[Participant, ScheduledEvent]:
+def _lock_event(event: ScheduledEvent, by: User | None, *, perm: str) -> tuple[Participant, ScheduledEvent]:
     participant = _lock_participant(event.participant_id)
-    _check_site(by, participant.site_id)
+    roles.require(by, perm, site=participant.site_id, hidden=True)  # another site's: 404
     event = ScheduledEvent.objects.select_for_update(of=("self",)).select_related("plan").get(pk=event.pk)
     return participant, event
 
@@ -482,11 +467,11 @@ def event_delay(
     (default: the protocol's delay, e.g. 1 week, moved to a working day), and everything after it
     shifts. Its booking, and the bookings of events that shift, are cancelled. A delayed SCRT
     fraction that breaks the maximum overall time needs an investigator's `deviation_reason`."""
-    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
+    roles.require(by, "schedules.change_scheduledevent")
     if not reason.strip():
         raise InvalidInput(_("Give the reason for the delay."), errors={"reason": [_("This field is required.")]})
     today = timezone.localdate(now)
-    participant, event = _lock_event(event, by)
+    participant, event = _lock_event(event, by, perm="schedules.change_scheduledevent")
     _check_active(participant, event.plan)
     if not event.is_open:
         raise Conflict(_("Only a planned or booked event can be delayed."), code="event_closed")
@@ -620,9 +605,8 @@ def event_record_actual_preview(
 ) -> ActualDatePreview:
     """What event_record_actual would do with these arguments (a read: nothing is saved), for
     the confirmation step of every door."""
-    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
     event = ScheduledEvent.objects.select_related("plan", "participant__site").get(pk=event.pk)
-    _check_site(by, event.participant.site_id)
+    roles.require(by, "schedules.change_scheduledevent", site=event.participant.site_id, hidden=True)
     _check_active(event.participant, event.plan)
     return _actual_preview(event.participant, event, actual_date, today=today)
 
@@ -644,8 +628,8 @@ def event_record_actual(
     for the door to show). Correctable: a recorded date can be changed with a `reason` (kept in
     the event's history); while nothing rests on it (a later event given, a released dose sheet)
     the nurse can, afterwards only an investigator."""
-    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
-    participant, event = _lock_event(event, by)
+    roles.require(by, "schedules.change_scheduledevent")
+    participant, event = _lock_event(event, by, perm="schedules.change_scheduledevent")
     _check_active(participant, event.plan)
     if event.actual_date == actual_date:
         return event  # already recorded so: nothing to do (a repeated submit)
@@ -689,7 +673,7 @@ def event_record_actual(
     event._history_user = by  # type: ignore[attr-defined]  # whoever acted, also outside a request
     event.save()
     if participant.status == ParticipantStatus.RANDOMIZED:
-        participant_set_status(participant=participant, status=ParticipantStatus.ON_TREATMENT)
+        participant_set_status(participant=participant, status=ParticipantStatus.ON_TREATMENT, by=by)
     _replan(event.plan, participant, previous=previous, by=by, reason=reason.strip() or None)
     _changed(participant)
     event.refresh_from_db()
@@ -697,10 +681,13 @@ def event_record_actual(
 
 
 @transaction.atomic
-def treatment_plan_stop(*, participant: Participant, reason: str, now: dt.datetime) -> TreatmentPlan | None:
+def treatment_plan_stop(
+    *, participant: Participant, reason: str, by: User | None, now: dt.datetime
+) -> TreatmentPlan | None:
     """Stop a plan (withdrawal, death): open events and their bookings are cancelled; what
     happened stays. Returns None when the participant had no plan."""
     participant = _lock_participant(participant.pk)
+    roles.require(by, "schedules.change_treatmentplan", site=participant.site_id, hidden=True)
     plan = TreatmentPlan.objects.select_for_update().filter(participant=participant).first()
     if plan is None or plan.status == PlanStatus.STOPPED:
         return plan
@@ -827,8 +814,8 @@ def booking_create(
     today: dt.date,
     deviation_reason: str = "",
 ) -> Booking:
-    _check_role(by, BOOKERS, _("Your role cannot book visits."))
-    participant, event = _lock_event(event, by)
+    roles.require(by, "schedules.add_booking")
+    participant, event = _lock_event(event, by, perm="schedules.add_booking")
     _check_active(participant, event.plan)
     if event.status == EventStatus.BOOKED or Booking.objects.filter(event=event, status=BookingStatus.ACTIVE).exists():
         raise Conflict(_("This event is already booked; move the booking instead."), code="already_booked")
@@ -905,8 +892,8 @@ def booking_move(
     deviation_reason: str = "",
 ) -> Booking:
     """Move a booking; every rule is checked again for the new date."""
-    _check_role(by, BOOKERS, _("Your role cannot book visits."))
-    participant, event = _lock_event(booking.event, by)
+    roles.require(by, "schedules.change_booking")
+    participant, event = _lock_event(booking.event, by, perm="schedules.change_booking")
     booking = Booking.objects.select_for_update().get(pk=booking.pk)
     _check_active(participant, event.plan)
     if booking.status != BookingStatus.ACTIVE:
@@ -959,8 +946,8 @@ def booking_move(
 
 @transaction.atomic
 def booking_cancel(*, booking: Booking, by: User | None, reason: str = "", now: dt.datetime) -> Booking:
-    _check_role(by, BOOKERS, _("Your role cannot book visits."))
-    participant, event = _lock_event(booking.event, by)
+    roles.require(by, "schedules.change_booking")
+    participant, event = _lock_event(booking.event, by, perm="schedules.change_booking")
     booking = Booking.objects.select_for_update().get(pk=booking.pk)
     if booking.status != BookingStatus.ACTIVE:
         return booking
@@ -998,8 +985,7 @@ def site_closure_create(
     and the site's plans are re-checked against the changed calendar (treatment_plan_recheck):
     unbooked events move to a working day; booked events on a closed day are left for a person
     to move and are listed by site_calendar_conflicts."""
-    _check_role(by, CALENDAR_EDITORS, _("Only research nurses and investigators change calendars."))
-    _check_site(by, site.pk)
+    roles.require(by, "schedules.add_siteclosure", site=site.pk, hidden=True)
     closure = SiteClosure(site=site, date=date, kind=kind, reason=reason.strip())
     closure.full_clean(validate_unique=False, validate_constraints=False)
     try:
@@ -1106,6 +1092,17 @@ def national_calendar_changed(notice: NationalCalendarYear) -> None:
     from schedules import tasks
 
     transaction.on_commit(lambda: tasks.national_calendar_recheck.delay(notice.country, notice.year))
+
+
+@transaction.atomic
+def site_closure_update_reason(*, closure: SiteClosure, reason: str, by: User | None) -> SiteClosure:
+    """Correct the reason of a closure (its site and day are fixed once made)."""
+    roles.require(by, "schedules.change_siteclosure", site=closure.site_id, hidden=True)
+    closure = SiteClosure.objects.select_for_update().get(pk=closure.pk)
+    closure.reason = reason.strip()
+    closure.full_clean(validate_unique=False, validate_constraints=False)
+    closure.save(update_fields=["reason"])
+    return closure
 
 
 @transaction.atomic

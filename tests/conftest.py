@@ -89,7 +89,7 @@ def _english_by_default() -> None:
 
 @pytest.fixture
 def trial(db: Any) -> Trial:
-    version, _ = services.protocol_load(path=PROTOCOL_PATH)
+    version, _ = services.protocol_load(by=None, path=PROTOCOL_PATH)
     return version.trial
 
 

@@ -23,10 +23,10 @@ from django.utils import translation
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrPromise
-from simple_history.admin import SimpleHistoryAdmin
 
 from trialsite import clock, i18n, labs, plausibility, roles, selectors, services
 from trialsite.admin_forms import ServiceFormAdminMixin, add_errors, field_errors
+from trialsite.admin_guard import GuardedAdmin, GuardedHistoryAdmin
 from trialsite.errors import ApplicationError
 from trialsite.forms import BoundedDecimalField
 from trialsite.models import (
@@ -160,7 +160,7 @@ def show_error(request: HttpRequest, exc: ApplicationError) -> None:
 
 
 @admin.register(Trial)
-class TrialAdmin(NoDeleteMixin, SimpleHistoryAdmin):
+class TrialAdmin(NoDeleteMixin, GuardedHistoryAdmin):
     list_display = ["registry_id", "display_title", "target_enrollment", "current_protocol"]
     readonly_fields = ["registry_id", "display_title", "target_enrollment", "current_protocol", "sites", "created_at"]
 
@@ -177,7 +177,7 @@ class TrialAdmin(NoDeleteMixin, SimpleHistoryAdmin):
 
 
 @admin.register(ProtocolVersion)
-class ProtocolVersionAdmin(NoDeleteMixin, admin.ModelAdmin[ProtocolVersion]):
+class ProtocolVersionAdmin(NoDeleteMixin, GuardedAdmin):
     list_display = ["trial", "version", "sha256", "loaded_at", "source_path"]
     readonly_fields = ["trial", "version", "sha256", "loaded_at", "source_path", "definition"]
 
@@ -250,7 +250,7 @@ class SiteReferenceRangeInline(admin.TabularInline[SiteReferenceRange, Site]):
 
 
 @admin.register(Site)
-class SiteAdmin(NoDeleteMixin, SimpleHistoryAdmin):
+class SiteAdmin(NoDeleteMixin, GuardedHistoryAdmin):
     list_display = [
         "code",
         "name",
@@ -269,14 +269,14 @@ class SiteAdmin(NoDeleteMixin, SimpleHistoryAdmin):
 
 
 @admin.register(SiteMembership)
-class SiteMembershipAdmin(SimpleHistoryAdmin):
+class SiteMembershipAdmin(GuardedHistoryAdmin):
     list_display = ["user", "site"]
     list_filter = [("site", UserSitesFilter)]
     search_fields = ["user__username"]
 
 
 @admin.register(StaffProfile)
-class StaffProfileAdmin(admin.ModelAdmin[StaffProfile]):
+class StaffProfileAdmin(GuardedAdmin):
     list_display = ["user", "language"]
 
 
@@ -289,7 +289,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class TrialSiteUserAdmin(UserAdmin):
+class TrialSiteUserAdmin(GuardedAdmin, UserAdmin):
     inlines = [SiteMembershipInline]
 
 
@@ -390,7 +390,7 @@ class ParticipantAddForm(forms.ModelForm[Participant]):
 
 
 @admin.register(Participant)
-class ParticipantAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class ParticipantAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     list_display = [
         "screening_number",
         "full_name",
@@ -478,11 +478,15 @@ class ParticipantAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixi
                 return
             changed = list(form.changed_data)
             if "consent_date" in changed and obj.consent_date is not None:
-                services.participant_record_consent(participant=obj, consent_date=obj.consent_date, today=clock.today())
+                services.participant_record_consent(
+                    participant=obj, consent_date=obj.consent_date, by=roles.actor(request.user), today=clock.today()
+                )
                 changed.remove("consent_date")
             changes = {f: form.cleaned_data[f] for f in changed if f in services.DETAIL_FIELDS}
             if changes:
-                services.participant_update_details(participant=obj, changes=changes, today=clock.today())
+                services.participant_update_details(
+                    participant=obj, changes=changes, by=roles.actor(request.user), today=clock.today()
+                )
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         """New measurement and lab rows go through the services; saved rows are read-only (a
@@ -599,7 +603,10 @@ class ParticipantAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixi
         }
         return TemplateResponse(request, "admin/trialsite/participant/entered_in_error.html", context)
 
-    @admin.action(description=_("Withdraw the selected participants"))
+    def has_withdraw_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("trialsite.withdraw_participant")
+
+    @admin.action(description=_("Withdraw the selected participants"), permissions=["withdraw"])
     def withdraw_selected(self, request: HttpRequest, queryset: QuerySet[Participant]) -> HttpResponse | None:
         """First a page that says what the withdrawal stops (counted from the data) and asks for
         the reason; the reason is stored as typed."""
@@ -631,7 +638,7 @@ class ParticipantAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixi
 
 
 @admin.register(Measurement)
-class MeasurementAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
+class MeasurementAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     site_lookup = "participant__site"
     list_display = ["participant", "kind", "value", "measured_on", "entered_in_error"]
     list_filter = ["kind", "entered_in_error"]
@@ -650,7 +657,8 @@ class MeasurementAdmin(SiteScopedAdminMixin, NoDeleteMixin, SimpleHistoryAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # added on the participant's page, through the service
 
-    @admin.action(description=_("Mark as entered in error"))
+    # Flagging a record is a change of it: the roles that record clinical data (change_<model>).
+    @admin.action(description=_("Mark as entered in error"), permissions=["change"])
     def mark_entered_in_error(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponse | None:
         """One value at a time, on the page that asks for the reason."""
         if queryset.count() != 1:

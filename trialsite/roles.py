@@ -64,6 +64,39 @@ def actor(user: Any) -> User:
     return user
 
 
+# Roles whose members work for the whole trial, not one site: only they (and superusers) hold the
+# permissions that change trial-wide settings (reminder rules, sites, the trial itself).
+TRIAL_WIDE_ROLES = frozenset({INVESTIGATOR})
+
+
+def require(by: User | None, perm: str, *, site: Any = None, hidden: bool = False) -> None:
+    """The check every write service makes itself, whichever door called it (admin, API, task,
+    command): `by` holds the permission "app_label.codename" (granted to roles by migrations) and,
+    if `site` (a Site or its id) is given, works there. `by=None` is the system itself (a Celery
+    task, a management command, a receiver); a superuser may do anything. Raises NotPermitted;
+    with `hidden`, another site's record "does not exist" for the user (NotFound, 404), as the
+    selectors already answer."""
+    from django.utils.translation import gettext
+
+    from trialsite.errors import NotFound, NotPermitted
+    from trialsite.selectors import user_site_ids
+
+    if by is None:
+        return
+    if not by.is_authenticated or not by.is_active:
+        raise NotPermitted(gettext("Sign in first."), code="not_authenticated")
+    if by.is_superuser:
+        return
+    if not by.has_perm(perm):
+        raise NotPermitted(gettext("Your role does not allow this."), code="role_required")
+    if site is not None:
+        site_id = site if isinstance(site, int) else site.pk
+        if site_id not in user_site_ids(by):
+            if hidden:
+                raise NotFound(gettext("Not found."))
+            raise NotPermitted(gettext("You do not work at this site."), code="site_required")
+
+
 def grant_permissions(apps: Any, mapping: Mapping[str, Iterable[str]]) -> None:
     """For data migrations: give each role (group) the listed "app_label.codename" permissions.
 
@@ -83,3 +116,16 @@ def grant_permissions(apps: Any, mapping: Mapping[str, Iterable[str]]) -> None:
         for perm in perms:
             app_label, codename = perm.split(".", 1)
             group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+
+
+def revoke_permissions(apps: Any, mapping: Mapping[str, Iterable[str]]) -> None:
+    """For data migrations: take the listed "app_label.codename" permissions from each role."""
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, perms in mapping.items():
+        group = Group.objects.filter(name=role).first()
+        if group is None:
+            continue
+        for perm in perms:
+            app_label, codename = perm.split(".", 1)
+            group.permissions.remove(*Permission.objects.filter(content_type__app_label=app_label, codename=codename))

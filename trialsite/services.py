@@ -45,8 +45,11 @@ def _full_clean(obj: Any, **kwargs: Any) -> None:
 
 
 @transaction.atomic
-def protocol_load(*, path: Path | None = None, text: str | None = None) -> tuple[ProtocolVersion, bool]:
-    """Load a protocol definition; return (version, created).
+def protocol_load(
+    *, path: Path | None = None, text: str | None = None, by: User | None
+) -> tuple[ProtocolVersion, bool]:
+    """Load a protocol definition; return (version, created). A trial-wide change: the system
+    (`load_protocol`, `seed_demo`) or a superuser (`by`).
 
     Loading the same content again changes nothing. A new `trial.version` becomes the trial's
     current protocol; participants keep the version they were registered under. Changing the
@@ -58,6 +61,7 @@ def protocol_load(*, path: Path | None = None, text: str | None = None) -> tuple
         data = protocol.read(path)
     else:
         raise InvalidInput("protocol_load needs a path or a text.")
+    roles.require(by, "trialsite.change_trial")
     digest = protocol.canonical_sha256(data)
     meta = data["trial"]
 
@@ -108,9 +112,8 @@ def protocol_load(*, path: Path | None = None, text: str | None = None) -> tuple
 
 
 @transaction.atomic
-def trial_raise_enrollment_cap(*, trial: Trial, new_target: int, by: User) -> Trial:
-    if not roles.has_role(by, roles.STATISTICIAN):
-        raise NotPermitted(_("Only the statistician can raise the target enrollment."))
+def trial_raise_enrollment_cap(*, trial: Trial, new_target: int, by: User | None) -> Trial:
+    roles.require(by, "trialsite.raise_enrollment_cap")  # the statistician's
     trial = Trial.objects.select_for_update().get(pk=trial.pk)
     if new_target <= trial.target_enrollment:
         raise InvalidInput(
@@ -129,7 +132,7 @@ def _check_site_access(user: User | None, site: Site) -> None:
     if user is None or getattr(user, "is_superuser", False):
         return
     if site.pk not in user_site_ids(user):
-        raise NotPermitted(_("You do not work at site %(site)s.") % {"site": site.code})
+        raise NotPermitted(_("You do not work at site %(site)s.") % {"site": site.code}, code="site_required")
 
 
 @transaction.atomic
@@ -142,11 +145,12 @@ def participant_create(
     sex: str,
     birth_date: dt.date,
     consent_date: dt.date | None = None,
-    by: User | None = None,
+    by: User | None,
     today: dt.date,
     **contact: Any,
 ) -> Participant:
     _check_site_access(by, site)
+    roles.require(by, "trialsite.add_participant", site=site)
     if not trial.sites.filter(pk=site.pk).exists():
         raise InvalidInput(
             _("Site %(site)s does not take part in %(trial)s.") % {"site": site.code, "trial": trial.registry_id},
@@ -188,8 +192,11 @@ def participant_create(
 
 
 @transaction.atomic
-def participant_record_consent(*, participant: Participant, consent_date: dt.date, today: dt.date) -> Participant:
+def participant_record_consent(
+    *, participant: Participant, consent_date: dt.date, by: User | None, today: dt.date
+) -> Participant:
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    roles.require(by, "trialsite.change_participant", site=participant.site_id)
     plausibility.check(
         {"consent_date": plausibility.participant_date_error("consent_date", consent_date, participant, today=today)}
     )
@@ -208,7 +215,9 @@ REMINDER_FIELDS = frozenset({"phone", "email", "preferred_language", "reminders_
 
 
 @transaction.atomic
-def participant_update_details(*, participant: Participant, changes: dict[str, Any], today: dt.date) -> Participant:
+def participant_update_details(
+    *, participant: Participant, changes: dict[str, Any], by: User | None, today: dt.date
+) -> Participant:
     """Change identity and contact details. Identity (name, sex, birth date) is frozen once the
     participant is randomized; a change of contact or reminder preferences re-computes reminders."""
     unknown = set(changes) - DETAIL_FIELDS
@@ -217,6 +226,7 @@ def participant_update_details(*, participant: Participant, changes: dict[str, A
             _("These fields cannot be changed here."), errors={f: [_("Not editable.")] for f in sorted(unknown)}
         )
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    roles.require(by, "trialsite.change_participant", site=participant.site_id)
     changed = {k: v for k, v in changes.items() if getattr(participant, k) != v}
     if not changed:
         return participant
@@ -255,7 +265,7 @@ def _check_transition(participant: Participant, to: str) -> None:
 
 
 @transaction.atomic
-def participant_set_status(*, participant: Participant, status: str, **fields: Any) -> Participant:
+def participant_set_status(*, participant: Participant, status: str, by: User | None, **fields: Any) -> Participant:
     """Move a participant to `status` if the transition is allowed. The other apps call this
     (eligibility sets eligible/ineligible, schedules sets on_treatment/completed). Randomization
     writes randomized with its fields in its own statement (randomization/sql.py); withdrawal
@@ -263,6 +273,7 @@ def participant_set_status(*, participant: Participant, status: str, **fields: A
     if status not in ParticipantStatus.values:
         raise InvalidInput(_("Unknown status %(s)s.") % {"s": status}, errors={"status": [_("Unknown status.")]})
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    roles.require(by, "trialsite.change_participant", site=participant.site_id)
     if participant.status == status and not fields:
         return participant
     _check_transition(participant, status)
@@ -285,6 +296,7 @@ def participant_withdraw(*, participant: Participant, reason: str, by: User | No
     if not reason.strip():
         raise InvalidInput(_("Give the reason for withdrawal."), errors={"reason": [_("This field is required.")]})
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    roles.require(by, "trialsite.withdraw_participant", site=participant.site_id)
     _check_transition(participant, ParticipantStatus.WITHDRAWN)
     participant.status = ParticipantStatus.WITHDRAWN
     participant.withdrawn_at = now
@@ -301,6 +313,7 @@ def participant_record_death(
     """Record a death: future events, bookings, reminders and unreleased dose sheets stop as for a
     withdrawal (the same signal), and the status says what happened."""
     participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    roles.require(by, "trialsite.withdraw_participant", site=participant.site_id)
     death = plausibility.participant_date_error("died_on", died_on, participant, today=today, after_consent=True)
     plausibility.check({"died_on": death})
     _check_transition(participant, ParticipantStatus.DECEASED)
@@ -339,6 +352,7 @@ def measurement_record(
     """Record a height (cm) or weight (kg). A value that can't be true is refused naming the likely
     slip (metres, grams, the other measurement; trialsite/plausibility.py), and so is one that
     looks swapped with the participant's latest other measurement."""
+    roles.require(by, "trialsite.add_measurement", site=participant.site_id)
     if kind not in MeasurementKind.values:
         raise InvalidInput(_("Unknown measurement kind."), errors={"kind": [_("Use height or weight.")]})
     amount = _decimal(value, "value")
@@ -382,6 +396,7 @@ def lab_result_record(
     that would be plausible in another of the analyte's units is refused naming that unit. The
     upper limit of normal is the site's reference range unless given with the result (in the same
     unit as the value)."""
+    roles.require(by, "trialsite.add_labresult", site=participant.site_id)
     if analyte not in labs.ANALYTES:
         raise InvalidInput(_("Unknown analyte."), errors={"analyte": [_("Unknown analyte %(a)s.") % {"a": analyte}]})
     spec = labs.ANALYTES[analyte]
@@ -429,9 +444,7 @@ def record_mark_entered_in_error(
     if not reason.strip():
         raise InvalidInput(_("Give a reason."), errors={"reason": [_("This field is required.")]})
     record = type(record).objects.select_for_update().select_related("participant__site").get(pk=record.pk)
-    if by is not None and not by.has_perm(f"trialsite.change_{record._meta.model_name}"):
-        raise NotPermitted(_("Your role cannot correct recorded values."))
-    _check_site_access(by, record.participant.site)
+    roles.require(by, f"trialsite.change_{record._meta.model_name}", site=record.participant.site_id)
     if record.entered_in_error:
         raise Conflict(
             _("This value is already marked as entered in error."),

@@ -78,6 +78,11 @@ INSTALLED_APPS = [
     "schedules",
 ]
 
+# django-simple-history's admin pages are read-only (trialsite/admin_guard.py): no "Revert", no
+# editing of history; the package's revert would save the posted form around the services.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+SIMPLE_HISTORY_EDIT = False
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

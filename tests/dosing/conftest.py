@@ -82,7 +82,7 @@ def make_sheet(now: dt.datetime) -> SheetMaker:
         participant: Participant, cycle: int = 1, day1: dt.date = DAY1, phase: str = "neoadjuvant", **kw: Any
     ) -> DoseSheet:
         return services.dose_sheet_prepare(
-            participant=participant, phase=phase, cycle_number=cycle, day1=day1, now=now, **kw
+            participant=participant, phase=phase, cycle_number=cycle, day1=day1, now=now, **{"by": None, **kw}
         )
 
     return make

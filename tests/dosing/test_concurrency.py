@@ -43,7 +43,9 @@ def test_two_pharmacists_releasing_at_once_release_once(
     patient: Participant, pharmacist: Any, pharmacist2: Any, make_user: Any, site: Any, other_site: Any
 ) -> None:
     third = make_user("pharmacist", [site, other_site], username="pharmacist3")
-    sheet = services.dose_sheet_prepare(participant=patient, phase="neoadjuvant", cycle_number=1, day1=DAY1, now=NOW)
+    sheet = services.dose_sheet_prepare(
+        by=None, participant=patient, phase="neoadjuvant", cycle_number=1, day1=DAY1, now=NOW
+    )
     services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=NOW)
     results = _race(
         [
@@ -62,7 +64,12 @@ def test_two_pharmacists_releasing_at_once_release_once(
 def test_concurrent_preparations_make_one_current_sheet(patient: Participant) -> None:
     def prepare() -> DoseSheet:
         return services.dose_sheet_prepare(
-            participant=patient, phase="neoadjuvant", cycle_number=1, day1=DAY1, now=NOW + dt.timedelta(seconds=1)
+            by=None,
+            participant=patient,
+            phase="neoadjuvant",
+            cycle_number=1,
+            day1=DAY1,
+            now=NOW + dt.timedelta(seconds=1),
         )
 
     results = _race([prepare, prepare, prepare])

@@ -69,7 +69,7 @@ def test_the_language_never_changes_what_is_stored(patient: Participant, now: dt
     # given a sheet prepared while Chinese was active (an admin request of a Chinese pharmacist)
     with translation.override("zh-hans"):
         first = services.dose_sheet_prepare(
-            participant=patient, phase="neoadjuvant", cycle_number=1, day1=day1, now=now
+            by=None, participant=patient, phase="neoadjuvant", cycle_number=1, day1=day1, now=now
         )
     # then its content is English
     capecitabine = next(d for d in first.content["doses"] if d["drug"] == "capecitabine")
@@ -77,7 +77,7 @@ def test_the_language_never_changes_what_is_stored(patient: Participant, now: dt
     # and preparing it again in English finds the same inputs: the same sheet, no new version
     with translation.override("en"):
         again = services.dose_sheet_prepare(
-            participant=patient, phase="neoadjuvant", cycle_number=1, day1=day1, now=now
+            by=None, participant=patient, phase="neoadjuvant", cycle_number=1, day1=day1, now=now
         )
     assert again.pk == first.pk and again.version == 1
 

@@ -62,7 +62,7 @@ def _frozen_sheet(status: str, released: DoseSheet, make_sheet: SheetMaker, now:
         services._end(released, reason="new weight recorded", now=now)  # what a re-preparation does
         return DoseSheet.objects.get(pk=released.pk)
     other = _another_sheet(released.participant.trial, released.site, make_sheet)
-    return services.dose_sheet_void(sheet=other, reason="entered in error", now=now)
+    return services.dose_sheet_void(by=None, sheet=other, reason="entered in error", now=now)
 
 
 def _other_value(sheet: DoseSheet, field: Any, users: list[User], site: Site, participant: Participant) -> Any:

@@ -196,7 +196,7 @@ def test_weight_change_of_10_percent_is_flagged_on_the_next_cycle(
     make_sheet(patient)  # cycle 1 with 80 kg
     record_inputs(patient, on=dt.date(2026, 3, 24), weight="71")  # −11.25 % before cycle 2
     sheet2 = services.dose_sheet_prepare(
-        participant=patient, phase="neoadjuvant", cycle_number=2, day1=dt.date(2026, 3, 26), now=now
+        by=None, participant=patient, phase="neoadjuvant", cycle_number=2, day1=dt.date(2026, 3, 26), now=now
     )
     codes = [w["code"] for w in sheet2.content["warnings"]]
     assert "weight_change_recalculated" in codes
@@ -204,7 +204,7 @@ def test_weight_change_of_10_percent_is_flagged_on_the_next_cycle(
     assert sheet2.content["bsa_m2"] == 1.88  # recalculated: √(180·71/3600) = 1.884
     record_inputs(patient, on=dt.date(2026, 4, 14), weight="68")  # −4.2 % against cycle 2's 71 kg
     sheet3 = services.dose_sheet_prepare(
-        participant=patient, phase="neoadjuvant", cycle_number=3, day1=dt.date(2026, 4, 16), now=now
+        by=None, participant=patient, phase="neoadjuvant", cycle_number=3, day1=dt.date(2026, 4, 16), now=now
     )
     assert "weight_change_recalculated" not in [w["code"] for w in sheet3.content["warnings"]]
 
@@ -388,7 +388,7 @@ def test_withdrawal_voids_unreleased_sheets(
     services.dose_sheet_verify(sheet=released, by=pharmacist, now=now)
     services.dose_sheet_release(sheet=released, by=pharmacist2, now=now)
     pending = make_sheet(patient, cycle=2, day1=dt.date(2026, 3, 5))
-    registry.participant_set_status(participant=patient, status="on_treatment")
+    registry.participant_set_status(by=None, participant=patient, status="on_treatment")
     registry.participant_withdraw(participant=patient, reason="consent withdrawn", by=None, now=now)
     released.refresh_from_db()
     pending.refresh_from_db()

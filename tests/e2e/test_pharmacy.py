@@ -40,6 +40,7 @@ def test_two_pharmacists_verify_release_and_print(
     )
     record_labs(participant, {"creatinine": "80", "anc": "2.0", "platelets": "150"}, on=today)
     sheet = dosing.dose_sheet_prepare(
+        by=None,
         participant=participant,
         phase="neoadjuvant",
         cycle_number=1,

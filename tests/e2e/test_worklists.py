@@ -62,7 +62,12 @@ def busy_site(trial: Trial, site: Site, nurse: User) -> dict[str, Any]:
     _inputs(stuck, today, platelets="90")
     sheets = [
         dosing.dose_sheet_prepare(
-            participant=p, phase="neoadjuvant", cycle_number=1, day1=today + dt.timedelta(days=1), now=timezone.now()
+            participant=p,
+            phase="neoadjuvant",
+            cycle_number=1,
+            day1=today + dt.timedelta(days=1),
+            now=timezone.now(),
+            by=None,
         )
         for p in (ready, stuck)
     ]

@@ -119,6 +119,11 @@ def test_site_closure_through_the_admin(nurse: Any, site: Any) -> None:
         {"site": site.pk, "date": "2026-03-21", "kind": "working", "reason": "Saturday clinic"},
     )
     assert SiteClosure.objects.filter(site=site, date=D(2026, 3, 21), kind="working").exists()
+    closure = SiteClosure.objects.get(site=site, date=D(2026, 3, 18))
+    # Its reason is corrected through the service (site_closure_update_reason), site and day stay.
+    client.post(f"/admin/schedules/siteclosure/{closure.pk}/change/", {"reason": "water works"})
+    closure.refresh_from_db()
+    assert (closure.reason, closure.date) == ("water works", D(2026, 3, 18))
 
 
 def test_timeline_and_calendar_render_in_chinese(plan: TreatmentPlan, nurse: Any) -> None:

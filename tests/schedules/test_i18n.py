@@ -136,7 +136,7 @@ def test_the_pharmacist_digest_names_the_phase_in_the_pharmacists_language(
     pharmacist.save(update_fields=["email"])
     record_inputs(plan.participant)
     dosing.dose_sheet_prepare(
-        participant=plan.participant, phase="neoadjuvant", cycle_number=1, day1=dt.date(2026, 3, 5), now=now
+        by=None, participant=plan.participant, phase="neoadjuvant", cycle_number=1, day1=dt.date(2026, 3, 5), now=now
     )
     outbox = Transport()
     tuesday_0900 = dt.datetime(2026, 3, 3, 1, 0, tzinfo=dt.UTC)

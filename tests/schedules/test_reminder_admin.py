@@ -54,7 +54,9 @@ def test_resend_puts_a_failed_reminder_back(plan: TreatmentPlan, nurse: Any) -> 
     assert sent.status == "sent"
 
 
-def test_rule_page_previews_both_languages_and_saving_recomputes(plan: TreatmentPlan, nurse: Any) -> None:
+def test_rule_page_previews_both_languages_and_saving_recomputes(
+    plan: TreatmentPlan, nurse: Any, investigator: Any
+) -> None:
     rule = ReminderRule.objects.get(trial=plan.participant.trial, name="cycle day 1, 1 day before")
     url = f"/admin/schedules/reminderrule/{rule.pk}/change/"
 
@@ -78,7 +80,10 @@ def test_rule_page_previews_both_languages_and_saving_recomputes(plan: Treatment
         "max_attempts": 5,
         "active": "on",
     }
-    response = _client(nurse).post(url, data)
+    # A rule is a trial-wide setting: a site's nurse reads it, the investigator changes it (issue 12 §7).
+    assert _client(nurse).post(url, data).status_code == 403
+    assert ReminderRule.objects.get(pk=rule.pk).days_from_event == rule.days_from_event
+    response = _client(investigator).post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
     live = Reminder.objects.filter(rule=rule).exclude(status="cancelled")
     assert live.exists()

@@ -96,7 +96,7 @@ def test_pharmacist_digest_lists_unreleased_sheets_due_within_3_days(
     participant = plan.participant
     record_inputs(participant)
     sheet = dosing.dose_sheet_prepare(
-        participant=participant, phase="neoadjuvant", cycle_number=1, day1=dt.date(2026, 3, 5), now=now
+        by=None, participant=participant, phase="neoadjuvant", cycle_number=1, day1=dt.date(2026, 3, 5), now=now
     )
     outbox = Outbox()
 

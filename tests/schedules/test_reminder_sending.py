@@ -110,7 +110,7 @@ def test_a_permanent_error_fails_at_once_and_resend_brings_it_back(plan: Treatme
     assert (row.status, row.attempts) == ("failed", 1)
 
     later = row.send_at + dt.timedelta(hours=1)
-    assert rs.reminder_resend(reminders_=[row], now=later) == 1
+    assert rs.reminder_resend(by=None, reminders_=[row], now=later) == 1
     assert _dispatch(later)[1] == [row.pk]
     assert _send(row.pk, FakeTransport(), later).status == "sent"
 

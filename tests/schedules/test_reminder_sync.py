@@ -122,7 +122,7 @@ def test_disabling_a_rule_cancels_its_pending_reminders(plan: TreatmentPlan) -> 
     rule = ReminderRule.objects.get(trial=plan.participant.trial, name="cycle day 1, 3 days before")
     rule.active = False
 
-    reminder_services.reminder_rule_save(rule=rule, now=NOW)
+    reminder_services.reminder_rule_save(by=None, rule=rule, now=NOW)
 
     assert not Reminder.objects.filter(rule=rule).exclude(status="cancelled").exists()
 

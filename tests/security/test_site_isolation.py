@@ -43,7 +43,7 @@ def site_a_world(trial: Trial, site: Site, nurse: User) -> dict[str, Any]:
     services.measurement_record(participant=p, kind="weight", value="70", measured_on=today, by=None, today=today)
     record_labs(p, {"creatinine": "80", "anc": "2.0", "platelets": "150"}, on=today)
     sheet = dosing.dose_sheet_prepare(
-        participant=p, phase="neoadjuvant", cycle_number=1, day1=today + dt.timedelta(days=1), now=now
+        by=None, participant=p, phase="neoadjuvant", cycle_number=1, day1=today + dt.timedelta(days=1), now=now
     )
     cycle1 = ScheduledEvent.objects.get(participant=p, kind="cycle_day1", phase="neoadjuvant", number=1)
     booking = schedules.booking_create(

@@ -43,7 +43,7 @@ def test_a_death_stops_everything_like_a_withdrawal(participant: Participant, nu
     assert participant.randomization_number == 7  # the allocation stays: intention to treat
     assert [p.pk for p in told] == [participant.pk]
     with pytest.raises(RuleViolation):
-        services.participant_set_status(participant=participant, status="on_treatment")
+        services.participant_set_status(by=None, participant=participant, status="on_treatment")
 
 
 def test_death_after_withdrawal_is_recorded_without_stopping_twice(participant: Participant) -> None:

@@ -29,12 +29,12 @@ def test_status_transitions_follow_the_table(participant: Participant, start: st
     participant.refresh_from_db()
 
     if target in STATUS_TRANSITIONS[ParticipantStatus(start)] or target == start:
-        services.participant_set_status(participant=participant, status=target)
+        services.participant_set_status(by=None, participant=participant, status=target)
         participant.refresh_from_db()
         assert participant.status == target
     else:
         with pytest.raises(RuleViolation) as info:
-            services.participant_set_status(participant=participant, status=target)
+            services.participant_set_status(by=None, participant=participant, status=target)
         assert info.value.code == "illegal_status_transition"
         participant.refresh_from_db()
         assert participant.status == start
@@ -43,12 +43,12 @@ def test_status_transitions_follow_the_table(participant: Participant, start: st
 def test_illegal_moves_named_in_the_issue_are_refused(participant: Participant) -> None:
     # screening → randomized skips eligibility; completed and withdrawn are final.
     with pytest.raises(RuleViolation):
-        services.participant_set_status(participant=participant, status="randomized")
+        services.participant_set_status(by=None, participant=participant, status="randomized")
     services.participant_withdraw(
         participant=participant, reason="consent withdrawn", by=None, now=dt.datetime(2026, 3, 3, tzinfo=dt.UTC)
     )
     with pytest.raises(RuleViolation):
-        services.participant_set_status(participant=participant, status="eligible")
+        services.participant_set_status(by=None, participant=participant, status="eligible")
 
 
 def test_database_refuses_a_randomized_status_without_allocation(participant: Participant) -> None:
@@ -155,5 +155,5 @@ def test_contact_changes_recompute_reminders_and_identity_freezes_at_randomizati
     )
     with pytest.raises(RuleViolation):
         services.participant_update_details(
-            participant=participant, changes={"full_name": "改名"}, today=dt.date(2026, 3, 2)
+            by=None, participant=participant, changes={"full_name": "改名"}, today=dt.date(2026, 3, 2)
         )

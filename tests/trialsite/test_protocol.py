@@ -17,7 +17,7 @@ def _definition() -> dict[str, Any]:
 
 
 def test_the_trial_file_loads_with_registry_parameters(db: Any) -> None:
-    version, created = services.protocol_load(path=PROTOCOL_PATH)
+    version, created = services.protocol_load(by=None, path=PROTOCOL_PATH)
 
     assert created
     trial = Trial.objects.get(registry_id="NCT06850103")
@@ -40,7 +40,7 @@ def test_the_trial_file_loads_with_registry_parameters(db: Any) -> None:
 
 
 def test_loading_twice_changes_nothing(db: Any) -> None:
-    first, _ = services.protocol_load(path=PROTOCOL_PATH)
+    first, _ = services.protocol_load(by=None, path=PROTOCOL_PATH)
     counts = (
         Trial.objects.count(),
         Site.objects.count(),
@@ -48,7 +48,7 @@ def test_loading_twice_changes_nothing(db: Any) -> None:
         SiteReferenceRange.objects.count(),
     )
 
-    again, created = services.protocol_load(path=PROTOCOL_PATH)
+    again, created = services.protocol_load(by=None, path=PROTOCOL_PATH)
 
     assert not created
     assert again.pk == first.pk
@@ -66,7 +66,7 @@ def test_a_new_version_becomes_current_and_participants_keep_theirs(participant:
     data["trial"]["version"] = "2"
     data["schedule"]["cycle_day1_window"]["before_days"] = 2
 
-    new, created = services.protocol_load(text=yaml.safe_dump(data, allow_unicode=True))
+    new, created = services.protocol_load(by=None, text=yaml.safe_dump(data, allow_unicode=True))
 
     assert created
     participant.refresh_from_db()
@@ -80,7 +80,7 @@ def test_changing_a_loaded_version_is_refused(trial: Trial) -> None:
     data["trial"]["target_enrollment"] = 90
 
     with pytest.raises(Conflict, match="new version"):
-        services.protocol_load(text=yaml.safe_dump(data, allow_unicode=True))
+        services.protocol_load(by=None, text=yaml.safe_dump(data, allow_unicode=True))
     assert Trial.objects.get().target_enrollment == 102
 
 
@@ -137,7 +137,7 @@ def test_a_malformed_file_is_rejected_with_the_place_named(mutate: Any, where: s
 
 def test_broken_yaml_is_a_clear_error(db: Any) -> None:
     with pytest.raises(ProtocolDefinitionError, match="not valid YAML"):
-        services.protocol_load(text="trial: [unclosed")
+        services.protocol_load(by=None, text="trial: [unclosed")
     assert not Trial.objects.exists()
 
 

@@ -138,7 +138,7 @@ def _sheet(trial: Trial, site: Site, *, platelets: str = "150", number: int = 1)
     participant = randomize(ParticipantFactory(trial=trial, site=site), number=number)
     record_inputs(participant, platelets=platelets)
     return dosing.dose_sheet_prepare(
-        participant=participant, phase="neoadjuvant", cycle_number=1, day1=dt.date(2026, 3, 5), now=NOW
+        participant=participant, phase="neoadjuvant", cycle_number=1, day1=dt.date(2026, 3, 5), now=NOW, by=None
     )
 
 

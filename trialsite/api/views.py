@@ -123,7 +123,10 @@ class ParticipantDetail(generics.RetrieveAPIView[Participant]):
         data = ParticipantUpdateIn(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         participant = services.participant_update_details(
-            participant=participant, changes=dict(data.validated_data), today=clock.today()
+            participant=participant,
+            changes=dict(data.validated_data),
+            by=roles.actor(request.user),
+            today=clock.today(),
         )
         return Response(ParticipantOut(participant, context={"request": request}).data)
 
@@ -137,7 +140,10 @@ class ParticipantConsent(APIView):
         data = ConsentIn(data=request.data)
         data.is_valid(raise_exception=True)
         participant = services.participant_record_consent(
-            participant=participant, consent_date=data.validated_data["consent_date"], today=clock.today()
+            participant=participant,
+            consent_date=data.validated_data["consent_date"],
+            by=roles.actor(request.user),
+            today=clock.today(),
         )
         return Response(ParticipantOut(participant, context={"request": request}).data)
 

@@ -15,7 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, path: Path, **options: Any) -> None:
         try:
-            version, created = services.protocol_load(path=path)
+            version, created = services.protocol_load(path=path, by=None)  # the system
         except ApplicationError as exc:
             raise CommandError(exc.detail) from exc
         state = "loaded" if created else "already loaded, unchanged"

@@ -44,7 +44,7 @@ class Command(BaseCommand):
             )
         for path in sorted(settings.PROTOCOL_DIR.glob("*.yaml")):
             try:
-                version, created = services.protocol_load(path=path)
+                version, created = services.protocol_load(path=path, by=None)  # the system
             except ApplicationError as exc:
                 raise CommandError(exc.detail) from exc
             self.stdout.write(f"protocol {version}: {'loaded' if created else 'already loaded'}")
