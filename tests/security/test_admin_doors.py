@@ -54,8 +54,6 @@ TODAY = dt.date(2026, 3, 2)
 ACTION_ROLES: dict[str, set[str]] = {
     "withdraw_selected": {roles.RESEARCH_NURSE, roles.INVESTIGATOR},
     "mark_entered_in_error": {roles.RESEARCH_NURSE, roles.INVESTIGATOR},
-    "verify_selected": {roles.PHARMACIST},
-    "release_selected": {roles.PHARMACIST},
     "activate": {roles.STATISTICIAN},
     "cancel_selected": {roles.RESEARCH_NURSE, roles.INVESTIGATOR},
     "resend": {roles.RESEARCH_NURSE, roles.INVESTIGATOR},
