@@ -416,7 +416,7 @@ def test_messages_have_a_chinese_translation() -> None:
     # translate a string; either way the nurse reads Chinese.
     with translation.override("zh-hans"):
         for message in (
-            "Your role cannot randomize participants.",
+            "Your role does not allow this.",  # trialsite.roles.require, for every service
             "Randomization has not been activated for this trial.",
             "%(criterion)s: not assessable (missing data)",
         ):

@@ -124,7 +124,13 @@ def test_a_nurse_withdraws_through_the_action(nurse: User, participant: Particip
     listing = client.get("/admin/trialsite/participant/")
     client.post(
         "/admin/trialsite/participant/",
-        {"action": "withdraw_selected", "_selected_action": [participant.pk], "index": "0"},
+        {
+            "action": "withdraw_selected",
+            "_selected_action": [participant.pk],
+            "index": "0",
+            "confirm": "yes",
+            "withdrawal_reason": "moved to another city",
+        },
     )
 
     assert "withdraw_selected" in listing.content.decode()

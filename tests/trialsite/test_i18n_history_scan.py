@@ -26,7 +26,9 @@ from trialsite.models import Participant
 HISTORY_ALLOWED = frozenset({"dev", "grade", "ratio", "sha256", "json"})
 # A past version of the trial shows its stored fields, among them the registry's English title
 # (source data, as on the protocol-version page the main scan excludes).
-EXCLUDED = (r"^/admin/trialsite/trial/\d+/history/\d+/$",)
+# A site's version page shows its English name beside the Chinese one (as the sites' list,
+# which the main scan excludes for the same reason).
+EXCLUDED = (r"^/admin/trialsite/trial/\d+/history/\d+/$", r"^/admin/trialsite/site/\d+/history/\d+/$")
 
 
 def _words(url: str, html: str) -> set[str]:
