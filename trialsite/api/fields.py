@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from trialsite import labs, numbers
@@ -53,3 +54,10 @@ class UnitIn(serializers.ChoiceField):
 
     def to_internal_value(self, data: Any) -> Any:
         return super().to_internal_value(labs.normalize_unit(data) if isinstance(data, str) else data)
+
+
+@extend_schema_field({"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$", "example": "07:30:00"})
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time at a site, in the site's time zone ("07:30:00"). The schema says so with
+    a pattern: JSON Schema's "time" format (RFC 3339) requires a UTC offset, which a site's
+    opening hours do not have."""

@@ -9,11 +9,14 @@ from typing import Any
 from rest_framework import serializers
 
 from trialsite import labs, roles
-from trialsite.api.fields import DecimalIn, UnitIn
+from trialsite.api.fields import DecimalIn, LocalTimeField, UnitIn
 from trialsite.models import LabResult, Language, Measurement, MeasurementKind, Participant, Sex, Site, Trial
 
 
 class SiteOut(serializers.ModelSerializer[Site]):
+    opening_time = LocalTimeField(read_only=True, help_text="Local time at the site.")
+    closing_time = LocalTimeField(read_only=True, help_text="Local time at the site.")
+
     class Meta:
         model = Site
         fields = [
