@@ -68,12 +68,14 @@ def test_two_pharmacists_verify_release_and_print(
     second.wait_for_load_state()
     assert second.url.endswith(f"/admin/dosing/dosesheet/{sheet.pk}/release/")
     assert "2000 mg" in second.content() and "黄建国" in second.content()
+    # The same page says what the release does and takes a note for the history.
+    assert "The release is final" in second.inner_text("#effects")
+    second.fill("#id_release_note", "checked against the prescription")
     second.click("button[name=release]")
-    second.wait_for_selector("#effects")  # what the release does, then confirm
-    second.click("input[name=confirm_submit]")
     second.wait_for_selector(".messagelist .success")
     sheet.refresh_from_db()
     assert sheet.status == "released" and sheet.released_by == pharmacist2
+    assert sheet.history.filter(status="released").first().history_change_reason == "checked against the prescription"
     pdf = second.request.get(f"{live_server.url}/admin/dosing/dosesheet/{sheet.pk}/pdf/")
     assert pdf.headers["content-type"] == "application/pdf"
     body = pdf.body()
