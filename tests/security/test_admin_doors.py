@@ -96,6 +96,10 @@ def build_world(trial: Trial, site: Site, other_site: Site, make_user: Any) -> d
         except ApplicationError:
             start += dt.timedelta(days=1)
     p.refresh_from_db()
+    # A later creatinine puts the clearance in the 30–50 mL/min band (Cockcroft–Gault: about
+    # 41 mL/min at 165 µmol/L for this 68 kg man of 59), where capecitabine needs an
+    # investigator's renal decision: the world then has one of every kind.
+    record_labs(p, {"creatinine": "165"}, on=TODAY)
     sheet = dosing.dose_sheet_prepare(
         participant=p, phase="neoadjuvant", cycle_number=1, day1=TODAY + dt.timedelta(days=1), by=None, now=NOW
     )
@@ -104,7 +108,14 @@ def build_world(trial: Trial, site: Site, other_site: Site, make_user: Any) -> d
     schedules.booking_create(event=cycle1, date=cycle1.planned_date, time=dt.time(9, 0), by=builder, today=TODAY)
     schedules.site_closure_create(site=site, date=TODAY + dt.timedelta(days=200), reason="audit", by=None)
     dosing.renal_decision_record(
-        participant=p, phase="neoadjuvant", cycle_number=1, reason="creatinine clearance", by=decider, now=NOW
+        participant=p,
+        phase="neoadjuvant",
+        cycle_number=1,
+        drug="capecitabine",
+        decision="confirm",
+        reason="creatinine clearance",
+        by=decider,
+        now=NOW,
     )
     reminder_services.reminders_sync(participant=p, now=NOW)
     return {"participant": p, "sheet": sheet, "scheme": scheme, "site": site, "other_site": other_site}
