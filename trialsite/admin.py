@@ -563,7 +563,8 @@ class ParticipantAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixi
                     today=clock.today(),
                 )
             except ApplicationError as exc:
-                show_error(request, exc)
+                # The form again with what was typed, the message on its field (issue 14).
+                add_errors(form, field_errors(exc, form, str))
             else:
                 messages.success(request, _("The death of %(p)s is recorded.") % {"p": participant})
                 return HttpResponseRedirect(reverse("admin:trialsite_participant_change", args=[pk]))
