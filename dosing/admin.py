@@ -324,6 +324,7 @@ class DoseModificationAdmin(ServiceAddAdmin):
         "decided_by",
         "decided_at",
     ]
+    list_select_related = ["participant", "decided_by"]
     display_columns = {
         **ServiceAddAdmin.display_columns,
         "level_label": "next_dose",
@@ -397,6 +398,7 @@ class RenalDecisionAdmin(ServiceAddAdmin):
         "decided_by",
         "decided_at",
     ]
+    list_select_related = ["participant", "decided_by"]
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:

@@ -89,6 +89,7 @@ class ScreeningAssessmentForm(forms.ModelForm[ScreeningAssessment]):
 class ScreeningAssessmentAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     site_lookup = "participant__site"
     list_display = ["participant", "assessed_on", "outcome", "age_years", "creatinine_clearance_ml_min", "assessed_by"]
+    list_select_related = ["participant", "assessed_by"]
     list_filter = ["outcome"]
     search_fields = ["participant__screening_number"]
     form = ScreeningAssessmentForm
@@ -300,6 +301,7 @@ class RandomizeAdmin(SiteScopedAdminMixin, GuardedAdmin):
     """Participants of the user's sites with their randomization state and a "Randomize" button."""
 
     list_display = ["screening_number", "full_name", "site", "status", "randomization_number", "randomize_button"]
+    list_select_related = ["site"]
     list_filter = ["status", "site"]
     search_fields = ["screening_number", "full_name"]
     exclude = ["arm"]
@@ -549,6 +551,7 @@ class AllocationAdmin(SiteScopedAdminMixin, GuardedAdmin):
     site_lookup = "participant__site"
 
     list_display = ["sequence", "trial", "participant", "arm_name", "method_name", "allocated_at", "allocated_by"]
+    list_select_related = ["trial", "participant", "allocated_by"]
     list_filter = ["trial", ARM_FILTER, METHOD_FILTER]
     readonly_fields = [
         {

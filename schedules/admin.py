@@ -94,6 +94,7 @@ def _run(request: HttpRequest, action: Any, success: str) -> bool:
 class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     site_lookup = "participant__site"
     list_display = ["participant", "site", ARM_COLUMN, "scrt_start_date", "status", "timeline_link"]
+    list_select_related = ["participant", "site"]
     list_filter = ["status", ARM_FILTER, "participant__site"]
     exclude = ["arm", "stop_reason"]  # shown by ARM_COLUMN and stop_reason_text
     search_fields = ["participant__screening_number"]
@@ -389,7 +390,8 @@ class ScheduledEventAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdm
     ]
     list_filter = ["kind", "status", "delayed", "site"]
     search_fields = ["participant__screening_number"]
-    date_hierarchy = "planned_date"
+    list_select_related = ["participant"]
+    # No date_hierarchy: its year and month links scan every event of the user's sites.
     readonly_fields = [
         {"phase": PHASE_COLUMN, "details": stored_json("details", _("details"))}.get(f.name, f.name)
         for f in ScheduledEvent._meta.fields
@@ -412,7 +414,8 @@ class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     list_display = ["participant", "event", "date", "time", "site", "status", "uses_infusion_chair", "deviation_reason"]
     list_filter = ["status", "site", "uses_infusion_chair"]
     search_fields = ["participant__screening_number"]
-    date_hierarchy = "date"
+    list_select_related = ["participant", "event", "event__participant", "site"]
+    # No date_hierarchy: its year and month links scan every booking of the user's sites.
     readonly_fields = ["cancel_reason_text" if f.name == "cancel_reason" else f.name for f in Booking._meta.fields]
     exclude = ["cancel_reason"]
 
@@ -461,6 +464,7 @@ class SiteClosureForm(forms.ModelForm[SiteClosure]):
 @admin.register(SiteClosure)
 class SiteClosureAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     list_display = ["site", "date", "kind", "reason"]
+    list_select_related = ["site"]
     list_filter = ["site", "kind"]
     date_hierarchy = "date"
     form = SiteClosureForm

@@ -106,8 +106,9 @@ class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedAdmin):
     list_display = ["participant", "event", CHANNEL_COLUMN, "local_send_at", "status", "attempts", "short_error"]
     list_filter = ["status", CHANNEL_FILTER, ("site", UserSitesFilter), RULE_EVENT_KIND_FILTER]
     search_fields = ["participant__screening_number"]
-    date_hierarchy = "send_at"
-    list_select_related = ["participant", "event", "site"]
+    # No date_hierarchy: its links scan every reminder of the user's sites. The event's
+    # participant is read by the event column's __str__.
+    list_select_related = ["participant", "event", "event__participant", "site"]
     actions = ["resend"]
     readonly_fields = [
         "rule",
@@ -171,6 +172,7 @@ def _zone(obj: Reminder) -> Any:
 @admin.register(StaffDigest)
 class StaffDigestAdmin(SiteScopedAdminMixin, GuardedAdmin):
     list_display = ["day", "kind", "site", "user", "status_name", "sent_at"]
+    list_select_related = ["site", "user"]
     list_filter = ["kind", "status", ("site", UserSitesFilter)]
     readonly_fields = ["kind", "site", "user", "day", "status_name", "sent_at", "lease_until", "last_error", "body"]
     exclude = ["status"]  # shown translated as status_name

@@ -117,3 +117,16 @@ def test_the_timeline_shows_the_system_reason_in_chinese(treated: Participant, n
     page = _login(nurse).get(f"/admin/schedules/treatmentplan/participant/{treated.pk}/timeline/").content.decode()
     assert "(死亡)" in page
     assert "(died)" not in page
+
+
+def test_a_refused_death_keeps_what_was_typed_with_the_message_on_the_date(treated: Participant, nurse: User) -> None:
+    client = _login(nurse)
+    # A date of death after today is refused by the service (trialsite.plausibility).
+    response = client.post(
+        f"/admin/trialsite/participant/{treated.pk}/death/", {"died_on": "2099-01-01", "notes": "经家属电话告知"}
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'class="errorlist' in page and "经家属电话告知" in page and 'value="2099-01-01"' in page
+    treated.refresh_from_db()
+    assert treated.status != "deceased"
