@@ -191,6 +191,7 @@ class World:
             api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
             self.api[role] = api
         self.size = 0
+        self.full_days = 0  # bookings not made: the site's chairs were all taken that day
         self.feeds: dict[str, str] = {}
         # The newest primary key of each model after the first step (see urls()).
         self.first_rows: dict[str, int] = {}
@@ -322,7 +323,7 @@ class World:
         cal = calendar.public_calendar("CN", range(2026, 2028))
         starts = {}
         for pk in ids:
-            day = FIRST_START + dt.timedelta(days=self.rng.randrange(60))
+            day = FIRST_START + dt.timedelta(days=self.rng.randrange(120))
             starts[pk] = calendar.next_scrt_start(day, fractions=5, max_overall_days=8, cal=cal) or day
         with time_machine.travel(dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC), tick=False):
             schedules.treatment_plans_create_bulk(
@@ -336,6 +337,7 @@ class World:
         from schedules import services as schedules
         from schedules.models import ScheduledEvent
         from trialsite import services as registry
+        from trialsite.errors import Conflict
 
         cycle1 = {
             e.participant.screening_number: e
@@ -373,13 +375,16 @@ class World:
             if i < 100 or i % 10 == 0:
                 today = event.planned_date - dt.timedelta(days=7)
                 with time_machine.travel(dt.datetime.combine(today, dt.time(2, 0), tzinfo=dt.UTC), tick=False):
-                    schedules.booking_create(
-                        event=event,
-                        date=event.planned_date,
-                        time=dt.time(8 + i % 8, 0),
-                        by=self.users["investigator"],
-                        today=today,
-                    )
+                    try:
+                        schedules.booking_create(
+                            event=event,
+                            date=event.planned_date,
+                            time=dt.time(8 + i % 8, 0),
+                            by=self.users["investigator"],
+                            today=today,
+                        )
+                    except Conflict:
+                        self.full_days += 1  # every chair taken that day: a nurse would pick another
 
     def counts(self) -> str:
         from dosing.models import DoseSheet
@@ -387,10 +392,11 @@ class World:
         from schedules.reminder_models import Reminder
         from trialsite.models import Participant
 
-        return ", ".join(
+        counts = ", ".join(
             f"{model._meta.verbose_name_plural}: {model.objects.count():,}"
             for model in (Participant, ScheduledEvent, Booking, DoseSheet, Reminder)
         )
+        return f"{counts} (bookings not made, chairs full: {self.full_days})"
 
     # --- reading ---------------------------------------------------------------------------
 
