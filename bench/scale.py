@@ -51,6 +51,8 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
+from tests.randomization.conftest import GOOD_LABS, good_findings  # noqa: E402
+
 PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules")
 ROLES = ("research_nurse", "pharmacist", "investigator", "statistician")
 # The day the pages are read: plans started from 2026-03-02 on, so the calendar, the feeds and
@@ -59,20 +61,6 @@ READ_AT = dt.datetime(2026, 5, 4, 2, 0, tzinfo=dt.UTC)  # Monday 10:00 in Shangh
 FIRST_START = dt.date(2026, 3, 2)
 PAGE_BUDGET_MS = 150.0
 FEED_BUDGET_MS = 1000.0
-# Screening labs inside every eligibility threshold, in each analyte's canonical unit.
-SCREENING_LABS = {
-    "anc": "3.2",
-    "platelets": "210",
-    "hemoglobin": "12.5",
-    "total_bilirubin": "12",
-    "alt": "30",
-    "ast": "28",
-    "albumin": "40",
-    "creatinine": "80",
-    "urine_protein_dipstick": "0",
-    "inr": "1.0",
-    "aptt": "32",
-}
 
 
 @dataclass
@@ -270,19 +258,8 @@ class World:
         scheme = rs.scheme_create(trial=self.trial, by=statistician)
         rs.scheme_activate(scheme=scheme, by=statistician, now=now - dt.timedelta(days=1))
         nurses = {self.home.pk: nurse}
-        findings = {c["rule"]["field"]: False for c in self.trial.definition["eligibility"]["exclusion"]}
-        findings.update(
-            rectal_adenocarcinoma=True,
-            tumour_distance_cm=6,
-            metastatic_sites=1,
-            metastatic_lesions=3,
-            mss_or_pmmr=True,
-            recist_measurable_lesion=True,
-            ecog=1,
-            no_life_limiting_disease=True,
-            contraception_and_pregnancy_test_ok=True,
-            liver_only_metastases=True,
-        )
+        # The test suite's eligible participant (one definition of "eligible" for both).
+        findings = good_findings(self.trial.definition)
         from django.contrib.auth.models import Group, User
 
         from trialsite.models import SiteMembership
@@ -296,7 +273,7 @@ class World:
         created = Participant.objects.bulk_create([self._participant(i, status="screening") for i in range(100)])
         for participant in created:
             by = nurses[participant.site_id]
-            for analyte, value in SCREENING_LABS.items():
+            for analyte, value in GOOD_LABS.items():
                 registry.lab_result_record(
                     participant=participant,
                     analyte=analyte,
@@ -362,7 +339,7 @@ class World:
                         registry.lab_result_record(
                             participant=participant,
                             analyte=analyte,
-                            value=SCREENING_LABS[analyte],
+                            value=GOOD_LABS[analyte],
                             unit=_unit(analyte),
                             collected_on=before,
                             by=None,

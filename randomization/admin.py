@@ -448,6 +448,9 @@ class SchemeForm(forms.ModelForm[RandomizationScheme]):
         fields = ["trial", "reason"]
 
 
+ACTIVATE_ACTION = _("Activate (publish the commitment and freeze the configuration)")
+
+
 @admin.register(RandomizationScheme)
 class RandomizationSchemeAdmin(ServiceFormAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     """Statistician only (the permissions of the other roles do not include schemes)."""
@@ -493,9 +496,7 @@ class RandomizationSchemeAdmin(ServiceFormAdminMixin, NoDeleteMixin, GuardedHist
     def has_activate_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("randomization.activate_scheme")
 
-    @admin.action(
-        description=_("Activate (publish the commitment and freeze the configuration)"), permissions=["activate"]
-    )
+    @admin.action(description=ACTIVATE_ACTION, permissions=["activate"])
     def activate(self, request: HttpRequest, queryset: QuerySet[RandomizationScheme]) -> HttpResponse | None:
         """Activation cannot be undone: first a page that says what it does (from the data),
         with a reason field; schemes the service would refuse are named at once."""
