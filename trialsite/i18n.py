@@ -179,3 +179,16 @@ def oral_course(oral: Mapping[str, Any]) -> str:
     if oral.get("course"):
         return f"{drug_name(oral['drug'])} {administration_course(oral['course'], oral['from'], oral['to'])}"
     return f"{drug_name(oral['drug'])} {oral['from']} – {oral['to']}"
+
+
+def _register_kinds() -> None:
+    from trialsite import phrases
+
+    phrases.register_kind("arm", arm_name)
+    phrases.register_kind("phase", phase_name)
+    phrases.register_kind("drug", drug_name)
+    phrases.register_kind("route", route_name)
+    phrases.register_kind("time", lambda code: str(TIMES_OF_DAY.get(code, code)))
+
+
+_register_kinds()
