@@ -4,6 +4,7 @@ per day and week, bookings, site closures. Nothing here is hard-deleted."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 
@@ -29,7 +30,7 @@ from schedules.models import (
     SiteDayKind,
     TreatmentPlan,
 )
-from trialsite import clock, roles
+from trialsite import clock, i18n, roles
 from trialsite import selectors as registry
 from trialsite.admin import (
     ARM_COLUMN,
@@ -37,7 +38,6 @@ from trialsite.admin import (
     PHASE_COLUMN,
     NoDeleteMixin,
     SiteScopedAdminMixin,
-    show_error,
     stored_json,
 )
 from trialsite.admin_forms import ServiceFormAdminMixin
@@ -80,14 +80,50 @@ class BookForm(forms.Form):
     deviation_reason = forms.CharField(label=_("protocol deviation (investigators)"), required=False)
 
 
-def _run(request: HttpRequest, action: Any, success: str) -> bool:
+@dataclasses.dataclass
+class Kept:
+    """A refused timeline form, shown again in its row with what was typed and why it was refused
+    (a redirect would lose a typed reason)."""
+
+    action: str
+    event: int | None
+    values: dict[str, str]
+    errors: list[str]
+
+
+def _kept(request: HttpRequest, action: str, errors: list[str]) -> Kept:
+    try:
+        event = int(request.POST.get("event", ""))
+    except ValueError:
+        event = None
+    values = {k: v for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken", "action", "event")}
+    return Kept(action=action, event=event, values=values, errors=errors)
+
+
+def _refusal_lines(exc: ApplicationError) -> list[str]:
+    lines = [exc.detail]
+    for field, msgs in exc.errors.items():
+        label = i18n.field_label(field)
+        lines += [f"{label}: {msg}" if label else msg for msg in msgs if msg not in exc.detail]
+    return lines
+
+
+def _form_lines(form: forms.Form) -> list[str]:
+    return [
+        f"{form.fields[name].label}: {msg}" if name in form.fields else str(msg)
+        for name, msgs in form.errors.items()
+        for msg in msgs
+    ]
+
+
+def _run(request: HttpRequest, action: Any, success: str) -> Kept | None:
+    """Run a service call for the timeline: None when done (a success message), else what to show again."""
     try:
         action()
     except ApplicationError as exc:
-        show_error(request, exc)
-        return False
+        return _kept(request, request.POST.get("action", ""), _refusal_lines(exc))
     messages.success(request, success)
-    return True
+    return None
 
 
 @admin.register(TreatmentPlan)
@@ -159,17 +195,23 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
         participant = get_object_or_404(registry.participants_for_user(request.user), pk=participant_id)
         can_edit = request.user.is_superuser or roles.has_role(request.user, *EDITORS)
         can_book = can_edit or roles.has_role(request.user, roles.API_CLIENT)
+        kept: Kept | None = None
         if request.method == "POST":
             if not can_book:
                 messages.error(request, _("Your role can only read calendars."))
-            else:
-                response = self._timeline_post(request, participant, can_edit=can_edit)
-                if response is not None:
-                    return response  # a confirmation step
-            return HttpResponseRedirect(request.get_full_path())
+                return HttpResponseRedirect(request.get_full_path())
+            answer = self._timeline_post(request, participant, can_edit=can_edit)
+            if isinstance(answer, HttpResponse):
+                return answer  # a confirmation step
+            if answer is None:
+                return HttpResponseRedirect(request.get_full_path())
+            kept = answer
         plan = TreatmentPlan.objects.filter(participant=participant).first()
         events = list(selectors.plan_events(participant.pk)) if plan else []
-        rows = [(e, selectors.active_booking(e)) for e in events]
+        rows = [(e, selectors.active_booking(e), kept if kept and kept.event == e.pk else None) for e in events]
+        plan_form = PlanForm(initial={"scrt_start_date": plan.scrt_start_date if plan else None})
+        if kept is not None and kept.action == "plan":
+            plan_form = PlanForm(kept.values)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -178,19 +220,28 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
             "plan": plan,
             "rows": rows,
             "can_edit": can_edit and not participant.is_off_study,
-            "plan_form": PlanForm(initial={"scrt_start_date": plan.scrt_start_date if plan else None}),
+            "plan_form": plan_form,
+            "kept": kept,
             "today": clock.today(),
         }
-        return TemplateResponse(request, "admin/schedules/timeline.html", context)
+        # A refused form is answered 422 with the page (Django's admin answers a refused form 200;
+        # a distinct status lets API-like clients and tests tell a refusal from a plain view).
+        return TemplateResponse(
+            request, "admin/schedules/timeline.html", context, status=422 if kept is not None else 200
+        )
 
-    def _timeline_post(self, request: HttpRequest, participant: Participant, *, can_edit: bool) -> HttpResponse | None:
+    def _timeline_post(
+        self, request: HttpRequest, participant: Participant, *, can_edit: bool
+    ) -> HttpResponse | Kept | None:
+        """Run the posted act: a response (a confirmation page), what to show again (a refusal,
+        with what was typed) or None (done)."""
         by = roles.actor(request.user)
         action = request.POST.get("action")
         events = ScheduledEvent.objects.filter(participant=participant)
         if action == "plan" and can_edit:
             plan_form = PlanForm(request.POST)
             if plan_form.is_valid():
-                _run(
+                return _run(
                     request,
                     lambda: services.treatment_plan_create(
                         participant=participant,
@@ -200,12 +251,12 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
                     ),
                     str(_("Treatment plan saved.")),
                 )
-                return None
+            return _kept(request, "plan", _form_lines(plan_form))
         elif action == "delay" and can_edit:
             delay_form = DelayForm(request.POST)
             if delay_form.is_valid():
                 event = get_object_or_404(events, pk=delay_form.cleaned_data["event"])
-                _run(
+                return _run(
                     request,
                     lambda: services.event_delay(
                         event=event,
@@ -217,12 +268,13 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
                     ),
                     str(_("Event delayed; the events after it moved.")),
                 )
-                return None
+            return _kept(request, "delay", _form_lines(delay_form))
         elif action == "actual" and can_edit:
             actual_form = ActualForm(request.POST)
             if actual_form.is_valid():
                 event = get_object_or_404(events, pk=actual_form.cleaned_data["event"])
                 return self._record_actual(request, participant, event, actual_form.cleaned_data, by=by)
+            return _kept(request, "actual", _form_lines(actual_form))
         elif action == "book":
             book_form = BookForm(request.POST)
             if book_form.is_valid():
@@ -230,7 +282,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
                 booking = Booking.objects.filter(event=event, status=BookingStatus.ACTIVE).first()
                 data = book_form.cleaned_data
                 if booking is None:
-                    _run(
+                    return _run(
                         request,
                         lambda: services.booking_create(
                             event=event,
@@ -242,37 +294,35 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
                         ),
                         str(_("Booked.")),
                     )
-                else:
-                    _run(
-                        request,
-                        lambda: services.booking_move(
-                            booking=booking,
-                            date=data["date"],
-                            time=data["time"],
-                            deviation_reason=data["deviation_reason"],
-                            by=by,
-                            today=clock.today(),
-                        ),
-                        str(_("Booking moved.")),
-                    )
-                return None
+                return _run(
+                    request,
+                    lambda: services.booking_move(
+                        booking=booking,
+                        date=data["date"],
+                        time=data["time"],
+                        deviation_reason=data["deviation_reason"],
+                        by=by,
+                        today=clock.today(),
+                    ),
+                    str(_("Booking moved.")),
+                )
+            return _kept(request, "book", _form_lines(book_form))
         elif action == "cancel_booking":
             booking = get_object_or_404(
                 Booking.objects.filter(participant=participant, status=BookingStatus.ACTIVE),
                 pk=request.POST.get("booking"),
             )
-            _run(
+            return _run(
                 request,
                 lambda: services.booking_cancel(booking=booking, by=by, now=clock.now()),
                 str(_("Booking cancelled.")),
             )
-            return None
         messages.error(request, _("Check the form: a field is missing or not allowed for your role."))
         return None
 
     def _record_actual(
         self, request: HttpRequest, participant: Participant, event: ScheduledEvent, data: dict[str, Any], *, by: Any
-    ) -> HttpResponse | None:
+    ) -> HttpResponse | Kept | None:
         """Record or correct an actual date; when it moves later events, starts treatment or
         corrects a recorded date, first a page that says so (from the service's own preview)."""
         try:
@@ -286,8 +336,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
             )
         except ApplicationError as exc:
             if exc.code != "confirmation_required":
-                show_error(request, exc)
-                return None
+                return _kept(request, "actual", _refusal_lines(exc))
             preview = services.event_record_actual_preview(
                 event=event, actual_date=data["actual_date"], by=by, today=clock.today()
             )
@@ -440,11 +489,13 @@ class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     @admin.action(description=_("Cancel the selected bookings"), permissions=["cancel"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Booking]) -> None:
         for booking in queryset.filter(status=BookingStatus.ACTIVE):
-            _run(
+            refused = _run(
                 request,
                 lambda b=booking: services.booking_cancel(booking=b, by=roles.actor(request.user), now=clock.now()),
                 str(_("%(b)s cancelled.") % {"b": booking}),
             )
+            if refused is not None:
+                messages.error(request, " ".join(refused.errors))
 
 
 class SiteClosureForm(forms.ModelForm[SiteClosure]):
