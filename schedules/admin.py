@@ -96,7 +96,7 @@ def _kept(request: HttpRequest, action: str, errors: list[str]) -> Kept:
         event = int(request.POST.get("event", ""))
     except ValueError:
         event = None
-    values = {k: v for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken", "action", "event")}
+    values = {k: str(v) for k, v in request.POST.items() if k not in ("csrfmiddlewaretoken", "action", "event")}
     return Kept(action=action, event=event, values=values, errors=errors)
 
 
