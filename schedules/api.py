@@ -73,7 +73,7 @@ class JsonErrorsMixin:
 
 
 # Part of the staff feed's cache key and ETag: raise it when the rendering changes.
-FEED_FORMAT = 1
+FEED_FORMAT = 2  # 2: the cache holds (body, last day)
 
 
 def _not_modified(etag: str) -> HttpResponse:
@@ -366,20 +366,42 @@ class SiteFeedIcs(JsonErrorsMixin, APIView):
         # feed by the next day at the latest.)
         version = selectors.site_events_version(site_ids, **window)
         digest = hashlib.sha256(
-            json.dumps([FEED_FORMAT, sorted(site_ids), language, str(today), version]).encode()
+            json.dumps(
+                [FEED_FORMAT, sorted(site_ids), language, str(today), settings.FEED_MAX_EVENTS, version]
+            ).encode()
         ).hexdigest()[:40]
         etag = f'"{digest}"'
         if etag in (tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")):
             return _not_modified(etag)
         key = f"staff-feed:{digest}"
-        body = cache_get(key, what="calendar feed")
-        if body is None:
-            events = selectors.site_events(site_ids, **window)
+        cached = cache_get(key, what="calendar feed")
+        if cached is not None:
+            body, last_day = cached
+        else:
+            # Bounded in size too, not only in time: at most FEED_MAX_EVENTS events, whole days,
+            # the nearest first; the calendar's description and a header say where a cut feed ends.
+            # (The version covers the whole window, so it also names where the cut falls.)
+            last_day = selectors.feed_last_day(site_ids, **window, max_events=settings.FEED_MAX_EVENTS)
+            cut = last_day < window["date_to"]
+            events = selectors.site_events(site_ids, date_from=window["date_from"], date_to=last_day)
             with translation.override(language):
-                body = ics.render(
-                    selectors.feed_events(events, staff=True), name=_("TrialSite site calendar"), now=clock.now()
+                notice = (
+                    _(
+                        "This feed ends on %(day)s to stay small (at most %(n)s events); subscribe to one "
+                        "site (?site=CODE) or use the site calendar for later days."
+                    )
+                    % {"day": last_day.isoformat(), "n": settings.FEED_MAX_EVENTS}
+                    if cut
+                    else ""
                 )
-            cache_set(key, body, timeout=settings.FEED_CACHE_SECONDS, what="calendar feed")
+                body = ics.render(
+                    selectors.feed_events(events, staff=True),
+                    name=_("TrialSite site calendar"),
+                    now=clock.now(),
+                    description=str(notice),
+                )
+            cache_set(key, (body, last_day), timeout=settings.FEED_CACHE_SECONDS, what="calendar feed")
         response = _ics_response(bytes(body), "trialsite-sites.ics")
         response["ETag"] = etag
+        response["X-Feed-Last-Day"] = last_day.isoformat()
         return response

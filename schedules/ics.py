@@ -42,7 +42,14 @@ def event_uid(uuid: str) -> str:
     return f"{uuid}@{UID_DOMAIN}"
 
 
-def render(events: Iterable[FeedEvent], *, name: str, now: dt.datetime, time_zone: str = "Asia/Shanghai") -> bytes:
+def render(
+    events: Iterable[FeedEvent],
+    *,
+    name: str,
+    now: dt.datetime,
+    time_zone: str = "Asia/Shanghai",
+    description: str = "",
+) -> bytes:
     cal = icalendar.Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -50,6 +57,8 @@ def render(events: Iterable[FeedEvent], *, name: str, now: dt.datetime, time_zon
     cal.add("method", "PUBLISH")
     cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", time_zone)
+    if description:
+        cal.add("x-wr-caldesc", description)
     for item in events:
         ev = icalendar.Event()
         ev.add("uid", event_uid(item.uid))

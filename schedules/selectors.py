@@ -223,6 +223,23 @@ def site_events(site_ids: Iterable[int], *, date_from: dt.date, date_to: dt.date
     )
 
 
+def feed_last_day(site_ids: Iterable[int], *, date_from: dt.date, date_to: dt.date, max_events: int) -> dt.date:
+    """The last day the staff feed can show whole without holding more than `max_events` events:
+    `date_to` when the window holds no more, else the day before the first day that would pass
+    the bound (at least `date_from`, so the feed never comes out empty for a busy first day).
+    One indexed query (site, planned date)."""
+    beyond = list(
+        ScheduledEvent.objects.filter(
+            site_id__in=list(site_ids), planned_date__gte=date_from, planned_date__lte=date_to
+        )
+        .order_by("planned_date")
+        .values_list("planned_date", flat=True)[max_events : max_events + 1]
+    )
+    if not beyond:
+        return date_to
+    return max(beyond[0] - dt.timedelta(days=1), date_from)
+
+
 def site_events_version(site_ids: Iterable[int], *, date_from: dt.date, date_to: dt.date) -> tuple[Any, ...]:
     """What changes whenever the staff feed of these sites and dates would change: one aggregate
     query instead of rendering. Every change a calendar client must see raises the event's

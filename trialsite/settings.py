@@ -231,6 +231,11 @@ FEED_PAST_DAYS = env.int("FEED_PAST_DAYS", default=31)
 FEED_FUTURE_DAYS = env.int("FEED_FUTURE_DAYS", default=183)
 if not (0 <= FEED_PAST_DAYS <= 3660 and 0 <= FEED_FUTURE_DAYS <= 3660):
     raise ImproperlyConfigured("FEED_PAST_DAYS and FEED_FUTURE_DAYS must each be between 0 and 3660 (days).")
+# And at most FEED_MAX_EVENTS events (whole days, nearest first): about 0.6 KB each in iCalendar,
+# so the default keeps a feed near 1.2 MB whatever the number of participants.
+FEED_MAX_EVENTS = env.int("FEED_MAX_EVENTS", default=2000)
+if not 1 <= FEED_MAX_EVENTS <= 100_000:
+    raise ImproperlyConfigured("FEED_MAX_EVENTS must be between 1 and 100000.")
 FEED_CACHE_SECONDS = env.int("FEED_CACHE_SECONDS", default=86400)
 if FEED_CACHE_SECONDS < 0:
     raise ImproperlyConfigured("FEED_CACHE_SECONDS must be 0 (no caching) or more.")

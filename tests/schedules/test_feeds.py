@@ -171,3 +171,36 @@ def test_staff_feed_covers_a_bounded_window(plan: TreatmentPlan, api: Any, nurse
     expected = [d for d in planned if NOW.date() <= d <= NOW.date() + dt.timedelta(days=30)]
     assert expected and len(days) == len(expected)
     assert all(NOW.date() <= d <= NOW.date() + dt.timedelta(days=30) for d in days)
+
+
+def test_staff_feed_is_bounded_in_events_by_whole_days(
+    plan: TreatmentPlan, api: Any, nurse: Any, settings: Any
+) -> None:
+    """At most FEED_MAX_EVENTS events, the nearest days first and never half a day; the cut is
+    said in the calendar's description and the X-Feed-Last-Day header."""
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.FEED_PAST_DAYS = 0
+    settings.FEED_FUTURE_DAYS = 3000
+    in_window = sorted(
+        ScheduledEvent.objects.filter(plan=plan, planned_date__gte=NOW.date()).values_list("planned_date", flat=True)
+    )
+    settings.FEED_MAX_EVENTS = 5
+    # The whole days that fit in 5 events.
+    cut = in_window[5]
+    expected = [d for d in in_window if d < cut]
+    assert 0 < len(expected) <= 5
+    url = _staff_feed_url(api, nurse)
+    response = api(None).get(url)
+    cal = _parse(response.content)
+    days = sorted(e.decoded("DTSTART") for e in cal.walk("VEVENT"))
+    days = [d.date() if isinstance(d, dt.datetime) else d for d in days]
+    assert days == expected
+    assert response["X-Feed-Last-Day"] == (cut - dt.timedelta(days=1)).isoformat()
+    assert "?site=" in str(cal.get("X-WR-CALDESC"))
+    # A bound that holds the whole window cuts nothing and says nothing.
+    settings.FEED_MAX_EVENTS = 100_000
+    whole = api(None).get(url)
+    assert len(_parse(whole.content).walk("VEVENT")) == len(in_window)
+    assert _parse(whole.content).get("X-WR-CALDESC") is None
