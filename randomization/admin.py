@@ -15,7 +15,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -24,8 +24,14 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from randomization import readable, selectors, services
-from randomization.models import Allocation, ParticipantToRandomize, RandomizationScheme, ScreeningAssessment
+from randomization import confirmation, readable, selectors, services
+from randomization.models import (
+    Allocation,
+    ConfirmationPrint,
+    ParticipantToRandomize,
+    RandomizationScheme,
+    ScreeningAssessment,
+)
 from trialsite import clock, confirm, i18n, labs, roles
 from trialsite import selectors as registry
 from trialsite.admin import (
@@ -38,7 +44,7 @@ from trialsite.admin import (
 )
 from trialsite.admin_forms import ServiceFormAdminMixin
 from trialsite.admin_guard import GuardedAdmin, GuardedHistoryAdmin
-from trialsite.errors import ApplicationError, InvalidInput
+from trialsite.errors import ApplicationError, InvalidInput, NotFound, NotPermitted
 from trialsite.forms import BoundedDecimalField
 from trialsite.models import OFF_STUDY_STATUSES, Participant, Trial
 
@@ -333,7 +339,12 @@ class RandomizeAdmin(SiteScopedAdminMixin, GuardedAdmin):
     @admin.display(description=_("randomize"))
     def randomize_button(self, obj: Participant) -> str:
         if obj.is_randomized:
-            return str(_("already randomized (R%(number)s)") % {"number": obj.randomization_number})
+            return format_html(
+                '{} <a href="{}">{}</a>',
+                _("already randomized (R%(number)s)") % {"number": obj.randomization_number},
+                reverse("admin:randomization_participanttorandomize_confirmation", args=[obj.pk]),
+                _("confirmation"),
+            )
         return format_html(
             '<a class="button" href="{}">{}</a>',
             reverse("admin:randomization_participanttorandomize_randomize", args=[obj.pk]),
@@ -346,6 +357,16 @@ class RandomizeAdmin(SiteScopedAdminMixin, GuardedAdmin):
                 "<int:pk>/randomize/",
                 self.admin_site.admin_view(self.randomize_view),
                 name="randomization_participanttorandomize_randomize",
+            ),
+            path(
+                "<int:pk>/confirmation/",
+                self.admin_site.admin_view(self.confirmation_view),
+                name="randomization_participanttorandomize_confirmation",
+            ),
+            path(
+                "<int:pk>/confirmation.pdf",
+                self.admin_site.admin_view(self.confirmation_pdf_view),
+                name="randomization_participanttorandomize_confirmation_pdf",
             ),
             *super().get_urls(),
         ]
@@ -361,6 +382,34 @@ class RandomizeAdmin(SiteScopedAdminMixin, GuardedAdmin):
                 else _("Randomization has not been activated.")
             )
         return super().changelist_view(request, {**extra, **(extra_context or {})})
+
+    def _confirmation(self, request: HttpRequest, pk: int, medium: str) -> confirmation.Confirmation:
+        participant = get_object_or_404(registry.participants_for_user(request.user), pk=pk)
+        try:
+            return confirmation.confirmation_print(
+                participant=participant, by=roles.actor(request.user), medium=medium, now=clock.now()
+            )
+        except NotFound as exc:
+            raise Http404(exc.detail) from exc
+        except NotPermitted as exc:
+            raise PermissionDenied(exc.detail) from exc
+
+    def confirmation_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The printable page (every opening is a printing: the first the original, later copies)."""
+        printed = self._confirmation(request, pk, ConfirmationPrint.Medium.PAGE)
+        return HttpResponse(
+            confirmation.render_html(
+                printed,
+                pdf_url=reverse("admin:randomization_participanttorandomize_confirmation_pdf", args=[pk]),
+                back_url=reverse("admin:randomization_participanttorandomize_changelist"),
+            )
+        )
+
+    def confirmation_pdf_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        printed = self._confirmation(request, pk, ConfirmationPrint.Medium.PDF)
+        response = HttpResponse(confirmation.render_pdf(printed), content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{confirmation.filename(printed)}"'
+        return response
 
     @staticmethod
     def _reasons(assessment: ScreeningAssessment | None, today: Any) -> list[str]:
@@ -402,7 +451,10 @@ class RandomizeAdmin(SiteScopedAdminMixin, GuardedAdmin):
                     _("%(p)s randomized: number %(n)s, arm %(arm)s.")
                     % {"p": participant, "n": allocation.sequence, "arm": i18n.arm_name(allocation.arm)},
                 )
-                return HttpResponseRedirect(reverse("admin:randomization_participanttorandomize_changelist"))
+                # Straight to the confirmation the nurse prints and files (the original).
+                return HttpResponseRedirect(
+                    reverse("admin:randomization_participanttorandomize_confirmation", args=[participant.pk])
+                )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from randomization import selectors, services
-from randomization.models import Allocation, ScreeningAssessment
+from randomization import confirmation, selectors, services
+from randomization.models import Allocation, ConfirmationPrint, ScreeningAssessment
 from trialsite import clock, idempotency, roles
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
 from trialsite.api.views import get_participant
@@ -172,3 +174,21 @@ class TrialRandomizationPublic(APIView):
     def get(self, request: Request, registry_id: str) -> Response:
         trial = get_object_or_404(Trial, registry_id=registry_id)
         return Response(SchemePublicOut(selectors.scheme_public(trial)).data)
+
+
+class RandomizationConfirmationPdf(APIView):
+    """The participant's randomization confirmation as a one-page A4 PDF (the first printing is
+    the original; later ones say "copy"). It names the participant, so an API client needs the
+    identity permission."""
+
+    required_roles = {"GET": NURSES | {roles.STATISTICIAN}}
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        participant = get_participant(request, pk)
+        printed = confirmation.confirmation_print(
+            participant=participant, by=roles.actor(request.user), medium=ConfirmationPrint.Medium.PDF, now=clock.now()
+        )
+        response = HttpResponse(confirmation.render_pdf(printed), content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{confirmation.filename(printed)}"'
+        return response

@@ -256,3 +256,33 @@ class ParticipantToRandomize(Participant):
         verbose_name_plural = _("randomize participants")
         default_permissions = ()
         permissions = [("randomize_participant", _("Can randomize a participant"))]
+
+
+class ConfirmationPrint(models.Model):
+    """Each printing of a participant's randomization confirmation (page or PDF): the first is the
+    original filed in the investigator site file, every later one is marked as a copy."""
+
+    class Medium(models.TextChoices):
+        PAGE = "page", _("printable page")
+        PDF = "pdf", _("PDF")
+
+    allocation = models.ForeignKey(
+        Allocation, on_delete=models.PROTECT, verbose_name=_("allocation"), related_name="confirmation_prints"
+    )
+    printed_at = models.DateTimeField(_("printed at"))
+    printed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name=_("printed by"), related_name="+"
+    )
+    medium = models.CharField(_("medium"), max_length=8, choices=Medium.choices)
+
+    class Meta:
+        verbose_name = _("randomization confirmation print")
+        verbose_name_plural = _("randomization confirmation prints")
+        ordering = ["allocation", "printed_at", "pk"]
+        default_permissions = ()
+        constraints = [
+            models.CheckConstraint(condition=Q(medium__in=["page", "pdf"]), name="confirmation_print_medium_valid")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.allocation} {self.medium} {self.printed_at:%Y-%m-%d %H:%M}"

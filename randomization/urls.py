@@ -7,6 +7,11 @@ from randomization import api
 urlpatterns: list[URLPattern] = [
     path("participants/<int:pk>/randomize/", api.ParticipantRandomize.as_view(), name="participant-randomize"),
     path(
+        "participants/<int:pk>/randomization-confirmation.pdf",
+        api.RandomizationConfirmationPdf.as_view(),
+        name="participant-randomization-confirmation",
+    ),
+    path(
         "participants/<int:pk>/screening-assessments/",
         api.ScreeningAssessmentListCreate.as_view(),
         name="participant-screening-assessments",
