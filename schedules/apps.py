@@ -9,7 +9,8 @@ class SchedulesConfig(AppConfig):
     verbose_name = _("Schedules")
 
     def ready(self) -> None:
-        from schedules import (  # noqa: F401  (connect the signal receivers)
+        from schedules import (  # noqa: F401  (connect the signal receivers, register the jobs)
+            jobs,
             receivers,
             reminder_receivers,
             worklists,

@@ -13,7 +13,7 @@ class TrialsiteConfig(AppConfig):
         from django.contrib import admin
         from django.contrib.auth.signals import user_logged_in
 
-        from trialsite import audit, middleware, worklists  # noqa: F401  (worklists: the registry's own sections)
+        from trialsite import admin_jobs, audit, middleware, worklists  # noqa: F401  (worklists: the registry's own sections)
         from trialsite.admin_guard import guard_site
 
         # After every migrate, whichever app it migrated: the audit trail tables are append-only.

@@ -483,3 +483,62 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key}"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", _("queued")
+    RUNNING = "running", _("running")
+    DONE = "done", _("done")
+    FAILED = "failed", _("failed")
+
+
+class TrialJob(models.Model):
+    """Work proportional to the trial (re-check every plan after a calendar change, re-sync every
+    reminder after a rule change) done by the worker in batches instead of inside a request, with
+    its progress for the admin. `items` is fixed when the job starts, so a worker that dies resumes
+    where the last batch ended (each item is its own transaction and safe to do twice)."""
+
+    kind = models.CharField(_("kind"), max_length=64)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    items = models.JSONField(_("items"), null=True, blank=True)
+    total = models.PositiveIntegerField(_("items in all"), null=True, blank=True)
+    done = models.PositiveIntegerField(_("items done"), default=0)
+    refused = models.PositiveIntegerField(_("items refused"), default=0)
+    refusals = models.JSONField(_("refusals"), default=list, blank=True)  # [{"item", "message"}], the first 100
+    error = models.TextField(_("error"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("started by"),
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"))
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("background job")
+        verbose_name_plural = _("background jobs")
+        ordering = ["-created_at", "-pk"]
+        default_permissions = ("view",)
+        indexes = [models.Index(fields=["status", "created_at"], name="trialjob_status_created")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["queued", "running", "done", "failed"]), name="trialjob_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(total__isnull=True) | Q(done__lte=models.F("total") - models.F("refused")),
+                name="trialjob_progress_within_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk}"
+
+    @property
+    def processed(self) -> int:
+        return self.done + self.refused
