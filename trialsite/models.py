@@ -43,7 +43,10 @@ class Trial(models.Model):
     class Meta:
         verbose_name = _("trial")
         verbose_name_plural = _("trials")
-        permissions = [("raise_enrollment_cap", _("Can raise the target enrollment"))]
+        permissions = [
+            ("raise_enrollment_cap", _("Can raise the target enrollment")),
+            ("view_audit_log", _("Can read the trial's audit log")),
+        ]
 
     def __str__(self) -> str:
         return self.registry_id

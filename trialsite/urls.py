@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
-from trialsite import views
+from trialsite import audit_views, views
 from trialsite.api import views as api
 from trialsite.api.docs import DocsView, SchemaView
 
@@ -21,6 +21,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("participants/<int:pk>/death/", api.ParticipantDeath.as_view(), name="participant-death"),
     path("participants/<int:pk>/measurements/", api.MeasurementListCreate.as_view(), name="participant-measurements"),
     path("participants/<int:pk>/labs/", api.LabResultListCreate.as_view(), name="participant-labs"),
+    path("audit-log/", audit_views.AuditLogList.as_view(), name="audit-log"),
     path("", include("randomization.urls")),
     path("", include("dosing.urls")),
     path("", include("schedules.urls")),
@@ -29,6 +30,8 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("account/language/", views.set_user_language, name="set-user-language"),
+    # The audit log is an admin page of no single model (admin_view: staff login, CSRF, no cache).
+    path("admin/audit-log/", admin.site.admin_view(audit_views.audit_log_view), name="admin-audit-log"),
     path("admin/", admin.site.urls),
     # Behind login unless API_DOCS_PUBLIC (the development default).
     path("api/schema/", SchemaView.as_view(), name="schema"),
