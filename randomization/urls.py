@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from randomization import api
+from randomization import accrual_views, api
 
 urlpatterns: list[URLPattern] = [
     path("participants/<int:pk>/randomize/", api.ParticipantRandomize.as_view(), name="participant-randomize"),
@@ -16,6 +16,7 @@ urlpatterns: list[URLPattern] = [
         api.ScreeningAssessmentListCreate.as_view(),
         name="participant-screening-assessments",
     ),
+    path("trials/<str:registry_id>/accrual/", accrual_views.TrialAccrual.as_view(), name="trial-accrual"),
     path(
         "trials/<str:registry_id>/randomization/",
         api.TrialRandomizationPublic.as_view(),
