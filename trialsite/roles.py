@@ -1,5 +1,7 @@
-"""Staff roles. A role is a Django group whose permissions are set by migrations
-(see `grant_permissions`), never by hand; site membership is data (SiteMembership)."""
+"""Staff roles and what each may do. A role is a Django group; `PERMISSIONS` below is the one place
+its rights are written: the admin and the API read it (through Django's permissions, which the
+role migrations set from it: `manage.py role_migration <app_label>`), and every write service
+checks it with `require`. Site membership is data (SiteMembership)."""
 
 from __future__ import annotations
 
@@ -16,8 +18,104 @@ API_CLIENT = "api_client"
 
 ROLES: tuple[str, ...] = (RESEARCH_NURSE, PHARMACIST, INVESTIGATOR, STATISTICIAN, API_CLIENT)
 
+# The role sets, declared once.
+EVERY_ROLE = frozenset(ROLES)
 # Roles that work in the admin (is_staff); an API client only has a token.
 ADMIN_ROLES = frozenset({RESEARCH_NURSE, PHARMACIST, INVESTIGATOR, STATISTICIAN})
+STAFF_ROLES = ADMIN_ROLES
+# Roles whose members work for the whole trial, not one site: only they (and superusers) hold the
+# permissions that change trial-wide settings (reminder rules, sites, the trial itself).
+TRIAL_WIDE_ROLES = frozenset({INVESTIGATOR})
+# Roles that record clinical data at their sites.
+CLINICAL_ROLES = frozenset({RESEARCH_NURSE, INVESTIGATOR})
+NONE: frozenset[str] = frozenset()
+
+_CLINIC = CLINICAL_ROLES
+_STAFF = STAFF_ROLES
+_I = frozenset({INVESTIGATOR})
+_P = frozenset({PHARMACIST})
+_S = frozenset({STATISTICIAN})
+
+# Who holds each "app_label.codename" permission: one line per permission, so that moving a model
+# to another app (or a right to another role) is a one-line change. A permission not listed here
+# is held by no role (a superuser's, such as trialsite.change_trial). `test_role_table` fails when
+# the migrated groups and this table disagree; `manage.py role_migration <app>` writes the
+# migration that makes them agree.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # trialsite: the registry
+    "trialsite.view_trial": _STAFF,
+    "trialsite.view_protocolversion": _S,
+    "trialsite.view_site": _STAFF,
+    "trialsite.view_sitereferencerange": _STAFF,
+    "trialsite.add_sitereferencerange": _I,
+    "trialsite.change_sitereferencerange": _I,
+    "trialsite.raise_enrollment_cap": _S,
+    "trialsite.view_participant": _STAFF,
+    "trialsite.view_participant_identity": _STAFF,
+    "trialsite.add_participant": _CLINIC,
+    "trialsite.change_participant": _CLINIC,
+    "trialsite.withdraw_participant": _CLINIC,
+    "trialsite.view_measurement": _STAFF,
+    "trialsite.add_measurement": _CLINIC,
+    "trialsite.change_measurement": _CLINIC,
+    "trialsite.view_labresult": _STAFF,
+    "trialsite.add_labresult": _CLINIC,
+    "trialsite.change_labresult": _CLINIC,
+    # randomization: eligibility and allocation
+    "randomization.view_screeningassessment": _CLINIC | _S,
+    "randomization.add_screeningassessment": _CLINIC,
+    "randomization.randomize_participant": _CLINIC,
+    "randomization.view_randomizationscheme": _S,
+    "randomization.add_randomizationscheme": _S,
+    "randomization.change_randomizationscheme": _S,
+    "randomization.activate_scheme": _S,
+    "randomization.view_allocation": _S,
+    "randomization.view_allocation_secret": _S,
+    # dosing: calculations, regimens, dose sheets
+    "dosing.view_dosesheet": _CLINIC | _P,
+    "dosing.prepare_dosesheet": _I | _P,
+    "dosing.verify_dosesheet": _P,
+    "dosing.release_dosesheet": _P,
+    "dosing.view_dosemodification": _CLINIC | _P,
+    "dosing.add_dosemodification": _I,
+    "dosing.view_renaldecision": _CLINIC | _P,
+    "dosing.add_renaldecision": _I,
+    # schedules: treatment plans, bookings
+    "schedules.view_treatmentplan": _STAFF,
+    "schedules.add_treatmentplan": _CLINIC,
+    "schedules.change_treatmentplan": _CLINIC,
+    "schedules.view_scheduledevent": _STAFF,
+    "schedules.add_scheduledevent": _CLINIC,
+    "schedules.change_scheduledevent": _CLINIC,
+    "schedules.view_booking": _STAFF,
+    "schedules.add_booking": _CLINIC | {API_CLIENT},
+    "schedules.change_booking": _CLINIC | {API_CLIENT},
+    "schedules.view_siteclosure": _STAFF,
+    "schedules.add_siteclosure": _CLINIC,
+    "schedules.change_siteclosure": _CLINIC,
+    # reminders (schedules.* until the reminder models have their own app)
+    "schedules.view_reminder": _CLINIC,
+    "schedules.change_reminder": _CLINIC,
+    "schedules.view_reminderrule": _CLINIC,
+    "schedules.add_reminderrule": TRIAL_WIDE_ROLES,
+    "schedules.change_reminderrule": TRIAL_WIDE_ROLES,
+    "schedules.view_staffdigest": _CLINIC,
+}
+
+
+def role_permissions(role: str, app_label: str | None = None) -> frozenset[str]:
+    """The "app_label.codename" permissions `role` holds (in one app, if given)."""
+    return frozenset(
+        perm
+        for perm, holders in PERMISSIONS.items()
+        if role in holders and (app_label is None or perm.split(".", 1)[0] == app_label)
+    )
+
+
+def roles_holding(perm: str) -> frozenset[str]:
+    """The roles whose members hold `perm` (none for a permission the table does not list)."""
+    return PERMISSIONS.get(perm, NONE)
+
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
@@ -62,11 +160,6 @@ def actor(user: Any) -> User:
     if not isinstance(user, User) or not user.is_authenticated:
         raise NotPermitted(gettext("Sign in first."), code="not_authenticated")
     return user
-
-
-# Roles whose members work for the whole trial, not one site: only they (and superusers) hold the
-# permissions that change trial-wide settings (reminder rules, sites, the trial itself).
-TRIAL_WIDE_ROLES = frozenset({INVESTIGATOR})
 
 
 def require(by: User | None, perm: str, *, site: Any = None, hidden: bool = False) -> None:
@@ -129,3 +222,27 @@ def revoke_permissions(apps: Any, mapping: Mapping[str, Iterable[str]]) -> None:
         for perm in perms:
             app_label, codename = perm.split(".", 1)
             group.permissions.remove(*Permission.objects.filter(content_type__app_label=app_label, codename=codename))
+
+
+def set_app_permissions(apps: Any, app_label: str, mapping: Mapping[str, Iterable[str]]) -> None:
+    """For the generated role migrations (`manage.py role_migration`): each role (group) of
+    `mapping` holds exactly the listed "app_label.codename" permissions of `app_label`, no more
+    (rights of the app not listed are taken away) and no fewer; other apps' rights are left alone."""
+    from django.apps import apps as global_apps
+    from django.contrib.auth.management import create_permissions
+
+    create_permissions(global_apps.get_app_config(app_label), verbosity=0, apps=apps)
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    of_app = Permission.objects.filter(content_type__app_label=app_label)
+    for role, perms in mapping.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        codenames = {perm.split(".", 1)[1] for perm in perms}
+        wanted = list(of_app.filter(codename__in=codenames))
+        missing = codenames - {p.codename for p in wanted}
+        if missing:
+            raise LookupError(f"{app_label} has no permissions {sorted(missing)}")
+        group.permissions.remove(
+            *group.permissions.filter(content_type__app_label=app_label).exclude(codename__in=codenames)
+        )
+        group.permissions.add(*wanted)
