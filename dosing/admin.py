@@ -268,7 +268,7 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
                 extra.update(
                     can_verify=sheet.status == SheetStatus.PREPARED and sheet.releasable,
                     can_release=sheet.status == SheetStatus.VERIFIED,
-                    is_pharmacist=request.user.is_superuser or roles.has_role(request.user, roles.PHARMACIST),
+                    is_pharmacist=request.user.has_perm("dosing.verify_dosesheet"),
                 )
         return super().changeform_view(request, object_id, form_url, extra)
 

@@ -19,8 +19,6 @@ from trialsite.api.views import get_participant
 from trialsite.idempotency import idempotent
 from trialsite.models import Trial
 
-NURSES = frozenset({roles.RESEARCH_NURSE, roles.INVESTIGATOR})
-
 
 class RandomizeIn(serializers.Serializer[None]):
     scrt_start_date = serializers.DateField(
@@ -53,7 +51,7 @@ class ParticipantRandomize(APIView):
     existing number if already randomized; a repeated request with the same `Idempotency-Key`
     and body returns the original 201 answer."""
 
-    required_roles = {"POST": NURSES}
+    required_roles = {"POST": roles.roles_holding("randomization.randomize_participant")}
 
     @extend_schema(
         request=RandomizeIn,
@@ -133,7 +131,7 @@ class AssessmentOut(serializers.ModelSerializer[ScreeningAssessment]):
 class ScreeningAssessmentListCreate(APIView):
     """Screening assessments of a participant; POST records a new one (re-screening keeps the old)."""
 
-    required_roles = {"GET": STAFF_ROLES, "POST": NURSES}
+    required_roles = {"GET": STAFF_ROLES, "POST": roles.roles_holding("randomization.add_screeningassessment")}
 
     @extend_schema(responses={200: AssessmentOut(many=True)})
     def get(self, request: Request, pk: int) -> Response:

@@ -157,8 +157,8 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
 
     def timeline_view(self, request: HttpRequest, participant_id: int) -> HttpResponse:
         participant = get_object_or_404(registry.participants_for_user(request.user), pk=participant_id)
-        can_edit = request.user.is_superuser or roles.has_role(request.user, *EDITORS)
-        can_book = can_edit or roles.has_role(request.user, roles.API_CLIENT)
+        can_edit = request.user.has_perm("schedules.change_scheduledevent")
+        can_book = request.user.has_perm("schedules.add_booking")
         if request.method == "POST":
             if not can_book:
                 messages.error(request, _("Your role can only read calendars."))

@@ -162,7 +162,7 @@ def _check_scrt_overall_time(
             errors={"deviation_reason": [message]},
             extra={"overall_days": days, "max_overall_days": rules.scrt_max_overall_days},
         )
-    if by is not None and not by.is_superuser and not roles.has_role(by, roles.INVESTIGATOR):
+    if not roles.may(by, roles.DEVIATION_ROLES):
         only = _("Only an investigator can record a protocol deviation.")
         raise RuleViolation(only, code="scrt_overall_time_exceeded", errors={"deviation_reason": [only]})
     return True
@@ -641,7 +641,7 @@ def event_record_actual(
         if len(reason.strip()) > CORRECTION_REASON_MAX:
             message = _("At most %(n)s characters.") % {"n": CORRECTION_REASON_MAX}
             raise InvalidInput(message, errors={"reason": [message]})
-        if preview.dependants and by is not None and not by.is_superuser and not roles.has_role(by, roles.INVESTIGATOR):
+        if preview.dependants and not roles.may(by, roles.DEVIATION_ROLES):
             message = _("Only an investigator can correct this actual date now: %(what)s.") % {
                 "what": "; ".join(preview.dependants)
             }
@@ -757,7 +757,7 @@ def _check_booking_date(
             "recording a protocol deviation with a reason."
         ) % {"d": day.isoformat(), "a": event.window_start.isoformat(), "b": event.window_end.isoformat()}
         raise RuleViolation(message, code="outside_window", errors={"date": [message]})
-    if by is not None and not by.is_superuser and not roles.has_role(by, roles.INVESTIGATOR):
+    if not roles.may(by, roles.DEVIATION_ROLES):
         message = _("Only an investigator can record a protocol deviation.")
         raise RuleViolation(message, code="outside_window", errors={"deviation_reason": [message]})
     return True

@@ -28,6 +28,10 @@ STAFF_ROLES = ADMIN_ROLES
 TRIAL_WIDE_ROLES = frozenset({INVESTIGATOR})
 # Roles that record clinical data at their sites.
 CLINICAL_ROLES = frozenset({RESEARCH_NURSE, INVESTIGATOR})
+# Roles that take a clinical decision against the protocol's default: record a protocol deviation
+# (a visit outside its window, an SCRT course over its time), correct a date later ones depend on.
+# (Not Django permissions yet: see `may`.)
+DEVIATION_ROLES = frozenset({INVESTIGATOR})
 NONE: frozenset[str] = frozenset()
 
 _CLINIC = CLINICAL_ROLES
@@ -133,6 +137,12 @@ def user_roles(user: Any) -> frozenset[str]:
 
 def has_role(user: Any, *roles: str) -> bool:
     return bool(user_roles(user) & set(roles))
+
+
+def may(by: Any, role_set: frozenset[str]) -> bool:
+    """Whether `by` acts with one of `role_set`'s roles, for a rule inside a service that no
+    Django permission names: `by=None` (the system) and a superuser may."""
+    return by is None or bool(getattr(by, "is_superuser", False)) or bool(user_roles(by) & role_set)
 
 
 IDENTITY_PERMISSION = "trialsite.view_participant_identity"

@@ -70,3 +70,18 @@ def test_the_generated_migration_grants_exactly_the_table_for_its_app(tmp_path: 
     for role in roles.ROLES:
         assert held(role) == set(roles.role_permissions(role)), role
     assert ("dosing", "0005_renal_decision_per_drug_and_band") in module.Migration.dependencies
+
+
+def test_api_writes_are_open_to_the_holders_of_a_permission_of_the_table() -> None:
+    """A write endpoint's roles are read from the table (the holders of the permission its
+    service checks), never a hand-kept set; a read is open to a role set of trialsite.roles."""
+    from tests.security.test_endpoints import api_endpoints
+
+    holders = set(roles.PERMISSIONS.values())
+    computes = {"api/v1/dose-calculations/"}  # a POST that writes nothing: a calculator
+    for route, view in api_endpoints():
+        for method, allowed in view.required_roles.items():
+            if method in ("GET", "HEAD") or route in computes:
+                assert allowed in holders | {roles.EVERY_ROLE, roles.STAFF_ROLES}, (route, method)
+            else:
+                assert allowed in holders | {roles.STAFF_ROLES}, (route, method)
