@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from trialsite import labs, plausibility, ranges
+from trialsite.error_codes import TrialsiteErrorCode
 
 
 class Trial(models.Model):
@@ -225,12 +226,12 @@ OFF_STUDY_STATUSES = ("withdrawn", "deceased")
 SCREENING_NUMBER_FORMAT = RegexValidator(
     r"\A[A-Za-z0-9-]{1,32}\Z",
     _("Use 1–32 letters, digits and hyphens, e.g. ZJU1-001."),
-    code="invalid_screening_number",
+    code=TrialsiteErrorCode.INVALID_SCREENING_NUMBER,
 )
 PHONE_FORMAT = RegexValidator(
     r"\A\+?[0-9 -]{6,32}\Z",
     _("Enter 6–32 digits, spaces or hyphens, with an optional leading +, e.g. +86 138 0000 0000."),
-    code="invalid_phone",
+    code=TrialsiteErrorCode.INVALID_PHONE,
 )
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 
+from trialsite.error_codes import CommonErrorCode
+
 RESEARCH_NURSE = "research_nurse"
 PHARMACIST = "pharmacist"
 INVESTIGATOR = "investigator"
@@ -168,17 +170,18 @@ def actor(user: Any) -> User:
     from trialsite.errors import NotPermitted
 
     if not isinstance(user, User) or not user.is_authenticated:
-        raise NotPermitted(gettext("Sign in first."), code="not_authenticated")
+        raise NotPermitted(gettext("Sign in first."), code=CommonErrorCode.NOT_AUTHENTICATED)
     return user
 
 
-def require(by: User | None, perm: str, *, site: Any = None, hidden: bool = False) -> None:
+def require(by: User | None, perm: str, *, site: Any = None) -> None:
     """The check every write service makes itself, whichever door called it (admin, API, task,
-    command): `by` holds the permission "app_label.codename" (granted to roles by migrations) and,
-    if `site` (a Site or its id) is given, works there. `by=None` is the system itself (a Celery
-    task, a management command, a receiver); a superuser may do anything. Raises NotPermitted;
-    with `hidden`, another site's record "does not exist" for the user (NotFound, 404), as the
-    selectors already answer."""
+    command): `by` holds the permission "app_label.codename" (the role table's, through the
+    migrated groups) and, if `site` (a Site or its id) is given, works there. `by=None` is the
+    system itself (a Celery task, a management command, a receiver); a superuser may do anything.
+    A role that may not act is NotPermitted (403, role_required); another site's record "does
+    not exist" for the user (NotFound, 404), as the selectors answer, so that no door tells
+    whether it exists."""
     from django.utils.translation import gettext
 
     from trialsite.errors import NotFound, NotPermitted
@@ -187,17 +190,15 @@ def require(by: User | None, perm: str, *, site: Any = None, hidden: bool = Fals
     if by is None:
         return
     if not by.is_authenticated or not by.is_active:
-        raise NotPermitted(gettext("Sign in first."), code="not_authenticated")
+        raise NotPermitted(gettext("Sign in first."), code=CommonErrorCode.NOT_AUTHENTICATED)
     if by.is_superuser:
         return
     if not by.has_perm(perm):
-        raise NotPermitted(gettext("Your role does not allow this."), code="role_required")
+        raise NotPermitted(gettext("Your role does not allow this."), code=CommonErrorCode.ROLE_REQUIRED)
     if site is not None:
         site_id = site if isinstance(site, int) else site.pk
         if site_id not in user_site_ids(by):
-            if hidden:
-                raise NotFound(gettext("Not found."))
-            raise NotPermitted(gettext("You do not work at this site."), code="site_required")
+            raise NotFound(gettext("Not found."))
 
 
 def grant_permissions(apps: Any, mapping: Mapping[str, Iterable[str]]) -> None:
