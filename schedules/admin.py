@@ -5,6 +5,7 @@ per day and week, bookings, site closures. Nothing here is hard-deleted."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from django import forms
@@ -37,10 +38,9 @@ from trialsite.admin import (
     PHASE_COLUMN,
     NoDeleteMixin,
     SiteScopedAdminMixin,
-    show_error,
     stored_json,
 )
-from trialsite.admin_forms import ServiceFormAdminMixin
+from trialsite.admin_forms import ServiceFormAdminMixin, attempt, show_error
 from trialsite.admin_guard import GuardedHistoryAdmin
 from trialsite.errors import ApplicationError
 from trialsite.i18n import translate_stored
@@ -78,16 +78,6 @@ class BookForm(forms.Form):
     date = forms.DateField(label=_("date"), widget=forms.DateInput(attrs={"type": "date"}))
     time = forms.TimeField(label=_("time"), widget=forms.TimeInput(attrs={"type": "time"}))
     deviation_reason = forms.CharField(label=_("protocol deviation (investigators)"), required=False)
-
-
-def _run(request: HttpRequest, action: Any, success: str) -> bool:
-    try:
-        action()
-    except ApplicationError as exc:
-        show_error(request, exc)
-        return False
-    messages.success(request, success)
-    return True
 
 
 @admin.register(TreatmentPlan)
@@ -190,7 +180,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
         if action == "plan" and can_edit:
             plan_form = PlanForm(request.POST)
             if plan_form.is_valid():
-                _run(
+                attempt(
                     request,
                     lambda: services.treatment_plan_create(
                         participant=participant,
@@ -205,7 +195,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
             delay_form = DelayForm(request.POST)
             if delay_form.is_valid():
                 event = get_object_or_404(events, pk=delay_form.cleaned_data["event"])
-                _run(
+                attempt(
                     request,
                     lambda: services.event_delay(
                         event=event,
@@ -230,7 +220,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
                 booking = Booking.objects.filter(event=event, status=BookingStatus.ACTIVE).first()
                 data = book_form.cleaned_data
                 if booking is None:
-                    _run(
+                    attempt(
                         request,
                         lambda: services.booking_create(
                             event=event,
@@ -243,9 +233,10 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
                         str(_("Booked.")),
                     )
                 else:
-                    _run(
+                    attempt(
                         request,
-                        lambda: services.booking_move(
+                        functools.partial(
+                            services.booking_move,
                             booking=booking,
                             date=data["date"],
                             time=data["time"],
@@ -261,7 +252,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
                 Booking.objects.filter(participant=participant, status=BookingStatus.ACTIVE),
                 pk=request.POST.get("booking"),
             )
-            _run(
+            attempt(
                 request,
                 lambda: services.booking_cancel(booking=booking, by=by, now=clock.now()),
                 str(_("Booking cancelled.")),
@@ -440,9 +431,11 @@ class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     @admin.action(description=_("Cancel the selected bookings"), permissions=["cancel"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Booking]) -> None:
         for booking in queryset.filter(status=BookingStatus.ACTIVE):
-            _run(
+            attempt(
                 request,
-                lambda b=booking: services.booking_cancel(booking=b, by=roles.actor(request.user), now=clock.now()),
+                functools.partial(
+                    services.booking_cancel, booking=booking, by=roles.actor(request.user), now=clock.now()
+                ),
                 str(_("%(b)s cancelled.") % {"b": booking}),
             )
 

@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from trialsite import labs, numbers, plausibility, protocol, roles
+from trialsite import labs, numbers, phrases, plausibility, protocol, roles
 from trialsite.error_codes import TrialsiteErrorCode
 from trialsite.errors import Conflict, InvalidInput, RuleViolation
 from trialsite.models import (
@@ -30,6 +30,9 @@ from trialsite.models import (
 )
 from trialsite.selectors import latest_measurement
 from trialsite.signals import clinical_data_recorded, participant_withdrawn, plan_changed
+
+# The reason the system stores for a death recorded without notes.
+DIED = gettext_noop("died")
 
 
 def _full_clean(obj: Any, **kwargs: Any) -> None:
@@ -296,8 +299,8 @@ def participant_withdraw(*, participant: Participant, reason: str, by: User | No
     _check_transition(participant, ParticipantStatus.WITHDRAWN)
     participant.status = ParticipantStatus.WITHDRAWN
     participant.withdrawn_at = now
-    participant.withdrawal_reason = reason.strip()
-    participant.save(update_fields=["status", "withdrawn_at", "withdrawal_reason"])
+    participant.withdrawal = phrases.typed(reason.strip())
+    participant.save(update_fields=["status", "withdrawn_at", "withdrawal"])
     participant_withdrawn.send(sender=Participant, participant=participant)
     return participant
 
@@ -317,8 +320,9 @@ def participant_record_death(
     participant.status = ParticipantStatus.DECEASED
     participant.died_on = died_on
     participant.withdrawn_at = participant.withdrawn_at or now
-    participant.withdrawal_reason = participant.withdrawal_reason or (notes.strip() or gettext_noop("died"))
-    participant.save(update_fields=["status", "died_on", "withdrawn_at", "withdrawal_reason"])
+    if not participant.withdrawal:
+        participant.withdrawal = phrases.typed(notes.strip()) if notes.strip() else phrases.phrase(DIED)
+    participant.save(update_fields=["status", "died_on", "withdrawn_at", "withdrawal"])
     if was_active:
         participant_withdrawn.send(sender=Participant, participant=participant)
     return participant
