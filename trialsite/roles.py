@@ -137,10 +137,6 @@ def user_roles(user: Any) -> frozenset[str]:
     return cached
 
 
-def has_role(user: Any, *roles: str) -> bool:
-    return bool(user_roles(user) & set(roles))
-
-
 def may(by: Any, role_set: frozenset[str]) -> bool:
     """Whether `by` acts with one of `role_set`'s roles, for a rule inside a service that no
     Django permission names: `by=None` (the system) and a superuser may."""
