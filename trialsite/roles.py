@@ -36,8 +36,6 @@ CLINICAL_ROLES = frozenset({RESEARCH_NURSE, INVESTIGATOR})
 DEVIATION_ROLES = frozenset({INVESTIGATOR})
 NONE: frozenset[str] = frozenset()
 
-_CLINIC = CLINICAL_ROLES
-_STAFF = STAFF_ROLES
 _I = frozenset({INVESTIGATOR})
 _P = frozenset({PHARMACIST})
 _S = frozenset({STATISTICIAN})
@@ -49,28 +47,28 @@ _S = frozenset({STATISTICIAN})
 # migration that makes them agree.
 PERMISSIONS: dict[str, frozenset[str]] = {
     # trialsite: the registry
-    "trialsite.view_trial": _STAFF,
+    "trialsite.view_trial": STAFF_ROLES,
     "trialsite.view_protocolversion": _S,
-    "trialsite.view_site": _STAFF,
-    "trialsite.view_sitereferencerange": _STAFF,
+    "trialsite.view_site": STAFF_ROLES,
+    "trialsite.view_sitereferencerange": STAFF_ROLES,
     "trialsite.add_sitereferencerange": _I,
     "trialsite.change_sitereferencerange": _I,
     "trialsite.raise_enrollment_cap": _S,
-    "trialsite.view_participant": _STAFF,
-    "trialsite.view_participant_identity": _STAFF,
-    "trialsite.add_participant": _CLINIC,
-    "trialsite.change_participant": _CLINIC,
-    "trialsite.withdraw_participant": _CLINIC,
-    "trialsite.view_measurement": _STAFF,
-    "trialsite.add_measurement": _CLINIC,
-    "trialsite.change_measurement": _CLINIC,
-    "trialsite.view_labresult": _STAFF,
-    "trialsite.add_labresult": _CLINIC,
-    "trialsite.change_labresult": _CLINIC,
+    "trialsite.view_participant": STAFF_ROLES,
+    "trialsite.view_participant_identity": STAFF_ROLES,
+    "trialsite.add_participant": CLINICAL_ROLES,
+    "trialsite.change_participant": CLINICAL_ROLES,
+    "trialsite.withdraw_participant": CLINICAL_ROLES,
+    "trialsite.view_measurement": STAFF_ROLES,
+    "trialsite.add_measurement": CLINICAL_ROLES,
+    "trialsite.change_measurement": CLINICAL_ROLES,
+    "trialsite.view_labresult": STAFF_ROLES,
+    "trialsite.add_labresult": CLINICAL_ROLES,
+    "trialsite.change_labresult": CLINICAL_ROLES,
     # randomization: eligibility and allocation
-    "randomization.view_screeningassessment": _CLINIC | _S,
-    "randomization.add_screeningassessment": _CLINIC,
-    "randomization.randomize_participant": _CLINIC,
+    "randomization.view_screeningassessment": CLINICAL_ROLES | _S,
+    "randomization.add_screeningassessment": CLINICAL_ROLES,
+    "randomization.randomize_participant": CLINICAL_ROLES,
     "randomization.view_randomizationscheme": _S,
     "randomization.add_randomizationscheme": _S,
     "randomization.change_randomizationscheme": _S,
@@ -78,34 +76,34 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "randomization.view_allocation": _S,
     "randomization.view_allocation_secret": _S,
     # dosing: calculations, regimens, dose sheets
-    "dosing.view_dosesheet": _CLINIC | _P,
+    "dosing.view_dosesheet": CLINICAL_ROLES | _P,
     "dosing.prepare_dosesheet": _I | _P,
     "dosing.verify_dosesheet": _P,
     "dosing.release_dosesheet": _P,
-    "dosing.view_dosemodification": _CLINIC | _P,
+    "dosing.view_dosemodification": CLINICAL_ROLES | _P,
     "dosing.add_dosemodification": _I,
-    "dosing.view_renaldecision": _CLINIC | _P,
+    "dosing.view_renaldecision": CLINICAL_ROLES | _P,
     "dosing.add_renaldecision": _I,
     # schedules: treatment plans, bookings
-    "schedules.view_treatmentplan": _STAFF,
-    "schedules.add_treatmentplan": _CLINIC,
-    "schedules.change_treatmentplan": _CLINIC,
-    "schedules.view_scheduledevent": _STAFF,
-    "schedules.add_scheduledevent": _CLINIC,
-    "schedules.change_scheduledevent": _CLINIC,
-    "schedules.view_booking": _STAFF,
-    "schedules.add_booking": _CLINIC | {API_CLIENT},
-    "schedules.change_booking": _CLINIC | {API_CLIENT},
-    "schedules.view_siteclosure": _STAFF,
-    "schedules.add_siteclosure": _CLINIC,
-    "schedules.change_siteclosure": _CLINIC,
+    "schedules.view_treatmentplan": STAFF_ROLES,
+    "schedules.add_treatmentplan": CLINICAL_ROLES,
+    "schedules.change_treatmentplan": CLINICAL_ROLES,
+    "schedules.view_scheduledevent": STAFF_ROLES,
+    "schedules.add_scheduledevent": CLINICAL_ROLES,
+    "schedules.change_scheduledevent": CLINICAL_ROLES,
+    "schedules.view_booking": STAFF_ROLES,
+    "schedules.add_booking": CLINICAL_ROLES | {API_CLIENT},
+    "schedules.change_booking": CLINICAL_ROLES | {API_CLIENT},
+    "schedules.view_siteclosure": STAFF_ROLES,
+    "schedules.add_siteclosure": CLINICAL_ROLES,
+    "schedules.change_siteclosure": CLINICAL_ROLES,
     # reminders (schedules.* until the reminder models have their own app)
-    "schedules.view_reminder": _CLINIC,
-    "schedules.change_reminder": _CLINIC,
-    "schedules.view_reminderrule": _CLINIC,
+    "schedules.view_reminder": CLINICAL_ROLES,
+    "schedules.change_reminder": CLINICAL_ROLES,
+    "schedules.view_reminderrule": CLINICAL_ROLES,
     "schedules.add_reminderrule": TRIAL_WIDE_ROLES,
     "schedules.change_reminderrule": TRIAL_WIDE_ROLES,
-    "schedules.view_staffdigest": _CLINIC,
+    "schedules.view_staffdigest": CLINICAL_ROLES,
 }
 
 
