@@ -30,9 +30,8 @@ from trialsite.admin import (
     PHASE_FILTER,
     NoDeleteMixin,
     SiteScopedAdminMixin,
-    show_error,
 )
-from trialsite.admin_forms import ServiceFormAdminMixin
+from trialsite.admin_forms import ServiceFormAdminMixin, attempt, show_error
 from trialsite.admin_guard import GuardedHistoryAdmin
 from trialsite.errors import ApplicationError
 from trialsite.models import Participant
@@ -215,17 +214,13 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
         return TemplateResponse(request, "admin/dosing/dosesheet/release_confirm.html", context)
 
     def _apply(self, request: HttpRequest, sheet: DoseSheet, action: str, *, note: str = "") -> bool:
-        try:
-            if action == "verify":
-                services.dose_sheet_verify(sheet=sheet, by=roles.actor(request.user), now=clock.now())
-            else:
-                services.dose_sheet_release(sheet=sheet, by=roles.actor(request.user), now=clock.now(), reason=note)
-        except ApplicationError as exc:
-            show_error(request, exc)
-            return False
+        by = roles.actor(request.user)
+        if action == "verify":
+            call = functools.partial(services.dose_sheet_verify, sheet=sheet, by=by, now=clock.now())
+        else:
+            call = functools.partial(services.dose_sheet_release, sheet=sheet, by=by, now=clock.now(), reason=note)
         done = _("verified") if action == "verify" else _("released")
-        messages.success(request, _("%(sheet)s %(done)s.") % {"sheet": sheet, "done": done})
-        return True
+        return attempt(request, call, _("%(sheet)s %(done)s.") % {"sheet": sheet, "done": done})
 
     def prepare_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("dosing.prepare_dosesheet"):
@@ -268,7 +263,7 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
                 extra.update(
                     can_verify=sheet.status == SheetStatus.PREPARED and sheet.releasable,
                     can_release=sheet.status == SheetStatus.VERIFIED,
-                    is_pharmacist=request.user.is_superuser or roles.has_role(request.user, roles.PHARMACIST),
+                    is_pharmacist=request.user.has_perm("dosing.verify_dosesheet"),
                 )
         return super().changeform_view(request, object_id, form_url, extra)
 

@@ -28,9 +28,6 @@ from trialsite.api.views import ParticipantRecordsView, resolve_trial
 from trialsite.errors import NotPermitted
 from trialsite.models import Participant, Sex
 
-PHARMACISTS = frozenset({roles.PHARMACIST})
-INVESTIGATORS = frozenset({roles.INVESTIGATOR})
-
 
 class DoseCalculationIn(serializers.Serializer[None]):
     arm = serializers.CharField(help_text="experimental | control")
@@ -235,7 +232,7 @@ class DoseSheetPdf(APIView):
 class DoseSheetVerify(APIView):
     """First pharmacist check (prepared → verified)."""
 
-    required_roles = {"POST": PHARMACISTS}
+    required_roles = {"POST": roles.roles_holding("dosing.verify_dosesheet")}
 
     @extend_schema(request=None, responses={200: DoseSheetOut})
     def post(self, request: Request, pk: int) -> Response:
@@ -252,7 +249,7 @@ class ReleaseIn(serializers.Serializer[None]):
 class DoseSheetRelease(APIView):
     """Double-check and release by a second pharmacist (verified → released)."""
 
-    required_roles = {"POST": PHARMACISTS}
+    required_roles = {"POST": roles.roles_holding("dosing.release_dosesheet")}
 
     @extend_schema(request=ReleaseIn, responses={200: DoseSheetOut})
     def post(self, request: Request, pk: int) -> Response:
@@ -371,7 +368,7 @@ class _DecisionsView(ParticipantRecordsView):
     """A participant's dosing decisions of one kind: staff of the participant's sites read them,
     investigators record them through the dosing service, which re-prepares the affected sheets."""
 
-    required_roles = {"GET": STAFF_ROLES, "POST": INVESTIGATORS}
+    required_roles = {"GET": STAFF_ROLES}  # and POST: each kind's add permission, below
     newest_first = ("-decided_at", "-id")
 
     def get_queryset(self) -> QuerySet[Any]:
@@ -427,6 +424,7 @@ class DoseModificationListCreate(_DecisionsView):
     """A participant's dose modifications: staff of the participant's sites read them;
     investigators record one after a toxicity."""
 
+    required_roles = {"GET": STAFF_ROLES, "POST": roles.roles_holding("dosing.add_dosemodification")}
     model = DoseModification
     serializer_class = DoseModificationOut
     input_serializer = DoseModificationIn
@@ -465,6 +463,7 @@ class RenalDecisionListCreate(_DecisionsView):
     """A participant's renal decisions: staff of the participant's sites read them; investigators
     record one per drug for a cycle whose creatinine clearance needs it."""
 
+    required_roles = {"GET": STAFF_ROLES, "POST": roles.roles_holding("dosing.add_renaldecision")}
     model = RenalDecision
     serializer_class = RenalDecisionOut
     input_serializer = RenalDecisionIn

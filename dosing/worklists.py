@@ -11,7 +11,7 @@ from dosing.selectors import translate_messages
 from trialsite import roles
 from trialsite.worklists import Rows, Scope, Section, bounded, register
 
-PHARMACISTS = frozenset({roles.PHARMACIST})
+PHARMACISTS = roles.roles_holding("dosing.verify_dosesheet")  # the role table's
 
 
 def _sheets(scope: Scope) -> QuerySet[DoseSheet]:

@@ -39,10 +39,9 @@ from trialsite.admin import (
     NoDeleteMixin,
     SiteScopedAdminMixin,
     code_filter,
-    show_error,
     stored_json,
 )
-from trialsite.admin_forms import ServiceFormAdminMixin
+from trialsite.admin_forms import ServiceFormAdminMixin, attempt, show_error
 from trialsite.admin_guard import GuardedAdmin, GuardedHistoryAdmin
 from trialsite.errors import ApplicationError, InvalidInput, NotFound, NotPermitted
 from trialsite.forms import BoundedDecimalField
@@ -557,19 +556,18 @@ class RandomizationSchemeAdmin(ServiceFormAdminMixin, NoDeleteMixin, GuardedHist
         reason = request.POST.get("activation_reason", "")
         if request.POST.get("confirm"):
             for scheme in schemes:
-                try:
-                    activated = services.scheme_activate(scheme=scheme, by=by, now=clock.now(), reason=reason)
-                except ApplicationError as exc:
-                    show_error(request, exc)
-                else:
-                    messages.success(
-                        request, _("%(s)s activated; commitment %(c)s.") % {"s": activated, "c": activated.commitment}
-                    )
+                attempt(
+                    request,
+                    functools.partial(services.scheme_activate, scheme=scheme, by=by, now=clock.now(), reason=reason),
+                    lambda activated: (
+                        _("%(s)s activated; commitment %(c)s.") % {"s": activated, "c": activated.commitment}
+                    ),
+                )
             return None
         rows = []
         for scheme in schemes:
-            attempt = functools.partial(services.scheme_activate, scheme=scheme, by=by, now=clock.now())
-            refused = confirm.refusal(attempt)
+            would_activate = functools.partial(services.scheme_activate, scheme=scheme, by=by, now=clock.now())
+            refused = confirm.refusal(would_activate)
             if refused is not None:
                 show_error(request, refused)
                 continue

@@ -21,8 +21,6 @@ from trialsite.api.views import get_participant
 from trialsite.idempotency import idempotent
 from trialsite.models import Trial
 
-NURSES = frozenset({roles.RESEARCH_NURSE, roles.INVESTIGATOR})
-
 
 class RandomizeIn(serializers.Serializer[None]):
     scrt_start_date = serializers.DateField(
@@ -55,7 +53,7 @@ class ParticipantRandomize(APIView):
     existing number if already randomized; a repeated request with the same `Idempotency-Key`
     and body returns the original 201 answer."""
 
-    required_roles = {"POST": NURSES}
+    required_roles = {"POST": roles.roles_holding("randomization.randomize_participant")}
 
     @extend_schema(
         request=RandomizeIn,
@@ -135,7 +133,7 @@ class AssessmentOut(serializers.ModelSerializer[ScreeningAssessment]):
 class ScreeningAssessmentListCreate(APIView):
     """Screening assessments of a participant; POST records a new one (re-screening keeps the old)."""
 
-    required_roles = {"GET": STAFF_ROLES, "POST": NURSES}
+    required_roles = {"GET": STAFF_ROLES, "POST": roles.roles_holding("randomization.add_screeningassessment")}
 
     @extend_schema(responses={200: AssessmentOut(many=True)})
     def get(self, request: Request, pk: int) -> Response:
@@ -181,7 +179,7 @@ class RandomizationConfirmationPdf(APIView):
     the original; later ones say "copy"). It names the participant, so an API client needs the
     identity permission."""
 
-    required_roles = {"GET": NURSES | {roles.STATISTICIAN}}
+    required_roles = {"GET": roles.CLINICAL_ROLES | {roles.STATISTICIAN}}
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> HttpResponse:

@@ -42,7 +42,7 @@ def _require(by: User | None, participant: Participant) -> None:
     last: Exception | None = None
     for perm in PRINT_PERMISSIONS:
         try:
-            roles.require(by, perm, site=participant.site_id, hidden=True)
+            roles.require(by, perm, site=participant.site_id)
             return
         except Exception as exc:  # NotPermitted / NotFound: try the next permission
             last = exc

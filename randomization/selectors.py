@@ -9,12 +9,11 @@ from typing import Any
 from django.db.models import QuerySet
 
 from randomization.models import Allocation, RandomizationScheme, SchemeStatus, ScreeningAssessment
-from trialsite import roles
 from trialsite.models import Participant, Trial
 
 
 def can_see_allocation_secrets(user: Any) -> bool:
-    return bool(getattr(user, "is_superuser", False)) or roles.has_role(user, roles.STATISTICIAN)
+    return bool(user.has_perm("randomization.view_allocation_secret"))
 
 
 def active_scheme(trial: Trial) -> RandomizationScheme | None:

@@ -31,8 +31,6 @@ from trialsite.errors import Conflict, InvalidInput, RuleViolation
 from trialsite.models import Participant, ParticipantStatus, ProtocolVersion, Trial
 from trialsite.signals import participant_randomized
 
-RANDOMIZER_ROLES = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
-SCREENER_ROLES = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
 DEFAULT_SCREENING_WINDOW_DAYS = 28
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from typing import Any
 
 from django import forms
@@ -40,7 +41,7 @@ from trialsite.admin import (
     SiteScopedAdminMixin,
     stored_json,
 )
-from trialsite.admin_forms import ServiceFormAdminMixin
+from trialsite.admin_forms import ServiceFormAdminMixin, attempt
 from trialsite.admin_guard import GuardedHistoryAdmin
 from trialsite.errors import ApplicationError
 from trialsite.i18n import translate_stored
@@ -193,8 +194,8 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
 
     def timeline_view(self, request: HttpRequest, participant_id: int) -> HttpResponse:
         participant = get_object_or_404(registry.participants_for_user(request.user), pk=participant_id)
-        can_edit = request.user.is_superuser or roles.has_role(request.user, *EDITORS)
-        can_book = can_edit or roles.has_role(request.user, roles.API_CLIENT)
+        can_edit = request.user.has_perm("schedules.change_scheduledevent")
+        can_book = request.user.has_perm("schedules.add_booking")
         kept: Kept | None = None
         if request.method == "POST":
             if not can_book:
@@ -489,13 +490,13 @@ class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
     @admin.action(description=_("Cancel the selected bookings"), permissions=["cancel"])
     def cancel_selected(self, request: HttpRequest, queryset: QuerySet[Booking]) -> None:
         for booking in queryset.filter(status=BookingStatus.ACTIVE):
-            refused = _run(
+            attempt(
                 request,
-                lambda b=booking: services.booking_cancel(booking=b, by=roles.actor(request.user), now=clock.now()),
+                functools.partial(
+                    services.booking_cancel, booking=booking, by=roles.actor(request.user), now=clock.now()
+                ),
                 str(_("%(b)s cancelled.") % {"b": booking}),
             )
-            if refused is not None:
-                messages.error(request, " ".join(refused.errors))
 
 
 class SiteClosureForm(forms.ModelForm[SiteClosure]):

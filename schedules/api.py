@@ -46,9 +46,6 @@ from trialsite.idempotency import idempotent
 from trialsite.models import Participant, Site, StaffProfile
 from trialsite.selectors import participants_for_user, user_site_ids
 
-EDITORS = frozenset({roles.RESEARCH_NURSE, roles.INVESTIGATOR})
-BOOKERS = frozenset({roles.RESEARCH_NURSE, roles.INVESTIGATOR, roles.API_CLIENT})
-
 
 class ICalendarRenderer(BaseRenderer):
     media_type = "text/calendar"
@@ -100,7 +97,7 @@ class ParticipantSchedule(APIView):
     """A participant's treatment plan: every event with its target, window, planned and actual
     date and active booking. POST makes the plan (or re-makes it before treatment starts)."""
 
-    required_roles = {"GET": ALL_ROLES, "POST": EDITORS}
+    required_roles = {"GET": ALL_ROLES, "POST": roles.roles_holding("schedules.add_treatmentplan")}
 
     @extend_schema(responses={200: ScheduleOut})
     def get(self, request: Request, pk: int) -> Response:
@@ -156,7 +153,7 @@ def _event_for(request: Request, pk: int) -> ScheduledEvent:
 class EventDelay(APIView):
     """Delay an event (day-1 criteria not met, patient request, holiday); what follows shifts."""
 
-    required_roles = {"POST": EDITORS}
+    required_roles = {"POST": roles.roles_holding("schedules.change_scheduledevent")}
 
     @extend_schema(
         request=DelayIn,
@@ -183,7 +180,7 @@ class EventActual(APIView):
     events, starts treatment or corrects a recorded one is answered 409 confirmation_required,
     listing the moves, until it is sent again with confirm=true."""
 
-    required_roles = {"POST": EDITORS}
+    required_roles = {"POST": roles.roles_holding("schedules.change_scheduledevent")}
 
     @extend_schema(request=ActualIn, responses={200: EventOut})
     def post(self, request: Request, pk: int) -> Response:
@@ -227,7 +224,7 @@ class BookingListCreate(generics.ListAPIView[Booking]):
     taken, or the participant was withdrawn. With an `Idempotency-Key`, a repeat (the answer was
     lost) gets the first 201 again, not 409 already_booked."""
 
-    required_roles = {"GET": ALL_ROLES, "POST": BOOKERS}
+    required_roles = {"GET": ALL_ROLES, "POST": roles.roles_holding("schedules.add_booking")}
     serializer_class = BookingOut
     filterset_class = BookingFilter
 
@@ -261,7 +258,11 @@ class BookingDetail(APIView):
     """One booking. PATCH moves it (every rule is checked again); DELETE cancels it (kept, with
     status "cancelled"). Both take an `Idempotency-Key` as POST does."""
 
-    required_roles = {"GET": ALL_ROLES, "PATCH": BOOKERS, "DELETE": BOOKERS}
+    required_roles = {
+        "GET": ALL_ROLES,
+        "PATCH": roles.roles_holding("schedules.change_booking"),
+        "DELETE": roles.roles_holding("schedules.change_booking"),
+    }
 
     def _get(self, request: Request, pk: int) -> Booking:
         return get_object_or_404(_bookings_for(request.user), pk=pk)

@@ -162,7 +162,7 @@ def _check_scrt_overall_time(
             errors={"deviation_reason": [message]},
             extra={"overall_days": days, "max_overall_days": rules.scrt_max_overall_days},
         )
-    if by is not None and not by.is_superuser and not roles.has_role(by, roles.INVESTIGATOR):
+    if not roles.may(by, roles.DEVIATION_ROLES):
         only = _("Only an investigator can record a protocol deviation.")
         raise RuleViolation(only, code="scrt_overall_time_exceeded", errors={"deviation_reason": [only]})
     return True
@@ -279,7 +279,7 @@ def treatment_plan_create(
     roles.require(by, "schedules.add_treatmentplan")
     today = timezone.localdate(now)
     participant = _lock_participant(participant.pk)
-    roles.require(by, "schedules.add_treatmentplan", site=participant.site_id, hidden=True)
+    roles.require(by, "schedules.add_treatmentplan", site=participant.site_id)
     _check_active(participant)
     if participant.status not in RANDOMIZED_STATUSES or not participant.arm:
         raise RuleViolation(_("Only a randomized participant has a treatment plan."), code="not_randomized")
@@ -448,7 +448,7 @@ def _copy_escape(text: str) -> str:
 
 def _lock_event(event: ScheduledEvent, by: User | None, *, perm: str) -> tuple[Participant, ScheduledEvent]:
     participant = _lock_participant(event.participant_id)
-    roles.require(by, perm, site=participant.site_id, hidden=True)  # another site's: 404
+    roles.require(by, perm, site=participant.site_id)  # another site's: 404
     event = ScheduledEvent.objects.select_for_update(of=("self",)).select_related("plan").get(pk=event.pk)
     return participant, event
 
@@ -606,7 +606,7 @@ def event_record_actual_preview(
     """What event_record_actual would do with these arguments (a read: nothing is saved), for
     the confirmation step of every door."""
     event = ScheduledEvent.objects.select_related("plan", "participant__site").get(pk=event.pk)
-    roles.require(by, "schedules.change_scheduledevent", site=event.participant.site_id, hidden=True)
+    roles.require(by, "schedules.change_scheduledevent", site=event.participant.site_id)
     _check_active(event.participant, event.plan)
     return _actual_preview(event.participant, event, actual_date, today=today)
 
@@ -641,7 +641,7 @@ def event_record_actual(
         if len(reason.strip()) > CORRECTION_REASON_MAX:
             message = _("At most %(n)s characters.") % {"n": CORRECTION_REASON_MAX}
             raise InvalidInput(message, errors={"reason": [message]})
-        if preview.dependants and by is not None and not by.is_superuser and not roles.has_role(by, roles.INVESTIGATOR):
+        if preview.dependants and not roles.may(by, roles.DEVIATION_ROLES):
             message = _("Only an investigator can correct this actual date now: %(what)s.") % {
                 "what": "; ".join(preview.dependants)
             }
@@ -687,7 +687,7 @@ def treatment_plan_stop(
     """Stop a plan (withdrawal, death): open events and their bookings are cancelled; what
     happened stays. Returns None when the participant had no plan."""
     participant = _lock_participant(participant.pk)
-    roles.require(by, "schedules.change_treatmentplan", site=participant.site_id, hidden=True)
+    roles.require(by, "schedules.change_treatmentplan", site=participant.site_id)
     plan = TreatmentPlan.objects.select_for_update().filter(participant=participant).first()
     if plan is None or plan.status == PlanStatus.STOPPED:
         return plan
@@ -757,7 +757,7 @@ def _check_booking_date(
             "recording a protocol deviation with a reason."
         ) % {"d": day.isoformat(), "a": event.window_start.isoformat(), "b": event.window_end.isoformat()}
         raise RuleViolation(message, code="outside_window", errors={"date": [message]})
-    if by is not None and not by.is_superuser and not roles.has_role(by, roles.INVESTIGATOR):
+    if not roles.may(by, roles.DEVIATION_ROLES):
         message = _("Only an investigator can record a protocol deviation.")
         raise RuleViolation(message, code="outside_window", errors={"deviation_reason": [message]})
     return True
@@ -985,7 +985,7 @@ def site_closure_create(
     and the site's plans are re-checked against the changed calendar (treatment_plan_recheck):
     unbooked events move to a working day; booked events on a closed day are left for a person
     to move and are listed by site_calendar_conflicts."""
-    roles.require(by, "schedules.add_siteclosure", site=site.pk, hidden=True)
+    roles.require(by, "schedules.add_siteclosure", site=site.pk)
     closure = SiteClosure(site=site, date=date, kind=kind, reason=reason.strip())
     closure.full_clean(validate_unique=False, validate_constraints=False)
     try:
@@ -1097,7 +1097,7 @@ def national_calendar_changed(notice: NationalCalendarYear) -> None:
 @transaction.atomic
 def site_closure_update_reason(*, closure: SiteClosure, reason: str, by: User | None) -> SiteClosure:
     """Correct the reason of a closure (its site and day are fixed once made)."""
-    roles.require(by, "schedules.change_siteclosure", site=closure.site_id, hidden=True)
+    roles.require(by, "schedules.change_siteclosure", site=closure.site_id)
     closure = SiteClosure.objects.select_for_update().get(pk=closure.pk)
     closure.reason = reason.strip()
     closure.full_clean(validate_unique=False, validate_constraints=False)

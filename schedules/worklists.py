@@ -13,7 +13,7 @@ from trialsite import roles
 from trialsite.models import OFF_STUDY_STATUSES, LabResult
 from trialsite.worklists import Rows, Scope, Section, bounded, register
 
-NURSES = frozenset({roles.RESEARCH_NURSE, roles.INVESTIGATOR})
+NURSES = roles.roles_holding("schedules.change_scheduledevent")  # the role table's
 OPEN = (EventStatus.PLANNED, EventStatus.BOOKED)
 CLOSING_WITHIN_DAYS = 7
 

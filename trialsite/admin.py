@@ -3,6 +3,7 @@ sites' participants; nothing clinical can be deleted here."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any, cast
@@ -24,10 +25,9 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrPromise
 
-from trialsite import clock, i18n, labs, plausibility, roles, selectors, services
-from trialsite.admin_forms import ServiceFormAdminMixin, add_errors, field_errors
+from trialsite import clock, i18n, labs, phrases, plausibility, roles, selectors, services
+from trialsite.admin_forms import ServiceFormAdminMixin, attempt, attempt_on_form
 from trialsite.admin_guard import GuardedAdmin, GuardedHistoryAdmin
-from trialsite.errors import ApplicationError
 from trialsite.forms import BoundedDecimalField
 from trialsite.models import (
     LabResult,
@@ -149,19 +149,6 @@ class NoDeleteMixin:
         actions = super().get_actions(request)  # type: ignore[misc]
         actions.pop("delete_selected", None)
         return actions
-
-
-def show_error(request: HttpRequest, exc: ApplicationError) -> None:
-    """An admin message for a refused operation: the detail, plus field messages it does not
-    already say."""
-    # Fields by the reader's name for them, not their code (no English inside a Chinese message).
-    extra = [
-        f"{i18n.field_label(field)}: {msg}" if i18n.field_label(field) else msg
-        for field, msgs in exc.errors.items()
-        for msg in msgs
-        if msg not in exc.detail
-    ]
-    messages.error(request, exc.detail + (f" ({'; '.join(extra)})" if extra else ""))
 
 
 @admin.register(Trial)
@@ -414,7 +401,7 @@ class ParticipantAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixi
     list_select_related = ["site"]
     # arm: shown by ARM_COLUMN, in the reader's language (and never edited here); the withdrawal
     # reason by withdrawal_reason_text.
-    exclude = ["arm", "withdrawal_reason"]
+    exclude = ["arm", "withdrawal"]
     search_fields = ["screening_number", "full_name"]
     inlines = [MeasurementInline, LabResultInline]
     actions = ["withdraw_selected"]
@@ -437,8 +424,8 @@ class ParticipantAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixi
 
     @admin.display(description=_("withdrawal reason"))
     def withdrawal_reason_text(self, obj: Participant) -> str:
-        """As typed; the system's own reason ("died") is stored in English and shown translated."""
-        return i18n.translate_stored(obj.withdrawal_reason) or "—"
+        """As typed; the system's own reason ("died") in the reader's language."""
+        return phrases.render(obj.withdrawal) or "—"
 
     @admin.display(description=_("workflow"))
     def workflow(self, obj: Participant) -> str:
@@ -552,22 +539,23 @@ class ParticipantAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixi
         if not request.user.has_perm("trialsite.withdraw_participant"):
             raise PermissionDenied
         form = DeathForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.participant_record_death(
+        if (
+            request.method == "POST"
+            and form.is_valid()
+            and attempt_on_form(
+                form,
+                lambda: services.participant_record_death(
                     participant=participant,
                     died_on=form.cleaned_data["died_on"],
                     notes=form.cleaned_data["notes"],
                     by=roles.actor(request.user),
                     now=clock.now(),
                     today=clock.today(),
-                )
-            except ApplicationError as exc:
-                # The form again with what was typed, the message on its field (issue 14).
-                add_errors(form, field_errors(exc, form, str))
-            else:
-                messages.success(request, _("The death of %(p)s is recorded.") % {"p": participant})
-                return HttpResponseRedirect(reverse("admin:trialsite_participant_change", args=[pk]))
+                ),
+            )
+        ):
+            messages.success(request, _("The death of %(p)s is recorded.") % {"p": participant})
+            return HttpResponseRedirect(reverse("admin:trialsite_participant_change", args=[pk]))
         context = {
             **self.admin_site.each_context(request),
             "title": _("Record a death: %(p)s") % {"p": participant},
@@ -589,21 +577,23 @@ class ParticipantAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixi
         if not request.user.has_perm(f"trialsite.change_{model._meta.model_name}"):
             raise PermissionDenied
         form = EnteredInErrorForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.record_mark_entered_in_error(
+        if (
+            request.method == "POST"
+            and form.is_valid()
+            and attempt_on_form(
+                form,
+                lambda: services.record_mark_entered_in_error(
                     record=row, reason=form.cleaned_data["reason"], by=roles.actor(request.user)
-                )
-            except ApplicationError as exc:
-                add_errors(form, field_errors(exc, form, str))
-            else:
-                messages.success(
-                    request,
-                    _("%(row)s is marked as entered in error. Record the right value as a new row.") % {"row": row},
-                )
-                group = "measurements" if kind == "measurement" else "lab_results"
-                url = reverse("admin:trialsite_participant_change", args=[pk])
-                return HttpResponseRedirect(f"{url}#{group}-group")
+                ),
+            )
+        ):
+            messages.success(
+                request,
+                _("%(row)s is marked as entered in error. Record the right value as a new row.") % {"row": row},
+            )
+            group = "measurements" if kind == "measurement" else "lab_results"
+            url = reverse("admin:trialsite_participant_change", args=[pk])
+            return HttpResponseRedirect(f"{url}#{group}-group")
         context = {
             **self.admin_site.each_context(request),
             "title": _("Mark as entered in error: %(row)s") % {"row": row},
@@ -626,13 +616,17 @@ class ParticipantAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixi
         reason = request.POST.get("withdrawal_reason", "")
         if request.POST.get("confirm") and reason.strip():
             for participant in participants:
-                try:
-                    services.participant_withdraw(
-                        participant=participant, reason=reason, by=roles.actor(request.user), now=clock.now()
-                    )
-                    messages.success(request, _("%(p)s withdrawn.") % {"p": participant})
-                except ApplicationError as exc:
-                    show_error(request, exc)
+                attempt(
+                    request,
+                    functools.partial(
+                        services.participant_withdraw,
+                        participant=participant,
+                        reason=reason,
+                        by=roles.actor(request.user),
+                        now=clock.now(),
+                    ),
+                    _("%(p)s withdrawn.") % {"p": participant},
+                )
             return None
         if not participants:
             messages.warning(request, _("The selected participants are already off study."))

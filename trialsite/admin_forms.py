@@ -14,17 +14,55 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
+from trialsite import i18n
 from trialsite.errors import ApplicationError
 
 MAIN = "__main__"  # the page's own form; an inline row is keyed by its prefix ("lab_results-0")
 Refusals = dict[str, dict[str, list[str]]]
+T = TypeVar("T")
+
+
+def show_error(request: HttpRequest, exc: ApplicationError) -> None:
+    """An admin message for a refused operation: the detail, plus field messages it does not
+    already say."""
+    # Fields by the reader's name for them, not their code (no English inside a Chinese message).
+    extra = [
+        f"{i18n.field_label(field)}: {msg}" if i18n.field_label(field) else msg
+        for field, msgs in exc.errors.items()
+        for msg in msgs
+        if msg not in exc.detail
+    ]
+    messages.error(request, exc.detail + (f" ({'; '.join(extra)})" if extra else ""))
+
+
+def attempt(request: HttpRequest, call: Callable[[], T], success: str | Callable[[T], str]) -> bool:
+    """For an admin action or a button of a custom page (no form to show again): run the service,
+    say its refusal as an error message or `success` (a text, or made from the result)."""
+    try:
+        result = call()
+    except ApplicationError as exc:
+        show_error(request, exc)
+        return False
+    messages.success(request, success if isinstance(success, str) else success(result))
+    return True
+
+
+def attempt_on_form(form: forms.BaseForm, call: Callable[[], object]) -> bool:
+    """For a custom admin page with its own form: run the service; a refusal puts its messages on
+    the form's fields, so the page is shown again with what was typed (issue 14)."""
+    try:
+        call()
+    except ApplicationError as exc:
+        add_errors(form, field_errors(exc, form, str))
+        return False
+    return True
 
 
 class ServiceRefused(Exception):

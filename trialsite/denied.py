@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.auth.models import Group
 from django.urls import Resolver404, resolve
 from django.utils.translation import pgettext_lazy
 
@@ -59,13 +58,8 @@ def needed_permission(path: str, exception: Exception | None) -> str | None:
 
 
 def roles_with_permission(permission: str) -> list[str]:
-    """The staff roles (in ROLES order) whose group holds `permission`."""
-    app_label, codename = permission.split(".", 1)
-    held = set(
-        Group.objects.filter(
-            name__in=roles.ROLES, permissions__content_type__app_label=app_label, permissions__codename=codename
-        ).values_list("name", flat=True)
-    )
+    """The roles (in ROLES order) that hold `permission`, from the role table."""
+    held = roles.roles_holding(permission)
     return [r for r in roles.ROLES if r in held]
 
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
+from trialsite.error_codes import CommonErrorCode, TrialsiteErrorCode
+
 
 class ApplicationError(Exception):
     """A domain rule refused an operation. `code` is stable and machine-readable; `detail` is a
     human message (already translated where the caller's language matters); `errors` maps field
     names to messages, as in the public error shape {"code", "detail", "errors"}."""
 
-    code: ClassVar[str] = "application_error"
+    code: ClassVar[str] = CommonErrorCode.APPLICATION_ERROR
     http_status: ClassVar[int] = 422
 
     def __init__(
@@ -34,45 +36,45 @@ class ApplicationError(Exception):
 class InvalidInput(ApplicationError):
     """Input is malformed or out of range (400)."""
 
-    code = "invalid"
+    code: ClassVar[str] = CommonErrorCode.INVALID
     http_status = 400
 
 
 class RuleViolation(ApplicationError):
     """Well-formed input that a clinical or workflow rule refuses (422)."""
 
-    code = "rule_violation"
+    code = CommonErrorCode.RULE_VIOLATION
     http_status = 422
 
 
 class Conflict(ApplicationError):
     """The operation clashes with the current state (409): already done, capacity full, …"""
 
-    code = "conflict"
+    code = CommonErrorCode.CONFLICT
     http_status = 409
 
 
 class NotPermitted(ApplicationError):
     """The user's role or site does not allow this (403)."""
 
-    code = "permission_denied"
+    code = CommonErrorCode.PERMISSION_DENIED
     http_status = 403
 
 
 class NotFound(ApplicationError):
-    code = "not_found"
+    code = CommonErrorCode.NOT_FOUND
     http_status = 404
 
 
 class ProtocolDefinitionError(InvalidInput):
     """A protocol definition file failed to parse or validate."""
 
-    code = "invalid_protocol"
+    code = TrialsiteErrorCode.INVALID_PROTOCOL
 
 
 class IntegrityFailure(ApplicationError):
     """A stored record no longer matches what was written (its fingerprint or hash): it is not
     shown or used. A server-side fault, not the caller's (500); logged at CRITICAL where found."""
 
-    code = "integrity_failure"
+    code = CommonErrorCode.INTEGRITY_FAILURE
     http_status = 500

@@ -1,7 +1,7 @@
 """How the audit trail (django-simple-history's history pages) reads: times in the record's site's
 time zone, people by name ("system" when no person acted), field names and values in the reader's
-language (choices by their label, protocol codes by their name, the system's stored English
-phrases translated, typed text as typed), and every value in full. Presentation only: which
+language (choices by their label, protocol codes by their name, stored phrases in the reader's
+language, typed text as typed), and every value in full. Presentation only: which
 records a user may see, and that nothing is reverted, are the admin's and the services' concern.
 
 Used by the templates in templates/simple_history/ through trialsite.templatetags.history_display."""
@@ -22,7 +22,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from simple_history.models import DeletedObject
 
-from trialsite import i18n
+from trialsite import i18n, phrases
 
 EMPTY = "—"
 # Stored protocol codes shown by their name in the reader's language.
@@ -64,6 +64,8 @@ def value_text(field: models.Field[Any, Any] | None, value: Any, zone: ZoneInfo)
         return EMPTY
     if isinstance(value, AbstractBaseUser):
         return person(value)
+    if phrases.is_phrase(value):
+        return phrases.render(value)
     if field is not None and field.name in CODE_NAMES and isinstance(value, str):
         return CODE_NAMES[field.name](value)
     if field is not None and field.choices:
@@ -77,8 +79,18 @@ def value_text(field: models.Field[Any, Any] | None, value: Any, zone: ZoneInfo)
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True, cls=DjangoJSONEncoder)
     if isinstance(value, str):
-        return i18n.translate_stored(value)
+        return _plain_text(field, value)
     return str(value)
+
+
+def _plain_text(field: models.Field[Any, Any] | None, value: str) -> str:
+    """Plain text as stored: the registry stores its own words as phrases (above), so its text is
+    typed text. Until dosing and schedules store phrases too (issue 15), their stored English is
+    still said in the reader's language by matching it against the catalogue."""
+    model = getattr(field, "model", None)
+    if model is not None and model._meta.app_label == "trialsite":
+        return value
+    return i18n.translate_stored(value)
 
 
 def field_label(model: type[models.Model], name: str) -> str:

@@ -28,6 +28,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from trialsite import roles
+from trialsite.error_codes import CommonErrorCode, TrialsiteErrorCode
 from trialsite.errors import ApplicationError, InvalidInput, RuleViolation
 from trialsite.models import IdempotencyRecord
 
@@ -59,7 +60,9 @@ def _key(request: Request) -> str:
     key = (request.headers.get(HEADER) or "").strip()
     if len(key) > MAX_KEY_LENGTH:
         message = _("At most %(n)d characters.") % {"n": MAX_KEY_LENGTH}
-        raise InvalidInput(_("The Idempotency-Key is too long."), code="invalid", errors={HEADER: [message]})
+        raise InvalidInput(
+            _("The Idempotency-Key is too long."), code=CommonErrorCode.INVALID, errors={HEADER: [message]}
+        )
     return key
 
 
@@ -67,7 +70,7 @@ def _replay(record: IdempotencyRecord, digest: str) -> Response:
     if record.request_hash != digest:
         raise RuleViolation(
             _("This Idempotency-Key was used with a different request."),
-            code="idempotency_key_reused",
+            code=TrialsiteErrorCode.IDEMPOTENCY_KEY_REUSED,
             errors={HEADER: [_("Already used with another request body or endpoint.")]},
         )
     return Response(record.body, status=record.status_code, headers={"Idempotent-Replayed": "true"})

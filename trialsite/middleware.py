@@ -5,6 +5,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from trialsite.error_codes import CommonErrorCode
+
 
 class UserLanguageMiddleware:
     """Activate a signed-in staff member's chosen language (StaffProfile.language), after
@@ -68,7 +70,9 @@ class RefuseNulMiddleware:
             return self.get_response(request)
         detail = _("The request's %(part)s contains a NUL character.") % {"part": REQUEST_PARTS[part]}
         if request.path_info.startswith("/api/"):
-            return JsonResponse({"code": "invalid", "detail": detail, "errors": {part: [detail]}}, status=400)
+            return JsonResponse(
+                {"code": CommonErrorCode.INVALID, "detail": detail, "errors": {part: [detail]}}, status=400
+            )
         return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
 
 

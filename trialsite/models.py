@@ -18,7 +18,8 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from trialsite import labs, plausibility, ranges
+from trialsite import labs, phrases, plausibility, ranges
+from trialsite.error_codes import TrialsiteErrorCode
 
 
 class Trial(models.Model):
@@ -228,12 +229,12 @@ OFF_STUDY_STATUSES = ("withdrawn", "deceased")
 SCREENING_NUMBER_FORMAT = RegexValidator(
     r"\A[A-Za-z0-9-]{1,32}\Z",
     _("Use 1–32 letters, digits and hyphens, e.g. ZJU1-001."),
-    code="invalid_screening_number",
+    code=TrialsiteErrorCode.INVALID_SCREENING_NUMBER,
 )
 PHONE_FORMAT = RegexValidator(
     r"\A\+?[0-9 -]{6,32}\Z",
     _("Enter 6–32 digits, spaces or hyphens, with an optional leading +, e.g. +86 138 0000 0000."),
-    code="invalid_phone",
+    code=TrialsiteErrorCode.INVALID_PHONE,
 )
 
 
@@ -257,7 +258,9 @@ class Participant(models.Model):
     randomization_number = models.PositiveIntegerField(_("randomization number"), null=True, blank=True)
     randomized_at = models.DateTimeField(_("randomized at"), null=True, blank=True)
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
-    withdrawal_reason = models.TextField(_("withdrawal reason"), blank=True)
+    # A stored phrase (trialsite.phrases): the reason a person typed, or the system's own ("died"),
+    # said in the reader's language when shown.
+    withdrawal = models.JSONField(_("withdrawal reason"), null=True, blank=True)
     died_on = models.DateField(_("date of death"), null=True, blank=True)
     # Contact and reminder preferences.
     phone = models.CharField(_("mobile phone"), max_length=32, blank=True, validators=[PHONE_FORMAT])
@@ -310,6 +313,12 @@ class Participant(models.Model):
 
     def __str__(self) -> str:
         return f"{self.screening_number}"
+
+    @property
+    def withdrawal_reason(self) -> str:
+        """The withdrawal reason as stored English (typed text as typed), for logs, exports and the
+        other apps' records; a reader sees `phrases.render(participant.withdrawal)`."""
+        return phrases.english(self.withdrawal)
 
     @property
     def is_randomized(self) -> bool:

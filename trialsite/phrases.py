@@ -4,7 +4,7 @@ a dose sheet): a message id and its parameters, said in the reader's language wh
 A stored phrase is plain JSON, so it can sit in a JSONField or inside a fingerprinted document:
     {"msgid": "visit moved"}
     {"msgid": "%(drug)s: reduced by %(percent)s%%",
-     "params": {"drug": {"code": "<a drug code>", "kind": "drug"}, "percent": 25}}
+     "params": {"drug": {"code": "<a drug's code>", "kind": "drug"}, "percent": 25}}
     {"text": "patient's request"}                    (free text a person typed: shown as typed)
 A parameter is plain data (a number, an ISO date, a name), a protocol code with its kind (shown
 through the kind's translator) or another phrase. The message id is English and marked with
@@ -40,7 +40,7 @@ def phrase(msgid: str, *, context: str | None = None, **params: Any) -> Phrase:
 
 
 def code(kind: str, value: str) -> dict[str, str]:
-    """A protocol code as a parameter ("drug", "capecitabine"): shown in the reader's language."""
+    """A protocol code as a parameter (kind "drug" and the drug's code): shown in the reader's language."""
     return {"code": value, "kind": kind}
 
 

@@ -13,8 +13,9 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from trialsite import labs, numbers, plausibility, protocol, roles
-from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
+from trialsite import labs, numbers, phrases, plausibility, protocol, roles
+from trialsite.error_codes import TrialsiteErrorCode
+from trialsite.errors import Conflict, InvalidInput, RuleViolation
 from trialsite.models import (
     STATUS_TRANSITIONS,
     LabResult,
@@ -27,8 +28,11 @@ from trialsite.models import (
     SiteReferenceRange,
     Trial,
 )
-from trialsite.selectors import latest_measurement, user_site_ids
+from trialsite.selectors import latest_measurement
 from trialsite.signals import clinical_data_recorded, participant_withdrawn, plan_changed
+
+# The reason the system stores for a death recorded without notes.
+DIED = gettext_noop("died")
 
 
 def _full_clean(obj: Any, **kwargs: Any) -> None:
@@ -76,7 +80,7 @@ def protocol_load(
             raise Conflict(
                 f"{trial.registry_id} version {meta['version']} is already loaded with different content; "
                 "give the amended definition a new version.",
-                code="protocol_version_changed",
+                code=TrialsiteErrorCode.PROTOCOL_VERSION_CHANGED,
             )
         return existing, False
 
@@ -128,13 +132,6 @@ def trial_raise_enrollment_cap(*, trial: Trial, new_target: int, by: User | None
 # --- Participants --------------------------------------------------------------------------
 
 
-def _check_site_access(user: User | None, site: Site) -> None:
-    if user is None or getattr(user, "is_superuser", False):
-        return
-    if site.pk not in user_site_ids(user):
-        raise NotPermitted(_("You do not work at site %(site)s.") % {"site": site.code}, code="site_required")
-
-
 @transaction.atomic
 def participant_create(
     *,
@@ -149,7 +146,6 @@ def participant_create(
     today: dt.date,
     **contact: Any,
 ) -> Participant:
-    _check_site_access(by, site)
     roles.require(by, "trialsite.add_participant", site=site)
     if not trial.sites.filter(pk=site.pk).exists():
         raise InvalidInput(
@@ -157,7 +153,7 @@ def participant_create(
             errors={"site": [_("Not a site of this trial.")]},
         )
     if trial.current_protocol_id is None:
-        raise RuleViolation(_("The trial's protocol has not been loaded."), code="protocol_missing")
+        raise RuleViolation(_("The trial's protocol has not been loaded."), code=TrialsiteErrorCode.PROTOCOL_MISSING)
     plausibility.check(
         {
             "birth_date": plausibility.birth_date_error(birth_date, today=today),
@@ -201,7 +197,9 @@ def participant_record_consent(
         {"consent_date": plausibility.participant_date_error("consent_date", consent_date, participant, today=today)}
     )
     if participant.is_randomized:
-        raise RuleViolation(_("Consent cannot be changed after randomization."), code="already_randomized")
+        raise RuleViolation(
+            _("Consent cannot be changed after randomization."), code=TrialsiteErrorCode.ALREADY_RANDOMIZED
+        )
     participant.consent_date = consent_date
     participant.save(update_fields=["consent_date"])
     return participant
@@ -232,7 +230,8 @@ def participant_update_details(
         return participant
     if participant.is_randomized and changed.keys() & {"full_name", "sex", "birth_date"}:
         raise RuleViolation(
-            _("Name, sex and birth date cannot be changed after randomization."), code="already_randomized"
+            _("Name, sex and birth date cannot be changed after randomization."),
+            code=TrialsiteErrorCode.ALREADY_RANDOMIZED,
         )
     if "birth_date" in changed:
         # A new birth date must still come before the recorded consent.
@@ -259,7 +258,7 @@ def _check_transition(participant: Participant, to: str) -> None:
         raise RuleViolation(
             _("A participant in status “%(from)s” cannot move to “%(to)s”.")
             % {"from": ParticipantStatus(participant.status).label, "to": ParticipantStatus(to).label},
-            code="illegal_status_transition",
+            code=TrialsiteErrorCode.ILLEGAL_STATUS_TRANSITION,
             errors={"status": [_("Not allowed from “%(from)s”.") % {"from": participant.status}]},
         )
 
@@ -300,8 +299,8 @@ def participant_withdraw(*, participant: Participant, reason: str, by: User | No
     _check_transition(participant, ParticipantStatus.WITHDRAWN)
     participant.status = ParticipantStatus.WITHDRAWN
     participant.withdrawn_at = now
-    participant.withdrawal_reason = reason.strip()
-    participant.save(update_fields=["status", "withdrawn_at", "withdrawal_reason"])
+    participant.withdrawal = phrases.typed(reason.strip())
+    participant.save(update_fields=["status", "withdrawn_at", "withdrawal"])
     participant_withdrawn.send(sender=Participant, participant=participant)
     return participant
 
@@ -321,8 +320,9 @@ def participant_record_death(
     participant.status = ParticipantStatus.DECEASED
     participant.died_on = died_on
     participant.withdrawn_at = participant.withdrawn_at or now
-    participant.withdrawal_reason = participant.withdrawal_reason or (notes.strip() or gettext_noop("died"))
-    participant.save(update_fields=["status", "died_on", "withdrawn_at", "withdrawal_reason"])
+    if not participant.withdrawal:
+        participant.withdrawal = phrases.typed(notes.strip()) if notes.strip() else phrases.phrase(DIED)
+    participant.save(update_fields=["status", "died_on", "withdrawn_at", "withdrawal"])
     if was_active:
         participant_withdrawn.send(sender=Participant, participant=participant)
     return participant
@@ -448,7 +448,7 @@ def record_mark_entered_in_error(
     if record.entered_in_error:
         raise Conflict(
             _("This value is already marked as entered in error."),
-            code="already_entered_in_error",
+            code=TrialsiteErrorCode.ALREADY_ENTERED_IN_ERROR,
             errors={"reason": [_("Already marked.")]},
         )
     record.entered_in_error = True

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from trialsite import clock, roles
 from trialsite.celery import app as celery_app
+from trialsite.error_codes import CommonErrorCode
 from trialsite.models import StaffProfile, WorkerHeartbeat
 
 BROKER_TIMEOUT_S = 2.0
@@ -88,7 +89,9 @@ def set_user_language(request: HttpRequest) -> HttpResponse:
     language = request.POST.get("language", "")
     if language not in dict(settings.LANGUAGES):
         message = _("Unknown language.")
-        return JsonResponse({"code": "invalid", "detail": message, "errors": {"language": [message]}}, status=400)
+        return JsonResponse(
+            {"code": CommonErrorCode.INVALID, "detail": message, "errors": {"language": [message]}}, status=400
+        )
     StaffProfile.objects.update_or_create(user=roles.actor(request.user), defaults={"language": language})
     target = request.POST.get("next") or "/admin/"
     if not url_has_allowed_host_and_scheme(
@@ -110,7 +113,9 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     """404 for URLs that match no route: JSON under /api/ (the API's one error shape), HTML elsewhere."""
     from django.views.defaults import page_not_found
 
-    return _api_error(request, 404, "not_found", _("Not found.")) or page_not_found(request, exception or Exception())
+    return _api_error(request, 404, CommonErrorCode.NOT_FOUND, _("Not found.")) or page_not_found(
+        request, exception or Exception()
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -121,7 +126,7 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
 
     from trialsite import denied
 
-    api = _api_error(request, 403, "permission_denied", _("Your role does not allow this."))
+    api = _api_error(request, 403, CommonErrorCode.PERMISSION_DENIED, _("Your role does not allow this."))
     if api is not None:
         return api
     context = {**admin.site.each_context(request), **denied.context(request, exception), "title": _("Not allowed")}

@@ -123,7 +123,7 @@ register(
     Section(
         key="waiting_screening",
         title=_("Waiting for a screening assessment"),
-        roles=frozenset({roles.RESEARCH_NURSE, roles.INVESTIGATOR}),
+        roles=roles.CLINICAL_ROLES,
         selector=waiting_for_screening,
         template="admin/worklists/participants.html",
         order=30,
@@ -135,7 +135,7 @@ register(
     Section(
         key="waiting_randomization",
         title=_("Eligible, waiting for randomization"),
-        roles=frozenset({roles.RESEARCH_NURSE, roles.INVESTIGATOR}),
+        roles=roles.CLINICAL_ROLES,
         selector=waiting_for_randomization,
         template="admin/worklists/randomize.html",
         order=31,

@@ -17,7 +17,7 @@ from randomization import services as rs
 from randomization.models import Allocation, AllocationState, RandomizationScheme, SchemeSecret, ScreeningAssessment
 from tests.randomization.conftest import NOW, ParticipantMaker, good_findings
 from trialsite import services
-from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
+from trialsite.errors import Conflict, InvalidInput, NotFound, NotPermitted, RuleViolation
 from trialsite.models import Participant, Site, Trial
 from trialsite.signals import participant_randomized
 
@@ -221,9 +221,11 @@ def test_roles_that_may_not_randomize(
     other_nurse: User,
 ) -> None:
     participant = make_eligible()
-    for user in (pharmacist, statistician, other_nurse):
+    for user in (pharmacist, statistician):
         with pytest.raises(NotPermitted):
             rs.participant_randomize(participant=participant, by=user, now=NOW)
+    with pytest.raises(NotFound):  # another site's participant does not exist for her
+        rs.participant_randomize(participant=participant, by=other_nurse, now=NOW)
 
 
 def test_no_active_scheme(make_eligible: ParticipantMaker, nurse: User, trial: Trial) -> None:

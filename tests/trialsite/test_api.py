@@ -156,7 +156,7 @@ def test_duplicate_screening_number_is_409(nurse: User, api: Any, trial: Any) ->
     assert Participant.objects.count() == 1
 
 
-def test_registering_at_a_site_she_does_not_work_at_is_403(nurse: User, api: Any, trial: Any) -> None:
+def test_registering_at_a_site_she_does_not_work_at_is_404(nurse: User, api: Any, trial: Any) -> None:
     body = {
         "site": "NBH2",
         "screening_number": "NBH2-0001",
@@ -165,7 +165,7 @@ def test_registering_at_a_site_she_does_not_work_at_is_403(nurse: User, api: Any
         "birth_date": "1970-01-01",
     }
     response = api(nurse).post("/api/v1/participants/", body)
-    assert response.status_code == 403
+    assert response.status_code == 404
     assert not Participant.objects.exists()
 
 

@@ -63,7 +63,7 @@ def test_the_api_keeps_its_json_403(client: Client) -> None:
 def test_an_admin_error_names_fields_in_the_readers_language(rf: Any) -> None:
     from django.contrib.messages.storage.fallback import FallbackStorage
 
-    from trialsite.admin import show_error
+    from trialsite.admin_forms import show_error
     from trialsite.errors import InvalidInput
 
     request = rf.post("/admin/")

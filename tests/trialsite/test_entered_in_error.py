@@ -15,7 +15,7 @@ from django.test import Client
 from tests.trialsite.test_admin import _change_form
 from tests.trialsite.test_api_plausibility import NOW
 from trialsite import selectors, services
-from trialsite.errors import Conflict, InvalidInput, NotPermitted
+from trialsite.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from trialsite.models import LabResult, Measurement, Participant
 
 
@@ -151,7 +151,7 @@ def test_only_roles_that_record_values_at_the_site_may_correct_them(
     assert login(Client(), other_nurse).post(url, {"reason": "x"}).status_code == 404
     with pytest.raises(NotPermitted):
         services.record_mark_entered_in_error(record=weight, reason="x", by=pharmacist)
-    with pytest.raises(NotPermitted):
+    with pytest.raises(NotFound):
         services.record_mark_entered_in_error(record=weight, reason="x", by=other_nurse)
     with pytest.raises(InvalidInput):
         services.record_mark_entered_in_error(record=weight, reason="  ", by=None)

@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from trialsite import services
-from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
+from trialsite.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from trialsite.models import STATUS_TRANSITIONS, LabResult, Participant, ParticipantStatus, Site, Trial
 
 ALL = [s.value for s in ParticipantStatus]
@@ -67,7 +67,7 @@ def test_screening_number_is_unique_per_trial(trial: Trial, site: Site, nurse: A
 
 
 def test_a_nurse_cannot_register_at_another_site(trial: Trial, other_site: Site, nurse: Any, today: dt.date) -> None:
-    with pytest.raises(NotPermitted):
+    with pytest.raises(NotFound):
         services.participant_create(
             trial=trial,
             site=other_site,

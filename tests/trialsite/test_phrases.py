@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+import pytest
 from django.utils import translation
 
 from trialsite import i18n
@@ -35,3 +37,27 @@ def test_typed_text_is_shown_as_typed_in_every_language() -> None:
 
 def test_an_unknown_kind_shows_the_code() -> None:
     assert render(code("unheard-of", "x1")) == "x1"
+
+
+@pytest.mark.django_db
+def test_a_withdrawal_reason_is_a_phrase_typed_reasons_stay_typed(participant: Any) -> None:
+    import datetime as dt
+
+    from trialsite import services
+    from trialsite.admin import ParticipantAdmin
+
+    now = dt.datetime(2026, 5, 4, 2, 0, tzinfo=dt.UTC)
+    services.participant_record_death(
+        participant=participant, died_on=dt.date(2026, 5, 2), by=None, now=now, today=dt.date(2026, 5, 4)
+    )
+    participant.refresh_from_db()
+    # given the system's own reason, stored as a message id (English), said in the reader's language
+    assert participant.withdrawal == {"msgid": "died"}
+    assert participant.withdrawal_reason == "died"
+    with translation.override("zh-hans"):
+        shown = ParticipantAdmin.withdrawal_reason_text(None, participant)  # type: ignore[arg-type]
+    assert shown == "死亡"
+    # and a typed reason, kept as typed in every language
+    participant.withdrawal = typed("died at home, says the family")
+    with translation.override("zh-hans"):
+        assert ParticipantAdmin.withdrawal_reason_text(None, participant) == "died at home, says the family"  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from trialsite import outage
+from trialsite.error_codes import CommonErrorCode
 from trialsite.errors import ApplicationError
 
 
@@ -54,7 +55,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(error_body(exc.code, exc.detail, exc.errors, **exc.extra), status=exc.http_status)
     if isinstance(exc, DjangoValidationError):
         errors = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        return Response(error_body("invalid", _("Invalid input."), errors), status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            error_body(CommonErrorCode.INVALID, _("Invalid input."), errors), status=status.HTTP_400_BAD_REQUEST
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -63,7 +66,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is None:
         return None
     if isinstance(exc, exceptions.ValidationError):
-        response.data = error_body("invalid", _("Invalid input."), _flatten(exc.detail))
+        response.data = error_body(CommonErrorCode.INVALID, _("Invalid input."), _flatten(exc.detail))
     elif isinstance(exc, exceptions.APIException):
         detail = exc.detail
         message = str(detail) if not isinstance(detail, dict | list) else _("Error.")

@@ -1,9 +1,11 @@
 """Role permissions for API views.
 
 Every API view declares `required_roles`: a mapping from HTTP method (or "*") to the set of role
-names allowed. A view that declares nothing is closed to everyone (fail closed), so a new
-endpoint without a permission decision cannot leak. Site scoping is done by the views' querysets
-(selectors), which return 404 for another site's objects.
+names allowed, read from the role table: `roles.roles_holding("<the permission the service
+checks>")` for a write, a role set of trialsite.roles (EVERY_ROLE, STAFF_ROLES) for a read. A view
+that declares nothing is closed to everyone (fail closed), so a new endpoint without a permission
+decision cannot leak. Site scoping is done by the views' querysets (selectors), which return 404
+for another site's objects.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from rest_framework.request import Request
 from trialsite import roles
 
 READ = ("GET", "HEAD", "OPTIONS")
-ALL_ROLES = frozenset(roles.ROLES)
-STAFF_ROLES = frozenset(roles.ADMIN_ROLES)
+# The role sets of trialsite.roles under the names the views import.
+ALL_ROLES = roles.EVERY_ROLE
+STAFF_ROLES = roles.STAFF_ROLES
 
 
 def roles_for(view: Any, method: str) -> frozenset[str]:

@@ -15,7 +15,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from trialsite import clock, roles, selectors, services
-from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
 from trialsite.api.serializers import (
     ConsentIn,
     DeathIn,
@@ -33,8 +32,6 @@ from trialsite.api.serializers import (
 from trialsite.errors import InvalidInput
 from trialsite.models import LabResult, Measurement, Participant, Site, Trial
 
-NURSES = frozenset({roles.RESEARCH_NURSE, roles.INVESTIGATOR})
-
 
 def get_participant(request: Request, pk: int) -> Participant:
     """A participant of the user's sites, or 404 (another site's participant does not exist)."""
@@ -42,7 +39,7 @@ def get_participant(request: Request, pk: int) -> Participant:
 
 
 class TrialList(generics.ListAPIView[Trial]):
-    required_roles = {"GET": ALL_ROLES}
+    required_roles = {"GET": roles.EVERY_ROLE}
     serializer_class = TrialOut
     queryset = Trial.objects.select_related("current_protocol").order_by("registry_id")
 
@@ -50,7 +47,7 @@ class TrialList(generics.ListAPIView[Trial]):
 class SiteList(generics.ListAPIView[Site]):
     """The sites the caller belongs to."""
 
-    required_roles = {"GET": ALL_ROLES}
+    required_roles = {"GET": roles.EVERY_ROLE}
     serializer_class = SiteOut
 
     def get_queryset(self) -> QuerySet[Site]:
@@ -69,7 +66,7 @@ class ParticipantFilter(filters.FilterSet):
 
 
 class ParticipantListCreate(generics.ListAPIView[Participant]):
-    required_roles = {"GET": ALL_ROLES, "POST": NURSES}
+    required_roles = {"GET": roles.EVERY_ROLE, "POST": roles.roles_holding("trialsite.add_participant")}
     serializer_class = ParticipantOut
     filterset_class = ParticipantFilter
 
@@ -110,7 +107,7 @@ def resolve_trial(registry_id: str | None) -> Trial:
 
 
 class ParticipantDetail(generics.RetrieveAPIView[Participant]):
-    required_roles = {"GET": ALL_ROLES, "PATCH": NURSES}
+    required_roles = {"GET": roles.EVERY_ROLE, "PATCH": roles.roles_holding("trialsite.change_participant")}
     serializer_class = ParticipantOut
 
     def get_queryset(self) -> QuerySet[Participant]:
@@ -132,7 +129,7 @@ class ParticipantDetail(generics.RetrieveAPIView[Participant]):
 
 
 class ParticipantConsent(APIView):
-    required_roles = {"POST": NURSES}
+    required_roles = {"POST": roles.roles_holding("trialsite.change_participant")}
 
     @extend_schema(request=ConsentIn, responses={200: ParticipantOut})
     def post(self, request: Request, pk: int) -> Response:
@@ -149,7 +146,7 @@ class ParticipantConsent(APIView):
 
 
 class ParticipantWithdraw(APIView):
-    required_roles = {"POST": NURSES}
+    required_roles = {"POST": roles.roles_holding("trialsite.withdraw_participant")}
 
     @extend_schema(request=WithdrawIn, responses={200: ParticipantOut})
     def post(self, request: Request, pk: int) -> Response:
@@ -166,7 +163,7 @@ class ParticipantDeath(APIView):
     """Record a participant's death: as a withdrawal, it stops future visits, bookings, reminders
     and unreleased dose sheets."""
 
-    required_roles = {"POST": NURSES}
+    required_roles = {"POST": roles.roles_holding("trialsite.withdraw_participant")}
 
     @extend_schema(request=DeathIn, responses={200: ParticipantOut})
     def post(self, request: Request, pk: int) -> Response:
@@ -188,7 +185,7 @@ class ParticipantRecordsView(generics.ListAPIView[Any]):
     """A participant's clinical records of one kind: GET lists them newest first (staff of the
     participant's site), POST records one through the registry's service (nurses)."""
 
-    required_roles = {"GET": STAFF_ROLES, "POST": NURSES}
+    required_roles = {"GET": roles.STAFF_ROLES}  # and POST: each kind's add permission, below
     model: type[Model]
     input_serializer: type[serializers.Serializer[Any]]
     newest_first: tuple[str, ...]
@@ -213,6 +210,7 @@ class ParticipantRecordsView(generics.ListAPIView[Any]):
 
 @extend_schema_view(post=extend_schema(request=MeasurementIn, responses={201: MeasurementOut}))
 class MeasurementListCreate(ParticipantRecordsView):
+    required_roles = {"GET": roles.STAFF_ROLES, "POST": roles.roles_holding("trialsite.add_measurement")}
     model = Measurement
     serializer_class = MeasurementOut
     input_serializer = MeasurementIn
@@ -224,6 +222,7 @@ class MeasurementListCreate(ParticipantRecordsView):
 
 @extend_schema_view(post=extend_schema(request=LabResultIn, responses={201: LabResultOut}))
 class LabResultListCreate(ParticipantRecordsView):
+    required_roles = {"GET": roles.STAFF_ROLES, "POST": roles.roles_holding("trialsite.add_labresult")}
     model = LabResult
     serializer_class = LabResultOut
     input_serializer = LabResultIn

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from trialsite import i18n
+from trialsite import i18n, phrases
 
 register = template.Library()
 
@@ -28,9 +28,13 @@ def arm_name(code: str) -> str:
 
 
 @register.filter
-def stored_text(text: str) -> str:
-    """Text the system stored in English ("died"), in the reader's language; typed text as typed."""
-    return i18n.translate_stored(text) if text else ""
+def stored_text(value: Any) -> str:
+    """A stored phrase (trialsite.phrases) in the reader's language, typed text as typed. Plain
+    English stored by an app that does not store phrases yet is still matched against the
+    catalogue (i18n.translate_stored, until dosing and schedules store phrases: issue 15)."""
+    if phrases.is_phrase(value):
+        return phrases.render(value)
+    return i18n.translate_stored(value) if value else ""
 
 
 @register.filter

@@ -17,7 +17,7 @@ def grant(apps: Any, schema_editor: Any) -> None:
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('trialsite', '0011_background_jobs'),
+        ('trialsite', '0012_background_jobs'),
     ]
 
     operations = [

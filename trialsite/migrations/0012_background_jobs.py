@@ -19,7 +19,7 @@ def grant(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("trialsite", "0010_site_opening_hours"),
+        ("trialsite", "0011_withdrawal_phrase"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
