@@ -18,7 +18,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dosing import calculations, selectors, services
+from dosing import selectors, services
+from dosing.calculations import formulas
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
 from trialsite import clock, roles
 from trialsite.api.fields import DecimalIn, IntegerIn
@@ -40,7 +41,7 @@ class DoseCalculationIn(serializers.Serializer[None]):
     age_years = IntegerIn(min_value=18, max_value=120)
     serum_creatinine_umol_l = DecimalIn(max_digits=8, decimal_places=2, required=False, min_value=0)
     serum_creatinine_mg_dl = DecimalIn(max_digits=6, decimal_places=3, required=False, min_value=0)
-    bsa_formula = serializers.ChoiceField(choices=list(calculations.BSA_FORMULAS), required=False)
+    bsa_formula = serializers.ChoiceField(choices=list(formulas.BSA_FORMULAS), required=False)
     trial = serializers.CharField(required=False, help_text="Registry id; defaults to the only trial.")
     phase = serializers.CharField(required=False, help_text="Systemic phase; defaults to the first (neoadjuvant).")
 

@@ -16,8 +16,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from dosing import calculations as calc
 from dosing import regimen, tables
+from dosing.calculations import drug_doses, formulas, modifications, regimen_doses
 from dosing.models import (
     CURRENT_STATUSES,
     UNRELEASED_STATUSES,
@@ -84,12 +84,12 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def calculation_error(exc: calc.CalculationError) -> InvalidInput:
+def calculation_error(exc: formulas.CalculationError) -> InvalidInput:
     message = _(exc.template) % exc.params if exc.params else _(exc.template)
     return InvalidInput(message, code=exc.code, errors={exc.field: [message]})
 
 
-def _stored(warning: calc.Warning) -> dict[str, Any]:
+def _stored(warning: formulas.Warning) -> dict[str, Any]:
     """Warnings are stored in English with their template and parameters (so that a sheet's
     fingerprint never depends on the request's language); selectors.translate_messages shows
     them in the reader's language."""
@@ -131,7 +131,9 @@ def _levels_for(
     for code in {m.drug for m in mods}:
         spec = regimen.drug_spec(definition, code)
         own = [m for m in mods if m.drug == code]
-        levels[code] = calc.effective_levels(spec, [(m.cycle_seq, m.new_level, m.action) for m in own], cycle_seq=seq)
+        levels[code] = modifications.effective_levels(
+            spec, [(m.cycle_seq, m.new_level, m.action) for m in own], cycle_seq=seq
+        )
         deciding = [m for m in own if m.cycle_seq < seq and m.action != "maintain"]
         if deciding:
             last = deciding[-1]
@@ -149,7 +151,7 @@ def _levels_for(
             else:
                 # Given this cycle (a capecitabine interruption resumes at the next level): the
                 # reason names the level, never the past cycle's "interrupt / withhold".
-                reasons[code] = MODIFICATION_REASON_GIVEN % {"level": calc.level_label(spec, level), **params}
+                reasons[code] = MODIFICATION_REASON_GIVEN % {"level": drug_doses.level_label(spec, level), **params}
     for m in mods:
         if m.cycle_seq < seq:
             history.append(
@@ -215,10 +217,10 @@ def build_sheet_content(
     creatinine = labs.get("creatinine")
     levels, reasons, history = _levels_for(definition, participant, seq)
     decision_rows = list(RenalDecision.objects.filter(participant=participant, phase=phase, cycle_number=cycle_number))
-    decisions: dict[str, list[calc.RenalDecisionInput]] = {}
+    decisions: dict[str, list[modifications.RenalDecisionInput]] = {}
     for decided in decision_rows:
         decisions.setdefault(decided.drug, []).append(
-            calc.RenalDecisionInput(decided.band, decided.decision, decided.level)
+            modifications.RenalDecisionInput(decided.band, decided.decision, decided.level)
         )
 
     # Dose basis (protocol `dosing.weight_change`): against the weight the previous cycle's doses
@@ -232,18 +234,18 @@ def build_sheet_content(
         .first()
     )
     try:
-        calc.check_measurements(height.value, weight.value)
-        measured_bsa = calc.bsa(height.value, weight.value, cfg.bsa_formula)
-    except calc.CalculationError as exc:
+        formulas.check_measurements(height.value, weight.value)
+        measured_bsa = formulas.bsa(height.value, weight.value, cfg.bsa_formula)
+    except formulas.CalculationError as exc:
         raise calculation_error(exc) from exc
-    basis = calc.dose_basis(
+    basis = regimen_doses.dose_basis(
         weight_kg=weight.value,
         bsa_m2=measured_bsa,
         previous=(previous["weight_kg"], Decimal(str(previous["content__bsa_m2"]))) if previous else None,
         rule=cfg.weight_rule,
     )
     try:
-        result = calc.regimen_doses(
+        result = regimen_doses.regimen_doses(
             drugs,
             height_cm=height.value,
             weight_kg=weight.value,
@@ -259,28 +261,28 @@ def build_sheet_content(
             renal_decisions=decisions,
             basis=basis,
         )
-    except calc.CalculationError as exc:
+    except formulas.CalculationError as exc:
         raise calculation_error(exc) from exc
     warnings = list(result.warnings)
     blockers = list(result.blockers)
     if day1_off_plan:
-        warnings.append(calc.Warning("day1_not_planned", DAY1_OFF_PLAN, dict(day1_off_plan)))
+        warnings.append(formulas.Warning("day1_not_planned", DAY1_OFF_PLAN, dict(day1_off_plan)))
     if creatinine is None:
         blockers.append(
-            calc.Warning(
+            formulas.Warning(
                 "creatinine_missing", gettext_noop("No serum creatinine: the creatinine clearance cannot be checked.")
             )
         )
     elif (day1 - creatinine.collected_on).days > cfg.lab_window_days:
         warnings.append(
-            calc.Warning(
+            formulas.Warning(
                 "creatinine_old",
                 gettext_noop("Creatinine from %(date)s, older than the %(n)s-day lab window."),
                 {"date": creatinine.collected_on.isoformat(), "n": cfg.lab_window_days},
             )
         )
 
-    met, criteria_rows = calc.day1_criteria(
+    met, criteria_rows = regimen_doses.day1_criteria(
         labs={a: (r.value, r.collected_on) for a, r in labs.items()},
         day1=day1,
         window_days=cfg.lab_window_days,
@@ -288,21 +290,23 @@ def build_sheet_content(
     )
     if not met:
         blockers.append(
-            calc.Warning("day1_criteria_not_met", gettext_noop("Day-1 criteria not met: delay the cycle (no release)."))
+            formulas.Warning(
+                "day1_criteria_not_met", gettext_noop("Day-1 criteria not met: delay the cycle (no release).")
+            )
         )
 
     if previous is not None:
         params = {
-            "pct": calc.format_number(basis.change_pct),
-            "prev": calc.format_number(previous["weight_kg"]),
-            "now": calc.format_number(weight.value),
-            "threshold": calc.format_number(cfg.weight_rule.recalculate_at_pct),
-            "bsa": calc.format_number(basis.bsa_m2),
+            "pct": formulas.format_number(basis.change_pct),
+            "prev": formulas.format_number(previous["weight_kg"]),
+            "now": formulas.format_number(weight.value),
+            "threshold": formulas.format_number(cfg.weight_rule.recalculate_at_pct),
+            "bsa": formulas.format_number(basis.bsa_m2),
         }
-        if basis.rule == calc.BASIS_KEPT:
-            warnings.append(calc.Warning("weight_basis_kept", WEIGHT_BASIS_KEPT, params))
+        if basis.rule == regimen_doses.BASIS_KEPT:
+            warnings.append(formulas.Warning("weight_basis_kept", WEIGHT_BASIS_KEPT, params))
         elif basis.change_pct is not None and abs(basis.change_pct) >= cfg.weight_rule.recalculate_at_pct:
-            warnings.append(calc.Warning("weight_change_recalculated", WEIGHT_RECALCULATED, params))
+            warnings.append(formulas.Warning("weight_change_recalculated", WEIGHT_RECALCULATED, params))
     weight_change = basis.change_pct
 
     # Cumulative oxaliplatin: released sheets of earlier cycles plus this one.
@@ -316,7 +320,7 @@ def build_sheet_content(
     this_mg_m2 = oxali["dose_per_unit"] if this_mg is not None and oxali else None
 
     sources = [
-        {"what": SOURCE_BSA, "source": calc.BSA_FORMULA_SOURCES[cfg.bsa_formula]},
+        {"what": SOURCE_BSA, "source": formulas.BSA_FORMULA_SOURCES[cfg.bsa_formula]},
         {"what": SOURCE_CRCL, "source": "Cockcroft & Gault, Nephron 1976;16:31"},
     ]
     for spec in drugs:
@@ -325,7 +329,7 @@ def build_sheet_content(
             sources.append({"what": SOURCE_DOSE_BANDS % {"drug": spec.name}, "source": table.source})
             if not table.checked_against_label:
                 warnings.append(
-                    calc.Warning(
+                    formulas.Warning(
                         "band_table_unchecked",
                         gettext_noop(
                             "The %(drug)s reduced-dose columns have not yet been checked against the printed label."
@@ -719,14 +723,14 @@ def dose_modification_record(
         1 for m in previous if m.toxicity_term.lower() == term.lower() and m.ctcae_grade == ctcae_grade
     )
     try:
-        outcome = calc.decide_modification(
+        outcome = modifications.decide_modification(
             spec,
             grade=ctcae_grade,
             appearance=appearance,
             current_level=current_level,
             requested_action=requested_action or None,
         )
-    except calc.CalculationError as exc:
+    except formulas.CalculationError as exc:
         if exc.code == "already_discontinued":
             raise RuleViolation(str(exc), code=exc.code) from exc
         if exc.code == "not_reducible":
@@ -743,7 +747,7 @@ def dose_modification_record(
         appearance=appearance,
         action=outcome.action,
         new_level=outcome.new_level,
-        level_label=calc.level_label(spec, outcome.new_level),
+        level_label=drug_doses.level_label(spec, outcome.new_level),
         rule=outcome.rule[:200],
         reason=reason.strip(),
         decided_by=by,
@@ -800,30 +804,34 @@ def renal_decision_record(
     spec = regimen.drug_spec(definition, drug)
     crcl_value = sheet.content.get("creatinine_clearance_ml_min")
     crcl = Decimal(str(crcl_value)) if crcl_value is not None else None
-    rule = calc.renal_rule_for(regimen.dosing_settings(definition).renal_rules, drug, crcl)
+    rule = modifications.renal_rule_for(regimen.dosing_settings(definition).renal_rules, drug, crcl)
     level: int | None = None
     if reduce_to is not None:
         if Decimal(reduce_to) not in spec.levels:
             message = _("%(value)s is not a dose level of %(drug)s (levels: %(levels)s).") % {
-                "value": calc.format_number(reduce_to),
+                "value": formulas.format_number(reduce_to),
                 "drug": drug_name(drug),
-                "levels": ", ".join(calc.level_label(spec, i) for i in range(1, len(spec.levels))) or "—",
+                "levels": ", ".join(drug_doses.level_label(spec, i) for i in range(1, len(spec.levels))) or "—",
             }
             raise RuleViolation(message, code="renal_decision_not_fitting", errors={"reduce_to": [message]})
         level = spec.levels.index(Decimal(reduce_to))
     current_level = _levels_for(definition, participant, seq)[0].get(drug, (0, False))[0]
-    problem = calc.renal_decision_problem(spec, rule, decision=decision, level=level, current_level=current_level)
+    problem = modifications.renal_decision_problem(
+        spec, rule, decision=decision, level=level, current_level=current_level
+    )
     if problem is not None:
-        fitting = calc.FITTING_DECISIONS[rule.action] if rule else ()
+        fitting = modifications.FITTING_DECISIONS[rule.action] if rule else ()
         message = _(problem) % {
             "drug": drug_name(drug),
             "band": rule.band if rule else "",
             "decisions": ", ".join(str(RenalDecision.Decision(d).label) for d in fitting),
-            "level": calc.level_label(spec, current_level),
+            "level": drug_doses.level_label(spec, current_level),
         }
         field = (
             "reduce_to"
-            if decision == calc.DECISION_REDUCE and rule and decision in calc.FITTING_DECISIONS[rule.action]
+            if decision == modifications.DECISION_REDUCE
+            and rule
+            and decision in modifications.FITTING_DECISIONS[rule.action]
             else "decision"
         )
         raise RuleViolation(message, code="renal_decision_not_fitting", errors={field: [message]})
@@ -837,7 +845,7 @@ def renal_decision_record(
         crcl_ml_min=crcl,
         decision=decision,
         level=level,
-        level_label=calc.level_label(spec, level) if level is not None else "",
+        level_label=drug_doses.level_label(spec, level) if level is not None else "",
         reason=reason.strip(),
         decided_by=by,
         decided_at=now,
@@ -917,7 +925,7 @@ def dose_calculation_preview(
     cfg = regimen.dosing_settings(definition)
     formula = bsa_formula or cfg.bsa_formula
     try:
-        result = calc.regimen_doses(
+        result = regimen_doses.regimen_doses(
             regimen.drug_specs(definition, arm, phase),
             height_cm=height_cm,
             weight_kg=weight_kg,
@@ -930,7 +938,7 @@ def dose_calculation_preview(
             crcl_weight_basis=cfg.crcl_weight_basis,
             renal_rules=cfg.renal_rules,
         )
-    except calc.CalculationError as exc:
+    except formulas.CalculationError as exc:
         raise calculation_error(exc) from exc
     messages = [_stored(w) for w in [*result.warnings, *result.blockers]]
     return jsonable(

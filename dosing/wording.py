@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from django.utils.translation import get_language, gettext, gettext_noop, pgettext_lazy
 
-from dosing import calculations as calc
 from dosing import receivers, services
+from dosing.calculations import drug_doses, modifications, regimen_doses
 from dosing.models import ModificationAction
 from trialsite.i18n import _pattern, drug_name, phase_name, translate_stored
 from trialsite.labs import analyte_label
@@ -52,7 +52,7 @@ def _kind(code: str) -> str:
 
 
 def rule(text: str) -> str:
-    return translate_stored(text, calc.RULE_TEMPLATES, {"drug": _drug})
+    return translate_stored(text, modifications.RULE_TEMPLATES, {"drug": _drug})
 
 
 def phrase(text: str) -> str:
@@ -64,9 +64,9 @@ def level_reason(text: str) -> str:
     return translate_stored(
         text,
         (
-            calc.REASON_RENAL,
-            calc.REASON_RENAL_REDUCED,
-            calc.REASON_RENAL_CONFIRMED,
+            regimen_doses.REASON_RENAL,
+            regimen_doses.REASON_RENAL_REDUCED,
+            regimen_doses.REASON_RENAL_CONFIRMED,
             services.MODIFICATION_REASON,
             services.MODIFICATION_REASON_GIVEN,
         ),
@@ -75,7 +75,7 @@ def level_reason(text: str) -> str:
 
 
 def rounding(text: str) -> str:
-    return translate_stored(text, (calc.ROUNDING_STEP, calc.ROUNDING_BAND))
+    return translate_stored(text, (drug_doses.ROUNDING_STEP, drug_doses.ROUNDING_BAND))
 
 
 def source_what(text: str) -> str:

@@ -13,8 +13,8 @@ import time_machine
 from django.utils import translation
 from pypdf import PdfReader
 
-from dosing import calculations as calc
 from dosing import pdf, services, wording
+from dosing.calculations import drug_doses, modifications
 from tests.dosing.conftest import SheetMaker, record_inputs
 from tests.support.i18n import english_words, visible_text
 from trialsite import services as registry
@@ -152,16 +152,16 @@ def test_stored_modification_rules_read_in_chinese(stored: str, chinese: str) ->
 
 def test_every_rule_the_calculation_can_write_is_recognised() -> None:
     """A new rule wording in calculations.py must come with its template (or it stays English)."""
-    spec = calc.DrugSpec.from_definition(
+    spec = drug_doses.DrugSpec.from_definition(
         "oxaliplatin", {"name": "Oxaliplatin", "route": "iv", "basis": "mg_per_m2", "dose": 130, "days": [1],
                         "dose_levels_mg_per_m2": [130, 100]},
     )  # fmt: skip
-    never = calc.DrugSpec.from_definition(
+    never = drug_doses.DrugSpec.from_definition(
         "serplulimab",
         {"name": "Serplulimab", "route": "iv", "basis": "flat", "dose": 300, "days": [1], "reducible": False},
     )
     outcomes = [
-        calc.decide_modification(s, grade=g, appearance=1, current_level=0, requested_action=a)
+        modifications.decide_modification(s, grade=g, appearance=1, current_level=0, requested_action=a)
         for s in (spec, never)
         for g in (1, 2, 3, 4, 5)
         for a in (None, "interrupt", "discontinue")
