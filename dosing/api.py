@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from dosing import selectors, services
 from dosing.calculations import formulas
+from dosing.error_codes import DosingErrorCode
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
 from trialsite import clock, roles
 from trialsite.api.fields import DecimalIn, IntegerIn
@@ -226,7 +227,7 @@ class DoseSheetPdf(APIView):
             # The printed sheet names the patient (the pharmacy checks it at the bedside).
             raise NotPermitted(
                 _("This client may not see participants' names and birth dates, which the printed sheet shows."),
-                code="identity_not_granted",
+                code=DosingErrorCode.IDENTITY_NOT_GRANTED,
             )
         response = HttpResponse(pdf.render_sheet_pdf(sheet), content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="{pdf.filename(sheet)}"'

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from django.utils.translation import get_language, gettext, gettext_noop, pgettext_lazy
 
-from dosing import receivers, services
+from dosing import document, receivers
 from dosing.calculations import drug_doses, modifications, regimen_doses
 from dosing.models import ModificationAction
+from dosing.services import decisions, sheets
+from dosing.services import document as sheet_reading
 from trialsite.i18n import _pattern, drug_name, phase_name, translate_stored
 from trialsite.labs import analyte_label
 from trialsite.models import MeasurementKind
@@ -67,8 +69,8 @@ def level_reason(text: str) -> str:
             regimen_doses.REASON_RENAL,
             regimen_doses.REASON_RENAL_REDUCED,
             regimen_doses.REASON_RENAL_CONFIRMED,
-            services.MODIFICATION_REASON,
-            services.MODIFICATION_REASON_GIVEN,
+            document.MODIFICATION_REASON,
+            document.MODIFICATION_REASON_GIVEN,
         ),
         {"action": action_name, "phase": phase_name, "rule": rule, "level": phrase},
     )
@@ -81,7 +83,7 @@ def rounding(text: str) -> str:
 def source_what(text: str) -> str:
     return translate_stored(
         text,
-        (services.SOURCE_DOSE_BANDS, services.SOURCE_TOXICITY_TABLE, services.SOURCE_ROUNDING),
+        (document.SOURCE_DOSE_BANDS, document.SOURCE_TOXICITY_TABLE, document.SOURCE_ROUNDING),
         {"drug": _drug},
     )
 
@@ -92,7 +94,7 @@ def frequency(text: str) -> str:
 
 def refusal(text: str) -> str:
     """Why a sheet could not be prepared, stored in English (services.dose_sheets_refresh)."""
-    return translate_stored(text, (services.MEASUREMENT_MISSING,), {"kind": lambda kind: str(gettext(kind))})
+    return translate_stored(text, (sheet_reading.MEASUREMENT_MISSING,), {"kind": lambda kind: str(gettext(kind))})
 
 
 def end_reason(text: str) -> str:
@@ -100,8 +102,8 @@ def end_reason(text: str) -> str:
     return translate_stored(
         text,
         (
-            services.END_NOT_REPREPARED,
-            services.END_MODIFICATION,
+            sheets.END_NOT_REPREPARED,
+            decisions.END_MODIFICATION,
             receivers.END_NEW_RECORD,
             receivers.END_ENTERED_IN_ERROR,
             receivers.END_REDATED,
@@ -114,11 +116,11 @@ def end_reason(text: str) -> str:
 # citation (which stays as published, marked lang="en"): keyed by the source's "what" template,
 # so a new drug's table gets its label without a new entry here.
 SOURCE_TITLES = {
-    services.SOURCE_BSA: gettext_noop("original publication of the formula"),
-    services.SOURCE_CRCL: gettext_noop("original publication of the formula"),
-    services.SOURCE_DOSE_BANDS: gettext_noop("%(drug)s product label: standard and reduced doses by body surface area"),
-    services.SOURCE_TOXICITY_TABLE: gettext_noop("%(drug)s product labels: dose changes for toxicity"),
-    services.SOURCE_ROUNDING: gettext_noop("the protocol's rounding rule for %(drug)s and its basis"),
+    document.SOURCE_BSA: gettext_noop("original publication of the formula"),
+    document.SOURCE_CRCL: gettext_noop("original publication of the formula"),
+    document.SOURCE_DOSE_BANDS: gettext_noop("%(drug)s product label: standard and reduced doses by body surface area"),
+    document.SOURCE_TOXICITY_TABLE: gettext_noop("%(drug)s product labels: dose changes for toxicity"),
+    document.SOURCE_ROUNDING: gettext_noop("the protocol's rounding rule for %(drug)s and its basis"),
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from dosing import tables
 from dosing.calculations.formulas import CalculationError, D, _, format_number, round_half_up, round_to_step
+from dosing.error_codes import DosingErrorCode
 from trialsite import courses
 
 # Phrases stored in a sheet's content (see formulas: in English, shown by dosing.wording).
@@ -240,7 +241,7 @@ def drug_dose(
         raise CalculationError(
             _("The %(drug)s dose %(dose)s mg exceeds the standard dose %(standard)s mg."),
             field="dose",
-            code="dose_above_standard",
+            code=DosingErrorCode.DOSE_ABOVE_STANDARD,
             params={"drug": spec.name, "dose": format_number(result.dose_mg), "standard": format_number(standard)},
         )
     return result

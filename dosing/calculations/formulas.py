@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from dosing.error_codes import DosingErrorCode
 from trialsite import ranges, renal
 
 D = Decimal
@@ -45,7 +46,9 @@ def _(message: str) -> str:
 class CalculationError(ValueError):
     """An input the calculation refuses (the services turn it into a 400 InvalidInput)."""
 
-    def __init__(self, message: str, *, field: str, code: str = "invalid", params: Mapping[str, Any] | None = None):
+    def __init__(
+        self, message: str, *, field: str, code: str = DosingErrorCode.INVALID, params: Mapping[str, Any] | None = None
+    ):
         super().__init__(message % dict(params or {}) if params else message)
         self.template = message
         self.params = dict(params or {})
@@ -100,7 +103,7 @@ def check_measurements(height_cm: Decimal, weight_kg: Decimal) -> list[Warning]:
         raise CalculationError(
             _("Height must be between %(low)s and %(high)s cm (got %(value)s)."),
             field="height_cm",
-            code="height_out_of_range",
+            code=DosingErrorCode.HEIGHT_OUT_OF_RANGE,
             params={"low": str(low), "high": str(high), "value": format_number(height_cm)},
         )
     low, high = ranges.WEIGHT_KG.low, ranges.WEIGHT_KG.high
@@ -108,7 +111,7 @@ def check_measurements(height_cm: Decimal, weight_kg: Decimal) -> list[Warning]:
         raise CalculationError(
             _("Weight must be between %(low)s and %(high)s kg (got %(value)s)."),
             field="weight_kg",
-            code="weight_out_of_range",
+            code=DosingErrorCode.WEIGHT_OUT_OF_RANGE,
             params={"low": str(low), "high": str(high), "value": format_number(weight_kg)},
         )
     body_mass_index = bmi(height_cm, weight_kg)
@@ -119,7 +122,7 @@ def check_measurements(height_cm: Decimal, weight_kg: Decimal) -> list[Warning]:
                 "they look swapped. Check and enter them again."
             ),
             field="height_cm",
-            code="height_weight_swapped",
+            code=DosingErrorCode.HEIGHT_WEIGHT_SWAPPED,
             params={
                 "height": format_number(height_cm),
                 "weight": format_number(weight_kg),
@@ -173,7 +176,7 @@ def bsa_unrounded(height_cm: Decimal, weight_kg: Decimal, formula: str = "mostel
     raise CalculationError(
         _("Unknown BSA formula %(formula)s; use one of %(known)s."),
         field="bsa_formula",
-        code="unknown_bsa_formula",
+        code=DosingErrorCode.UNKNOWN_BSA_FORMULA,
         params={"formula": formula, "known": ", ".join(BSA_FORMULAS)},
     )
 
@@ -203,13 +206,17 @@ def creatinine_clearance(
         raise CalculationError(
             _("Give the serum creatinine in µmol/L or in mg/dL (one of them)."),
             field="serum_creatinine_umol_l",
-            code="creatinine_required",
+            code=DosingErrorCode.CREATININE_REQUIRED,
         )
     scr = renal.creatinine_mg_dl(umol_l=serum_creatinine_umol_l, mg_dl=serum_creatinine_mg_dl)
     if scr <= 0:
-        raise CalculationError(_("Serum creatinine must be positive."), field="serum_creatinine", code="creatinine")
+        raise CalculationError(
+            _("Serum creatinine must be positive."), field="serum_creatinine", code=DosingErrorCode.CREATININE
+        )
     if not 18 <= age_years <= 120:
-        raise CalculationError(_("Age must be between 18 and 120 years."), field="age_years", code="age_out_of_range")
+        raise CalculationError(
+            _("Age must be between 18 and 120 years."), field="age_years", code=DosingErrorCode.AGE_OUT_OF_RANGE
+        )
     if weight_basis not in renal.WEIGHT_BASES:
         raise CalculationError(
             _("Unknown weight basis %(basis)s."), field="weight_basis", params={"basis": weight_basis}

@@ -12,6 +12,7 @@ from typing import Any
 from dosing import tables
 from dosing.calculations.drug_doses import DrugSpec
 from dosing.calculations.formulas import CalculationError, D, _, format_number
+from dosing.error_codes import DosingErrorCode
 
 RULE_GRADE_5 = _("grade 5")
 RULE_CAPECITABINE = _("capecitabine toxicity table, grade %(grade)s, appearance %(appearance)s")
@@ -70,7 +71,9 @@ def decide_modification(
 
     Levels only go down (a reduction is carried forward and never re-escalated)."""
     if not 1 <= grade <= 5:
-        raise CalculationError(_("CTCAE grade must be 1 to 5."), field="ctcae_grade", code="invalid_grade")
+        raise CalculationError(
+            _("CTCAE grade must be 1 to 5."), field="ctcae_grade", code=DosingErrorCode.INVALID_GRADE
+        )
     if appearance < 1:
         raise CalculationError(_("Appearance must be 1 or more."), field="appearance")
     if requested_action is not None and requested_action not in ACTIONS:
@@ -80,7 +83,7 @@ def decide_modification(
         raise CalculationError(
             _("%(drug)s is already discontinued."),
             field="drug",
-            code="already_discontinued",
+            code=DosingErrorCode.ALREADY_DISCONTINUED,
             params={"drug": spec.name},
         )
     if grade == 5:
@@ -106,7 +109,7 @@ def decide_modification(
             raise CalculationError(
                 _("%(drug)s is never reduced: withhold or discontinue it."),
                 field="action",
-                code="not_reducible",
+                code=DosingErrorCode.NOT_REDUCIBLE,
                 params={"drug": spec.name},
             )
         if requested_action in (INTERRUPT, DISCONTINUE, MAINTAIN):

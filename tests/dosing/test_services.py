@@ -428,3 +428,13 @@ def test_sheets_due_lists_unreleased_sheets_in_the_range(
     assert not selectors.dose_sheets_due(
         site_ids=None, day1_from=dt.date(2026, 3, 6), day1_to=dt.date(2026, 3, 9)
     ).exists()
+
+
+def test_a_withdrawn_participant_gets_no_new_sheet(
+    patient: Participant, make_sheet: SheetMaker, now: dt.datetime
+) -> None:
+    """One code and one status for a withdrawn participant in every app (issue 15): 409."""
+    registry.participant_withdraw(participant=patient, reason="consent withdrawn", by=None, now=now)
+    with pytest.raises(Conflict) as refused:
+        make_sheet(patient)
+    assert (refused.value.code, refused.value.http_status) == ("participant_withdrawn", 409)
