@@ -12,8 +12,9 @@ from django.db import IntegrityError, transaction
 from dosing import selectors, services
 from dosing.models import DoseSheet
 from tests.dosing.conftest import DAY1, SheetMaker, dose, randomize, record_inputs
+from trialsite import roles
 from trialsite import services as registry
-from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
+from trialsite.errors import Conflict, InvalidInput, NotFound, NotPermitted, RuleViolation
 from trialsite.models import Participant
 from trialsite.signals import cycle_rescheduled
 
@@ -438,3 +439,14 @@ def test_a_withdrawn_participant_gets_no_new_sheet(
     with pytest.raises(Conflict) as refused:
         make_sheet(patient)
     assert (refused.value.code, refused.value.http_status) == ("participant_withdrawn", 409)
+
+
+def test_another_sites_pharmacist_finds_no_sheet_to_prepare(
+    patient: Participant, make_user: Any, other_site: Any, now: dt.datetime
+) -> None:
+    """Another site's record is 404 in every app (issue 15), as the selectors already answer."""
+    elsewhere = make_user(roles.PHARMACIST, [other_site], username="pharmacist_b")
+    with pytest.raises(NotFound):
+        services.dose_sheet_prepare(
+            participant=patient, phase="neoadjuvant", cycle_number=1, day1=None, by=elsewhere, now=now
+        )
