@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dosing import selectors, services
+from dosing import selectors, services, wording
 from dosing.calculations import formulas
 from dosing.error_codes import DosingErrorCode
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
@@ -199,7 +199,7 @@ def _sheet(request: Request, pk: int) -> DoseSheet:
 def _document(request: Request, sheet: DoseSheet) -> dict[str, Any]:
     """The sheet's document, with the participant's name and birth date only for a caller allowed
     to see them (an API client only when granted)."""
-    document = selectors.dose_sheet_document(sheet)
+    document = wording.in_english(selectors.dose_sheet_document(sheet))
     if isinstance(document.get("participant"), dict):
         document["participant"] = identity_for(request.user, document["participant"])
     return document

@@ -19,6 +19,7 @@ from dosing import regimen, tables
 from dosing.calculations import drug_doses, formulas, modifications, regimen_doses
 from dosing.calculations.formulas import _
 from trialsite import renal
+from trialsite.phrases import Phrase, code, phrase
 
 MODIFICATION_REASON = _("%(action)s: %(toxicity)s grade %(grade)s in %(phase)s cycle %(cycle)s (%(rule)s); %(reason)s")
 MODIFICATION_REASON_GIVEN = _(
@@ -150,35 +151,39 @@ class SheetInputs:
 
 def modification_levels(
     definition: Mapping[str, Any], mods: Sequence[ModificationRecord], seq: int
-) -> tuple[dict[str, tuple[int, bool]], dict[str, str]]:
+) -> tuple[dict[str, tuple[int, bool]], dict[str, Phrase]]:
     """Each drug's (level, withheld) for cycle `seq` from the participant's modifications (in
     decision order), and the reason the sheet prints for a changed level."""
     levels: dict[str, tuple[int, bool]] = {}
-    reasons: dict[str, str] = {}
-    for code in {m.drug for m in mods}:
-        spec = regimen.drug_spec(definition, code)
-        own = [m for m in mods if m.drug == code]
-        levels[code] = modifications.effective_levels(
+    reasons: dict[str, Phrase] = {}
+    for drug in {m.drug for m in mods}:
+        spec = regimen.drug_spec(definition, drug)
+        own = [m for m in mods if m.drug == drug]
+        levels[drug] = modifications.effective_levels(
             spec, [(m.cycle_seq, m.new_level, m.action) for m in own], cycle_seq=seq
         )
         deciding = [m for m in own if m.cycle_seq < seq and m.action != modifications.MAINTAIN]
         if deciding:
             last = deciding[-1]
-            params = {
+            params: dict[str, Any] = {
                 "toxicity": last.toxicity_term,
                 "grade": last.ctcae_grade,
-                "phase": last.phase,
+                "phase": code("phase", last.phase),
                 "cycle": last.cycle_number,
-                "rule": last.rule,
+                # The rule is stored as English text in DoseModification.rule (a CharField): shown
+                # through dosing.wording.rule until that field holds a phrase too.
+                "rule": code("modification_rule", last.rule),
                 "reason": last.reason,
             }
-            level, withheld = levels[code]
+            level, withheld = levels[drug]
             if withheld or level >= len(spec.levels):
-                reasons[code] = MODIFICATION_REASON % {"action": last.action, **params}
+                reasons[drug] = phrase(MODIFICATION_REASON, action=code("modification_action", last.action), **params)
             else:
                 # Given this cycle (an interruption within a cycle resumes at the next level): the
                 # reason names the level, never the past cycle's "interrupt / withhold".
-                reasons[code] = MODIFICATION_REASON_GIVEN % {"level": drug_doses.level_label(spec, level), **params}
+                reasons[drug] = phrase(
+                    MODIFICATION_REASON_GIVEN, level=code("dose_level", drug_doses.level_label(spec, level)), **params
+                )
     return levels, reasons
 
 
@@ -204,23 +209,25 @@ def _history(mods: Sequence[ModificationRecord], seq: int) -> list[dict[str, Any
 
 def _sources(
     drugs: Sequence[drug_doses.DrugSpec], bsa_formula: str, warnings: list[formulas.Warning]
-) -> list[dict[str, str]]:
+) -> list[dict[str, Any]]:
     """The literature behind the sheet's numbers; an unchecked band table adds a warning."""
-    sources = [
-        {"what": SOURCE_BSA, "source": formulas.BSA_FORMULA_SOURCES[bsa_formula]},
-        {"what": SOURCE_CRCL, "source": renal.SOURCE},
+    sources: list[dict[str, Any]] = [
+        {"what": phrase(SOURCE_BSA), "source": formulas.BSA_FORMULA_SOURCES[bsa_formula]},
+        {"what": phrase(SOURCE_CRCL), "source": renal.SOURCE},
     ]
     for spec in drugs:
         if spec.band_table:
             table = tables.BAND_TABLES[spec.band_table]
-            sources.append({"what": SOURCE_DOSE_BANDS % {"drug": spec.name}, "source": table.source})
+            drug = code("drug", spec.code)
+            sources.append({"what": phrase(SOURCE_DOSE_BANDS, drug=drug), "source": table.source})
             if not table.checked_against_label:
                 warnings.append(formulas.Warning("band_table_unchecked", BAND_TABLE_UNCHECKED, {"drug": spec.name}))
             sources.append(
-                {"what": SOURCE_TOXICITY_TABLE % {"drug": spec.name}, "source": tables.CAPECITABINE_TOXICITY_SOURCE}
+                {"what": phrase(SOURCE_TOXICITY_TABLE, drug=drug), "source": tables.CAPECITABINE_TOXICITY_SOURCE}
             )
         if spec.rounding_source:
-            sources.append({"what": SOURCE_ROUNDING % {"drug": spec.name}, "source": spec.rounding_source})
+            what = phrase(SOURCE_ROUNDING, drug=code("drug", spec.code))
+            sources.append({"what": what, "source": spec.rounding_source})
     return sources
 
 

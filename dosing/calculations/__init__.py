@@ -1,4 +1,6 @@
-"""Dose arithmetic, pure Python (no Django): every input is an argument, every amount a Decimal.
+"""Dose arithmetic, pure Python (no Django models or settings): every input is an argument, every
+amount a Decimal. What a sheet says about a number (a rounding rule, a level's reason) is a stored
+phrase built with trialsite.phrases (plain JSON; only its rendering translates).
 
 - formulas: rounding, measurement checks, BSA and creatinine clearance (and the error and
   warning types the calculations raise and return);

@@ -14,6 +14,7 @@ from dosing import tables
 from dosing.calculations.formulas import CalculationError, D, _, format_number, round_half_up, round_to_step
 from dosing.error_codes import DosingErrorCode
 from trialsite import courses
+from trialsite.phrases import Phrase, phrase
 
 # Phrases stored in a sheet's content (see formulas: in English, shown by dosing.wording).
 ROUNDING_EXACT = _("0.1 mg")
@@ -86,7 +87,7 @@ class DrugSpec:
         )
 
 
-def round_dose(calculated_mg: Decimal, spec: DrugSpec) -> tuple[Decimal, str]:
+def round_dose(calculated_mg: Decimal, spec: DrugSpec) -> tuple[Decimal, Phrase]:
     """The one dose-rounding rule, per drug as protocol data (`drugs.<code>.rounding`).
 
     With a step (oxaliplatin: 5 mg) the dose goes to the nearest multiple, halves up, unless that
@@ -95,12 +96,12 @@ def round_dose(calculated_mg: Decimal, spec: DrugSpec) -> tuple[Decimal, str]:
     a note saying which rule applied."""
     exact = round_half_up(calculated_mg, 1)
     if spec.rounding_step_mg is None:
-        return exact, ROUNDING_EXACT
+        return exact, phrase(ROUNDING_EXACT)
     stepped = round_to_step(calculated_mg, spec.rounding_step_mg)
     limit = spec.rounding_max_deviation_pct
     if limit is not None and calculated_mg > 0 and abs(stepped - calculated_mg) * 100 / calculated_mg > limit:
-        return exact, ROUNDING_EXACT_OVER_LIMIT
-    return stepped, ROUNDING_STEP % {"step": format_number(spec.rounding_step_mg)}
+        return exact, phrase(ROUNDING_EXACT_OVER_LIMIT)
+    return stepped, phrase(ROUNDING_STEP, step=format_number(spec.rounding_step_mg))
 
 
 def fewest_tablets(dose_mg: Decimal | int, strengths: Sequence[int]) -> dict[int, int] | None:
@@ -143,7 +144,7 @@ class DoseResult:
     dose_per_unit: Decimal  # the level's mg/m², mg/kg or flat mg
     level: int
     level_label: str
-    rounding: str
+    rounding: Phrase  # which rounding rule applied, a stored phrase
     tablets: dict[int, int] | None = None
     tablets_per_cycle: dict[int, int] | None = None
     bsa_band: str | None = None
@@ -203,7 +204,7 @@ def drug_dose(
             dose_per_unit=round_half_up(spec.dose * pct / 100, 1),
             level=level,
             level_label=level_label(spec, level),
-            rounding=ROUNDING_BAND % {"band": band.label, "table": table.code},
+            rounding=phrase(ROUNDING_BAND, band=band.label, table=table.code),
             tablets=tablets,
             tablets_per_cycle=per_cycle,
             bsa_band=band.label,
@@ -232,7 +233,7 @@ def drug_dose(
             dose_per_unit=per_unit,
             level=level,
             level_label=level_label(spec, level),
-            rounding=note if spec.basis != "flat" else ROUNDING_FLAT,
+            rounding=note if spec.basis != "flat" else phrase(ROUNDING_FLAT),
             capped=capped,
             multiplier={"mg_per_m2": used_bsa, "mg_per_kg": weight_kg}.get(spec.basis),
         )

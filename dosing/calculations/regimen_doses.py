@@ -30,6 +30,7 @@ from dosing.calculations.modifications import (
     RenalRule,
     renal_rule_for,
 )
+from trialsite.phrases import Phrase, phrase
 
 # Phrases stored in a sheet's content (see formulas: in English, shown by dosing.wording).
 REASON_STANDARD = _("standard dose")
@@ -128,7 +129,7 @@ def regimen_doses(
     crcl_weight_basis: str = "actual",
     renal_rules: Sequence[RenalRule] = (),
     levels: Mapping[str, tuple[int, bool]] | None = None,
-    level_reasons: Mapping[str, str] | None = None,
+    level_reasons: Mapping[str, Phrase] | None = None,
     renal_decisions: Mapping[str, Sequence[RenalDecisionInput]] | None = None,
     basis: DoseBasis | None = None,
 ) -> RegimenResult:
@@ -183,7 +184,7 @@ def regimen_doses(
             **({"course": dict(spec.course)} if spec.course else {}),
             "level": level,
             "level_label": level_label(spec, min(level, len(spec.levels))),
-            "level_reason": level_reasons.get(spec.code, REASON_STANDARD if level == 0 else ""),
+            "level_reason": level_reasons.get(spec.code, phrase(REASON_STANDARD) if level == 0 else ""),
             "status": GIVE,
         }
         if level >= len(spec.levels):
@@ -260,7 +261,7 @@ def _apply_renal_rule(
             )
         )
         if target > level:
-            entry["level_reason"] = REASON_RENAL % {"crcl": format_number(crcl)}
+            entry["level_reason"] = phrase(REASON_RENAL, crcl=format_number(crcl))
         return max(level, target)
     if rule.action == RENAL_CONTRAINDICATED:
         warnings.append(
@@ -293,13 +294,13 @@ def _apply_renal_rule(
         return level
     if decision.decision == DECISION_WITHHOLD or rule.action == RENAL_CONTRAINDICATED:
         entry["status"] = WITHHELD
-        entry["level_reason"] = REASON_RENAL_WITHHELD
+        entry["level_reason"] = phrase(REASON_RENAL_WITHHELD)
         return level
     if decision.decision == DECISION_REDUCE and decision.level is not None and decision.level > level:
-        entry["level_reason"] = REASON_RENAL_REDUCED % {"crcl": format_number(crcl)}
+        entry["level_reason"] = phrase(REASON_RENAL_REDUCED, crcl=format_number(crcl))
         return decision.level
     if level == 0:
-        entry["level_reason"] = REASON_RENAL_CONFIRMED % {"crcl": format_number(crcl)}
+        entry["level_reason"] = phrase(REASON_RENAL_CONFIRMED, crcl=format_number(crcl))
     return level
 
 
@@ -327,7 +328,7 @@ def day1_criteria(
                 "collected_on": collected_on.isoformat() if in_window and collected_on else None,
                 "minimum": minimum,
                 "met": ok,
-                "reason": "" if ok else (LAB_BELOW_MINIMUM if in_window else LAB_NOT_IN_WINDOW),
+                "reason": "" if ok else phrase(LAB_BELOW_MINIMUM if in_window else LAB_NOT_IN_WINDOW),
             }
         )
     return met, rows

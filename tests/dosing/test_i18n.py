@@ -19,6 +19,7 @@ from tests.dosing.conftest import SheetMaker, record_inputs
 from tests.support.i18n import english_words, visible_text
 from trialsite import services as registry
 from trialsite.models import Participant
+from trialsite.phrases import Phrase, english, phrase
 
 
 def _sheet_html(sheet: Any, language: str) -> str:
@@ -73,7 +74,10 @@ def test_the_language_never_changes_what_is_stored(patient: Participant, now: dt
         )
     # then its content is English
     capecitabine = next(d for d in first.content["doses"] if d["drug"] == "capecitabine")
-    assert capecitabine["rounding"].startswith("BSA band ") and first.content["sources"][0]["what"] == "BSA"
+    assert (
+        english(capecitabine["rounding"]).startswith("BSA band ")
+        and english(first.content["sources"][0]["what"]) == "BSA"
+    )
     # and preparing it again in English finds the same inputs: the same sheet, no new version
     with translation.override("en"):
         again = services.dose_sheet_prepare(
@@ -122,13 +126,16 @@ def test_a_modification_and_a_new_weight_read_in_chinese(
 @pytest.mark.parametrize(
     ("stored", "chinese"),
     [
-        ("nearest 5 mg", "取整至最接近的 5 mg"),
-        ("0.1 mg (step rounding would exceed the deviation limit)", "精确到 0.1 mg（按步长取整将超出允许偏差）"),
-        ("BSA band 1.93–2.06 (capecitabine_eu_smpc_1000)", "体表面积分档 1.93–2.06（capecitabine_eu_smpc_1000）"),
-        ("flat dose", "固定剂量"),
+        (phrase(drug_doses.ROUNDING_STEP, step="5"), "取整至最接近的 5 mg"),
+        (phrase(drug_doses.ROUNDING_EXACT_OVER_LIMIT), "精确到 0.1 mg（按步长取整将超出允许偏差）"),
+        (
+            phrase(drug_doses.ROUNDING_BAND, band="1.93–2.06", table="capecitabine_eu_smpc_1000"),
+            "体表面积分档 1.93–2.06（capecitabine_eu_smpc_1000）",
+        ),
+        (phrase(drug_doses.ROUNDING_FLAT), "固定剂量"),
     ],
 )
-def test_stored_rounding_notes_read_in_chinese(stored: str, chinese: str) -> None:
+def test_stored_rounding_notes_read_in_chinese(stored: Phrase, chinese: str) -> None:
     with translation.override("zh-hans"):
         assert wording.rounding(stored) == chinese
 
