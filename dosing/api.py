@@ -18,7 +18,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from dosing import calculations, selectors, services
+from dosing import selectors, services, wording
+from dosing.calculations import formulas
+from dosing.error_codes import DosingErrorCode
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
 from trialsite import clock, roles
 from trialsite.api.fields import DecimalIn, IntegerIn
@@ -37,7 +39,7 @@ class DoseCalculationIn(serializers.Serializer[None]):
     age_years = IntegerIn(min_value=18, max_value=120)
     serum_creatinine_umol_l = DecimalIn(max_digits=8, decimal_places=2, required=False, min_value=0)
     serum_creatinine_mg_dl = DecimalIn(max_digits=6, decimal_places=3, required=False, min_value=0)
-    bsa_formula = serializers.ChoiceField(choices=list(calculations.BSA_FORMULAS), required=False)
+    bsa_formula = serializers.ChoiceField(choices=list(formulas.BSA_FORMULAS), required=False)
     trial = serializers.CharField(required=False, help_text="Registry id; defaults to the only trial.")
     phase = serializers.CharField(required=False, help_text="Systemic phase; defaults to the first (neoadjuvant).")
 
@@ -194,7 +196,7 @@ def _sheet(request: Request, pk: int) -> DoseSheet:
 def _document(request: Request, sheet: DoseSheet) -> dict[str, Any]:
     """The sheet's document, with the participant's name and birth date only for a caller allowed
     to see them (an API client only when granted)."""
-    document = selectors.dose_sheet_document(sheet)
+    document = wording.in_english(selectors.dose_sheet_document(sheet))
     if isinstance(document.get("participant"), dict):
         document["participant"] = identity_for(request.user, document["participant"])
     return document
@@ -222,7 +224,7 @@ class DoseSheetPdf(APIView):
             # The printed sheet names the patient (the pharmacy checks it at the bedside).
             raise NotPermitted(
                 _("This client may not see participants' names and birth dates, which the printed sheet shows."),
-                code="identity_not_granted",
+                code=DosingErrorCode.IDENTITY_NOT_GRANTED,
             )
         response = HttpResponse(pdf.render_sheet_pdf(sheet), content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="{pdf.filename(sheet)}"'

@@ -11,5 +11,6 @@ class DosingConfig(AppConfig):
     def ready(self) -> None:
         from dosing import (
             receivers,  # noqa: F401 - connects the signal receivers
+            wording,  # noqa: F401 - registers the kinds of code a stored phrase names
             worklists,  # noqa: F401 - the pharmacist's worklist sections
         )

@@ -12,7 +12,8 @@ from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
-from dosing import calculations, selectors, wording
+from dosing import selectors, wording
+from dosing.calculations import formulas, regimen_doses
 from dosing.models import DoseSheet, SheetStatus
 from trialsite.cache import cache_get, cache_set
 from trialsite.i18n import administration_course, drug_name, html_lang, phase_name, route_name
@@ -29,16 +30,16 @@ def _num(value: Any, places: int | None = None) -> str:
         return "—"
     number = Decimal(str(value))
     if places is not None:
-        return str(calculations.round_half_up(number, places))
-    return calculations.format_number(number)
+        return str(formulas.round_half_up(number, places))
+    return formulas.format_number(number)
 
 
 DRUG_STATUS_LABELS = {
-    calculations.GIVE: _("give"),
-    calculations.WITHHELD: _("withheld"),
-    calculations.DISCONTINUED: _("discontinued"),
-    calculations.CONTRAINDICATED: _("contraindicated"),
-    calculations.AWAITING_DECISION: _("awaiting the investigator's renal decision"),
+    regimen_doses.GIVE: _("give"),
+    regimen_doses.WITHHELD: _("withheld"),
+    regimen_doses.DISCONTINUED: _("discontinued"),
+    regimen_doses.CONTRAINDICATED: _("contraindicated"),
+    regimen_doses.AWAITING_DECISION: _("awaiting the investigator's renal decision"),
 }
 
 
@@ -152,7 +153,7 @@ MULTIPLIER_UNITS = {"mg_per_m2": " m²", "mg_per_kg": " kg"}
 def _calculation(d: dict[str, Any]) -> str:
     """How a given dose was reached, as the JSON holds it: "130 mg/m² × 1.75 m² = 227.5 → 230 mg"
     (the rounding or band rule is printed beside it). Nothing for a dose not given."""
-    if d.get("status") != calculations.GIVE or d.get("planned_dose_mg") is None:
+    if d.get("status") != regimen_doses.GIVE or d.get("planned_dose_mg") is None:
         return ""
     if d["basis"] == "flat" or d.get("multiplied_by") is None or d.get("calculated_dose_mg") is None:
         return f"{_num(d['planned_dose_mg'])} mg"
@@ -174,7 +175,7 @@ def _basis(doc: dict[str, Any]) -> str:
         "threshold": _num(basis.get("threshold_pct")),
         "measured": _num(doc.get("measured_bsa_m2"), 2),
     }
-    if basis["rule"] == calculations.BASIS_KEPT:
+    if basis["rule"] == regimen_doses.BASIS_KEPT:
         return str(
             _(
                 "%(weight)s kg, BSA %(bsa)s m²: the previous cycle's basis, kept (weight change %(pct)s %%, "
@@ -182,7 +183,7 @@ def _basis(doc: dict[str, Any]) -> str:
             )
             % params
         )
-    if basis["rule"] == calculations.BASIS_RECALCULATED:
+    if basis["rule"] == regimen_doses.BASIS_RECALCULATED:
         return str(
             _("%(weight)s kg, BSA %(bsa)s m²: recalculated (weight change %(pct)s %%, %(threshold)s %% or more)")
             % params

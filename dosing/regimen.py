@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from dosing import calculations as calc
+from dosing.calculations import drug_doses, modifications, regimen_doses
+from trialsite import renal
 
 DEFAULTS: dict[str, Any] = {
     "bsa_formula": "mosteller",
     "bsa_cap_m2": None,
     "measurement_max_age_days": 7,
     "lab_window_days": 3,
-    "crcl_weight_basis": "actual",
     "prepare_days_before_day1": 7,
 }
 
@@ -26,10 +26,10 @@ class DosingSettings:
     bsa_cap_m2: Decimal | None
     measurement_max_age_days: int
     lab_window_days: int
-    weight_rule: calc.WeightRule
+    weight_rule: regimen_doses.WeightRule
     crcl_weight_basis: str
     prepare_days_before_day1: int
-    renal_rules: tuple[calc.RenalRule, ...]
+    renal_rules: tuple[modifications.RenalRule, ...]
     day1_minimums: dict[str, Decimal]
 
 
@@ -48,24 +48,24 @@ def dosing_settings(definition: Mapping[str, Any]) -> DosingSettings:
         measurement_max_age_days=int(data["measurement_max_age_days"]),
         lab_window_days=int(data.get("lab_window_days", lab_window or 3)),
         weight_rule=_weight_rule(data),
-        crcl_weight_basis=str(data["crcl_weight_basis"]),
+        crcl_weight_basis=renal.protocol_weight_basis(definition),  # the screening reads the same
         prepare_days_before_day1=int(data["prepare_days_before_day1"]),
         renal_rules=_renal_rules(data),
         day1_minimums=minimums,
     )
 
 
-def _weight_rule(data: Mapping[str, Any]) -> calc.WeightRule:
+def _weight_rule(data: Mapping[str, Any]) -> regimen_doses.WeightRule:
     if "weight_change" in data:
-        return calc.WeightRule.from_definition(data["weight_change"])
+        return regimen_doses.WeightRule.from_definition(data["weight_change"])
     # A version loaded before `weight_change` existed: its threshold, and (as it was then) the
     # doses always recalculated with this cycle's weight.
-    return calc.WeightRule(Decimal(str(data.get("weight_change_recalculate_pct", 10))), False)
+    return regimen_doses.WeightRule(Decimal(str(data.get("weight_change_recalculate_pct", 10))), False)
 
 
-def _renal_rules(data: Mapping[str, Any]) -> tuple[calc.RenalRule, ...]:
+def _renal_rules(data: Mapping[str, Any]) -> tuple[modifications.RenalRule, ...]:
     if "renal_rules" in data:
-        return tuple(calc.RenalRule.from_definition(r) for r in data["renal_rules"])
+        return tuple(modifications.RenalRule.from_definition(r) for r in data["renal_rules"])
     # A version loaded before `renal_rules` existed (`renal: {<drug>_contraindicated_below_ml_min,
     # moderate_band_ml_min, …}`): the same limits as rules, the moderate band decided by an
     # investigator (never silently), so participants on that version are never dosed without one.
@@ -74,10 +74,14 @@ def _renal_rules(data: Mapping[str, Any]) -> tuple[calc.RenalRule, ...]:
     for key, value in old.items():
         if key.endswith("_contraindicated_below_ml_min"):
             drug = key.removesuffix("_contraindicated_below_ml_min")
-            out.append(calc.RenalRule(drug, calc.RENAL_CONTRAINDICATED, below_ml_min=Decimal(str(value))))
+            out.append(
+                modifications.RenalRule(drug, modifications.RENAL_CONTRAINDICATED, below_ml_min=Decimal(str(value)))
+            )
             if "moderate_band_ml_min" in old:
                 low, high = (Decimal(str(x)) for x in old["moderate_band_ml_min"])
-                out.append(calc.RenalRule(drug, calc.RENAL_INVESTIGATOR, min_ml_min=low, max_ml_min=high))
+                out.append(
+                    modifications.RenalRule(drug, modifications.RENAL_INVESTIGATOR, min_ml_min=low, max_ml_min=high)
+                )
     return tuple(out)
 
 
@@ -106,11 +110,11 @@ def phase_spec(definition: Mapping[str, Any], phase: str) -> dict[str, Any]:
     raise KeyError(phase)
 
 
-def drug_specs(definition: Mapping[str, Any], arm: str, phase: str) -> list[calc.DrugSpec]:
+def drug_specs(definition: Mapping[str, Any], arm: str, phase: str) -> list[drug_doses.DrugSpec]:
     """The drugs of `arm` in `phase` (protocol `regimens`), in the regimen's order."""
     codes = (definition.get("regimens") or {}).get(arm, {}).get(phase, [])
-    return [calc.DrugSpec.from_definition(code, definition["drugs"][code]) for code in codes]
+    return [drug_doses.DrugSpec.from_definition(code, definition["drugs"][code]) for code in codes]
 
 
-def drug_spec(definition: Mapping[str, Any], code: str) -> calc.DrugSpec:
-    return calc.DrugSpec.from_definition(code, definition["drugs"][code])
+def drug_spec(definition: Mapping[str, Any], code: str) -> drug_doses.DrugSpec:
+    return drug_doses.DrugSpec.from_definition(code, definition["drugs"][code])

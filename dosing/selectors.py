@@ -12,6 +12,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from dosing.error_codes import DosingErrorCode
 from dosing.models import UNRELEASED_STATUSES, DoseSheet, SheetStatus, content_fingerprint
 from trialsite import roles, selectors
 from trialsite.errors import IntegrityFailure
@@ -111,7 +112,7 @@ def checked(sheet: Any) -> Any:
                 "so it is not shown. Do not dispense from a printed copy; tell the trial's data manager."
             )
             % {"id": sheet.pk},
-            code="dose_sheet_integrity",
+            code=DosingErrorCode.DOSE_SHEET_INTEGRITY,
         )
     return sheet
 

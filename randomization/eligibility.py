@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 MET = "met"
@@ -205,19 +205,6 @@ def age_in_years(birth_date: dt.date, on: dt.date) -> int:
     if (on.month, on.day) < (birth_date.month, birth_date.day):
         years -= 1
     return years
-
-
-def cockcroft_gault(*, age_years: int, weight_kg: Decimal, creatinine_umol_l: Decimal, female: bool) -> Decimal:
-    """Creatinine clearance in mL/min, to 0.1 (Cockcroft & Gault, Nephron 1976;16:31):
-    (140 − age) × weight / (72 × SCr in mg/dL), × 0.85 for women; SCr µmol/L ÷ 88.4 = mg/dL
-    (shared/reference/formulas.md)."""
-    if creatinine_umol_l <= 0:
-        raise ValueError("creatinine must be positive")
-    scr_mg_dl = creatinine_umol_l / Decimal("88.4")
-    value = (Decimal(140 - age_years) * weight_kg) / (Decimal(72) * scr_mg_dl)
-    if female:
-        value *= Decimal("0.85")
-    return value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
 def stratification_levels(factor_codes: Iterable[str], fields: Mapping[str, Any], site_code: str) -> dict[str, str]:

@@ -7,6 +7,7 @@ import datetime as dt
 import functools
 import json
 import secrets
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
@@ -26,7 +27,7 @@ from randomization.models import (
     SchemeStatus,
     ScreeningAssessment,
 )
-from trialsite import clock, numbers, plausibility, roles, selectors, services
+from trialsite import clock, numbers, plausibility, renal, roles, selectors, services
 from trialsite.errors import Conflict, InvalidInput, RuleViolation
 from trialsite.models import Participant, ParticipantStatus, ProtocolVersion, Trial
 from trialsite.signals import participant_randomized
@@ -96,6 +97,33 @@ def screening_window_days(definition: dict[str, Any]) -> int:
     return int(definition.get("eligibility", {}).get("screening_window_days", DEFAULT_SCREENING_WINDOW_DAYS))
 
 
+def _screening_crcl(
+    participant: Participant, age: int | None, creatinine: el.Lab | None, *, assessed_on: dt.date, oldest: dt.date
+) -> tuple[Decimal | None, Decimal | None]:
+    """The weight used and the Cockcroft–Gault CrCl at screening: the same formula and the same
+    weight basis (the protocol's `dosing.crcl_weight_basis`) as the dose sheets, so a participant
+    is not eligible on one CrCl and dosed on another. (None, None) when an input is missing or
+    out of the screening window; an ideal or adjusted basis also needs a height."""
+    basis = renal.protocol_weight_basis(participant.protocol_version.definition)
+    rows = {
+        kind: selectors.latest_measurement(participant, kind, on_or_before=assessed_on)
+        for kind in (("weight",) if basis == "actual" else ("weight", "height"))
+    }
+    current = {kind: row.value for kind, row in rows.items() if row is not None and row.measured_on >= oldest}
+    if "weight" not in current:
+        return None, None
+    if age is None or creatinine is None or creatinine.value <= 0 or len(current) < len(rows):
+        return current["weight"], None
+    weight = renal.weight_on_basis(current["weight"], current.get("height"), participant.sex, basis)
+    crcl = renal.cockcroft_gault(
+        age_years=age,
+        weight_kg=weight,
+        sex=participant.sex,
+        creatinine_mg_dl=renal.creatinine_mg_dl(umol_l=creatinine.value),
+    )
+    return weight, crcl
+
+
 @transaction.atomic
 def screening_assessment_record(
     *,
@@ -135,14 +163,8 @@ def screening_assessment_record(
         fields["age_years"] = age
     latest = selectors.latest_labs(participant, on_or_before=assessed_on)
     labs = {code: el.Lab(row.value, row.uln) for code, row in latest.items() if row.collected_on >= oldest}
-    weight_row = selectors.latest_measurement(participant, "weight", on_or_before=assessed_on)
-    weight = weight_row.value if weight_row is not None and weight_row.measured_on >= oldest else None
-    crcl = None
-    creatinine = labs.get("creatinine")
-    if age is not None and weight is not None and creatinine is not None and creatinine.value > 0:
-        crcl = el.cockcroft_gault(
-            age_years=age, weight_kg=weight, creatinine_umol_l=creatinine.value, female=participant.sex == "female"
-        )
+    weight, crcl = _screening_crcl(participant, age, labs.get("creatinine"), assessed_on=assessed_on, oldest=oldest)
+    if crcl is not None:
         fields["creatinine_clearance_ml_min"] = crcl
     result = el.evaluate(definition.get("eligibility", {}), fields, labs)
 

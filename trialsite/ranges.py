@@ -1,6 +1,6 @@
 """Plausibility ranges of the body measurements, as data: the ONE definition that the registry's
 services and model, its database check constraint and the dose calculations all read. Pure
-Python (dosing/calculations.py imports it); the messages are in trialsite/plausibility.py.
+Python (dosing/calculations/formulas.py imports it); the messages are in trialsite/plausibility.py.
 
 Source: the dose-error guards of shared/reference/formulas.md ("height and weight plausibility
 and a swap check", as in mature oncology systems). The numbers are this project's clinical

@@ -13,12 +13,13 @@ import time_machine
 from django.utils import translation
 from pypdf import PdfReader
 
-from dosing import calculations as calc
 from dosing import pdf, services, wording
+from dosing.calculations import drug_doses, modifications
 from tests.dosing.conftest import SheetMaker, record_inputs
 from tests.support.i18n import english_words, visible_text
 from trialsite import services as registry
 from trialsite.models import Participant
+from trialsite.phrases import Phrase, english, phrase
 
 
 def _sheet_html(sheet: Any, language: str) -> str:
@@ -73,7 +74,10 @@ def test_the_language_never_changes_what_is_stored(patient: Participant, now: dt
         )
     # then its content is English
     capecitabine = next(d for d in first.content["doses"] if d["drug"] == "capecitabine")
-    assert capecitabine["rounding"].startswith("BSA band ") and first.content["sources"][0]["what"] == "BSA"
+    assert (
+        english(capecitabine["rounding"]).startswith("BSA band ")
+        and english(first.content["sources"][0]["what"]) == "BSA"
+    )
     # and preparing it again in English finds the same inputs: the same sheet, no new version
     with translation.override("en"):
         again = services.dose_sheet_prepare(
@@ -122,13 +126,16 @@ def test_a_modification_and_a_new_weight_read_in_chinese(
 @pytest.mark.parametrize(
     ("stored", "chinese"),
     [
-        ("nearest 5 mg", "取整至最接近的 5 mg"),
-        ("0.1 mg (step rounding would exceed the deviation limit)", "精确到 0.1 mg（按步长取整将超出允许偏差）"),
-        ("BSA band 1.93–2.06 (capecitabine_eu_smpc_1000)", "体表面积分档 1.93–2.06（capecitabine_eu_smpc_1000）"),
-        ("flat dose", "固定剂量"),
+        (phrase(drug_doses.ROUNDING_STEP, step="5"), "取整至最接近的 5 mg"),
+        (phrase(drug_doses.ROUNDING_EXACT_OVER_LIMIT), "精确到 0.1 mg（按步长取整将超出允许偏差）"),
+        (
+            phrase(drug_doses.ROUNDING_BAND, band="1.93–2.06", table="capecitabine_eu_smpc_1000"),
+            "体表面积分档 1.93–2.06（capecitabine_eu_smpc_1000）",
+        ),
+        (phrase(drug_doses.ROUNDING_FLAT), "固定剂量"),
     ],
 )
-def test_stored_rounding_notes_read_in_chinese(stored: str, chinese: str) -> None:
+def test_stored_rounding_notes_read_in_chinese(stored: Phrase, chinese: str) -> None:
     with translation.override("zh-hans"):
         assert wording.rounding(stored) == chinese
 
@@ -152,16 +159,16 @@ def test_stored_modification_rules_read_in_chinese(stored: str, chinese: str) ->
 
 def test_every_rule_the_calculation_can_write_is_recognised() -> None:
     """A new rule wording in calculations.py must come with its template (or it stays English)."""
-    spec = calc.DrugSpec.from_definition(
+    spec = drug_doses.DrugSpec.from_definition(
         "oxaliplatin", {"name": "Oxaliplatin", "route": "iv", "basis": "mg_per_m2", "dose": 130, "days": [1],
                         "dose_levels_mg_per_m2": [130, 100]},
     )  # fmt: skip
-    never = calc.DrugSpec.from_definition(
+    never = drug_doses.DrugSpec.from_definition(
         "serplulimab",
         {"name": "Serplulimab", "route": "iv", "basis": "flat", "dose": 300, "days": [1], "reducible": False},
     )
     outcomes = [
-        calc.decide_modification(s, grade=g, appearance=1, current_level=0, requested_action=a)
+        modifications.decide_modification(s, grade=g, appearance=1, current_level=0, requested_action=a)
         for s in (spec, never)
         for g in (1, 2, 3, 4, 5)
         for a in (None, "interrupt", "discontinue")

@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from dosing import services
 from dosing.models import DoseSheet, SheetStatus
+from dosing.services import sheets
 from tests.dosing.conftest import SheetMaker, dose, randomize, record_inputs
 from tests.factories import ParticipantFactory
 from trialsite import services as registry
@@ -59,7 +60,7 @@ def _frozen_sheet(status: str, released: DoseSheet, make_sheet: SheetMaker, now:
     if status == SheetStatus.RELEASED:
         return released
     if status == SheetStatus.SUPERSEDED:
-        services._end(released, reason="new weight recorded", now=now)  # what a re-preparation does
+        sheets._end(released, reason="new weight recorded", now=now)  # what a re-preparation does
         return DoseSheet.objects.get(pk=released.pk)
     other = _another_sheet(released.participant.trial, released.site, make_sheet)
     return services.dose_sheet_void(by=None, sheet=other, reason="entered in error", now=now)

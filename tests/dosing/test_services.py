@@ -12,9 +12,11 @@ from django.db import IntegrityError, transaction
 from dosing import selectors, services
 from dosing.models import DoseSheet
 from tests.dosing.conftest import DAY1, SheetMaker, dose, randomize, record_inputs
+from trialsite import roles
 from trialsite import services as registry
-from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
+from trialsite.errors import Conflict, InvalidInput, NotFound, NotPermitted, RuleViolation
 from trialsite.models import Participant
+from trialsite.phrases import english
 from trialsite.signals import cycle_rescheduled
 
 
@@ -179,7 +181,7 @@ def test_labs_outside_the_window_do_not_count(participant: Participant, make_she
     record_inputs(participant, on=dt.date(2026, 3, 1))  # 4 days before day 1: labs out, measurements in
     sheet = make_sheet(participant)
     assert sheet.content["decision"] == "delay"
-    assert all(row["reason"] == "no result in the lab window" for row in sheet.content["day1_labs"])
+    assert all(english(row["reason"]) == "no result in the lab window" for row in sheet.content["day1_labs"])
 
 
 def test_measurements_older_than_the_window_cannot_be_used(participant: Participant, make_sheet: SheetMaker) -> None:
@@ -277,7 +279,7 @@ def test_capecitabine_reduction_carries_forward_and_is_never_re_escalated(
     cycle2 = make_sheet(patient, cycle=2, day1=dt.date(2026, 3, 26))
     assert dose(cycle2, "capecitabine")["dose_mg"] == 1500  # 75 % column of band 1.93–2.06
     assert dose(cycle2, "capecitabine")["tablets"] == {"150": 0, "500": 3}
-    assert "Palmar" in dose(cycle2, "capecitabine")["level_reason"]
+    assert "Palmar" in english(dose(cycle2, "capecitabine")["level_reason"])
     record_inputs(patient, on=dt.date(2026, 4, 14))
     cycle3 = make_sheet(patient, cycle=3, day1=dt.date(2026, 4, 16))
     assert dose(cycle3, "capecitabine")["dose_mg"] == 1500  # grade 2 "resume at 100 %" does not re-escalate
@@ -428,3 +430,24 @@ def test_sheets_due_lists_unreleased_sheets_in_the_range(
     assert not selectors.dose_sheets_due(
         site_ids=None, day1_from=dt.date(2026, 3, 6), day1_to=dt.date(2026, 3, 9)
     ).exists()
+
+
+def test_a_withdrawn_participant_gets_no_new_sheet(
+    patient: Participant, make_sheet: SheetMaker, now: dt.datetime
+) -> None:
+    """One code and one status for a withdrawn participant in every app (issue 15): 409."""
+    registry.participant_withdraw(participant=patient, reason="consent withdrawn", by=None, now=now)
+    with pytest.raises(Conflict) as refused:
+        make_sheet(patient)
+    assert (refused.value.code, refused.value.http_status) == ("participant_withdrawn", 409)
+
+
+def test_another_sites_pharmacist_finds_no_sheet_to_prepare(
+    patient: Participant, make_user: Any, other_site: Any, now: dt.datetime
+) -> None:
+    """Another site's record is 404 in every app (issue 15), as the selectors already answer."""
+    elsewhere = make_user(roles.PHARMACIST, [other_site], username="pharmacist_b")
+    with pytest.raises(NotFound):
+        services.dose_sheet_prepare(
+            participant=patient, phase="neoadjuvant", cycle_number=1, day1=None, by=elsewhere, now=now
+        )

@@ -1,4 +1,4 @@
-"""The pure eligibility evaluator, Cockcroft–Gault and age at consent."""
+"""The pure eligibility evaluator, Cockcroft–Gault (trialsite.renal, shared with dosing) and age at consent."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from randomization import eligibility as el
 from randomization.eligibility import Lab
+from trialsite import renal
 
 GOOD_LABS = {
     "anc": Lab(Decimal("3.2")),
@@ -137,7 +138,9 @@ def test_urine_protein_dipstick_or_24h(trial_definition: dict) -> None:
     ],
 )
 def test_cockcroft_gault(age: int, weight: Decimal, scr: Decimal, female: bool, expected: Decimal) -> None:
-    assert el.cockcroft_gault(age_years=age, weight_kg=weight, creatinine_umol_l=scr, female=female) == expected
+    sex = "female" if female else "male"
+    scr_mg_dl = renal.creatinine_mg_dl(umol_l=scr)
+    assert renal.cockcroft_gault(age_years=age, weight_kg=weight, sex=sex, creatinine_mg_dl=scr_mg_dl) == expected
 
 
 @pytest.mark.parametrize(

@@ -89,7 +89,7 @@ def english_words(text: str, extra_allowed: frozenset[str] = frozenset()) -> set
 # --- The catalogue and the strings the code marks for translation -----------------------------
 
 TRANSLATION_FUNCTIONS = {
-    "_": 0,  # also the pure modules' own marker (dosing/calculations.py)
+    "_": 0,  # also the pure modules' own marker (dosing/calculations/)
     "gettext": 0,
     "gettext_lazy": 0,
     "gettext_noop": 0,

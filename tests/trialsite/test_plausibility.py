@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from dosing import calculations as calc
+from dosing.calculations import formulas
 from trialsite import plausibility, ranges
 from trialsite.models import Measurement
 
@@ -57,9 +57,21 @@ def test_a_height_and_weight_swap_is_caught() -> None:
 
 def test_one_definition_of_the_height_and_weight_bounds() -> None:
     """The dose calculations, the registry and the database constraint read trialsite/ranges.py."""
-    assert (ranges.HEIGHT_CM.low, ranges.HEIGHT_CM.high) == calc.HEIGHT_RANGE_CM
-    assert (ranges.WEIGHT_KG.low, ranges.WEIGHT_KG.high) == calc.WEIGHT_RANGE_KG
-    assert calc.bmi is ranges.bmi
+    # The calculations refuse exactly outside the registry's bounds (they hold no copy of them).
+    for height, weight in (
+        (ranges.HEIGHT_CM.low, D(70)),
+        (ranges.HEIGHT_CM.high, D(120)),
+        (D(170), ranges.WEIGHT_KG.low),
+    ):
+        formulas.check_measurements(height, weight)
+    for height, weight, field in (
+        (ranges.HEIGHT_CM.low - D("0.1"), D(40), "height_cm"),
+        (D(170), ranges.WEIGHT_KG.high + 1, "weight_kg"),
+    ):
+        with pytest.raises(formulas.CalculationError) as refused:
+            formulas.check_measurements(height, weight)
+        assert refused.value.field == field
+    assert formulas.bmi is ranges.bmi
     (constraint,) = Measurement._meta.constraints
     rendered = str(constraint.condition)
     for kind, bounds in ranges.MEASUREMENT_RANGES.items():
