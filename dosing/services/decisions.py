@@ -46,7 +46,7 @@ def dose_modification_record(
     """Record an investigator's modification after a toxicity seen in (phase, cycle_number). The
     action follows the drug's rule (calculations.decide_modification); the following cycles'
     sheets are re-prepared (a released one is superseded)."""
-    roles.require(by, "dosing.add_dosemodification", site=participant.site_id, hidden=True)
+    roles.require(by, "dosing.add_dosemodification", site=participant.site_id)
     participant = (
         Participant.objects.select_for_update(of=("self",)).select_related("protocol_version").get(pk=participant.pk)
     )
@@ -127,7 +127,7 @@ def renal_decision_record(
     reduce to `reduce_to` (one of the drug's dose levels: 75 for 75 %, 100 for 100 mg/m²) or
     withhold. It must fit the renal rule of the CrCl on the cycle's current sheet (422
     otherwise); the sheet is then re-prepared and reads the decision, so the two agree."""
-    roles.require(by, "dosing.add_renaldecision", site=participant.site_id, hidden=True)
+    roles.require(by, "dosing.add_renaldecision", site=participant.site_id)
     participant = (
         Participant.objects.select_for_update(of=("self",)).select_related("protocol_version").get(pk=participant.pk)
     )

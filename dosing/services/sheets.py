@@ -93,7 +93,7 @@ def dose_sheet_prepare(
     Prepared on demand by a person (`by`), the cycle must be in the participant's treatment plan
     and `day1` its planned (or actual) day 1 (None: that one), or `day1_reason` says why not
     (printed on the sheet); the task and the re-preparations take the day 1 from the plan."""
-    roles.require(by, "dosing.prepare_dosesheet", site=participant.site_id, hidden=True)
+    roles.require(by, "dosing.prepare_dosesheet", site=participant.site_id)
     participant = (
         Participant.objects.select_for_update(of=("self",))
         .select_related("protocol_version", "site", "trial")
@@ -149,7 +149,7 @@ def _locked(sheet: DoseSheet) -> DoseSheet:
 @transaction.atomic
 def dose_sheet_verify(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseSheet:
     """First pharmacist check."""
-    roles.require(by, "dosing.verify_dosesheet", site=sheet.site_id, hidden=True)
+    roles.require(by, "dosing.verify_dosesheet", site=sheet.site_id)
     sheet = checked(_locked(sheet))
     if sheet.status != SheetStatus.PREPARED:
         raise Conflict(
@@ -184,7 +184,7 @@ def _check_note(note: str) -> None:
 def dose_sheet_release(*, sheet: DoseSheet, by: User, now: dt.datetime, reason: str = "") -> DoseSheet:
     """Second, independent pharmacist check and release (two-person rule, also a DB constraint).
     `reason`: the releasing pharmacist's note, kept as typed in the sheet's history."""
-    roles.require(by, "dosing.release_dosesheet", site=sheet.site_id, hidden=True)
+    roles.require(by, "dosing.release_dosesheet", site=sheet.site_id)
     _check_note(reason)
     sheet = checked(_locked(sheet))
     if sheet.status != SheetStatus.VERIFIED:
@@ -211,7 +211,7 @@ def dose_sheet_release(*, sheet: DoseSheet, by: User, now: dt.datetime, reason: 
 def dose_sheet_void(*, sheet: DoseSheet, reason: str, now: dt.datetime, by: User | None) -> DoseSheet:
     """Void an unreleased sheet (a released one is only ever superseded by a new version)."""
     # Whoever may prepare a sheet (pharmacists, investigators) may void one, at their sites.
-    roles.require(by, "dosing.prepare_dosesheet", site=sheet.site_id, hidden=True)
+    roles.require(by, "dosing.prepare_dosesheet", site=sheet.site_id)
     sheet = _locked(sheet)
     if sheet.status not in UNRELEASED_STATUSES:
         raise Conflict(_("Only an unreleased sheet can be voided."), code=DosingErrorCode.SHEET_NOT_VOIDABLE)
@@ -235,7 +235,7 @@ def dose_sheets_refresh(
     cycle with a new day 1). A sheet whose inputs changed is voided (unreleased) or superseded
     (released) and replaced by a new version; a sheet that can no longer be prepared (e.g. its
     measurements fell out of the window after a re-dating) is voided/superseded and logged."""
-    roles.require(by, "dosing.prepare_dosesheet", site=participant.site_id, hidden=True)
+    roles.require(by, "dosing.prepare_dosesheet", site=participant.site_id)
     qs = DoseSheet.objects.filter(participant=participant, status__in=CURRENT_STATUSES)
     if day1_from is not None:
         qs = qs.filter(day1__gte=day1_from)
@@ -283,7 +283,7 @@ def dose_sheets_refresh(
 
 @transaction.atomic
 def dose_sheets_void_for_withdrawal(*, participant: Participant, by: User | None, now: dt.datetime) -> int:
-    roles.require(by, "dosing.prepare_dosesheet", site=participant.site_id, hidden=True)
+    roles.require(by, "dosing.prepare_dosesheet", site=participant.site_id)
     count = 0
     for sheet in DoseSheet.objects.select_for_update().filter(participant=participant, status__in=UNRELEASED_STATUSES):
         _end(sheet, reason=END_WITHDRAWN, now=now)
