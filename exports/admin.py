@@ -6,8 +6,8 @@ gets its actions without editing its app's admin; each action declares `permissi
 permission and the user's sites again (exports/selectors.py).
 
 A list whose admin has no bulk actions on purpose (`actions = None`: the dose-sheet queue,
-where each sheet is checked on its own page) gets none here either; its dataset is exported
-through the API (`/api/v1/exports/dose_sheets.csv`), which a signed-in browser can open."""
+where each sheet is checked on its own page) gets none here either; its list links to the API's
+export (`/api/v1/exports/dose_sheets.csv`, which a signed-in browser opens) instead."""
 
 from __future__ import annotations
 

@@ -169,3 +169,20 @@ def test_every_column_is_documented_in_the_readme() -> None:
 
 def test_now_is_ten_in_shanghai() -> None:
     assert NOW.astimezone(dt.timezone(dt.timedelta(hours=8))).isoformat() == SHANGHAI_NOW
+
+
+def test_the_dose_sheet_queue_links_to_its_export(client: Client, pharmacist: User, world: dict[str, Any]) -> None:
+    client.force_login(pharmacist, backend="django.contrib.auth.backends.ModelBackend")
+    queue = client.get("/admin/dosing/dosesheet/", {"due": "all"}).content.decode()
+    assert 'href="/api/v1/exports/dose_sheets.csv"' in queue and 'href="/api/v1/exports/dose_sheets.xlsx"' in queue
+    doses = rows_of(client.get("/api/v1/exports/dose_sheets.csv").content)  # the browser's session
+    assert doses and {d["sheet_id"] for d in doses} == {str(world["sheet"].pk)}
+
+
+def test_an_export_reads_in_a_few_queries_however_many_rows(
+    api: Any, nurse: User, world: dict[str, Any], django_assert_max_num_queries: Any
+) -> None:
+    client = api(nurse)
+    for name in REGISTRY:
+        with django_assert_max_num_queries(5):  # token, roles, permissions, the rows (sites: a subquery)
+            assert client.get(f"/api/v1/exports/{name}.csv").status_code == 200
