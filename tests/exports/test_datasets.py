@@ -186,3 +186,14 @@ def test_an_export_reads_in_a_few_queries_however_many_rows(
     for name in REGISTRY:
         with django_assert_max_num_queries(5):  # token, roles, permissions, the rows (sites: a subquery)
             assert client.get(f"/api/v1/exports/{name}.csv").status_code == 200
+
+
+def test_an_excel_file_too_large_is_refused_with_the_error_shape(
+    api: Any, nurse: User, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from exports import selectors
+
+    monkeypatch.setattr(selectors, "XLSX_MAX_ROWS", 1)
+    refused = api(nurse).get("/api/v1/exports/participants.xlsx")
+    assert refused.status_code == 400 and refused.json()["code"] == "export_too_large"
+    assert api(nurse).get("/api/v1/exports/participants.csv").status_code == 200
