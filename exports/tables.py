@@ -151,7 +151,8 @@ def build(dataset: Dataset, rows: Iterable[Any], user: Any) -> tablib.Dataset:
 def write(table: tablib.Dataset, fmt: str, *, preamble: Sequence[str] = ()) -> bytes:
     """The table as a file. CSV is UTF-8 with a byte-order mark (Excel reads Chinese names only
     with it); `preamble` lines go first as "# …" comment lines (read.csv(comment.char="#"),
-    pandas' comment="#"). xlsx: tablib's writer, with bold frozen headers and formulas defused."""
+    pandas' comment="#"; the allocation record's). xlsx: tablib's writer, with bold frozen headers
+    and formulas defused."""
     if fmt == "csv":
         out = tablib.Dataset(headers=table.headers, title=table.title)
         for values in table:
@@ -162,12 +163,8 @@ def write(table: tablib.Dataset, fmt: str, *, preamble: Sequence[str] = ()) -> b
         out = tablib.Dataset(headers=table.headers, title=table.title)
         for values in table:
             out.append([xlsx_cell(v) for v in values])
-        book = tablib.Databook([out])
         if preamble:
-            notes = tablib.Dataset(headers=["note"], title="about")
-            for line in preamble:
-                notes.append([line])
-            book.add_sheet(notes)
-        content: bytes = book.export("xlsx", escape=True)
+            raise ValueError("an xlsx export has no preamble")
+        content: bytes = tablib.Databook([out]).export("xlsx", escape=True)
         return content
     raise ValueError(f"unknown export format {fmt!r}")

@@ -197,3 +197,13 @@ def test_an_excel_file_too_large_is_refused_with_the_error_shape(
     refused = api(nurse).get("/api/v1/exports/participants.xlsx")
     assert refused.status_code == 400 and refused.json()["code"] == "export_too_large"
     assert api(nurse).get("/api/v1/exports/participants.csv").status_code == 200
+
+
+def test_each_row_is_in_its_own_sites_time_zone(api: Any, other_nurse: User, world: dict[str, Any]) -> None:
+    site = world["theirs"].site
+    site.time_zone = "Europe/London"
+    site.save(update_fields=["time_zone"])
+    [row] = rows_of(api(other_nurse).get("/api/v1/exports/participants.csv").content)
+    assert row["randomized_at"] == "2026-03-02T02:00:00+00:00" and row["time_zone"] == "Europe/London"
+    [cell] = sheet_of(api(other_nurse).get("/api/v1/exports/participants.xlsx").content)
+    assert cell["randomized_at"] == dt.datetime(2026, 3, 2, 2, 0)
