@@ -456,6 +456,8 @@ class World:
             first = route.removeprefix("api/v1/").split("/")[0]
             if "<" in route and first not in values:
                 continue
+            if (first == "exports" and route != "api/v1/exports/") or route.endswith(("allocations.csv", ".odm.xml")):
+                continue  # bulk downloads of the whole dataset, not page reads: no page budget applies
             out.append("/" + re.sub(r"<(?:\w+:)?\w+>", str(values.get(first, "")), route))
         return sorted(set(out))
 

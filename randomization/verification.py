@@ -30,6 +30,16 @@ class Report:
     def ok(self) -> bool:
         return self.problem is None
 
+    def line(self, registry_id: str, *, published: int = 0) -> str:
+        """What `verify_randomization` prints, also carried by the allocation record's exports."""
+        if not self.ok:
+            return f"{registry_id}: MISMATCH: {self.problem}"
+        return (
+            f"{registry_id}: OK — {self.allocations} allocations replayed from the seed under "
+            f"{self.schemes} activated scheme(s); commitments, keyed hash chain and {published} published "
+            f"head(s) verified. Current head: {self.head}"
+        )
+
 
 def verify_trial(trial: Trial, *, published: Iterable[tuple[int, str]] = ()) -> Report:
     """Verify the whole record; `published` are chain heads (number, hash) seen outside the

@@ -21,6 +21,10 @@ CONTRACT = [
     ("/api/v1/bookings/{id}/", "delete"),
     ("/api/v1/dose-sheets/", "get"),
     ("/api/v1/dose-sheets/{id}/", "get"),
+    ("/api/v1/trials/{registry_id}/allocations.csv", "get"),
+    ("/api/v1/trials/{registry_id}/allocations.odm.xml", "get"),
+    ("/api/v1/exports/participants.csv", "get"),
+    ("/api/v1/exports/participants.xlsx", "get"),
 ]
 
 

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "randomization",
     "dosing",
     "schedules",
+    "exports",
 ]
 
 # django-simple-history's admin pages are read-only (trialsite/admin_guard.py): no "Revert", no

@@ -26,6 +26,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("randomization.urls")),
     path("", include("dosing.urls")),
     path("", include("schedules.urls")),
+    path("", include("exports.urls")),
 ]
 
 urlpatterns = [

@@ -62,10 +62,25 @@ def _admin_urls() -> list[str]:
     return urls
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _text(response: Any) -> str:
+    """The body as text; an Excel export (a zip) as the text of its cells, so the scan reads it."""
+    if response.get("Content-Type") == XLSX:
+        import io
+
+        import openpyxl
+
+        book = openpyxl.load_workbook(io.BytesIO(response.content))
+        return "\n".join(str(v) for sheet in book for row in sheet.iter_rows(values_only=True) for v in row)
+    return str(response.content.decode("utf-8", "replace"))
+
+
 def _crawl(user: User, ids: dict[str, Any]) -> dict[str, str]:
     api = APIClient()
     api.force_authenticate(user)
-    pages = {url: api.get(url).content.decode("utf-8", "replace") for url in _api_urls(ids)}
+    pages = {url: _text(api.get(url)) for url in _api_urls(ids)}
     browser = Client()
     browser.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     for url in _admin_urls():
@@ -108,6 +123,10 @@ def test_no_page_shows_allocation_secrets_to_non_statisticians(
     allocation_page = record[f"/admin/randomization/allocation/{Allocation.objects.first().pk}/change/"]  # type: ignore[union-attr]
     expected = "minimizing_arms" if method == "minimization" else "left_in_block"
     assert expected in allocation_page
+    # …and so does the allocation record's export (CSV and ODM), which the others were refused.
+    assert expected in record["/api/v1/trials/NCT06850103/allocations.csv"]
+    assert expected in record["/api/v1/trials/NCT06850103/allocations.odm.xml"]
+    assert any(url.startswith("/api/v1/exports/") and url.endswith(".xlsx") for url in record)
     assert seed not in "".join(record.values())  # not even the statistician's pages print the seed
     # …and no log line, at any level, carries it (activation, randomization and every page above).
     assert seed not in caplog.text

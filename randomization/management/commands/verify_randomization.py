@@ -51,10 +51,7 @@ class Command(BaseCommand):
             except (OSError, ValueError) as exc:
                 raise CommandError(f"--heads-file: {exc}") from exc
         report = verify_trial(trial, published=published)
+        line = report.line(trial.registry_id, published=len(published))
         if not report.ok:
-            raise CommandError(f"{trial.registry_id}: MISMATCH: {report.problem}")
-        self.stdout.write(
-            f"{trial.registry_id}: OK — {report.allocations} allocations replayed from the seed under "
-            f"{report.schemes} activated scheme(s); commitments, keyed hash chain and {len(published)} published "
-            f"head(s) verified. Current head: {report.head}"
-        )
+            raise CommandError(line)
+        self.stdout.write(line)
