@@ -222,6 +222,7 @@ def latest_assessment(participant: Participant, *, today: dt.date) -> ScreeningA
         ScreeningAssessment.objects.filter(
             participant_id=participant.pk, assessed_on__range=(today - dt.timedelta(days=window), today)
         )
+        .defer("criteria", "labs")  # large; loaded only if a reason needs them
         .order_by("-assessed_on", "-id")
         .first()
     )
@@ -514,12 +515,13 @@ def _allocate(participant: Participant, assessment: ScreeningAssessment, *, by: 
     history row, by `by`). Under READ COMMITTED the locked row comes back in its latest committed
     version, so the previous holder's allocation is always seen."""
     trial = participant.trial
-    row = AllocationState.objects.select_for_update().filter(trial_id=trial.pk).first()
-    if row is None:
+    try:
+        row = AllocationState.objects.select_for_update().get(pk=trial.pk)
+    except AllocationState.DoesNotExist:
         raise RuleViolation(
             _("Randomization has not been activated for this trial."),
             code=RandomizationErrorCode.RANDOMIZATION_NOT_ACTIVE,
-        )
+        ) from None
     cap = trial.target_enrollment  # read with the participant row, after any committed raise
     if row.sequence >= cap:
         raise RuleViolation(
