@@ -24,6 +24,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("randomization.urls")),
     path("", include("dosing.urls")),
     path("", include("schedules.urls")),
+    path("", include("adverse_events.urls")),
 ]
 
 urlpatterns = [
