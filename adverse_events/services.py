@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from adverse_events import ctcae, notify
 from adverse_events.error_codes import AdverseEventErrorCode as Code
@@ -186,7 +187,8 @@ def ae_record(
         recorded_at=now,
     )
     _full_clean(event)
-    event._change_reason = _("recorded")  # type: ignore[attr-defined]
+    event._change_reason = gettext_noop("recorded")  # type: ignore[attr-defined]
+    event._history_user = by  # type: ignore[attr-defined]  # whatever the door (task, command, API)
     event.save()
     for drug, relatedness in drugs.items():
         Attribution.objects.create(adverse_event=event, drug=drug, relatedness=relatedness)
@@ -242,7 +244,9 @@ def ae_update(
     for name, value in changes.items():
         setattr(event, name, value)
     _full_clean(event)
-    event._change_reason = reason or _("resolution date recorded")  # type: ignore[attr-defined]
+    # Stored in English (a system phrase, shown translated by the history page) or as typed.
+    event._change_reason = reason or gettext_noop("resolution date recorded")  # type: ignore[attr-defined]
+    event._history_user = by  # type: ignore[attr-defined]
     if changes:
         event.save(update_fields=list(changes))
     if new_attribution is not None:
@@ -250,7 +254,7 @@ def ae_update(
         for drug, relatedness in new_attribution.items():
             Attribution.objects.create(adverse_event=event, drug=drug, relatedness=relatedness)
         if not changes:
-            event._change_reason = reason or _("attribution changed")  # type: ignore[attr-defined]
+            event._change_reason = reason or gettext_noop("attribution changed")  # type: ignore[attr-defined]
             event.save(update_fields=[])  # one history row says who changed the attribution, and why
     if changes.get("serious"):
         _alerts_create(event, now=now)
@@ -268,7 +272,8 @@ def ae_acknowledge(*, adverse_event: AdverseEvent, by: User | None, now: dt.date
         raise Conflict(_("This SAE has already been acknowledged."), code=Code.ALREADY_ACKNOWLEDGED)
     event.acknowledged_by = by
     event.acknowledged_at = now
-    event._change_reason = _("SAE acknowledged")  # type: ignore[attr-defined]
+    event._change_reason = gettext_noop("SAE acknowledged")  # type: ignore[attr-defined]
+    event._history_user = by  # type: ignore[attr-defined]
     event.save(update_fields=["acknowledged_by", "acknowledged_at"])
     return event
 
