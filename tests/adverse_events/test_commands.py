@@ -17,8 +17,8 @@ pytestmark = pytest.mark.django_db
 
 NCI_CSV = """MedDRA Code,MedDRA SOC,CTCAE Term,Grade 1,Grade 2,Grade 3,Grade 4,Grade 5,Definition,Navigational Note
 10014950,Blood and lymphatic system disorders,Eosinophilia,>ULN and >Baseline,-,Steroids initiated,-,-,A disorder,-
-10012727,Gastrointestinal disorders,Diarrhea,Increase of <4 stools,Increase of 4 - 6,Increase of >=7,Life-threatening,Death,A disorder,-
-10099999,Gastrointestinal disorders,Proctitis,Rectal discomfort,Symptomatic,Severe symptoms,Life-threatening,Death,A disorder,-
+10012727,Gastrointestinal disorders,Diarrhea,<4 stools,4 - 6,>=7,Life-threatening,Death,A disorder,-
+10099999,Gastrointestinal disorders,Proctitis,Discomfort,Symptomatic,Severe,Life-threatening,Death,-,-
 """
 
 
