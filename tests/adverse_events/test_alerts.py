@@ -63,15 +63,20 @@ def test_an_sae_is_emailed_to_the_sites_investigators_once_by_the_worker(
     assert saes_to_acknowledge(scope).items == []
 
 
-@pytest.mark.django_db
-def test_the_send_claims_the_row_and_owns_its_outcome(
+@pytest.fixture
+def alert(
     nurse: User, investigator: User, treated: Participant, terms: Any, django_capture_on_commit_callbacks: Any
-) -> None:
+) -> SaeAlert:
+    """The pending alert of an SAE, its send not enqueued (the test sends it)."""
     investigator.email = "pi@example.org"
     investigator.save()
     with django_capture_on_commit_callbacks(execute=False):
         record(treated, terms["Febrile neutropenia"], nurse, grade=3, serious=True)
-    alert = SaeAlert.objects.get()
+    return SaeAlert.objects.get()
+
+
+@pytest.mark.django_db
+def test_the_send_claims_the_row_and_owns_its_outcome(alert: SaeAlert) -> None:
     sent: list[tuple[str, ...]] = []
 
     def flaky(*args: str) -> str:
@@ -96,15 +101,7 @@ def test_the_send_claims_the_row_and_owns_its_outcome(
 
 
 @pytest.mark.django_db
-def test_a_permanent_failure_marks_the_alert_failed(
-    nurse: User, investigator: User, treated: Participant, terms: Any, django_capture_on_commit_callbacks: Any
-) -> None:
-    investigator.email = "pi@example.org"
-    investigator.save()
-    with django_capture_on_commit_callbacks(execute=False):
-        record(treated, terms["Febrile neutropenia"], nurse, grade=3, serious=True)
-    alert = SaeAlert.objects.get()
-
+def test_a_permanent_failure_marks_the_alert_failed(alert: SaeAlert) -> None:
     def refused(*args: str) -> str:
         raise notify.PermanentError("550 no such user")
 
