@@ -146,7 +146,7 @@ class AdverseEventAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMix
     actions = ["acknowledge_selected"]
     # What a saved toxicity keeps: changed through ae_update (grade, resolution, seriousness,
     # attribution) or ae_acknowledge, never edited directly.
-    FIXED = ["participant", "term", "onset_date", "phase", "cycle_number", "notes"]
+    FIXED = ["participant", "term", "onset_date", "phase_text", "cycle_number", "notes"]
     RECORD = ["attribution_text", "recorded_by", "recorded_at", "acknowledged_by", "acknowledged_at"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -174,6 +174,10 @@ class AdverseEventAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMix
             f for f in self.get_fields(request, obj) if f not in readonly and not f.startswith(ATTRIBUTION_PREFIX)
         ]
         return super().get_form(request, obj, change=change, **kwargs)
+
+    @admin.display(description=_("phase"), ordering="phase")
+    def phase_text(self, obj: AdverseEvent) -> str:
+        return i18n.phase_name(obj.phase) if obj.phase else "—"
 
     @admin.display(description=_("attribution"))
     def attribution_text(self, obj: AdverseEvent) -> str:

@@ -54,9 +54,10 @@ class Term(models.Model):
         return f"{name} ({self.meddra_code})" if self.meddra_code else name
 
     def name_in(self, language: str | None) -> str:
-        """The term for a reader of `language`: Chinese with the English beside it, else English."""
+        """The term for a reader of `language`: the Chinese term where there is one (the MedDRA
+        code beside it says which CTCAE term it is), else the CTCAE (English) term."""
         if language == "zh-hans" and self.term_zh:
-            return f"{self.term_zh} / {self.term}"
+            return self.term_zh
         return self.term
 
     def defines(self, grade: int) -> bool:
@@ -228,4 +229,4 @@ class SaeAlert(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"SAE {self.adverse_event_id} → {self.recipient_id} ({self.channel}: {self.status})"
+        return f"SAE {self.adverse_event_id} → {self.recipient} ({self.get_channel_display()}: {self.get_status_display()})"

@@ -43,7 +43,7 @@ def test_a_nurse_finds_a_term_in_chinese_or_by_code_and_records_it(
     page.select_option("#id_participant", str(treated.pk))
     # By the MedDRA code's beginning, then by the Chinese name.
     pick_term(page, "1002881", "恶心")
-    assert "恶心 / Nausea" in page.inner_text("#id_term + .select2")
+    assert "恶心 (10028813)" in page.inner_text("#id_term + .select2")
     page.fill("#id_grade", "4")  # Nausea has grades 1–3 only
     page.fill("#id_onset_date", today)
     page.select_option(f"#id_attribution_{first_drug}", "probable")

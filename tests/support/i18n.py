@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 # ones, proper names (formulas, the product), the test's users, and JSON literals.
 _ALLOWED = """
     nct lhl tzh nbuph uid capeox scrt tme bsa bmi crcl anc alt ast inr aptt ecog recist mss pmmr ctcae sha
-    csco nccn api sms pdf ics url uln hiv lvef mri qtc child-pugh
+    csco nccn api sms pdf ics url uln hiv lvef mri qtc child-pugh sae meddra
     mg kg cm ml min mmol umol µmol gy
     capecitabine oxaliplatin serplulimab cockcroft gault mosteller dubois haycock gehan george boyd efron
     trialsite django axes
