@@ -229,4 +229,5 @@ class SaeAlert(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"SAE {self.adverse_event_id} → {self.recipient} ({self.get_channel_display()}: {self.get_status_display()})"
+        channel, status = self.get_channel_display(), self.get_status_display()
+        return f"SAE {self.adverse_event_id} → {self.recipient} ({channel}: {status})"
