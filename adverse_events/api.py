@@ -41,8 +41,10 @@ class TermOut(serializers.ModelSerializer[Term]):
 class AdverseEventOut(serializers.ModelSerializer[AdverseEvent]):
     term = TermOut(read_only=True)
     attribution = serializers.SerializerMethodField()
-    recorded_by = serializers.CharField(source="recorded_by.username", default=None, read_only=True)
-    acknowledged_by = serializers.CharField(source="acknowledged_by.username", default=None, read_only=True)
+    recorded_by = serializers.CharField(source="recorded_by.username", default=None, read_only=True, allow_null=True)
+    acknowledged_by = serializers.CharField(
+        source="acknowledged_by.username", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = AdverseEvent

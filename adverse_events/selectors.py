@@ -79,3 +79,22 @@ def saes_awaiting_acknowledgement(site_ids: frozenset[int] | None) -> QuerySet[A
     if site_ids is not None:
         qs = qs.filter(participant__site_id__in=site_ids)
     return qs.order_by("recorded_at", "pk")
+
+
+def modification_basis(event: AdverseEvent, *, drug: str) -> dict[str, Any]:
+    """What the investigator's dose-modification form starts from for this toxicity and drug:
+    the fields of dosing's dose_modification_record plus the appearance number from the log
+    (this event counted: earlier events of the same term and grade attributed to the drug, + 1).
+    For the prefill dosing will offer (issue 17); the protocol's table then proposes the level."""
+    return {
+        "participant": event.participant_id,
+        "drug": drug,
+        "phase": event.phase,
+        "cycle_number": event.cycle_number,
+        "toxicity_term": event.term.term,
+        "ctcae_grade": event.grade,
+        "appearance": appearance_count(
+            participant=event.participant, term=event.term, grade=event.grade, drug=drug, before=event
+        )
+        + 1,
+    }

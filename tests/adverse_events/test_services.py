@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 
 from adverse_events import services
 from adverse_events.models import AdverseEvent, Attribution, SaeAlert, Term
-from adverse_events.selectors import appearance_count
+from adverse_events.selectors import appearance_count, modification_basis
 from tests.adverse_events.conftest import NOW, TODAY, record
 from trialsite.errors import Conflict, InvalidInput, NotFound, NotPermitted, RuleViolation
 from trialsite.models import Participant
@@ -206,3 +206,21 @@ def test_the_appearance_count_comes_from_the_log(
     assert appearance_count(participant=treated, term=hfs, grade=2, drug=drugs[0], before=second) == 1
     assert appearance_count(participant=treated, term=hfs, grade=2, drug=drugs[0], before=first) == 0
     assert appearance_count(participant=treated, term=hfs, grade=3, drug=drugs[1]) == 0
+
+
+def test_the_modification_basis_numbers_the_appearance_from_the_log(
+    nurse: User, treated: Participant, terms: dict[str, Term], drugs: list[str]
+) -> None:
+    hfs = terms["Palmar-plantar erythrodysesthesia syndrome"]
+    record(treated, hfs, nurse, attribution={drugs[0]: "probable"}, onset_date=dt.date(2026, 3, 1))
+    second = record(treated, hfs, nurse, phase="neoadjuvant", cycle_number=2, attribution={drugs[0]: "definite"})
+
+    assert modification_basis(second, drug=drugs[0]) == {
+        "participant": treated.pk,
+        "drug": drugs[0],
+        "phase": "neoadjuvant",
+        "cycle_number": 2,
+        "toxicity_term": "Palmar-plantar erythrodysesthesia syndrome",
+        "ctcae_grade": 2,
+        "appearance": 2,
+    }
