@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -156,8 +156,18 @@ class AdverseEventAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMix
             return [*self.FIXED, "grade", "resolution_date", "serious", *self.RECORD]
         return [*self.FIXED, *self.RECORD]
 
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
+    ) -> HttpResponse:
+        request._ae_version_page = True  # type: ignore[attr-defined]
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         drugs = [ATTRIBUTION_PREFIX + d for d in protocol_drugs()]
+        if getattr(request, "_ae_version_page", False):
+            # A past version: its own columns only (the form's inputs and the current
+            # attributions are not part of it).
+            return [*self.FIXED, "grade", "resolution_date", "serious", *self.RECORD[1:]]
         if obj is None:
             return [*AdverseEventForm.Meta.fields, *drugs]
         if not self.has_change_permission(request, obj):

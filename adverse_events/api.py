@@ -193,7 +193,8 @@ class AdverseEventDetailBase(generics.RetrieveAPIView[AdverseEvent]):
     )
     def patch(self, request: Request, **kwargs: Any) -> Response:
         # The body's shape first: a malformed body is a 400 whatever the id.
-        data = AdverseEventUpdateIn(data=request.data, partial=True)
+        # Not partial: every field is optional already, and partial would reach the attribution items.
+        data = AdverseEventUpdateIn(data=request.data)
         data.is_valid(raise_exception=True)
         values: dict[str, Any] = dict(data.validated_data)
         if "attribution" in values:

@@ -143,3 +143,18 @@ def test_the_schema_documents_the_routes(api: Any, nurse: User) -> None:
     assert {"get", "post"} <= set(schema["paths"]["/api/v1/participants/{id}/adverse-events/"])
     assert "patch" in schema["paths"]["/api/v1/participants/{id}/adverse-events/{ae_id}/"]
     assert "patch" in schema["paths"]["/api/v1/adverse-events/{id}/"]
+
+
+def test_an_incomplete_attribution_item_is_a_400_on_patch(
+    api: Any, nurse: User, treated: Participant, terms: Any, drugs: list[str]
+) -> None:
+    event = record(treated, terms["Diarrhea"], nurse)
+    response = api(nurse).patch(f"/api/v1/adverse-events/{event.pk}/", {"attribution": [{"drug": drugs[0]}]}, "json")
+    assert response.status_code == 400 and "attribution.0.relatedness" in response.json()["errors"]
+    changed = api(nurse).patch(
+        f"/api/v1/adverse-events/{event.pk}/", {"attribution": [{"drug": drugs[0], "relatedness": "possible"}]}, "json"
+    )
+    assert changed.status_code == 200 and changed.json()["attribution"] == [
+        {"drug": drugs[0], "relatedness": "possible"}
+    ]
+    assert event.history.latest("history_date").history_change_reason == "attribution changed"
