@@ -255,7 +255,7 @@ def ae_update(
             Attribution.objects.create(adverse_event=event, drug=drug, relatedness=relatedness)
         if not changes:
             event._change_reason = reason or gettext_noop("attribution changed")  # type: ignore[attr-defined]
-            event.save(update_fields=[])  # one history row says who changed the attribution, and why
+            event.save()  # one history row says who changed the attribution, and why (update_fields=[] saves nothing)
     if changes.get("serious"):
         _alerts_create(event, now=now)
     return event
