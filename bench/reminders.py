@@ -57,10 +57,11 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from schedules import reminder_services as rs  # noqa: E402
+from reminders import services as rs  # noqa: E402
+from reminders.models import Reminder  # noqa: E402
+from reminders.tasks import publish_sends  # noqa: E402
 from schedules import services as schedules  # noqa: E402
-from schedules.models import Reminder, ScheduledEvent  # noqa: E402
-from schedules.tasks import publish_sends  # noqa: E402
+from schedules.models import ScheduledEvent  # noqa: E402
 from trialsite import services as registry  # noqa: E402
 from trialsite.models import Participant, Site  # noqa: E402
 

@@ -53,7 +53,7 @@ from django.test.utils import setup_test_environment  # noqa: E402
 
 from tests.randomization.conftest import GOOD_LABS, good_findings  # noqa: E402
 
-PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules")
+PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules", "reminders")
 ROLES = ("research_nurse", "pharmacist", "investigator", "statistician")
 # The day the pages are read: plans started from 2026-03-02 on, so the calendar, the feeds and
 # the worklists have visits behind and ahead of them.
@@ -365,8 +365,8 @@ class World:
 
     def counts(self) -> str:
         from dosing.models import DoseSheet
+        from reminders.models import Reminder
         from schedules.models import Booking, ScheduledEvent
-        from schedules.reminder_models import Reminder
         from trialsite.models import Participant
 
         counts = ", ".join(

@@ -541,6 +541,3 @@ class NationalCalendarYearAdmin(NoDeleteMixin, GuardedHistoryAdmin):
         super().save_related(request, form, formsets, change)
         services.national_calendar_changed(form.instance)
         messages.info(request, _("Every treatment plan is being re-checked against this calendar."))
-
-
-from schedules import reminder_admin  # noqa: E402, F401  (reminder rules, reminders, digests)

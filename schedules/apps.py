@@ -3,14 +3,10 @@ from django.utils.translation import gettext_lazy as _
 
 
 class SchedulesConfig(AppConfig):
-    """Treatment plans, bookings and reminders."""
+    """Treatment plans, bookings, closures and calendar feeds."""
 
     name = "schedules"
     verbose_name = _("Schedules")
 
     def ready(self) -> None:
-        from schedules import (  # noqa: F401  (connect the signal receivers)
-            receivers,
-            reminder_receivers,
-            worklists,
-        )
+        from schedules import receivers, worklists  # noqa: F401  (connect the signal receivers)

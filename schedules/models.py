@@ -406,6 +406,3 @@ class CalendarFeed(models.Model):
         if self.revoked_at:
             return _("calendar feed of %(user)s (revoked)") % {"user": self.user}
         return _("calendar feed of %(user)s") % {"user": self.user}
-
-
-from schedules.reminder_models import *  # noqa: E402, F403  (reminder rules, reminders, digests)

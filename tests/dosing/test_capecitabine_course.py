@@ -15,9 +15,11 @@ from django.test import Client
 from django.utils import translation
 
 from dosing import pdf, regimen
-from schedules import reminder_services, selectors
+from reminders import services as reminder_services
+from reminders.models import ReminderRule
+from schedules import selectors
 from schedules import services as schedules
-from schedules.models import ReminderRule, ScheduledEvent
+from schedules.models import ScheduledEvent
 from tests.dosing.conftest import NOW, SheetMaker, dose, record_inputs
 from trialsite import i18n, protocol
 from trialsite.errors import ProtocolDefinitionError

@@ -24,7 +24,7 @@ from trialsite.models import Participant
 LISTS = [
     "/admin/schedules/scheduledevent/",
     "/admin/schedules/booking/",
-    "/admin/schedules/reminder/",
+    "/admin/reminders/reminder/",
     "/admin/schedules/treatmentplan/",
     "/admin/trialsite/participant/",
     "/admin/trialsite/measurement/",

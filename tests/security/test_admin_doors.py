@@ -34,7 +34,7 @@ from django.urls import URLPattern, reverse
 from dosing import services as dosing
 from randomization import services as rs
 from randomization.models import RandomizationScheme
-from schedules import reminder_services
+from reminders import services as reminder_services
 from schedules import services as schedules
 from schedules.models import ScheduledEvent
 from tests.factories import ParticipantFactory, record_labs
@@ -44,7 +44,7 @@ from trialsite.admin import SiteScopedAdminMixin
 from trialsite.errors import ApplicationError
 from trialsite.models import Participant, Site, Trial
 
-PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules")
+PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules", "reminders")
 MARKER = "SITEA-DOORS-01"
 MARKER_NAME = "甲院门禁患者"
 NOW = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)  # 10:00 in Asia/Shanghai

@@ -14,7 +14,8 @@ from django.test import RequestFactory
 
 from dosing.models import DoseSheet, RenalDecision
 from randomization.models import Allocation
-from schedules.models import Booking, Reminder, ScheduledEvent, StaffDigest, TreatmentPlan
+from reminders.models import Reminder, StaffDigest
+from schedules.models import Booking, ScheduledEvent, TreatmentPlan
 from trialsite.models import LabResult, Measurement, ProtocolVersion
 
 SERVICE_WRITTEN: list[type[Model]] = [

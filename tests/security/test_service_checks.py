@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 
-from schedules import reminder_services
-from schedules.reminder_models import ReminderRule
+from reminders import services as reminder_services
+from reminders.models import ReminderRule
 from tests.factories import ParticipantFactory
 from trialsite import roles, services
 from trialsite.errors import NotFound, NotPermitted
@@ -92,8 +92,8 @@ def test_reminder_rules_are_changed_by_a_trial_wide_role_only(
 
     reminder_services.reminder_rule_save(rule=rule, by=investigator, now=NOW)
     assert ReminderRule.objects.get(pk=rule.pk).days_from_event == rule.days_from_event
-    assert not nurse.has_perm("schedules.change_reminderrule")
-    assert investigator.has_perm("schedules.change_reminderrule")
+    assert not nurse.has_perm("reminders.change_reminderrule")
+    assert investigator.has_perm("reminders.change_reminderrule")
 
 
 def test_protocol_loading_is_for_the_system_or_a_superuser(investigator: User, trial: Trial) -> None:

@@ -24,16 +24,16 @@ from django.urls import reverse
 from dosing import services as dosing
 from dosing.models import DoseSheet
 from randomization import services as rs
+from reminders.models import Reminder
 from schedules import services as schedules
 from schedules.models import EventKind, ScheduledEvent
-from schedules.reminder_models import Reminder
 from tests.factories import ParticipantFactory, record_labs
 from tests.randomization.conftest import GOOD_LABS, good_findings
 from tests.support.i18n import english_words, visible_text
 from trialsite import services as registry
 from trialsite.models import Participant, Site, StaffProfile, Trial
 
-PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules")
+PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules", "reminders")
 NOW = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)  # Monday 10:00 in Shanghai
 TODAY = dt.date(2026, 3, 2)
 

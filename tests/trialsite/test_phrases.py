@@ -6,7 +6,7 @@ import json
 
 from django.utils import translation
 
-from trialsite import i18n  # noqa: F401 - registers the protocol's code kinds
+from trialsite import i18n
 from trialsite.phrases import code, english, phrase, render, typed
 
 

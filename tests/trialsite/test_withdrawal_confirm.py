@@ -14,9 +14,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from dosing.models import DoseSheet
+from reminders.models import Reminder
 from schedules import services as schedules
 from schedules.models import Booking, ScheduledEvent
-from schedules.reminder_models import Reminder
 from tests.factories import ParticipantFactory
 from tests.schedules.conftest import NOW, SCRT_START, randomize
 from trialsite import selectors

@@ -10,8 +10,10 @@ import pytest
 import time_machine
 from django.db import IntegrityError, transaction
 
-from schedules import reminder_services, services
-from schedules.models import Reminder, ReminderRule, ScheduledEvent, TreatmentPlan
+from reminders import services as reminder_services
+from reminders.models import Reminder, ReminderRule
+from schedules import services
+from schedules.models import ScheduledEvent, TreatmentPlan
 from tests.schedules.conftest import NOW, SCRT_START
 from trialsite import services as registry
 from trialsite.models import Participant

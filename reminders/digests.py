@@ -18,10 +18,11 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from schedules.models import DigestKind, EventKind, EventStatus, ScheduledEvent, StaffDigest
-from schedules.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, Transport
+from reminders.models import DigestKind, StaffDigest
+from schedules.models import EventKind, EventStatus, ScheduledEvent
 from trialsite import roles
 from trialsite.models import Site
+from trialsite.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, Transport
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def _language(user: User) -> str:
 def _render(kind: str, *, site: Site, today: dt.date, content: Any, language: str) -> tuple[str, str]:
     with translation.override(language):
         text = render_to_string(
-            f"schedules/reminders/digest_{kind}.txt", {"site": site, "today": today, "digest": content}
+            f"reminders/digest_{kind}.txt", {"site": site, "today": today, "digest": content}
         ).strip()
     subject, _, body = text.partition("\n")
     return subject.strip(), body.strip()

@@ -39,13 +39,14 @@ from django.template.loader import get_template
 from django.utils import translation
 from django.utils.translation import gettext_noop
 
-from schedules import reminders, selectors
+from reminders import planning
+from reminders.models import RULE_NAME_TEMPLATES, STOP_RULE_NAME, Reminder, ReminderRule, ReminderStatus
+from schedules import selectors
 from schedules.models import Booking, BookingStatus, EventKind, PlanStatus, ScheduledEvent, TreatmentPlan
-from schedules.reminder_models import RULE_NAME_TEMPLATES, STOP_RULE_NAME, Reminder, ReminderRule, ReminderStatus
-from schedules.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, Transport
 from trialsite import courses, roles
 from trialsite.i18n import TIMES_OF_DAY, drug_name
 from trialsite.models import Participant, Trial
+from trialsite.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, Transport
 
 log = logging.getLogger(__name__)
 
@@ -115,8 +116,8 @@ def reminder_rules_for_trial(*, trial: Trial) -> list[ReminderRule]:
     return list(ReminderRule.objects.filter(trial=trial, active=True).order_by("id"))
 
 
-def _recipient(participant: Participant, plan_active: bool) -> reminders.Recipient:
-    return reminders.Recipient(
+def _recipient(participant: Participant, plan_active: bool) -> planning.Recipient:
+    return planning.Recipient(
         active=plan_active and not participant.is_off_study,
         sms=participant.reminders_by_sms and bool(participant.phone.strip()),
         email=participant.reminders_by_email and bool(participant.email.strip()),
@@ -149,10 +150,10 @@ def reminders_sync(*, participant: Participant, now: dt.datetime, events: Sequen
         event_rows = event_rows.filter(pk__in=list(events))
         reminder_rows = reminder_rows.filter(event_id__in=list(events))
     events_now = [
-        reminders.Event(e.pk, e.kind, e.number, e.actual_date or e.planned_date, e.status, e.details)
+        planning.Event(e.pk, e.kind, e.number, e.actual_date or e.planned_date, e.status, e.details)
         for e in event_rows.only("pk", "kind", "number", "planned_date", "actual_date", "status", "details")
     ]
-    desired = reminders.desired_reminders(
+    desired = planning.desired_reminders(
         events=events_now,
         rules=[r.as_pure() for r in rules],
         recipient=_recipient(participant, plan is not None and plan.status == PlanStatus.ACTIVE),
@@ -164,11 +165,11 @@ def reminders_sync(*, participant: Participant, now: dt.datetime, events: Sequen
         .exclude(status=ReminderStatus.CANCELLED)
         .values_list("pk", "event_id", "rule_id", "channel", "event_date", "status", "send_at")
     )
-    changes = reminders.plan_changes(desired=desired, existing=[reminders.Existing(*row) for row in rows])
+    changes = planning.plan_changes(desired=desired, existing=[planning.Existing(*row) for row in rows])
     cancelled = 0
     if changes.cancel:
         # Only rows not yet handed to a transport; a `sending` row is in flight and stays.
-        cancelled = Reminder.objects.filter(pk__in=changes.cancel, status__in=reminders.CHANGEABLE).update(
+        cancelled = Reminder.objects.filter(pk__in=changes.cancel, status__in=planning.CHANGEABLE).update(
             status=ReminderStatus.CANCELLED,
             cancel_reason=gettext_noop("no longer wanted (visit moved or cancelled)"),
             updated_at=now,
@@ -204,8 +205,8 @@ def reminders_cancel_for_participant(
     *, participant: Participant, reason: str, by: User | None, now: dt.datetime
 ) -> int:
     """Withdrawal: nothing more is sent (pending and queued rows; a send in flight completes)."""
-    roles.require(by, "schedules.change_reminder", site=participant.site_id)
-    return Reminder.objects.filter(participant=participant, status__in=reminders.CHANGEABLE).update(
+    roles.require(by, "reminders.change_reminder", site=participant.site_id)
+    return Reminder.objects.filter(participant=participant, status__in=planning.CHANGEABLE).update(
         status=ReminderStatus.CANCELLED, cancel_reason=reason[:200], updated_at=now
     )
 
@@ -215,7 +216,7 @@ def reminder_rule_save(*, rule: ReminderRule, by: User | None, now: dt.datetime)
     """Save a rule edited in the admin and re-compute the trial's participants' reminders. A rule
     is a trial-wide setting: only a trial-wide role holds add/change_reminderrule (an
     investigator; a site's nurse does not, schedules migration 0009)."""
-    roles.require(by, "schedules.change_reminderrule" if rule.pk else "schedules.add_reminderrule")
+    roles.require(by, "reminders.change_reminderrule" if rule.pk else "reminders.add_reminderrule")
     rule.full_clean()
     rule.save()
     for participant in Participant.objects.filter(trial=rule.trial, treatment_plan__status=PlanStatus.ACTIVE):
@@ -314,7 +315,7 @@ class SendOutcome:
 def render_text(template: str, language: str, context: dict[str, Any]) -> tuple[str, str]:
     """(subject, body) of a reminder template in `language`: the first line is the subject."""
     with translation.override(language):
-        text = _template(f"schedules/reminders/{template}.{language}.txt").render(context).strip()
+        text = _template(f"reminders/{template}.{language}.txt").render(context).strip()
     subject, _, body = text.partition("\n")
     return subject.strip(), body.strip()
 
@@ -357,7 +358,7 @@ def _render(reminder: Reminder) -> OutgoingMessage:
             ),
         },
     )
-    to = participant.phone if reminder.channel == reminders.SMS else participant.email
+    to = participant.phone if reminder.channel == planning.SMS else participant.email
     return OutgoingMessage(to=to.strip(), subject=subject, body=body, idempotency_key=reminder.idempotency_key)
 
 
@@ -424,9 +425,9 @@ def _still_wanted(reminder: Reminder) -> str:
         return gettext_noop("visit cancelled")
     if (reminder.event.actual_date or reminder.event.planned_date) != reminder.event_date:
         return gettext_noop("visit moved")
-    if reminder.channel == reminders.SMS and not (participant.reminders_by_sms and participant.phone.strip()):
+    if reminder.channel == planning.SMS and not (participant.reminders_by_sms and participant.phone.strip()):
         return gettext_noop("participant opted out of SMS")
-    if reminder.channel == reminders.EMAIL and not (participant.reminders_by_email and participant.email.strip()):
+    if reminder.channel == planning.EMAIL and not (participant.reminders_by_email and participant.email.strip()):
         return gettext_noop("participant opted out of email")
     return ""
 
@@ -551,7 +552,7 @@ def _send_one(
     reminder: Reminder, *, at: dt.datetime, now: Callable[[], dt.datetime], transport_for: Callable[[str], Transport]
 ) -> SendOutcome:
     pk = reminder.pk
-    if reminders.is_expired(expires_at=reminder.expires_at, now=at):
+    if planning.is_expired(expires_at=reminder.expires_at, now=at):
         _finish(pk, status=ReminderStatus.EXPIRED, now=at)
         return SendOutcome(ReminderStatus.EXPIRED)
     reason = _still_wanted(reminder)
@@ -579,7 +580,7 @@ def _send_one(
         # like any due row, so it cannot be sent twice by a retry and a redelivered message.
         Reminder.objects.filter(pk=pk, status=ReminderStatus.SENDING).update(
             status=ReminderStatus.PENDING,
-            due_at=done + reminders.backoff(reminder.attempts),
+            due_at=done + planning.backoff(reminder.attempts),
             lease_until=None,
             last_error=str(exc)[:2000],
             updated_at=done,
@@ -615,14 +616,6 @@ def _release(ids: Sequence[int], *, now: dt.datetime) -> int:
         return 0
 
 
-def reminder_send(
-    *, reminder_id: int, now: Callable[[], dt.datetime], get_transport: Callable[[str], Transport]
-) -> SendOutcome:
-    """One reminder: a batch of one (what a single send task message, e.g. one published before
-    the batch task existed, does)."""
-    return reminders_send(reminder_ids=[reminder_id], now=now, get_transport=get_transport)[reminder_id]
-
-
 def _finish(reminder_id: int, *, status: str, now: dt.datetime, error: str = "", cancel_reason: str = "") -> None:
     Reminder.objects.filter(pk=reminder_id, status=ReminderStatus.SENDING).update(
         status=status, lease_until=None, last_error=error[:2000], cancel_reason=cancel_reason[:200], updated_at=now
@@ -642,7 +635,7 @@ def reminder_resend(
     of `by`'s sites."""
     rows = list(reminders_)
     for site_id in sorted({r.site_id for r in rows}):
-        roles.require(by, "schedules.change_reminder", site=site_id)
+        roles.require(by, "reminders.change_reminder", site=site_id)
     ids = [r.pk for r in rows]
     return Reminder.objects.filter(pk__in=ids, status__in=[ReminderStatus.FAILED, ReminderStatus.EXPIRED]).update(
         status=ReminderStatus.PENDING,

@@ -1,5 +1,5 @@
 """Reminder rules (per trial, edited in the admin), the reminder rows the dispatcher sends, and
-the log of staff digests. Imported at the end of schedules/models.py."""
+the log of staff digests."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from simple_history.models import HistoricalRecords
 
-from schedules import reminders as maths
+from reminders import planning as maths
 from trialsite.i18n import TIMES_OF_DAY, drug_name, translate_stored
 from trialsite.models import Participant, Site, Trial
 
-# Templates under schedules/templates/schedules/reminders/<name>.<language>.txt (first line: the
+# Templates under schedules/templates/reminders/<name>.<language>.txt (first line: the
 # email subject; the rest: the body, also the SMS text).
 TEMPLATE_CHOICES = [("visit", _("visit reminder")), ("capecitabine_stop", _("stop capecitabine on day 15"))]
 

@@ -12,11 +12,12 @@ import pytest
 import time_machine
 from django.db import connection
 
-from schedules import reminder_services as rs
-from schedules.models import Reminder, ReminderRule, TreatmentPlan
-from schedules.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError
+from reminders import services as rs
+from reminders.models import Reminder, ReminderRule
+from schedules.models import TreatmentPlan
 from tests.schedules.conftest import NOW
 from trialsite.models import Participant
+from trialsite.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +53,7 @@ def _dispatch(at: dt.datetime) -> tuple[rs.DispatchResult, list[int]]:
 
 
 def _send(pk: int, transport: FakeTransport, at: dt.datetime) -> rs.SendOutcome:
-    return rs.reminder_send(reminder_id=pk, now=lambda: at, get_transport=lambda channel: transport)
+    return rs.reminders_send(reminder_ids=[pk], now=lambda: at, get_transport=lambda channel: transport)[pk]
 
 
 def test_due_rows_are_claimed_once_and_sent_once(plan: TreatmentPlan) -> None:

@@ -1,7 +1,7 @@
 """Admin of the reminders: the trial's reminder rules (edited here, with a preview of their
 template in both languages; saving re-computes the participants' reminders through the same
 service), the reminder rows of the user's sites with a "resend" action for failed or expired
-ones, and the staff digests sent. Imported from schedules/admin.py."""
+ones, and the staff digests sent."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from schedules import reminder_services
+from reminders import services as reminder_services
+from reminders.models import Reminder, ReminderChannel, ReminderRule, ReminderStatus, StaffDigest
 from schedules.models import EventKind
-from schedules.reminder_models import Reminder, ReminderChannel, ReminderRule, ReminderStatus, StaffDigest
 from trialsite import clock, roles
 from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, UserSitesFilter, code_column, code_filter
 from trialsite.admin_forms import ServiceFormAdminMixin

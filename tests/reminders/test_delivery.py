@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from schedules import reminder_services as rs
+from reminders import services as rs
+from reminders.models import Reminder
+from reminders.tasks import publish_sends
 from schedules import services
-from schedules.models import Reminder, ScheduledEvent, TreatmentPlan
-from schedules.tasks import publish_sends
+from schedules.models import ScheduledEvent, TreatmentPlan
 from tests.factories import ParticipantFactory
 from tests.schedules.conftest import randomize
 from tests.support.smtp import SmtpSink, _Handler
