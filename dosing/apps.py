@@ -11,5 +11,9 @@ class DosingConfig(AppConfig):
     def ready(self) -> None:
         from dosing import (
             receivers,  # noqa: F401 - connects the signal receivers
+            selectors,
             worklists,  # noqa: F401 - the pharmacist's worklist sections
         )
+        from schedules import dependants
+
+        dependants.register(selectors.released_sheet_dependants)

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import translation
 
+from dosing.selectors import dose_sheets_due
 from reminders.models import DigestKind, StaffDigest
 from schedules.models import EventKind, EventStatus, ScheduledEvent
 from trialsite import roles
@@ -64,12 +65,8 @@ def nurse_digest(*, site: Site, today: dt.date) -> NurseDigest:
     )
 
 
-def pharmacist_digest(*, site: Site, today: dt.date) -> list[Any] | None:
-    """Unreleased dose sheets whose day 1 is within 3 days; None when dosing is not installed."""
-    try:
-        from dosing.selectors import dose_sheets_due
-    except ImportError:  # pragma: no cover - dosing is part of the project
-        return None
+def pharmacist_digest(*, site: Site, today: dt.date) -> list[Any]:
+    """Unreleased dose sheets whose day 1 is within 3 days."""
     return list(
         dose_sheets_due(site_ids=[site.pk], day1_from=today, day1_to=today + dt.timedelta(days=DOSE_SHEET_DAYS))
     )

@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from schedules import calendar, selectors
+from schedules import calendar, dependants, selectors
 from schedules.models import (
     Booking,
     BookingStatus,
@@ -561,23 +561,16 @@ def _actual_moves(
 
 def _actual_dependants(participant: Participant, events: list[ScheduledEvent], event: ScheduledEvent) -> list[str]:
     """What rests on `event`'s recorded date: later events already given, and released dose
-    sheets of cycles from this event on (their day 1 came from it). Described in the reader's
-    language; empty when nothing does."""
-    from dosing.selectors import released_cycles  # dosing is the floor above (as in digests.py)
-
+    sheets of cycles from this event on (their day 1 came from it; the apps above answer through
+    schedules/dependants.py). Described in the reader's language; empty when nothing does."""
     later = [e for e in events if e.order > event.order]
     found = [
         _("%(event)s was given on %(d)s") % {"event": e.label, "d": e.actual_date.isoformat()}
         for e in later
         if e.actual_date is not None
     ]
-    released = released_cycles(participant_id=participant.pk)
-    found += [
-        _("the dose sheet of %(event)s is released") % {"event": e.label}
-        for e in [event, *later]
-        if e.kind == EventKind.CYCLE_DAY1 and (e.phase, e.number) in released
-    ]
-    return found
+    cycles = [e for e in [event, *later] if e.kind == EventKind.CYCLE_DAY1]
+    return found + dependants.describe(participant_id=participant.pk, cycles=cycles)
 
 
 def _actual_preview(
