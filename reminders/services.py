@@ -205,7 +205,7 @@ def reminders_cancel_for_participant(
     *, participant: Participant, reason: str, by: User | None, now: dt.datetime
 ) -> int:
     """Withdrawal: nothing more is sent (pending and queued rows; a send in flight completes)."""
-    roles.require(by, "reminders.change_reminder", site=participant.site_id)
+    roles.require(by, "reminders.change_reminder", site=participant.site_id, hidden=True)  # another site: 404
     return Reminder.objects.filter(participant=participant, status__in=planning.CHANGEABLE).update(
         status=ReminderStatus.CANCELLED, cancel_reason=reason[:200], updated_at=now
     )
@@ -635,7 +635,7 @@ def reminder_resend(
     of `by`'s sites."""
     rows = list(reminders_)
     for site_id in sorted({r.site_id for r in rows}):
-        roles.require(by, "reminders.change_reminder", site=site_id)
+        roles.require(by, "reminders.change_reminder", site=site_id, hidden=True)  # another site: 404
     ids = [r.pk for r in rows]
     return Reminder.objects.filter(pk__in=ids, status__in=[ReminderStatus.FAILED, ReminderStatus.EXPIRED]).update(
         status=ReminderStatus.PENDING,

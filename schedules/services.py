@@ -31,6 +31,7 @@ from django.utils.translation import gettext_noop
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from schedules import calendar, dependants, selectors
+from schedules.error_codes import ScheduleErrorCode
 from schedules.models import (
     Booking,
     BookingStatus,
@@ -47,6 +48,7 @@ from schedules.models import (
     TreatmentPlan,
 )
 from trialsite import roles
+from trialsite.error_codes import CommonErrorCode
 from trialsite.errors import Conflict, InvalidInput, NotPermitted, RuleViolation
 from trialsite.models import RANDOMIZED_STATUSES, Participant, ParticipantStatus, Site
 from trialsite.selectors import user_site_ids
@@ -89,7 +91,7 @@ def _check_active(participant: Participant, plan: TreatmentPlan | None = None) -
     if participant.is_off_study or (plan is not None and plan.status == PlanStatus.STOPPED):
         raise Conflict(
             _("Participant %(p)s has been withdrawn; their calendar is closed.") % {"p": participant},
-            code="participant_withdrawn",
+            code=CommonErrorCode.PARTICIPANT_WITHDRAWN,
         )
 
 
@@ -106,7 +108,7 @@ def _refuse_start(exc: calendar.ScrtStartRefused) -> RuleViolation:
         message += " " + _("The next start date that works is %(d)s.") % {"d": next_start}
     return RuleViolation(
         message,
-        code="scrt_start_refused",
+        code=ScheduleErrorCode.SCRT_START_REFUSED,
         errors={"scrt_start_date": [message]},
         extra={"next_start_date": next_start, "reason": exc.reason},
     )
@@ -158,13 +160,15 @@ def _check_scrt_overall_time(
     if not deviation_reason.strip():
         raise RuleViolation(
             message,
-            code="scrt_overall_time_exceeded",
+            code=ScheduleErrorCode.SCRT_OVERALL_TIME_EXCEEDED,
             errors={"deviation_reason": [message]},
             extra={"overall_days": days, "max_overall_days": rules.scrt_max_overall_days},
         )
     if by is not None and not by.is_superuser and not roles.has_role(by, roles.INVESTIGATOR):
         only = _("Only an investigator can record a protocol deviation.")
-        raise RuleViolation(only, code="scrt_overall_time_exceeded", errors={"deviation_reason": [only]})
+        raise RuleViolation(
+            only, code=ScheduleErrorCode.SCRT_OVERALL_TIME_EXCEEDED, errors={"deviation_reason": [only]}
+        )
     return True
 
 
@@ -282,7 +286,9 @@ def treatment_plan_create(
     roles.require(by, "schedules.add_treatmentplan", site=participant.site_id, hidden=True)
     _check_active(participant)
     if participant.status not in RANDOMIZED_STATUSES or not participant.arm:
-        raise RuleViolation(_("Only a randomized participant has a treatment plan."), code="not_randomized")
+        raise RuleViolation(
+            _("Only a randomized participant has a treatment plan."), code=ScheduleErrorCode.NOT_RANDOMIZED
+        )
     if scrt_start_date < today:
         message = _("The SCRT start date cannot be in the past.")
         raise InvalidInput(message, errors={"scrt_start_date": [message]})
@@ -298,12 +304,12 @@ def treatment_plan_create(
         _changed(participant)
         return plan
     if plan.status == PlanStatus.STOPPED:
-        raise Conflict(_("The plan was stopped."), code="participant_withdrawn")
+        raise Conflict(_("The plan was stopped."), code=CommonErrorCode.PARTICIPANT_WITHDRAWN)
     events = list(ScheduledEvent.objects.select_for_update().filter(plan=plan))
     if any(e.actual_date for e in events):
         raise Conflict(
             _("Treatment has started: move single events (delay, booking) instead of re-making the plan."),
-            code="treatment_started",
+            code=ScheduleErrorCode.TREATMENT_STARTED,
         )
     previous = _cycle_dates(events)
     cancelled = list(Booking.objects.select_for_update().filter(event__plan=plan, status=BookingStatus.ACTIVE))
@@ -474,7 +480,7 @@ def event_delay(
     participant, event = _lock_event(event, by, perm="schedules.change_scheduledevent")
     _check_active(participant, event.plan)
     if not event.is_open:
-        raise Conflict(_("Only a planned or booked event can be delayed."), code="event_closed")
+        raise Conflict(_("Only a planned or booked event can be delayed."), code=ScheduleErrorCode.EVENT_CLOSED)
     rules = selectors.schedule_rules(participant.protocol_version_id)
     cal = selectors.working_calendar(participant.site, range(event.planned_date.year, event.planned_date.year + 2))
     if new_date is None:
@@ -486,7 +492,7 @@ def event_delay(
         raise InvalidInput(message, errors={"new_date": [message]})
     if not cal.is_working_day(new_date):
         message = _("%(d)s is not a working day at the site.") % {"d": new_date.isoformat()}
-        raise RuleViolation(message, code="not_working_day", errors={"new_date": [message]})
+        raise RuleViolation(message, code=ScheduleErrorCode.NOT_WORKING_DAY, errors={"new_date": [message]})
     events = list(ScheduledEvent.objects.select_for_update().filter(plan=event.plan))
     previous = _cycle_dates(events)
     # Everything after the delayed event shifts, so their bookings no longer hold.
@@ -580,7 +586,7 @@ def _actual_preview(
         message = _("The actual date cannot be in the future.")
         raise InvalidInput(message, errors={"actual_date": [message]})
     if event.status == EventStatus.CANCELLED:
-        raise Conflict(_("The event was cancelled."), code="event_closed")
+        raise Conflict(_("The event was cancelled."), code=ScheduleErrorCode.EVENT_CLOSED)
     events = list(ScheduledEvent.objects.filter(plan=event.plan).order_by("order"))
     correction = event.actual_date is not None
     return ActualDatePreview(
@@ -638,11 +644,11 @@ def event_record_actual(
             message = _("Only an investigator can correct this actual date now: %(what)s.") % {
                 "what": "; ".join(preview.dependants)
             }
-            raise NotPermitted(message, code="actual_date_depended_on")
+            raise NotPermitted(message, code=ScheduleErrorCode.ACTUAL_DATE_DEPENDED_ON)
     if preview.needs_confirmation and not confirm:
         raise Conflict(
             _("Confirm the actual date: it moves %(n)s later events.") % {"n": len(preview.moves)},
-            code="confirmation_required",
+            code=ScheduleErrorCode.CONFIRMATION_REQUIRED,
             extra={
                 "moves": [
                     {
@@ -721,7 +727,7 @@ def _check_booking_date(
     """Refuse dates the rules forbid; return True when the date is a recorded protocol deviation."""
     if day < today:
         message = _("The date is in the past.")
-        raise RuleViolation(message, code="date_in_past", errors={"date": [message]})
+        raise RuleViolation(message, code=ScheduleErrorCode.DATE_IN_PAST, errors={"date": [message]})
     site = participant.site
     if not site.is_open_at(time):
         message = _("%(t)s is outside the opening hours of %(site)s (%(a)s – %(b)s).") % {
@@ -730,11 +736,11 @@ def _check_booking_date(
             "a": site.opening_time.strftime("%H:%M"),
             "b": site.closing_time.strftime("%H:%M"),
         }
-        raise RuleViolation(message, code="outside_opening_hours", errors={"time": [message]})
+        raise RuleViolation(message, code=ScheduleErrorCode.OUTSIDE_OPENING_HOURS, errors={"time": [message]})
     cal = selectors.working_calendar(participant.site, range(day.year, day.year + 1))
     if not cal.is_working_day(day):
         message = _("%(d)s is not a working day at %(site)s.") % {"d": day.isoformat(), "site": participant.site.code}
-        raise RuleViolation(message, code="not_working_day", errors={"date": [message]})
+        raise RuleViolation(message, code=ScheduleErrorCode.NOT_WORKING_DAY, errors={"date": [message]})
     if event.window_start <= day <= event.window_end:
         return False
     if event.kind == EventKind.SCRT_FRACTION:
@@ -749,10 +755,10 @@ def _check_booking_date(
             "%(d)s is outside the protocol window %(a)s – %(b)s; only an investigator can book it, "
             "recording a protocol deviation with a reason."
         ) % {"d": day.isoformat(), "a": event.window_start.isoformat(), "b": event.window_end.isoformat()}
-        raise RuleViolation(message, code="outside_window", errors={"date": [message]})
+        raise RuleViolation(message, code=ScheduleErrorCode.OUTSIDE_WINDOW, errors={"date": [message]})
     if by is not None and not by.is_superuser and not roles.has_role(by, roles.INVESTIGATOR):
         message = _("Only an investigator can record a protocol deviation.")
-        raise RuleViolation(message, code="outside_window", errors={"deviation_reason": [message]})
+        raise RuleViolation(message, code=ScheduleErrorCode.OUTSIDE_WINDOW, errors={"deviation_reason": [message]})
     return True
 
 
@@ -773,7 +779,7 @@ def _take_chair(site: Site, day: dt.date) -> None:
         raise Conflict(
             _("All %(n)s infusion chairs at %(site)s are booked on %(d)s.")
             % {"n": chairs, "site": site.code, "d": day.isoformat()},
-            code="capacity_full",
+            code=ScheduleErrorCode.CAPACITY_FULL,
             errors={"date": [_("No infusion chair left on this day.")]},
         )
 
@@ -811,9 +817,11 @@ def booking_create(
     participant, event = _lock_event(event, by, perm="schedules.add_booking")
     _check_active(participant, event.plan)
     if event.status == EventStatus.BOOKED or Booking.objects.filter(event=event, status=BookingStatus.ACTIVE).exists():
-        raise Conflict(_("This event is already booked; move the booking instead."), code="already_booked")
+        raise Conflict(
+            _("This event is already booked; move the booking instead."), code=ScheduleErrorCode.ALREADY_BOOKED
+        )
     if not event.is_open:
-        raise Conflict(_("This event is done or cancelled."), code="event_closed")
+        raise Conflict(_("This event is done or cancelled."), code=ScheduleErrorCode.EVENT_CLOSED)
     deviation = _check_booking_date(
         event, participant, date, time=time, by=by, today=today, deviation_reason=deviation_reason
     )
@@ -835,7 +843,7 @@ def booking_create(
         with transaction.atomic():
             booking.save()
     except IntegrityError as exc:
-        raise Conflict(_("This event is already booked."), code="already_booked") from exc
+        raise Conflict(_("This event is already booked."), code=ScheduleErrorCode.ALREADY_BOOKED) from exc
     touched = _set_event_date(event, participant, date, status=EventStatus.BOOKED)
     _check_fraction_booking(booking, event, participant, deviation_reason=deviation_reason, by=by)
     _changed(participant, touched)
@@ -890,7 +898,7 @@ def booking_move(
     booking = Booking.objects.select_for_update().get(pk=booking.pk)
     _check_active(participant, event.plan)
     if booking.status != BookingStatus.ACTIVE:
-        raise Conflict(_("This booking was cancelled."), code="booking_cancelled")
+        raise Conflict(_("This booking was cancelled."), code=ScheduleErrorCode.BOOKING_CANCELLED)
     new_date = date or booking.date
     new_time = time or booking.time
     deviation = _check_booking_date(
@@ -985,7 +993,7 @@ def site_closure_create(
         with transaction.atomic():
             closure.save()
     except IntegrityError as exc:
-        raise Conflict(_("The site already has an entry for that day."), code="already_closed") from exc
+        raise Conflict(_("The site already has an entry for that day."), code=ScheduleErrorCode.ALREADY_CLOSED) from exc
     # One site and one day: few plans, re-checked here (a national notice is a Celery task). A
     # plan that cannot be re-made (an SCRT start not yet given that is now a closed day) does not
     # stop the closure: it is reported (closure.recheck.refused) for a person to re-plan.
