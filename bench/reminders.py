@@ -60,8 +60,8 @@ from django.db import connection  # noqa: E402
 from reminders import services as rs  # noqa: E402
 from reminders.models import Reminder  # noqa: E402
 from reminders.tasks import publish_sends  # noqa: E402
-from schedules import services as schedules  # noqa: E402
 from schedules.models import ScheduledEvent  # noqa: E402
+from schedules.services.plans import treatment_plan_create  # noqa: E402
 from trialsite import services as registry  # noqa: E402
 from trialsite.models import Participant, Site  # noqa: E402
 
@@ -103,7 +103,7 @@ def _participants(n: int, now: dt.datetime) -> list[Participant]:
             reminders_by_sms=False,
             preferred_language="en",
         )
-        schedules.treatment_plan_create(participant=p, scrt_start_date=start, by=None, now=now)
+        treatment_plan_create(participant=p, scrt_start_date=start, by=None, now=now)
         out.append(p)
     return out
 

@@ -18,7 +18,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from schedules import selectors, services
+from schedules import selectors
 from schedules.models import (
     Booking,
     BookingStatus,
@@ -29,6 +29,10 @@ from schedules.models import (
     SiteDayKind,
     TreatmentPlan,
 )
+from schedules.services.actual_dates import event_record_actual, event_record_actual_preview
+from schedules.services.bookings import booking_cancel, booking_create, booking_move
+from schedules.services.closures import national_calendar_changed, site_closure_create, site_closure_update_reason
+from schedules.services.plans import event_delay, treatment_plan_create
 from trialsite import clock, roles
 from trialsite import selectors as registry
 from trialsite.admin import (
@@ -192,7 +196,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
             if plan_form.is_valid():
                 _run(
                     request,
-                    lambda: services.treatment_plan_create(
+                    lambda: treatment_plan_create(
                         participant=participant,
                         scrt_start_date=plan_form.cleaned_data["scrt_start_date"],
                         by=by,
@@ -207,7 +211,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
                 event = get_object_or_404(events, pk=delay_form.cleaned_data["event"])
                 _run(
                     request,
-                    lambda: services.event_delay(
+                    lambda: event_delay(
                         event=event,
                         reason=delay_form.cleaned_data["reason"],
                         new_date=delay_form.cleaned_data["new_date"],
@@ -232,7 +236,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
                 if booking is None:
                     _run(
                         request,
-                        lambda: services.booking_create(
+                        lambda: booking_create(
                             event=event,
                             date=data["date"],
                             time=data["time"],
@@ -245,7 +249,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
                 else:
                     _run(
                         request,
-                        lambda: services.booking_move(
+                        lambda: booking_move(
                             booking=booking,
                             date=data["date"],
                             time=data["time"],
@@ -263,7 +267,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
             )
             _run(
                 request,
-                lambda: services.booking_cancel(booking=booking, by=by, now=clock.now()),
+                lambda: booking_cancel(booking=booking, by=by, now=clock.now()),
                 str(_("Booking cancelled.")),
             )
             return None
@@ -276,7 +280,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
         """Record or correct an actual date; when it moves later events, starts treatment or
         corrects a recorded date, first a page that says so (from the service's own preview)."""
         try:
-            services.event_record_actual(
+            event_record_actual(
                 event=event,
                 actual_date=data["actual_date"],
                 reason=data["reason"],
@@ -288,7 +292,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
             if exc.code != "confirmation_required":
                 show_error(request, exc)
                 return None
-            preview = services.event_record_actual_preview(
+            preview = event_record_actual_preview(
                 event=event, actual_date=data["actual_date"], by=by, today=clock.today()
             )
             context = {
@@ -442,7 +446,7 @@ class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
         for booking in queryset.filter(status=BookingStatus.ACTIVE):
             _run(
                 request,
-                lambda b=booking: services.booking_cancel(booking=b, by=roles.actor(request.user), now=clock.now()),
+                lambda b=booking: booking_cancel(booking=b, by=roles.actor(request.user), now=clock.now()),
                 str(_("%(b)s cancelled.") % {"b": booking}),
             )
 
@@ -475,12 +479,12 @@ class SiteClosureAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixi
     def save_model(self, request: HttpRequest, obj: SiteClosure, form: Any, change: bool) -> None:
         if change:
             with self.refusal(request, form):
-                services.site_closure_update_reason(
+                site_closure_update_reason(
                     closure=obj, reason=form.cleaned_data["reason"], by=roles.actor(request.user)
                 )
             return
         with self.refusal(request, form):
-            created = services.site_closure_create(
+            created = site_closure_create(
                 site=form.cleaned_data["site"],
                 date=form.cleaned_data["date"],
                 kind=form.cleaned_data["kind"],
@@ -539,5 +543,5 @@ class NationalCalendarYearAdmin(NoDeleteMixin, GuardedHistoryAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        services.national_calendar_changed(form.instance)
+        national_calendar_changed(form.instance)
         messages.info(request, _("Every treatment plan is being re-checked against this calendar."))

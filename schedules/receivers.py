@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.dispatch import receiver
 from django.utils.translation import ngettext
 
-from schedules import services
+from schedules.services.plans import treatment_plan_create, treatment_plan_stop
 from trialsite import clock
 from trialsite.models import Participant
 from trialsite.signals import participant_randomized, participant_withdrawal_effects, participant_withdrawn
@@ -31,7 +31,7 @@ def make_plan_at_randomization(
     The plan is made as the system (by=None): whoever may randomize may start the calendar."""
     if scrt_start_date is None:
         return
-    plan = services.treatment_plan_create(
+    plan = treatment_plan_create(
         participant=participant, scrt_start_date=scrt_start_date, by=None, now=now or clock.now()
     )
     if by is not None and plan.created_by_id is None:
@@ -41,7 +41,7 @@ def make_plan_at_randomization(
 
 @receiver(participant_withdrawn, dispatch_uid="schedules.stop_plan_at_withdrawal")
 def stop_plan_at_withdrawal(sender: Any, participant: Participant, **kwargs: Any) -> None:
-    services.treatment_plan_stop(
+    treatment_plan_stop(
         participant=participant,
         reason=participant.withdrawal_reason or "withdrawn",
         by=None,  # a follow-up of a write its own service checked: the system

@@ -3,11 +3,14 @@ reminders' tasks are in reminders/tasks.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from celery import shared_task
 
+from schedules.services.plans import plans_recheck
 from trialsite import clock
+from trialsite.models import Site
 
 log = logging.getLogger(__name__)
 
@@ -16,13 +19,8 @@ log = logging.getLogger(__name__)
 def national_calendar_recheck(country: str, year: int) -> dict[str, int]:
     """After a national calendar notice was recorded: re-check every plan of the country's sites
     with an open event in that year (one plan per transaction)."""
-    import datetime as dt
-
-    from schedules import services
-    from trialsite.models import Site
-
     site_ids = list(Site.objects.filter(country=country).values_list("pk", flat=True))
-    result = services.plans_recheck(
+    result = plans_recheck(
         site_ids=site_ids, date_from=dt.date(year, 1, 1), date_to=dt.date(year, 12, 31), now=clock.now()
     )
     if result.refused:

@@ -160,11 +160,11 @@ def test_a_broker_failure_puts_the_rows_back(plan: TreatmentPlan) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_at_once_never_claim_the_same_row(make_randomized: Any, nurse: Any) -> None:
-    from schedules import services
+    from schedules.services.plans import treatment_plan_create
 
     participants = [make_randomized() for _ in range(3)]
     for p in participants:
-        services.treatment_plan_create(participant=p, scrt_start_date=dt.date(2026, 3, 4), by=nurse, now=NOW)
+        treatment_plan_create(participant=p, scrt_start_date=dt.date(2026, 3, 4), by=nurse, now=NOW)
     Reminder.objects.update(due_at=NOW)
     total = Reminder.objects.filter(status="pending").count()
     claimed: list[list[int]] = [[], []]

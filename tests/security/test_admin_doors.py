@@ -35,8 +35,10 @@ from dosing import services as dosing
 from randomization import services as rs
 from randomization.models import RandomizationScheme
 from reminders import services as reminder_services
-from schedules import services as schedules
 from schedules.models import ScheduledEvent
+from schedules.services.bookings import booking_create
+from schedules.services.closures import site_closure_create
+from schedules.services.plans import treatment_plan_create
 from tests.factories import ParticipantFactory, record_labs
 from tests.randomization.conftest import GOOD_LABS, good_findings
 from trialsite import roles, services
@@ -91,7 +93,7 @@ def build_world(trial: Trial, site: Site, other_site: Site, make_user: Any) -> d
     start = TODAY + dt.timedelta(days=7)
     for _ in range(30):
         try:
-            schedules.treatment_plan_create(participant=p, scrt_start_date=start, by=builder, now=NOW)
+            treatment_plan_create(participant=p, scrt_start_date=start, by=builder, now=NOW)
             break
         except ApplicationError:
             start += dt.timedelta(days=1)
@@ -105,8 +107,8 @@ def build_world(trial: Trial, site: Site, other_site: Site, make_user: Any) -> d
     )
     cycle1 = ScheduledEvent.objects.filter(participant=p, kind="cycle_day1").order_by("planned_date").first()
     assert cycle1 is not None
-    schedules.booking_create(event=cycle1, date=cycle1.planned_date, time=dt.time(9, 0), by=builder, today=TODAY)
-    schedules.site_closure_create(site=site, date=TODAY + dt.timedelta(days=200), reason="audit", by=None)
+    booking_create(event=cycle1, date=cycle1.planned_date, time=dt.time(9, 0), by=builder, today=TODAY)
+    site_closure_create(site=site, date=TODAY + dt.timedelta(days=200), reason="audit", by=None)
     dosing.renal_decision_record(
         participant=p,
         phase="neoadjuvant",

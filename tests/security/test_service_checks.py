@@ -122,20 +122,18 @@ def test_require_answers_the_system_superusers_roles_and_sites(
 def test_another_sites_participant_is_not_booked_by_an_api_client(
     api_client_user: User, trial: Trial, other_site: Site
 ) -> None:
-    from schedules import services as schedules
+    from schedules.services.plans import treatment_plan_create
 
     theirs = ParticipantFactory(trial=trial, site=other_site)
     with pytest.raises((NotFound, NotPermitted)):
-        schedules.treatment_plan_create(
-            participant=theirs, scrt_start_date=dt.date(2026, 3, 9), by=api_client_user, now=NOW
-        )
+        treatment_plan_create(participant=theirs, scrt_start_date=dt.date(2026, 3, 9), by=api_client_user, now=NOW)
 
 
 def test_another_sites_nurse_cannot_change_a_closure(nurse: User, other_nurse: User, site: Site) -> None:
-    from schedules import services as schedules
+    from schedules.services.closures import site_closure_create, site_closure_update_reason
 
-    closure = schedules.site_closure_create(site=site, date=dt.date(2026, 6, 3), reason="maintenance", by=nurse)
+    closure = site_closure_create(site=site, date=dt.date(2026, 6, 3), reason="maintenance", by=nurse)
     with pytest.raises(NotFound):
-        schedules.site_closure_update_reason(closure=closure, reason="HACKED", by=other_nurse)
+        site_closure_update_reason(closure=closure, reason="HACKED", by=other_nurse)
     closure.refresh_from_db()
     assert closure.reason == "maintenance"
