@@ -22,7 +22,7 @@ from trialsite import clock, roles
 from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, UserSitesFilter, code_column, code_filter
 from trialsite.admin_forms import ServiceFormAdminMixin
 from trialsite.admin_guard import GuardedAdmin, GuardedHistoryAdmin
-from trialsite.i18n import html_lang, translate_stored
+from trialsite.i18n import html_lang
 
 
 def _event_kind_name(code: str) -> str:
@@ -152,7 +152,7 @@ class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedAdmin):
 
     @admin.display(description=_("cancel reason"))
     def cancel_reason_text(self, obj: Reminder) -> str:
-        return translate_stored(obj.cancel_reason) or "—"
+        return obj.cancel_reason_text or "—"
 
     @admin.action(description=_("Resend the selected failed or expired reminders"), permissions=["change"])
     def resend(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:

@@ -43,7 +43,7 @@ from reminders import planning
 from reminders.models import RULE_NAME_TEMPLATES, STOP_RULE_NAME, Reminder, ReminderRule, ReminderStatus
 from schedules import selectors
 from schedules.models import Booking, BookingStatus, EventKind, PlanStatus, ScheduledEvent, TreatmentPlan
-from trialsite import courses, roles
+from trialsite import courses, phrases, roles
 from trialsite.i18n import TIMES_OF_DAY, drug_name
 from trialsite.models import Participant, Trial
 from trialsite.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, Transport
@@ -84,7 +84,11 @@ def reminder_rules_for_trial(*, trial: Trial) -> list[ReminderRule]:
         rules = [
             ReminderRule(
                 trial=trial,
-                name=RULE_NAME_TEMPLATES[0 if abs(days) > 1 else 1] % {"visit": label, "n": abs(days)},
+                **_named(
+                    phrases.phrase(
+                        RULE_NAME_TEMPLATES[0 if abs(days) > 1 else 1], visit=phrases.phrase(label), n=abs(days)
+                    )
+                ),
                 event_kind=kind,
                 event_number=number,
                 days_from_event=days,
@@ -102,7 +106,14 @@ def reminder_rules_for_trial(*, trial: Trial) -> list[ReminderRule]:
             rules.append(
                 ReminderRule(
                     trial=trial,
-                    name=STOP_RULE_NAME % {"drug": code, "time": course["last_time"], "day": course["last_day"]},
+                    **_named(
+                        phrases.phrase(
+                            STOP_RULE_NAME,
+                            drug=phrases.code("drug", code),
+                            time=phrases.code("time", course["last_time"]),
+                            day=course["last_day"],
+                        )
+                    ),
                     event_kind=EventKind.CYCLE_DAY1,
                     oral_drug=code,
                     days_from_event=course["last_day"] - 1,
@@ -114,6 +125,12 @@ def reminder_rules_for_trial(*, trial: Trial) -> list[ReminderRule]:
             rule.full_clean()
         ReminderRule.objects.bulk_create(rules)
     return list(ReminderRule.objects.filter(trial=trial, active=True).order_by("id"))
+
+
+def _named(name: phrases.Phrase) -> dict[str, Any]:
+    """A seeded rule's name: its English in `name` (the admin's form and search), the phrase in
+    `name_phrase` (the reader's language)."""
+    return {"name": phrases.english(name), "name_phrase": name}
 
 
 def _recipient(participant: Participant, plan_active: bool) -> planning.Recipient:
@@ -217,6 +234,8 @@ def reminder_rule_save(*, rule: ReminderRule, by: User | None, now: dt.datetime)
     is a trial-wide setting: only a trial-wide role holds add/change_reminderrule (an
     investigator; a site's nurse does not, schedules migration 0009)."""
     roles.require(by, "reminders.change_reminderrule" if rule.pk else "reminders.add_reminderrule")
+    if rule.name_phrase and rule.name != phrases.english(rule.name_phrase):
+        rule.name_phrase = None  # renamed by a person: shown as typed from now on
     rule.full_clean()
     rule.save()
     for participant in Participant.objects.filter(trial=rule.trial, treatment_plan__status=PlanStatus.ACTIVE):

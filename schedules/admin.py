@@ -47,7 +47,6 @@ from trialsite.admin import (
 from trialsite.admin_forms import ServiceFormAdminMixin
 from trialsite.admin_guard import GuardedHistoryAdmin
 from trialsite.errors import ApplicationError
-from trialsite.i18n import translate_stored
 from trialsite.models import RANDOMIZED_STATUSES, Participant
 
 EDITORS = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
@@ -115,8 +114,8 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
 
     @admin.display(description=_("stop reason"))
     def stop_reason_text(self, plan: TreatmentPlan) -> str:
-        """As typed, or the system's English reason ("died") in the reader's language."""
-        return translate_stored(plan.stop_reason) or "—"
+        """As typed, or the system's reason in the reader's language."""
+        return plan.stop_reason_text or "—"
 
     @admin.display(description=_("site"))
     def site(self, plan: TreatmentPlan) -> str:
@@ -425,9 +424,9 @@ class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
 
     @admin.display(description=_("cancel reason"))
     def cancel_reason_text(self, obj: Booking) -> str:
-        """Stored in English when the system wrote it ("plan re-made"), shown in the reader's
-        language; a reason a person typed is shown as typed."""
-        return translate_stored(obj.cancel_reason) or "—"
+        """The system's reason ("plan re-made") in the reader's language; a reason a person typed
+        as typed."""
+        return obj.cancel_reason_text or "—"
 
     actions = ["cancel_selected"]
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.dispatch import receiver
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 
 from schedules.services.plans import treatment_plan_create, treatment_plan_stop
-from trialsite import clock
+from trialsite import clock, phrases
 from trialsite.models import Participant
 from trialsite.signals import participant_randomized, participant_withdrawal_effects, participant_withdrawn
 
@@ -43,7 +43,10 @@ def make_plan_at_randomization(
 def stop_plan_at_withdrawal(sender: Any, participant: Participant, **kwargs: Any) -> None:
     treatment_plan_stop(
         participant=participant,
-        reason=participant.withdrawal_reason or "withdrawn",
+        # The registry's reason as it stored it (typed, shown as typed); without one, the system's.
+        reason=phrases.typed(participant.withdrawal_reason)
+        if participant.withdrawal_reason
+        else phrases.phrase(gettext_noop("withdrawn")),
         by=None,  # a follow-up of a write its own service checked: the system
         now=participant.withdrawn_at or clock.now(),
     )

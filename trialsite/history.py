@@ -22,7 +22,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from simple_history.models import DeletedObject
 
-from trialsite import i18n
+from trialsite import i18n, phrases
 
 EMPTY = "—"
 # Stored protocol codes shown by their name in the reader's language.
@@ -74,6 +74,8 @@ def value_text(field: models.Field[Any, Any] | None, value: Any, zone: ZoneInfo)
         return moment(value, zone)
     if isinstance(value, dt.date):
         return value.isoformat()
+    if phrases.is_phrase(value):
+        return phrases.render(value)  # a stored phrase (a reason): in the reader's language
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True, cls=DjangoJSONEncoder)
     if isinstance(value, str):

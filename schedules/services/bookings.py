@@ -23,7 +23,7 @@ from schedules.models import (
 from schedules.services.chairs import cancel_booking, release_chair, release_chairs, take_chair
 from schedules.services.locks import lock_event, lock_events
 from schedules.services.replanning import check_active, check_scrt_overall_time, cycle_dates, replan, send_plan_changed
-from trialsite import roles
+from trialsite import phrases, roles
 from trialsite.errors import Conflict, RuleViolation
 from trialsite.models import Participant
 
@@ -227,7 +227,11 @@ def booking_cancel(*, booking: Booking, by: User | None, reason: str = "", now: 
     booking = Booking.objects.select_for_update().get(pk=booking.pk)
     if booking.status != BookingStatus.ACTIVE:
         return booking
-    cancel_booking(booking, reason=reason or gettext_noop("cancelled"), now=now)
+    cancel_booking(
+        booking,
+        reason=phrases.typed(reason.strip()) if reason.strip() else phrases.phrase(gettext_noop("cancelled")),
+        now=now,
+    )
     touched = {event.pk}
     if event.status == EventStatus.BOOKED:
         events = lock_events(event.plan)

@@ -16,6 +16,7 @@ from schedules.models import (
     BookingStatus,
     SiteDay,
 )
+from trialsite import phrases
 from trialsite.errors import Conflict
 from trialsite.models import Site
 
@@ -53,9 +54,9 @@ def release_chairs(bookings: Iterable[Booking]) -> None:
         release_chair(site_id, day)
 
 
-def cancel_booking(booking: Booking, *, reason: str, now: dt.datetime) -> None:
+def cancel_booking(booking: Booking, *, reason: phrases.Phrase, now: dt.datetime) -> None:
     """Mark a booking cancelled; the caller gives its chair back with release_chairs, last."""
     booking.status = BookingStatus.CANCELLED
     booking.cancelled_at = now
-    booking.cancel_reason = reason[:200]
+    booking.cancel_reason = reason
     booking.save()

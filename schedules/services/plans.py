@@ -36,7 +36,7 @@ from schedules.services.replanning import (
     replan,
     send_plan_changed,
 )
-from trialsite import roles
+from trialsite import phrases, roles
 from trialsite.error_codes import CommonErrorCode
 from trialsite.errors import Conflict, InvalidInput, RuleViolation
 from trialsite.models import RANDOMIZED_STATUSES, Participant
@@ -82,7 +82,7 @@ def treatment_plan_create(
     previous = cycle_dates(events)
     cancelled = list(Booking.objects.select_for_update().filter(event__plan=plan, status=BookingStatus.ACTIVE))
     for booking in cancelled:
-        cancel_booking(booking, reason=gettext_noop("plan re-made"), now=now)
+        cancel_booking(booking, reason=phrases.phrase(gettext_noop("plan re-made")), now=now)
     ScheduledEvent.objects.filter(plan=plan).update(
         status=EventStatus.PLANNED, delayed=False, delay_reason="", deviation_reason="", deviation_recorded_by=None
     )
@@ -134,7 +134,7 @@ def event_delay(
     later = [e.pk for e in events if e.order >= event.order and e.is_open]
     cancelled = list(Booking.objects.select_for_update().filter(event_id__in=later, status=BookingStatus.ACTIVE))
     for booking in cancelled:
-        cancel_booking(booking, reason=gettext_noop("rescheduled after a delay"), now=now)
+        cancel_booking(booking, reason=phrases.phrase(gettext_noop("rescheduled after a delay")), now=now)
     ScheduledEvent.objects.filter(pk__in=later, status=EventStatus.BOOKED).update(status=EventStatus.PLANNED)
     event.refresh_from_db()
     event.planned_date = new_date
@@ -158,7 +158,7 @@ def event_delay(
 
 @transaction.atomic
 def treatment_plan_stop(
-    *, participant: Participant, reason: str, by: User | None, now: dt.datetime
+    *, participant: Participant, reason: phrases.Phrase, by: User | None, now: dt.datetime
 ) -> TreatmentPlan | None:
     """Stop a plan (withdrawal, death): open events and their bookings are cancelled; what
     happened stays. Returns None when the participant had no plan."""
@@ -181,7 +181,7 @@ def treatment_plan_stop(
     bulk_update_with_history(open_events, ScheduledEvent, ["status", "ics_sequence"])
     plan.status = PlanStatus.STOPPED
     plan.stopped_on = timezone.localdate(now)
-    plan.stop_reason = reason[:200]
+    plan.stop_reason = reason
     plan.save()
     send_plan_changed(participant)
     release_chairs(cancelled)
