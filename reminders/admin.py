@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 
 from reminders import services as reminder_services
 from reminders.models import Reminder, ReminderChannel, ReminderRule, ReminderStatus, StaffDigest
-from schedules.models import EventKind
+from schedules.selectors import event_kind_name
 from trialsite import clock, roles
 from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, UserSitesFilter, code_column, code_filter
 from trialsite.admin_forms import ServiceFormAdminMixin
@@ -26,7 +26,7 @@ from trialsite.i18n import html_lang
 
 
 def _event_kind_name(code: str) -> str:
-    return str(EventKind(code).label) if code in EventKind.values else code
+    return event_kind_name(code)
 
 
 def _channel_name(code: str) -> str:

@@ -19,6 +19,14 @@ Delivery guarantees, honestly:
 - Retries live in the database (due_at moves by an exponential backoff), not in Celery
   countdowns: an ETA task held by a worker is lost or duplicated across broker restarts and
   Redis visibility timeouts, while a row with a due time survives everything.
+- A batch keeps the guarantees of one task per row: each row is `sending` (committed) before its
+  transport call and `sent` is committed right after it answers, row by row, so a worker killed
+  mid-batch leaves at most the one row whose call was in flight in doubt (re-sent after its lease,
+  with the same idempotency key); the rows it had not reached yet were never handed to a
+  transport and are sent once when their lease runs out.
+- The staff digests (reminders/digests.py) follow the same rules with one row per digest.
+
+This is the one place these guarantees are written; the README, the tasks and the tests point here.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 from django.utils import translation
@@ -42,7 +50,7 @@ from django.utils.translation import gettext_noop
 from reminders import planning
 from reminders.models import RULE_NAME_TEMPLATES, STOP_RULE_NAME, Reminder, ReminderRule, ReminderStatus
 from schedules import selectors
-from schedules.models import Booking, BookingStatus, EventKind, PlanStatus, ScheduledEvent, TreatmentPlan
+from schedules.models import EventKind, PlanStatus, ScheduledEvent  # value types; rows are read through selectors
 from trialsite import courses, phrases, roles
 from trialsite.i18n import TIMES_OF_DAY, drug_name
 from trialsite.models import Participant, Trial
@@ -159,21 +167,19 @@ def reminders_sync(*, participant: Participant, now: dt.datetime, events: Sequen
     a row belongs to one event, so the other events' rows are left as they are, unread and
     unlocked. None (a new plan, a delay, changed preferences) syncs every event."""
     participant = Participant.objects.select_related("site", "trial").get(pk=participant.pk)
-    plan = TreatmentPlan.objects.filter(participant=participant).only("status").first()
-    rules = reminder_rules_for_trial(trial=participant.trial) if plan is not None else []
-    event_rows = ScheduledEvent.objects.filter(participant=participant)
+    plan_status = selectors.plan_status(participant.pk)
+    rules = reminder_rules_for_trial(trial=participant.trial) if plan_status is not None else []
     reminder_rows = Reminder.objects.filter(participant=participant)
     if events is not None:
-        event_rows = event_rows.filter(pk__in=list(events))
         reminder_rows = reminder_rows.filter(event_id__in=list(events))
     events_now = [
         planning.Event(e.pk, e.kind, e.number, e.actual_date or e.planned_date, e.status, e.details)
-        for e in event_rows.only("pk", "kind", "number", "planned_date", "actual_date", "status", "details")
+        for e in selectors.reminder_events(participant.pk, events)
     ]
     desired = planning.desired_reminders(
         events=events_now,
         rules=[r.as_pure() for r in rules],
-        recipient=_recipient(participant, plan is not None and plan.status == PlanStatus.ACTIVE),
+        recipient=_recipient(participant, plan_status == PlanStatus.ACTIVE),
         time_zone=participant.site.time_zone,
         now=now,
     )
@@ -238,7 +244,7 @@ def reminder_rule_save(*, rule: ReminderRule, by: User | None, now: dt.datetime)
         rule.name_phrase = None  # renamed by a person: shown as typed from now on
     rule.full_clean()
     rule.save()
-    for participant in Participant.objects.filter(trial=rule.trial, treatment_plan__status=PlanStatus.ACTIVE):
+    for participant in selectors.participants_with_active_plan(rule.trial_id):
         reminders_sync(participant=participant, now=now)
     return rule
 
@@ -385,7 +391,7 @@ def reminder_preview(*, rule: ReminderRule, language: str) -> tuple[str, str]:
     """The admin's preview of a rule's template with sample data (no participant's data)."""
     day = dt.date(2026, 3, 17)
     with translation.override(language):
-        label = str(EventKind(rule.event_kind).label) if rule.event_kind in EventKind.values else rule.event_kind
+        label = selectors.event_kind_name(rule.event_kind)
     return render_text(
         rule.template,
         language,
@@ -478,11 +484,7 @@ def _load_for_send(ids: Iterable[int]) -> dict[int, Reminder]:
     in one query."""
     rows = (
         Reminder.objects.select_related("participant__site", "event", "rule")
-        .annotate(
-            booking_time=Subquery(
-                Booking.objects.filter(event=OuterRef("event"), status=BookingStatus.ACTIVE).values("time")[:1]
-            )
-        )
+        .annotate(booking_time=selectors.active_booking_time(OuterRef("event")))
         .filter(pk__in=list(ids))
     )
     return {r.pk: r for r in rows}
@@ -520,11 +522,7 @@ def reminders_send(
        error puts it back to pending after a backoff (failed at the attempt limit); a permanent
        one fails it. One row's failure does not touch the others.
 
-    Why this keeps the guarantees of one task per row: each row is `sending` (committed) before
-    its transport call and `sent` is committed right after it answers, row by row, so a worker
-    killed mid-batch leaves at most the one row whose call was in flight in doubt (re-sent after
-    its lease, with the same idempotency key); the rows it had not reached yet are still
-    `sending`, were never handed to a transport, and are sent once when their lease runs out.
+    Why the batch keeps the delivery guarantees: the module docstring.
 
     `now` is a clock, read at the claim and again for each row."""
     start = now()
