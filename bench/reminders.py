@@ -147,7 +147,7 @@ def setup_rows(total: int, due: int, now: dt.datetime) -> None:
         )
     Reminder.objects.bulk_create(rows, batch_size=5000)
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE schedules_reminder")
+        cursor.execute("ANALYZE reminders_reminder")
 
 
 def purge_queue() -> None:

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_noop, ngettext
 
 from schedules.services.plans import treatment_plan_create, treatment_plan_stop
 from trialsite import clock, phrases
-from trialsite.models import Participant
+from trialsite.models import Participant, ParticipantStatus
 from trialsite.signals import participant_randomized, participant_withdrawal_effects, participant_withdrawn
 
 
@@ -43,13 +43,23 @@ def make_plan_at_randomization(
 def stop_plan_at_withdrawal(sender: Any, participant: Participant, **kwargs: Any) -> None:
     treatment_plan_stop(
         participant=participant,
-        # The registry's reason as it stored it (typed, shown as typed); without one, the system's.
-        reason=phrases.typed(participant.withdrawal_reason)
-        if participant.withdrawal_reason
-        else phrases.phrase(gettext_noop("withdrawn")),
+        reason=_stop_reason(participant),
         by=None,  # a follow-up of a write its own service checked: the system
         now=participant.withdrawn_at or clock.now(),
     )
+
+
+def _stop_reason(participant: Participant) -> phrases.Phrase:
+    """Why the plan stopped, as a stored phrase: the reason a person typed is shown as typed; the
+    registry's own word for a death without a note ("died", trialsite.services
+    participant_record_death) is its message id. When the registry stores its reasons as phrases,
+    they are passed through and this goes."""
+    reason = participant.withdrawal_reason
+    if not reason:
+        return phrases.phrase(gettext_noop("withdrawn"))
+    if participant.status == ParticipantStatus.DECEASED and reason == "died":
+        return phrases.phrase(gettext_noop("died"))
+    return phrases.typed(reason)
 
 
 @receiver(participant_withdrawal_effects, dispatch_uid="schedules.withdrawal_effects")
