@@ -137,3 +137,11 @@ def test_another_sites_nurse_cannot_change_a_closure(nurse: User, other_nurse: U
         site_closure_update_reason(closure=closure, reason="HACKED", by=other_nurse)
     closure.refresh_from_db()
     assert closure.reason == "maintenance"
+
+
+def test_another_sites_reminders_do_not_exist_for_a_nurse(other_nurse: User, participant: Participant) -> None:
+    # The status policy (trialsite/error_codes.py): another site's record is 404, not 403.
+    with pytest.raises(NotFound):
+        reminder_services.reminders_cancel_for_participant(
+            participant=participant, reason="participant withdrawn", by=other_nurse, now=NOW
+        )
