@@ -16,8 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 from dosing.models import DoseSheet, SheetStatus
 from randomization.models import ScreeningAssessment
+from reminders.models import Reminder, ReminderStatus
 from schedules.models import Booking, ScheduledEvent
-from schedules.reminder_models import Reminder, ReminderStatus
 from trialsite import roles
 from trialsite.models import Participant
 

@@ -88,10 +88,10 @@ def test_other_site_nurse_gets_404(plan: TreatmentPlan, other_nurse: Any) -> Non
 
 
 def test_site_calendar_day_and_week(plan: TreatmentPlan, nurse: Any, api_client_user: Any, site: Any) -> None:
-    from schedules import services
+    from schedules.services.bookings import booking_create
 
     c1 = ScheduledEvent.objects.get(plan=plan, kind="cycle_day1", phase="neoadjuvant", number=1)
-    services.booking_create(event=c1, date=D(2026, 3, 18), time=dt.time(8), by=api_client_user, today=NOW.date())
+    booking_create(event=c1, date=D(2026, 3, 18), time=dt.time(8), by=api_client_user, today=NOW.date())
     client = _login(nurse)
     day = client.get("/admin/schedules/treatmentplan/site-calendar/", {"site": "ZJU1", "date": "2026-03-18"})
     body = day.content.decode()
@@ -146,7 +146,7 @@ def test_a_refused_site_closure_keeps_the_typed_reason(nurse: Any, site: Any, mo
     def refuse(**kwargs: Any) -> None:
         raise Conflict("The site is already closed that day.", errors={"date": ["Already closed."]})
 
-    monkeypatch.setattr(schedules_admin.services, "site_closure_create", refuse)
+    monkeypatch.setattr(schedules_admin, "site_closure_create", refuse)
     form = {"site": site.pk, "date": "2026-03-18", "reason": "water works"}
 
     again = _login(nurse).post("/admin/schedules/siteclosure/add/", form)
@@ -168,7 +168,7 @@ def test_a_refusal_that_finds_no_form_is_still_said(nurse: Any, site: Any, monke
     def refuse(**kwargs: Any) -> None:
         raise Conflict("The site is already closed that day.")
 
-    monkeypatch.setattr(schedules_admin.services, "site_closure_create", refuse)
+    monkeypatch.setattr(schedules_admin, "site_closure_create", refuse)
     monkeypatch.setattr(admin_forms, "with_errors", lambda form_class, errors, by_prefix: form_class)
 
     response = _login(nurse).post(

@@ -15,7 +15,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from schedules import services
+from schedules.services.bookings import booking_create
+from schedules.services.plans import treatment_plan_create
 from tests.factories import record_labs
 from tests.schedules.conftest import NOW, SCRT_START
 from trialsite import services as registry
@@ -24,7 +25,7 @@ from trialsite.models import Participant
 LISTS = [
     "/admin/schedules/scheduledevent/",
     "/admin/schedules/booking/",
-    "/admin/schedules/reminder/",
+    "/admin/reminders/reminder/",
     "/admin/schedules/treatmentplan/",
     "/admin/trialsite/participant/",
     "/admin/trialsite/measurement/",
@@ -43,10 +44,10 @@ def _planned_and_booked(make_randomized: Callable[..., Participant], nurse: User
     participant = make_randomized()
     participant.email, participant.reminders_by_email = "p@example.org", True
     participant.save(update_fields=["email", "reminders_by_email"])
-    plan = services.treatment_plan_create(participant=participant, scrt_start_date=SCRT_START, by=nurse, now=NOW)
+    plan = treatment_plan_create(participant=participant, scrt_start_date=SCRT_START, by=nurse, now=NOW)
     event = plan.events.filter(kind="cycle_day1").order_by("order").first()
     assert event is not None
-    services.booking_create(event=event, date=event.planned_date, time=dt.time(9), by=nurse, today=NOW.date())
+    booking_create(event=event, date=event.planned_date, time=dt.time(9), by=nurse, today=NOW.date())
     on = NOW.date()
     record_labs(participant, {"anc": "3.2", "platelets": "210", "creatinine": "80"}, on=on)
     registry.measurement_record(participant=participant, kind="weight", value="68", measured_on=on, by=None, today=on)

@@ -36,9 +36,11 @@ from adverse_events.models import Term
 from dosing import services as dosing
 from randomization import services as rs
 from randomization.models import RandomizationScheme
-from schedules import reminder_services
-from schedules import services as schedules
+from reminders import services as reminder_services
 from schedules.models import ScheduledEvent
+from schedules.services.bookings import booking_create
+from schedules.services.closures import site_closure_create
+from schedules.services.plans import treatment_plan_create
 from tests.factories import ParticipantFactory, record_labs
 from tests.randomization.conftest import GOOD_LABS, good_findings
 from trialsite import roles, services
@@ -46,7 +48,7 @@ from trialsite.admin import SiteScopedAdminMixin
 from trialsite.errors import ApplicationError
 from trialsite.models import Participant, Site, Trial
 
-PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules", "adverse_events")
+PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules", "reminders", "adverse_events")
 MARKER = "SITEA-DOORS-01"
 MARKER_NAME = "甲院门禁患者"
 NOW = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)  # 10:00 in Asia/Shanghai
@@ -94,7 +96,7 @@ def build_world(trial: Trial, site: Site, other_site: Site, make_user: Any) -> d
     start = TODAY + dt.timedelta(days=7)
     for _ in range(30):
         try:
-            schedules.treatment_plan_create(participant=p, scrt_start_date=start, by=builder, now=NOW)
+            treatment_plan_create(participant=p, scrt_start_date=start, by=builder, now=NOW)
             break
         except ApplicationError:
             start += dt.timedelta(days=1)
@@ -108,8 +110,8 @@ def build_world(trial: Trial, site: Site, other_site: Site, make_user: Any) -> d
     )
     cycle1 = ScheduledEvent.objects.filter(participant=p, kind="cycle_day1").order_by("planned_date").first()
     assert cycle1 is not None
-    schedules.booking_create(event=cycle1, date=cycle1.planned_date, time=dt.time(9, 0), by=builder, today=TODAY)
-    schedules.site_closure_create(site=site, date=TODAY + dt.timedelta(days=200), reason="audit", by=None)
+    booking_create(event=cycle1, date=cycle1.planned_date, time=dt.time(9, 0), by=builder, today=TODAY)
+    site_closure_create(site=site, date=TODAY + dt.timedelta(days=200), reason="audit", by=None)
     dosing.renal_decision_record(
         participant=p,
         phase="neoadjuvant",

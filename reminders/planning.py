@@ -2,7 +2,7 @@
 (a wall-clock time in the site's time zone, turned into an instant), when it is too late to send
 it, and how long to wait before retrying a failed send.
 
-`now` is always an argument. The database rows (schedules.reminder_models.Reminder) are the
+`now` is always an argument. The database rows (reminders.models.Reminder) are the
 source of truth; `plan` compares what should exist with what exists and says what to cancel,
 create and re-time, so a moved visit cancels its pending reminders and gets new ones.
 """

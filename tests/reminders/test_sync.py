@@ -10,8 +10,11 @@ import pytest
 import time_machine
 from django.db import IntegrityError, transaction
 
-from schedules import reminder_services, services
-from schedules.models import Reminder, ReminderRule, ScheduledEvent, TreatmentPlan
+from reminders import services as reminder_services
+from reminders.models import Reminder, ReminderRule
+from schedules.models import ScheduledEvent, TreatmentPlan
+from schedules.services.bookings import booking_cancel, booking_create, booking_move
+from schedules.services.plans import treatment_plan_create
 from tests.schedules.conftest import NOW, SCRT_START
 from trialsite import services as registry
 from trialsite.models import Participant
@@ -69,7 +72,7 @@ def test_a_moved_visit_cancels_its_pending_reminders_and_gets_new_ones(plan: Tre
     old = {r.pk for r in _live(c1)}
     new_day = c1.planned_date + dt.timedelta(days=1)
 
-    services.booking_create(event=c1, date=new_day, time=dt.time(8, 30), by=nurse, today=NOW.date())
+    booking_create(event=c1, date=new_day, time=dt.time(8, 30), by=nurse, today=NOW.date())
 
     assert set(Reminder.objects.filter(pk__in=old).values_list("status", flat=True)) == {"cancelled"}
     assert {r.event_date for r in _live(c1)} == {new_day}
@@ -132,7 +135,7 @@ def test_nine_in_shanghai_whatever_the_servers_time_zone(
     randomized: Participant, nurse: Any, settings: Any, server_tz: str
 ) -> None:
     settings.TIME_ZONE = server_tz
-    plan = services.treatment_plan_create(participant=randomized, scrt_start_date=SCRT_START, by=nurse, now=NOW)
+    plan = treatment_plan_create(participant=randomized, scrt_start_date=SCRT_START, by=nurse, now=NOW)
 
     rows = Reminder.objects.filter(participant=plan.participant, rule__time_of_day=dt.time(9, 0))
 
@@ -147,9 +150,7 @@ def test_reminders_around_the_2026_spring_festival(randomized: Participant, nurs
     # calendar days before its visit at 09:00 Beijing time (holidays included).
     jan = dt.datetime(2026, 1, 5, 1, 0, tzinfo=dt.UTC)
     with time_machine.travel(jan, tick=False):
-        plan = services.treatment_plan_create(
-            participant=randomized, scrt_start_date=dt.date(2026, 1, 5), by=nurse, now=jan
-        )
+        plan = treatment_plan_create(participant=randomized, scrt_start_date=dt.date(2026, 1, 5), by=nurse, now=jan)
     festival = {dt.date(2026, 2, 15) + dt.timedelta(days=i) for i in range(9)}
     visits = ScheduledEvent.objects.filter(
         plan=plan, planned_date__gte=dt.date(2026, 2, 1), planned_date__lte=dt.date(2026, 3, 15)
@@ -179,7 +180,7 @@ def test_a_booking_syncs_only_the_reminders_of_its_event(plan: TreatmentPlan, nu
     before = _rows_by_event(plan)
 
     # when
-    services.booking_create(event=c1, date=c1.planned_date, time=dt.time(8, 30), by=nurse, today=NOW.date())
+    booking_create(event=c1, date=c1.planned_date, time=dt.time(8, 30), by=nurse, today=NOW.date())
 
     # then only cycle 1's rows were re-computed; every other event's rows are as they were
     after = _rows_by_event(plan)
@@ -203,7 +204,7 @@ def test_a_moved_booking_re_makes_the_reminders_of_every_event_the_re_plan_moved
     scrt_rows = set(Reminder.objects.filter(event=scrt).values_list("pk", "status", "event_date"))
 
     # when cycle 1 is booked a day later: cycle 2 (and what follows) moves with it
-    booking = services.booking_create(
+    booking = booking_create(
         event=c1, date=c1.planned_date + dt.timedelta(days=1), time=dt.time(8, 30), by=nurse, today=NOW.date()
     )
 
@@ -216,7 +217,7 @@ def test_a_moved_booking_re_makes_the_reminders_of_every_event_the_re_plan_moved
     assert set(Reminder.objects.filter(event=scrt).values_list("pk", "status", "event_date")) == scrt_rows
 
     # when the booking is cancelled every moved visit falls back, and so do their reminders
-    services.booking_cancel(booking=booking, by=nurse, now=NOW)
+    booking_cancel(booking=booking, by=nurse, now=NOW)
 
     c1.refresh_from_db()
     c2.refresh_from_db()
@@ -227,10 +228,10 @@ def test_a_moved_booking_re_makes_the_reminders_of_every_event_the_re_plan_moved
 
 def test_a_moved_booking_moves_its_reminders(plan: TreatmentPlan, nurse: Any) -> None:
     c1 = _c1(plan)
-    booking = services.booking_create(event=c1, date=c1.planned_date, time=dt.time(8, 30), by=nurse, today=NOW.date())
+    booking = booking_create(event=c1, date=c1.planned_date, time=dt.time(8, 30), by=nurse, today=NOW.date())
     old = {r.pk for r in _live(c1)}
 
-    services.booking_move(booking=booking, date=c1.planned_date + dt.timedelta(days=2), by=nurse, today=NOW.date())
+    booking_move(booking=booking, date=c1.planned_date + dt.timedelta(days=2), by=nurse, today=NOW.date())
 
     assert set(Reminder.objects.filter(pk__in=old).values_list("status", flat=True)) == {"cancelled"}
     assert {r.event_date for r in _live(c1)} == {c1.planned_date + dt.timedelta(days=2)}

@@ -12,11 +12,12 @@ import pytest
 import time_machine
 from django.db import connection
 
-from schedules import reminder_services as rs
-from schedules.models import Reminder, ReminderRule, TreatmentPlan
-from schedules.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError
+from reminders import services as rs
+from reminders.models import Reminder, ReminderRule
+from schedules.models import TreatmentPlan
 from tests.schedules.conftest import NOW
 from trialsite.models import Participant
+from trialsite.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +53,7 @@ def _dispatch(at: dt.datetime) -> tuple[rs.DispatchResult, list[int]]:
 
 
 def _send(pk: int, transport: FakeTransport, at: dt.datetime) -> rs.SendOutcome:
-    return rs.reminder_send(reminder_id=pk, now=lambda: at, get_transport=lambda channel: transport)
+    return rs.reminders_send(reminder_ids=[pk], now=lambda: at, get_transport=lambda channel: transport)[pk]
 
 
 def test_due_rows_are_claimed_once_and_sent_once(plan: TreatmentPlan) -> None:
@@ -159,11 +160,11 @@ def test_a_broker_failure_puts_the_rows_back(plan: TreatmentPlan) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_at_once_never_claim_the_same_row(make_randomized: Any, nurse: Any) -> None:
-    from schedules import services
+    from schedules.services.plans import treatment_plan_create
 
     participants = [make_randomized() for _ in range(3)]
     for p in participants:
-        services.treatment_plan_create(participant=p, scrt_start_date=dt.date(2026, 3, 4), by=nurse, now=NOW)
+        treatment_plan_create(participant=p, scrt_start_date=dt.date(2026, 3, 4), by=nurse, now=NOW)
     Reminder.objects.update(due_at=NOW)
     total = Reminder.objects.filter(status="pending").count()
     claimed: list[list[int]] = [[], []]

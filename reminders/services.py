@@ -19,6 +19,14 @@ Delivery guarantees, honestly:
 - Retries live in the database (due_at moves by an exponential backoff), not in Celery
   countdowns: an ETA task held by a worker is lost or duplicated across broker restarts and
   Redis visibility timeouts, while a row with a due time survives everything.
+- A batch keeps the guarantees of one task per row: each row is `sending` (committed) before its
+  transport call and `sent` is committed right after it answers, row by row, so a worker killed
+  mid-batch leaves at most the one row whose call was in flight in doubt (re-sent after its lease,
+  with the same idempotency key); the rows it had not reached yet were never handed to a
+  transport and are sent once when their lease runs out.
+- The staff digests (reminders/digests.py) follow the same rules with one row per digest.
+
+This is the one place these guarantees are written; the README, the tasks and the tests point here.
 """
 
 from __future__ import annotations
@@ -33,19 +41,20 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import DatabaseError, connection, transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q
 from django.template import TemplateDoesNotExist, TemplateSyntaxError
 from django.template.loader import get_template
 from django.utils import translation
 from django.utils.translation import gettext_noop
 
-from schedules import reminders, selectors
-from schedules.models import Booking, BookingStatus, EventKind, PlanStatus, ScheduledEvent, TreatmentPlan
-from schedules.reminder_models import RULE_NAME_TEMPLATES, STOP_RULE_NAME, Reminder, ReminderRule, ReminderStatus
-from schedules.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, Transport
-from trialsite import courses, roles
+from reminders import planning
+from reminders.models import RULE_NAME_TEMPLATES, STOP_RULE_NAME, Reminder, ReminderRule, ReminderStatus
+from schedules import selectors
+from schedules.models import EventKind, PlanStatus, ScheduledEvent  # value types; rows are read through selectors
+from trialsite import courses, phrases, roles
 from trialsite.i18n import TIMES_OF_DAY, drug_name
 from trialsite.models import Participant, Trial
+from trialsite.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, Transport
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +92,11 @@ def reminder_rules_for_trial(*, trial: Trial) -> list[ReminderRule]:
         rules = [
             ReminderRule(
                 trial=trial,
-                name=RULE_NAME_TEMPLATES[0 if abs(days) > 1 else 1] % {"visit": label, "n": abs(days)},
+                **_named(
+                    phrases.phrase(
+                        RULE_NAME_TEMPLATES[0 if abs(days) > 1 else 1], visit=phrases.phrase(label), n=abs(days)
+                    )
+                ),
                 event_kind=kind,
                 event_number=number,
                 days_from_event=days,
@@ -101,7 +114,14 @@ def reminder_rules_for_trial(*, trial: Trial) -> list[ReminderRule]:
             rules.append(
                 ReminderRule(
                     trial=trial,
-                    name=STOP_RULE_NAME % {"drug": code, "time": course["last_time"], "day": course["last_day"]},
+                    **_named(
+                        phrases.phrase(
+                            STOP_RULE_NAME,
+                            drug=phrases.code("drug", code),
+                            time=phrases.code("time", course["last_time"]),
+                            day=course["last_day"],
+                        )
+                    ),
                     event_kind=EventKind.CYCLE_DAY1,
                     oral_drug=code,
                     days_from_event=course["last_day"] - 1,
@@ -115,8 +135,14 @@ def reminder_rules_for_trial(*, trial: Trial) -> list[ReminderRule]:
     return list(ReminderRule.objects.filter(trial=trial, active=True).order_by("id"))
 
 
-def _recipient(participant: Participant, plan_active: bool) -> reminders.Recipient:
-    return reminders.Recipient(
+def _named(name: phrases.Phrase) -> dict[str, Any]:
+    """A seeded rule's name: its English in `name` (the admin's form and search), the phrase in
+    `name_phrase` (the reader's language)."""
+    return {"name": phrases.english(name), "name_phrase": name}
+
+
+def _recipient(participant: Participant, plan_active: bool) -> planning.Recipient:
+    return planning.Recipient(
         active=plan_active and not participant.is_off_study,
         sms=participant.reminders_by_sms and bool(participant.phone.strip()),
         email=participant.reminders_by_email and bool(participant.email.strip()),
@@ -141,21 +167,19 @@ def reminders_sync(*, participant: Participant, now: dt.datetime, events: Sequen
     a row belongs to one event, so the other events' rows are left as they are, unread and
     unlocked. None (a new plan, a delay, changed preferences) syncs every event."""
     participant = Participant.objects.select_related("site", "trial").get(pk=participant.pk)
-    plan = TreatmentPlan.objects.filter(participant=participant).only("status").first()
-    rules = reminder_rules_for_trial(trial=participant.trial) if plan is not None else []
-    event_rows = ScheduledEvent.objects.filter(participant=participant)
+    plan_status = selectors.plan_status(participant.pk)
+    rules = reminder_rules_for_trial(trial=participant.trial) if plan_status is not None else []
     reminder_rows = Reminder.objects.filter(participant=participant)
     if events is not None:
-        event_rows = event_rows.filter(pk__in=list(events))
         reminder_rows = reminder_rows.filter(event_id__in=list(events))
     events_now = [
-        reminders.Event(e.pk, e.kind, e.number, e.actual_date or e.planned_date, e.status, e.details)
-        for e in event_rows.only("pk", "kind", "number", "planned_date", "actual_date", "status", "details")
+        planning.Event(e.pk, e.kind, e.number, e.actual_date or e.planned_date, e.status, e.details)
+        for e in selectors.reminder_events(participant.pk, events)
     ]
-    desired = reminders.desired_reminders(
+    desired = planning.desired_reminders(
         events=events_now,
         rules=[r.as_pure() for r in rules],
-        recipient=_recipient(participant, plan is not None and plan.status == PlanStatus.ACTIVE),
+        recipient=_recipient(participant, plan_status == PlanStatus.ACTIVE),
         time_zone=participant.site.time_zone,
         now=now,
     )
@@ -164,11 +188,11 @@ def reminders_sync(*, participant: Participant, now: dt.datetime, events: Sequen
         .exclude(status=ReminderStatus.CANCELLED)
         .values_list("pk", "event_id", "rule_id", "channel", "event_date", "status", "send_at")
     )
-    changes = reminders.plan_changes(desired=desired, existing=[reminders.Existing(*row) for row in rows])
+    changes = planning.plan_changes(desired=desired, existing=[planning.Existing(*row) for row in rows])
     cancelled = 0
     if changes.cancel:
         # Only rows not yet handed to a transport; a `sending` row is in flight and stays.
-        cancelled = Reminder.objects.filter(pk__in=changes.cancel, status__in=reminders.CHANGEABLE).update(
+        cancelled = Reminder.objects.filter(pk__in=changes.cancel, status__in=planning.CHANGEABLE).update(
             status=ReminderStatus.CANCELLED,
             cancel_reason=gettext_noop("no longer wanted (visit moved or cancelled)"),
             updated_at=now,
@@ -204,8 +228,8 @@ def reminders_cancel_for_participant(
     *, participant: Participant, reason: str, by: User | None, now: dt.datetime
 ) -> int:
     """Withdrawal: nothing more is sent (pending and queued rows; a send in flight completes)."""
-    roles.require(by, "schedules.change_reminder", site=participant.site_id)
-    return Reminder.objects.filter(participant=participant, status__in=reminders.CHANGEABLE).update(
+    roles.require(by, "reminders.change_reminder", site=participant.site_id)  # another site: 404
+    return Reminder.objects.filter(participant=participant, status__in=planning.CHANGEABLE).update(
         status=ReminderStatus.CANCELLED, cancel_reason=reason[:200], updated_at=now
     )
 
@@ -215,10 +239,12 @@ def reminder_rule_save(*, rule: ReminderRule, by: User | None, now: dt.datetime)
     """Save a rule edited in the admin and re-compute the trial's participants' reminders. A rule
     is a trial-wide setting: only a trial-wide role holds add/change_reminderrule (an
     investigator; a site's nurse does not, schedules migration 0009)."""
-    roles.require(by, "schedules.change_reminderrule" if rule.pk else "schedules.add_reminderrule")
+    roles.require(by, "reminders.change_reminderrule" if rule.pk else "reminders.add_reminderrule")
+    if rule.name_phrase and rule.name != phrases.english(rule.name_phrase):
+        rule.name_phrase = None  # renamed by a person: shown as typed from now on
     rule.full_clean()
     rule.save()
-    for participant in Participant.objects.filter(trial=rule.trial, treatment_plan__status=PlanStatus.ACTIVE):
+    for participant in selectors.participants_with_active_plan(rule.trial_id):
         reminders_sync(participant=participant, now=now)
     return rule
 
@@ -314,7 +340,7 @@ class SendOutcome:
 def render_text(template: str, language: str, context: dict[str, Any]) -> tuple[str, str]:
     """(subject, body) of a reminder template in `language`: the first line is the subject."""
     with translation.override(language):
-        text = _template(f"schedules/reminders/{template}.{language}.txt").render(context).strip()
+        text = _template(f"reminders/{template}.{language}.txt").render(context).strip()
     subject, _, body = text.partition("\n")
     return subject.strip(), body.strip()
 
@@ -357,7 +383,7 @@ def _render(reminder: Reminder) -> OutgoingMessage:
             ),
         },
     )
-    to = participant.phone if reminder.channel == reminders.SMS else participant.email
+    to = participant.phone if reminder.channel == planning.SMS else participant.email
     return OutgoingMessage(to=to.strip(), subject=subject, body=body, idempotency_key=reminder.idempotency_key)
 
 
@@ -365,7 +391,7 @@ def reminder_preview(*, rule: ReminderRule, language: str) -> tuple[str, str]:
     """The admin's preview of a rule's template with sample data (no participant's data)."""
     day = dt.date(2026, 3, 17)
     with translation.override(language):
-        label = str(EventKind(rule.event_kind).label) if rule.event_kind in EventKind.values else rule.event_kind
+        label = selectors.event_kind_name(rule.event_kind)
     return render_text(
         rule.template,
         language,
@@ -424,9 +450,9 @@ def _still_wanted(reminder: Reminder) -> str:
         return gettext_noop("visit cancelled")
     if (reminder.event.actual_date or reminder.event.planned_date) != reminder.event_date:
         return gettext_noop("visit moved")
-    if reminder.channel == reminders.SMS and not (participant.reminders_by_sms and participant.phone.strip()):
+    if reminder.channel == planning.SMS and not (participant.reminders_by_sms and participant.phone.strip()):
         return gettext_noop("participant opted out of SMS")
-    if reminder.channel == reminders.EMAIL and not (participant.reminders_by_email and participant.email.strip()):
+    if reminder.channel == planning.EMAIL and not (participant.reminders_by_email and participant.email.strip()):
         return gettext_noop("participant opted out of email")
     return ""
 
@@ -458,11 +484,7 @@ def _load_for_send(ids: Iterable[int]) -> dict[int, Reminder]:
     in one query."""
     rows = (
         Reminder.objects.select_related("participant__site", "event", "rule")
-        .annotate(
-            booking_time=Subquery(
-                Booking.objects.filter(event=OuterRef("event"), status=BookingStatus.ACTIVE).values("time")[:1]
-            )
-        )
+        .annotate(booking_time=selectors.active_booking_time(OuterRef("event")))
         .filter(pk__in=list(ids))
     )
     return {r.pk: r for r in rows}
@@ -500,11 +522,7 @@ def reminders_send(
        error puts it back to pending after a backoff (failed at the attempt limit); a permanent
        one fails it. One row's failure does not touch the others.
 
-    Why this keeps the guarantees of one task per row: each row is `sending` (committed) before
-    its transport call and `sent` is committed right after it answers, row by row, so a worker
-    killed mid-batch leaves at most the one row whose call was in flight in doubt (re-sent after
-    its lease, with the same idempotency key); the rows it had not reached yet are still
-    `sending`, were never handed to a transport, and are sent once when their lease runs out.
+    Why the batch keeps the delivery guarantees: the module docstring.
 
     `now` is a clock, read at the claim and again for each row."""
     start = now()
@@ -551,7 +569,7 @@ def _send_one(
     reminder: Reminder, *, at: dt.datetime, now: Callable[[], dt.datetime], transport_for: Callable[[str], Transport]
 ) -> SendOutcome:
     pk = reminder.pk
-    if reminders.is_expired(expires_at=reminder.expires_at, now=at):
+    if planning.is_expired(expires_at=reminder.expires_at, now=at):
         _finish(pk, status=ReminderStatus.EXPIRED, now=at)
         return SendOutcome(ReminderStatus.EXPIRED)
     reason = _still_wanted(reminder)
@@ -579,7 +597,7 @@ def _send_one(
         # like any due row, so it cannot be sent twice by a retry and a redelivered message.
         Reminder.objects.filter(pk=pk, status=ReminderStatus.SENDING).update(
             status=ReminderStatus.PENDING,
-            due_at=done + reminders.backoff(reminder.attempts),
+            due_at=done + planning.backoff(reminder.attempts),
             lease_until=None,
             last_error=str(exc)[:2000],
             updated_at=done,
@@ -615,14 +633,6 @@ def _release(ids: Sequence[int], *, now: dt.datetime) -> int:
         return 0
 
 
-def reminder_send(
-    *, reminder_id: int, now: Callable[[], dt.datetime], get_transport: Callable[[str], Transport]
-) -> SendOutcome:
-    """One reminder: a batch of one (what a single send task message, e.g. one published before
-    the batch task existed, does)."""
-    return reminders_send(reminder_ids=[reminder_id], now=now, get_transport=get_transport)[reminder_id]
-
-
 def _finish(reminder_id: int, *, status: str, now: dt.datetime, error: str = "", cancel_reason: str = "") -> None:
     Reminder.objects.filter(pk=reminder_id, status=ReminderStatus.SENDING).update(
         status=status, lease_until=None, last_error=error[:2000], cancel_reason=cancel_reason[:200], updated_at=now
@@ -642,7 +652,7 @@ def reminder_resend(
     of `by`'s sites."""
     rows = list(reminders_)
     for site_id in sorted({r.site_id for r in rows}):
-        roles.require(by, "schedules.change_reminder", site=site_id)
+        roles.require(by, "reminders.change_reminder", site=site_id)  # another site: 404
     ids = [r.pk for r in rows]
     return Reminder.objects.filter(pk__in=ids, status__in=[ReminderStatus.FAILED, ReminderStatus.EXPIRED]).update(
         status=ReminderStatus.PENDING,

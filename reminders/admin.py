@@ -1,7 +1,7 @@
 """Admin of the reminders: the trial's reminder rules (edited here, with a preview of their
 template in both languages; saving re-computes the participants' reminders through the same
 service), the reminder rows of the user's sites with a "resend" action for failed or expired
-ones, and the staff digests sent. Imported from schedules/admin.py."""
+ones, and the staff digests sent."""
 
 from __future__ import annotations
 
@@ -15,18 +15,18 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from schedules import reminder_services
-from schedules.models import EventKind
-from schedules.reminder_models import Reminder, ReminderChannel, ReminderRule, ReminderStatus, StaffDigest
+from reminders import services as reminder_services
+from reminders.models import Reminder, ReminderChannel, ReminderRule, ReminderStatus, StaffDigest
+from schedules.selectors import event_kind_name
 from trialsite import clock, roles
 from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, UserSitesFilter, code_column, code_filter
 from trialsite.admin_forms import ServiceFormAdminMixin
 from trialsite.admin_guard import GuardedAdmin, GuardedHistoryAdmin
-from trialsite.i18n import html_lang, translate_stored
+from trialsite.i18n import html_lang
 
 
 def _event_kind_name(code: str) -> str:
-    return str(EventKind(code).label) if code in EventKind.values else code
+    return event_kind_name(code)
 
 
 def _channel_name(code: str) -> str:
@@ -152,7 +152,7 @@ class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedAdmin):
 
     @admin.display(description=_("cancel reason"))
     def cancel_reason_text(self, obj: Reminder) -> str:
-        return translate_stored(obj.cancel_reason) or "—"
+        return obj.cancel_reason_text or "—"
 
     @admin.action(description=_("Resend the selected failed or expired reminders"), permissions=["change"])
     def resend(self, request: HttpRequest, queryset: QuerySet[Reminder]) -> None:

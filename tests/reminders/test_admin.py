@@ -8,7 +8,8 @@ import pytest
 import time_machine
 from django.test import Client
 
-from schedules.models import Reminder, ReminderRule, TreatmentPlan
+from reminders.models import Reminder, ReminderRule
+from schedules.models import TreatmentPlan
 from tests.schedules.conftest import NOW
 
 
@@ -25,7 +26,7 @@ def _client(user: Any) -> Client:
 
 
 def test_nurses_see_their_sites_reminders_only(plan: TreatmentPlan, nurse: Any, other_nurse: Any) -> None:
-    url = "/admin/schedules/reminder/"
+    url = "/admin/reminders/reminder/"
     mine = _client(nurse).get(url)
     assert mine.status_code == 200
     assert str(plan.participant) in mine.content.decode()
@@ -42,7 +43,7 @@ def test_resend_puts_a_failed_reminder_back(plan: TreatmentPlan, nurse: Any) -> 
     Reminder.objects.filter(pk=sent.pk).update(status="sent", sent_at=NOW)
 
     response = _client(nurse).post(
-        "/admin/schedules/reminder/",
+        "/admin/reminders/reminder/",
         {"action": "resend", "_selected_action": [failed.pk, sent.pk]},
         follow=True,
     )
@@ -58,7 +59,7 @@ def test_rule_page_previews_both_languages_and_saving_recomputes(
     plan: TreatmentPlan, nurse: Any, investigator: Any
 ) -> None:
     rule = ReminderRule.objects.get(trial=plan.participant.trial, name="cycle day 1, 1 day before")
-    url = f"/admin/schedules/reminderrule/{rule.pk}/change/"
+    url = f"/admin/reminders/reminderrule/{rule.pk}/change/"
 
     page = _client(nurse).get(url)
 
@@ -95,7 +96,7 @@ def test_rule_page_previews_both_languages_and_saving_recomputes(
 def test_a_reminder_page_edits_nothing(plan: TreatmentPlan, nurse: Any) -> None:
     row = Reminder.objects.filter(participant=plan.participant).first()
     assert row is not None
-    url = f"/admin/schedules/reminder/{row.pk}/change/"
+    url = f"/admin/reminders/reminder/{row.pk}/change/"
     page = _client(nurse).get(url)
     assert page.status_code == 200
     html = page.content.decode()

@@ -10,11 +10,12 @@ import pytest
 import time_machine
 
 from dosing import services as dosing
-from schedules import digests
-from schedules.models import StaffDigest, TreatmentPlan
-from schedules.transports import OutgoingMessage, TemporaryTransportError
+from reminders import digests
+from reminders.models import StaffDigest
+from schedules.models import TreatmentPlan
 from tests.dosing.conftest import record_inputs
 from tests.schedules.conftest import NOW
+from trialsite.transports import OutgoingMessage, TemporaryTransportError
 
 TUESDAY_0900 = dt.datetime(2026, 3, 3, 1, 0, tzinfo=dt.UTC)  # 09:00 Tuesday 3 March in Shanghai
 

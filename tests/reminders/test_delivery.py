@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 
-from schedules import reminder_services as rs
-from schedules import services
-from schedules.models import Reminder, ScheduledEvent, TreatmentPlan
-from schedules.tasks import publish_sends
+from reminders import services as rs
+from reminders.models import Reminder
+from reminders.tasks import publish_sends
+from schedules.models import ScheduledEvent, TreatmentPlan
+from schedules.services.bookings import booking_create, booking_move
+from schedules.services.plans import treatment_plan_create
 from tests.factories import ParticipantFactory
 from tests.schedules.conftest import randomize
 from tests.support.smtp import SmtpSink, _Handler
@@ -82,7 +84,7 @@ def _plan(trial: Any, site: Any, nurse: Any, *, start_in_days: int = 10) -> Trea
         start += dt.timedelta(days=1)
     for _ in range(30):
         try:
-            return services.treatment_plan_create(participant=participant, scrt_start_date=start, by=nurse, now=now)
+            return treatment_plan_create(participant=participant, scrt_start_date=start, by=nurse, now=now)
         except Exception:  # a holiday: try the next day
             start += dt.timedelta(days=1)
     raise AssertionError("no SCRT start date found")
@@ -136,13 +138,13 @@ def test_a_moved_visit_gets_the_new_time_and_a_cancelled_one_nothing(
     cancelled = _plan(trial, site, nurse)
     c1 = ScheduledEvent.objects.get(plan=moved, kind="cycle_day1", phase="neoadjuvant", number=1)
     old_day = c1.planned_date
-    booking = services.booking_create(event=c1, date=old_day, time=dt.time(8, 30), by=nurse, today=clock.today())
+    booking = booking_create(event=c1, date=old_day, time=dt.time(8, 30), by=nurse, today=clock.today())
     new_day = next(
         d
         for d in (old_day + dt.timedelta(days=i) for i in range(1, 8))
         if c1.window_start <= d <= c1.window_end and d.weekday() < 5
     )
-    services.booking_move(booking=booking, date=new_day, time=dt.time(10, 15), by=nurse, today=clock.today())
+    booking_move(booking=booking, date=new_day, time=dt.time(10, 15), by=nurse, today=clock.today())
     registry.participant_withdraw(
         participant=cancelled.participant, reason="consent withdrawn", by=nurse, now=clock.now()
     )
@@ -168,7 +170,7 @@ def test_a_dead_broker_does_not_lose_reminders(
     # given the broker is down: bookings still work and make their reminder rows
     plan = _plan(trial, site, nurse)
     c1 = ScheduledEvent.objects.get(plan=plan, kind="cycle_day1", phase="neoadjuvant", number=1)
-    services.booking_create(event=c1, date=c1.planned_date, time=dt.time(9, 0), by=nurse, today=clock.today())
+    booking_create(event=c1, date=c1.planned_date, time=dt.time(9, 0), by=nurse, today=clock.today())
     rows = list(Reminder.objects.filter(event=c1, status="pending"))
     assert len(rows) == 3
     at = _make_due(rows)

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from schedules.transports import (
+from tests.support.smtp import SmtpSink
+from trialsite.transports import (
     EmailTransport,
     FileSmsTransport,
     HttpSmsTransport,
@@ -20,7 +21,6 @@ from schedules.transports import (
     TemporaryTransportError,
     get_transport,
 )
-from tests.support.smtp import SmtpSink
 
 MESSAGE = OutgoingMessage(
     to="patient@example.org", subject="复诊提醒", body="您好，请于3月5日来院。", idempotency_key="r-42-email"

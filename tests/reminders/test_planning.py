@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from schedules import reminders as r
+from reminders import planning as r
 
 NINE = dt.time(9, 0)
 NOW = dt.datetime(2026, 3, 1, 0, 0, tzinfo=dt.UTC)

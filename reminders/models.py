@@ -1,5 +1,5 @@
 """Reminder rules (per trial, edited in the admin), the reminder rows the dispatcher sends, and
-the log of staff digests. Imported at the end of schedules/models.py."""
+the log of staff digests."""
 
 from __future__ import annotations
 
@@ -11,18 +11,17 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from simple_history.models import HistoricalRecords
 
-from schedules import reminders as maths
-from trialsite.i18n import TIMES_OF_DAY, drug_name, translate_stored
+from reminders import planning as maths
+from trialsite import phrases
 from trialsite.models import Participant, Site, Trial
 
-# Templates under schedules/templates/schedules/reminders/<name>.<language>.txt (first line: the
+# Templates under schedules/templates/reminders/<name>.<language>.txt (first line: the
 # email subject; the rest: the body, also the SMS text).
 TEMPLATE_CHOICES = [("visit", _("visit reminder")), ("capecitabine_stop", _("stop capecitabine on day 15"))]
 
 
-# The default rules' names as reminder_services.reminder_rules_for_trial writes them (in English,
-# in the database); ReminderRule.display_name shows them in the reader's language. A name typed
-# in the admin is shown as typed.
+# The message ids of the default rules' names (reminders.services.reminder_rules_for_trial stores
+# them as phrases, trialsite/phrases.py, in ReminderRule.name_phrase).
 RULE_NAME_TEMPLATES = (
     gettext_noop("%(visit)s, %(n)s days before"),
     gettext_noop("%(visit)s, 1 day before"),
@@ -48,7 +47,13 @@ class ReminderRule(models.Model):
     use (reminder_services.reminder_rules_for_trial); switch a rule off with `active`."""
 
     trial = models.ForeignKey(Trial, on_delete=models.PROTECT, related_name="reminder_rules", verbose_name=_("trial"))
+    # `name` is what the admin shows in its form and searches: a person's typed name, or the
+    # English of `name_phrase` for a rule the system seeded. `name_phrase` (a stored phrase,
+    # trialsite/phrases.py) is how a seeded name is said in the reader's language; it is dropped
+    # when someone changes `name` (reminders.services.reminder_rule_save), so a typed name is
+    # always shown as typed and nothing is parsed back from the English.
     name = models.CharField(_("name"), max_length=100)
+    name_phrase = models.JSONField(_("name as a phrase"), null=True, blank=True, editable=False)
     event_kind = models.CharField(_("event kind"), max_length=16)  # schedules.models.EventKind
     event_number = models.PositiveSmallIntegerField(
         _("only event number"), null=True, blank=True, help_text=_("e.g. 1 with SCRT fraction = the SCRT start")
@@ -86,11 +91,7 @@ class ReminderRule(models.Model):
 
     @property
     def display_name(self) -> str:
-        return translate_stored(
-            self.name,
-            (*RULE_NAME_TEMPLATES, STOP_RULE_NAME),
-            {"visit": translate_stored, "drug": drug_name, "time": lambda t: str(TIMES_OF_DAY.get(t, t))},
-        )
+        return phrases.render(self.name_phrase) if self.name_phrase else self.name
 
     def as_pure(self) -> maths.Rule:
         return maths.Rule(
@@ -148,6 +149,8 @@ class Reminder(models.Model):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     provider_message_id = models.CharField(_("provider message id"), max_length=200, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
+    # Why the system cancelled the row: a message id (every one is written by the system, none
+    # has parameters), said in the reader's language by `cancel_reason_text`.
     cancel_reason = models.CharField(_("cancel reason"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -185,6 +188,10 @@ class Reminder(models.Model):
     def __str__(self) -> str:
         channel = ReminderChannel(self.channel).label if self.channel in ReminderChannel.values else self.channel
         return f"{self.participant} {channel} {self.send_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"
+
+    @property
+    def cancel_reason_text(self) -> str:
+        return phrases.render(phrases.phrase(self.cancel_reason)) if self.cancel_reason else ""
 
     @property
     def idempotency_key(self) -> str:

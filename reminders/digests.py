@@ -18,10 +18,13 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from schedules.models import DigestKind, EventKind, EventStatus, ScheduledEvent, StaffDigest
-from schedules.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, Transport
+from dosing.selectors import dose_sheets_due
+from reminders.models import DigestKind, StaffDigest
+from schedules import selectors
+from schedules.models import ScheduledEvent  # the rows the digest lists
 from trialsite import roles
 from trialsite.models import Site
+from trialsite.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, Transport
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +35,6 @@ DIGEST_TIME = dt.time(7, 0)  # local site time; the digests go out at the first 
 DIGEST_LEASE = dt.timedelta(minutes=10)
 WINDOW_CLOSING_DAYS = 3
 DOSE_SHEET_DAYS = 3
-OPEN = [EventStatus.PLANNED, EventStatus.BOOKED]
 
 
 @dataclass
@@ -46,29 +48,11 @@ class NurseDigest:
 
 
 def nurse_digest(*, site: Site, today: dt.date) -> NurseDigest:
-    events = ScheduledEvent.objects.filter(site=site, status__in=OPEN).select_related("participant")
-    return NurseDigest(
-        tomorrow=list(events.filter(planned_date=today + dt.timedelta(days=1)).order_by("kind", "participant")),
-        closing_unbooked=list(
-            events.filter(
-                kind=EventKind.CYCLE_DAY1,
-                status=EventStatus.PLANNED,
-                window_end__gte=today,
-                window_end__lte=today + dt.timedelta(days=WINDOW_CLOSING_DAYS),
-            ).order_by("window_end", "participant")
-        ),
-        overdue_labs=list(
-            events.filter(kind=EventKind.PRE_CYCLE_LABS, planned_date__lt=today).order_by("planned_date", "participant")
-        ),
-    )
+    return NurseDigest(**selectors.nurse_digest_events(site, today=today, closing_days=WINDOW_CLOSING_DAYS))
 
 
-def pharmacist_digest(*, site: Site, today: dt.date) -> list[Any] | None:
-    """Unreleased dose sheets whose day 1 is within 3 days; None when dosing is not installed."""
-    try:
-        from dosing.selectors import dose_sheets_due
-    except ImportError:  # pragma: no cover - dosing is part of the project
-        return None
+def pharmacist_digest(*, site: Site, today: dt.date) -> list[Any]:
+    """Unreleased dose sheets whose day 1 is within 3 days."""
     return list(
         dose_sheets_due(site_ids=[site.pk], day1_from=today, day1_to=today + dt.timedelta(days=DOSE_SHEET_DAYS))
     )
@@ -82,7 +66,7 @@ def _language(user: User) -> str:
 def _render(kind: str, *, site: Site, today: dt.date, content: Any, language: str) -> tuple[str, str]:
     with translation.override(language):
         text = render_to_string(
-            f"schedules/reminders/digest_{kind}.txt", {"site": site, "today": today, "digest": content}
+            f"reminders/digest_{kind}.txt", {"site": site, "today": today, "digest": content}
         ).strip()
     subject, _, body = text.partition("\n")
     return subject.strip(), body.strip()
@@ -105,7 +89,8 @@ def digests_send_due(*, now: dt.datetime, get_transport: Callable[[str], Transpo
     constraint decides between two ticks or two workers) and claimed pending → sending with a
     lease; a temporary SMTP error puts it back to pending for the next tick, and a row whose
     worker died while sending is claimed again by a tick of the same day once its lease ran out
-    (sent at most twice in that one window, as for the reminders; never on another day)."""
+    (sent at most twice in that one window, as for the reminders, whose guarantees
+    reminders/services.py writes out; never on another day)."""
     counts = {"sent": 0, "empty": 0, "failed": 0, "retry": 0}
     for site in Site.objects.all().order_by("pk"):
         local = now.astimezone(ZoneInfo(site.time_zone))

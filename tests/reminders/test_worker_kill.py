@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from schedules import reminder_services as rs
-from schedules.models import Reminder
-from tests.schedules.test_reminder_delivery import _clean_sink, _dispatch, _ids, _key, _make_due, _plan, sink
+from reminders import services as rs
+from reminders.models import Reminder
+from tests.reminders.test_delivery import _clean_sink, _dispatch, _ids, _key, _make_due, _plan, sink
 from tests.support.smtp import SmtpSink
 from tests.support.worker import Worker, wait_for
 
@@ -63,7 +63,7 @@ def test_sigkill_mid_batch_loses_nothing_and_doubles_nothing_settled(
     assert set(received) == set(expected)  # none lost
     doubled = {expected[k] for k, n in received.items() if n > 1}
     # Only a message the provider accepted in the instant before the kill can come twice, with
-    # the same Message-ID (at-least-once in that window, see reminder_services): at most the one
+    # the same Message-ID (at-least-once in that window, see reminders.services): at most the one
     # transport call each killed process had in flight, not the rest of its batch.
     assert doubled <= in_flight
     assert len(doubled) <= 2
