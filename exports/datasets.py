@@ -273,7 +273,7 @@ reminders = register(
             .order_by("site__code", "send_at", "id")
         ),
         site="site",
-        permission="schedules.view_reminder",
+        permission="reminders.view_reminder",
         columns=[
             Column("reminder_id", "TrialSite's reminder id", lambda m: m.pk),
             PARTICIPANT_ID,
