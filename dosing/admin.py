@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -75,7 +76,13 @@ SYSTEMIC_PHASES = [(code, i18n.PHASE_NAMES[code]) for code in ("neoadjuvant", "a
 
 
 class PrepareForm(forms.Form):
-    participant = forms.ModelChoiceField(queryset=Participant.objects.none(), label=_("participant"))
+    # The admin's autocomplete widget (as on the model forms), searching ParticipantAdmin's
+    # site-scoped list; the queryset set by the view (randomized, the user's sites) validates.
+    participant = forms.ModelChoiceField(
+        queryset=Participant.objects.none(),
+        label=_("participant"),
+        widget=AutocompleteSelect(DoseSheet._meta.get_field("participant"), admin.site),
+    )
     phase = forms.ChoiceField(choices=SYSTEMIC_PHASES, label=_("phase"))
     cycle_number = forms.IntegerField(min_value=1, label=_("cycle"))
     day1 = forms.DateField(
@@ -272,6 +279,9 @@ class ServiceAddAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin
     """Records are added through a service and never edited."""
 
     site_lookup = "participant__site"
+    # A search box, not a dropdown of every participant (issue 16); the admin's autocomplete
+    # answers from ParticipantAdmin's site-scoped list, and the form's queryset still decides.
+    autocomplete_fields = ["participant"]
     # Stored codes and English phrases, shown in the reader's language on the read-only page.
     display_columns: dict[str, Any] = {"phase": PHASE_COLUMN, "drug": DRUG_COLUMN}
 

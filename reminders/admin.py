@@ -9,7 +9,8 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.admin.views.main import ChangeList
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -17,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from reminders import services as reminder_services
 from reminders.models import Reminder, ReminderChannel, ReminderRule, ReminderStatus, StaffDigest
+from schedules.models import ScheduledEvent
 from schedules.selectors import event_kind_name
 from trialsite import clock, roles
 from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin, UserSitesFilter, code_column, code_filter
@@ -39,9 +41,16 @@ def _status_name(code: str) -> str:
 
 EVENT_KIND_COLUMN = code_column("event_kind", _("event kind"), _event_kind_name)
 EVENT_KIND_FILTER = code_filter("event_kind", _("event kind"), _event_kind_name)
-RULE_EVENT_KIND_FILTER = code_filter("rule__event_kind", _("event kind"), _event_kind_name)
+# The reminder list's filters offer the rules' kinds and the channels there are, not a DISTINCT
+# over every reminder of the user's sites (two scans of 180,000 rows per page, issue 16).
+RULE_EVENT_KIND_FILTER = code_filter(
+    "rule__event_kind",
+    _("event kind"),
+    _event_kind_name,
+    codes=lambda: ReminderRule.objects.order_by().values_list("event_kind", flat=True).distinct(),
+)
 CHANNEL_COLUMN = code_column("channel", _("channel"), _channel_name)
-CHANNEL_FILTER = code_filter("channel", _("channel"), _channel_name)
+CHANNEL_FILTER = code_filter("channel", _("channel"), _channel_name, codes=lambda: ReminderChannel.values)
 
 
 @admin.register(ReminderRule)
@@ -101,14 +110,24 @@ class ReminderRuleAdmin(ServiceFormAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
             reminder_services.reminder_rule_save(rule=obj, by=roles.actor(request.user), now=clock.now())
 
 
+class UnjoinedChangeList(ChangeList):
+    """A changelist that joins nothing: Django's ChangeList joins every foreign key a column
+    shows when `list_select_related` is empty; the admin prefetches them instead."""
+
+    def apply_select_related(self, qs: QuerySet[Any]) -> QuerySet[Any]:
+        return qs
+
+
 @admin.register(Reminder)
 class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedAdmin):
     list_display = ["participant", "event", CHANNEL_COLUMN, "local_send_at", "status", "attempts", "short_error"]
     list_filter = ["status", CHANNEL_FILTER, ("site", UserSitesFilter), RULE_EVENT_KIND_FILTER]
     search_fields = ["participant__screening_number"]
-    # No date_hierarchy: its links scan every reminder of the user's sites. The event's
-    # participant is read by the event column's __str__.
-    list_select_related = ["participant", "event", "event__participant", "site"]
+    # No date_hierarchy: its links scan every reminder of the user's sites. Nothing is joined
+    # (see get_changelist): with the participant, event and site joined, PostgreSQL joined every
+    # reminder of the user's sites before sorting them for one page (213–269 ms at 10,000
+    # participants, issue 16). They are fetched for the page's rows in get_queryset (the event's
+    # participant is read by the event column's __str__, the site's time zone by local_send_at).
     actions = ["resend"]
     readonly_fields = [
         "rule",
@@ -134,6 +153,18 @@ class ReminderAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedAdmin):
     # Shown translated above (channel_name, cancel_reason_text); left out of the form so that
     # nothing on this page is editable.
     exclude = ["channel", "cancel_reason"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Reminder]:
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(
+                "participant", "site", Prefetch("event", ScheduledEvent.objects.select_related("participant"))
+            )
+        )
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return UnjoinedChangeList
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # rows come from the plan (reminders_sync), never by hand

@@ -384,7 +384,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
             "sites": sites,
             "site": site,
             "week": week,
-            "days": [{**selectors.site_day(site, d), "working": cal.is_working_day(d)} for d in days],
+            "days": [{**info, "working": cal.is_working_day(info["date"])} for info in selectors.site_days(site, days)],
             "closing": selectors.windows_closing_unbooked(site, today=today, within_days=7),
             "previous": (start - dt.timedelta(days=7 if week else 1)).isoformat(),
             "next": (start + dt.timedelta(days=7 if week else 1)).isoformat(),

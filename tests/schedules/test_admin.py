@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from schedules.models import Booking, ScheduledEvent, SiteClosure, TreatmentPlan
 from tests.schedules.conftest import NOW
@@ -102,6 +104,15 @@ def test_site_calendar_day_and_week(plan: TreatmentPlan, nurse: Any, api_client_
         "/admin/schedules/treatmentplan/site-calendar/", {"site": "ZJU1", "date": "2026-03-18", "view": "week"}
     ).content.decode()
     assert week.count('class="site-day"') == 7
+    # A week reads its days in one set of queries, as a day does (issue 16: four per day were 28
+    # of the week's 38).
+    with CaptureQueriesContext(connection) as one_day:
+        client.get("/admin/schedules/treatmentplan/site-calendar/", {"site": "ZJU1", "date": "2026-03-18"})
+    with CaptureQueriesContext(connection) as seven_days:
+        client.get(
+            "/admin/schedules/treatmentplan/site-calendar/", {"site": "ZJU1", "date": "2026-03-18", "view": "week"}
+        )
+    assert len(seven_days) == len(one_day)
     # Cycles closing soon without a booking: cycle 2 (window 5–11 April), seen on 6 April.
     with time_machine.travel(dt.datetime(2026, 4, 6, 1, tzinfo=dt.UTC), tick=False):
         # (a fresh login: the session of 2 March has expired by then)

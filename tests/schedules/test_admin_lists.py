@@ -98,3 +98,21 @@ def test_the_participant_page_does_not_grow_with_its_rows(
         one_cycle(on - dt.timedelta(days=days))
     # Five more cycles of labs and weights (20 rows): the page's query count stays.
     assert _queries(client, url) == before
+
+
+def test_the_reminder_list_sorts_reminders_alone_and_never_scans_them_for_its_filters(
+    make_randomized: Callable[..., Participant], nurse: User
+) -> None:
+    # The page's rows are chosen on the reminder table alone (joined first, PostgreSQL joined every
+    # reminder of the user's sites before sorting them), and the channel and event-kind filters
+    # read their choices from the code and the rules, not a DISTINCT over every reminder (issue 16).
+    _planned_and_booked(make_randomized, nurse)
+    client = Client()
+    client.force_login(nurse)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/admin/schedules/reminder/")
+    assert page.status_code == 200
+    on_reminders = [q["sql"] for q in queries.captured_queries if 'FROM "schedules_reminder"' in q["sql"]]
+    assert not any("DISTINCT" in sql for sql in on_reminders), on_reminders
+    listing = [sql for sql in on_reminders if "ORDER BY" in sql]
+    assert len(listing) == 1 and " JOIN " not in listing[0], listing

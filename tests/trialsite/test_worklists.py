@@ -215,3 +215,20 @@ def test_the_site_calendar_has_a_month_view(
     assert body.count('class="day-number"') == 42
     assert "1 booked" in body  # 4 March: fraction 1
     assert "date=2026-04-01&amp;view=month" in body or "date=2026-04-01&view=month" in body
+
+
+def test_a_section_reads_its_rows_and_total_in_one_query_however_many_there_are(
+    trial: Trial, site: Site, nurse: User, django_assert_num_queries: Any
+) -> None:
+    # given a few participants waiting for screening, then more than a section shows (issue 16:
+    # a COUNT only when the list overflowed made the landing page's query count grow)
+    ParticipantFactory.create_batch(3, trial=trial, site=site)
+    scope = worklists.scope_for(nurse, today=NOW.date())
+    with django_assert_num_queries(1):
+        few = worklists.waiting_for_screening(scope)
+    ParticipantFactory.create_batch(worklists.LIMIT + 5, trial=trial, site=site)
+    with django_assert_num_queries(1):
+        many = worklists.waiting_for_screening(scope)
+    # then the total is every row and the list the first LIMIT
+    assert (len(few.items), few.total) == (3, 3)
+    assert (len(many.items), many.total) == (worklists.LIMIT, worklists.LIMIT + 8)
