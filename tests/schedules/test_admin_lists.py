@@ -110,9 +110,9 @@ def test_the_reminder_list_sorts_reminders_alone_and_never_scans_them_for_its_fi
     client = Client()
     client.force_login(nurse)
     with CaptureQueriesContext(connection) as queries:
-        page = client.get("/admin/schedules/reminder/")
+        page = client.get("/admin/reminders/reminder/")
     assert page.status_code == 200
-    on_reminders = [q["sql"] for q in queries.captured_queries if 'FROM "schedules_reminder"' in q["sql"]]
+    on_reminders = [q["sql"] for q in queries.captured_queries if 'FROM "reminders_reminder"' in q["sql"]]
     assert not any("DISTINCT" in sql for sql in on_reminders), on_reminders
     listing = [sql for sql in on_reminders if "ORDER BY" in sql]
     assert len(listing) == 1 and " JOIN " not in listing[0], listing
