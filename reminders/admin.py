@@ -12,6 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -108,6 +109,16 @@ class ReminderRuleAdmin(ServiceFormAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
         # The same service as everywhere: saving re-computes the trial's pending reminders.
         with self.refusal(request, form):
             reminder_services.reminder_rule_save(rule=obj, by=roles.actor(request.user), now=clock.now())
+        if obj.job is not None:
+            messages.info(
+                request,
+                format_html(
+                    '{} <a href="{}">{}</a>',
+                    _("The participants' reminders are being re-computed in the background."),
+                    reverse("admin:trialsite_trialjob_change", args=[obj.job.pk]),
+                    _("Follow its progress"),
+                ),
+            )
 
 
 class UnjoinedChangeList(ChangeList):

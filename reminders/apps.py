@@ -10,4 +10,4 @@ class RemindersConfig(AppConfig):
     verbose_name = _("Reminders")
 
     def ready(self) -> None:
-        from reminders import receivers  # noqa: F401  (connect the signal receivers)
+        from reminders import jobs, receivers  # noqa: F401  (connect the signal receivers, register the job)

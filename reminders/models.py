@@ -4,6 +4,7 @@ the log of staff digests."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db import models
 from django.db.models import Q
@@ -85,6 +86,9 @@ class ReminderRule(models.Model):
                 condition=Q(channel__in=[c.value for c in ReminderChannel]), name="reminder_rule_channel_valid"
             ),
         ]
+
+    # The background job re-computing reminders after the last save (set by reminder_rule_save).
+    job: Any = None
 
     def __str__(self) -> str:
         return f"{self.trial} {self.display_name}"

@@ -236,16 +236,19 @@ def reminders_cancel_for_participant(
 
 @transaction.atomic
 def reminder_rule_save(*, rule: ReminderRule, by: User | None, now: dt.datetime) -> ReminderRule:
-    """Save a rule edited in the admin and re-compute the trial's participants' reminders. A rule
-    is a trial-wide setting: only a trial-wide role holds add/change_reminderrule (an
-    investigator; a site's nurse does not, schedules migration 0009)."""
+    """Save a rule edited in the admin; the trial's participants' reminders are re-computed by a
+    background job after commit (reminders.jobs: work proportional to the trial is never done in
+    a request), whose progress the admin shows; `rule.job` is that job. A rule is a trial-wide
+    setting: only a trial-wide role holds add/change_reminderrule (the role table)."""
+    from reminders import jobs as reminder_jobs
+
     roles.require(by, "reminders.change_reminderrule" if rule.pk else "reminders.add_reminderrule")
     if rule.name_phrase and rule.name != phrases.english(rule.name_phrase):
         rule.name_phrase = None  # renamed by a person: shown as typed from now on
     rule.full_clean()
-    rule.save()
-    for participant in selectors.participants_with_active_plan(rule.trial_id):
-        reminders_sync(participant=participant, now=now)
+    with transaction.atomic():
+        rule.save()
+        rule.job = reminder_jobs.reminders_resync_start(trial_id=rule.trial_id, now=now)
     return rule
 
 

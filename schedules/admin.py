@@ -542,12 +542,18 @@ class SiteClosureAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixi
                 now=clock.now(),
             )
         obj.pk = created.pk
-        refused = getattr(created, "recheck", None)
-        if refused is not None and refused.refused:
-            messages.warning(
+        if created.job is not None:
+            messages.info(
                 request,
-                _("%(n)s treatment plans could not be re-made for this day; re-plan them: %(list)s")
-                % {"n": len(refused.refused), "list": "; ".join(refused.refused.values())},
+                format_html(
+                    '{} <a href="{}">{}</a>',
+                    _(
+                        "The plans around this day are being re-checked in the background; plans that "
+                        "cannot be re-made are listed there."
+                    ),
+                    reverse("admin:trialsite_trialjob_change", args=[created.job.pk]),
+                    _("Follow its progress"),
+                ),
             )
         conflicts = selectors.booked_on_non_working_days(created.site, date_from=created.date, date_to=created.date)
         if conflicts:

@@ -297,8 +297,8 @@ class SiteClosure(models.Model):
     date = models.DateField(_("date"))
     kind = models.CharField(_("kind"), max_length=8, choices=SiteDayKind.choices, default=SiteDayKind.CLOSED)
     reason = models.CharField(_("reason"), max_length=200)
-    # Not stored: the re-check of the site's plans that services.site_closure_create ran.
-    recheck: Any = None
+    # Not stored: the background job re-checking the site's plans (services.closures.site_closure_create).
+    job: Any = None
 
     history = HistoricalRecords()
 

@@ -1,5 +1,5 @@
 """Site closures (and local make-up working days) and national calendar notices; each re-checks the
-plans it touches."""
+plans it touches in a background job (schedules.jobs)."""
 
 from __future__ import annotations
 
@@ -13,18 +13,17 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from simple_history.utils import bulk_create_with_history
 
-from schedules import tasks
 from schedules.error_codes import ScheduleErrorCode
+from schedules.jobs import plans_recheck_start
 from schedules.models import (
     NationalCalendarDay,
     NationalCalendarYear,
     SiteClosure,
     SiteDayKind,
 )
-from schedules.services.plans import plans_recheck
 from trialsite import roles
 from trialsite.errors import Conflict, InvalidInput, NotPermitted
-from trialsite.models import Site
+from trialsite.models import Site, TrialJob
 
 
 @transaction.atomic
@@ -50,10 +49,11 @@ def site_closure_create(
             closure.save()
     except IntegrityError as exc:
         raise Conflict(_("The site already has an entry for that day."), code=ScheduleErrorCode.ALREADY_CLOSED) from exc
-    # One site and one day: few plans, re-checked here (a national notice is a Celery task). A
-    # plan that cannot be re-made (an SCRT start not yet given that is now a closed day) does not
-    # stop the closure: it is reported (closure.recheck.refused) for a person to re-plan.
-    closure.recheck = plans_recheck(site_ids=[site.pk], date_from=date, date_to=date, now=now or timezone.now())
+    # The plans around that day are re-checked by a background job after commit (schedules.jobs;
+    # closure.job): at a full site that is hundreds of plans. A plan that cannot be re-made (an
+    # SCRT start not yet given that is now a closed day) does not stop the closure: the job lists
+    # it among its refusals for a person to re-plan.
+    closure.job = plans_recheck_start(date_from=date, date_to=date, now=now or timezone.now(), site_ids=[site.pk])
     return closure
 
 
@@ -104,10 +104,15 @@ def national_calendar_load(
     return notice
 
 
-def national_calendar_changed(notice: NationalCalendarYear) -> None:
-    """After commit, re-check every plan of the notice's country against it (a Celery task:
-    trial-wide work)."""
-    transaction.on_commit(lambda: tasks.national_calendar_recheck.delay(notice.country, notice.year))
+def national_calendar_changed(notice: NationalCalendarYear, *, now: dt.datetime | None = None) -> TrialJob:
+    """Re-check every plan of the notice's country with an open event in that year against it:
+    a background job, started after commit (trial-wide work)."""
+    return plans_recheck_start(
+        date_from=dt.date(notice.year, 1, 1),
+        date_to=dt.date(notice.year, 12, 31),
+        now=now or timezone.now(),
+        country=notice.country,
+    )
 
 
 @transaction.atomic

@@ -4,8 +4,6 @@ re-check plans after the working calendar changed."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from django.contrib.auth.models import User
 from django.db import transaction
@@ -171,6 +169,23 @@ def event_delay(
 
 
 @transaction.atomic
+def treatment_plan_recheck(*, plan_id: int, now: dt.datetime) -> set[int]:
+    """Re-make a plan from what people fixed (actual dates, delays, bookings) against today's
+    working calendar, after the calendar changed (a closure, a site make-up working day, a
+    national notice). Returns the ids of the events that moved. The system acts (no `by`)."""
+    plan = TreatmentPlan.objects.get(pk=plan_id)
+    participant = lock_participant(plan.participant_id)
+    plan = TreatmentPlan.objects.select_for_update().get(pk=plan_id)
+    if participant.is_off_study or plan.status == PlanStatus.STOPPED:
+        return set()
+    events = lock_events(plan)
+    changed = replan(plan, participant, previous=cycle_dates(events), events=events)
+    if changed:
+        send_plan_changed(participant, changed)
+    return changed
+
+
+@transaction.atomic
 def treatment_plan_stop(
     *, participant: Participant, reason: phrases.Phrase, by: User | None, now: dt.datetime
 ) -> TreatmentPlan | None:
@@ -200,42 +215,3 @@ def treatment_plan_stop(
     send_plan_changed(participant)
     release_chairs(cancelled)
     return plan
-
-
-@dataclass
-class RecheckResult:
-    plans: int = 0
-    moved: int = 0
-    refused: dict[int, str] = field(default_factory=dict)  # plan id → why it could not be re-made
-
-
-@transaction.atomic
-def treatment_plan_recheck(*, plan_id: int, now: dt.datetime) -> set[int]:
-    """Re-make a plan from what people fixed (actual dates, delays, bookings) against today's
-    working calendar, after the calendar changed (a closure, a site make-up working day, a
-    national notice). Returns the ids of the events that moved. The system acts (no `by`)."""
-    plan = TreatmentPlan.objects.get(pk=plan_id)
-    participant = lock_participant(plan.participant_id)
-    plan = TreatmentPlan.objects.select_for_update().get(pk=plan_id)
-    if participant.is_off_study or plan.status == PlanStatus.STOPPED:
-        return set()
-    events = lock_events(plan)
-    changed = replan(plan, participant, previous=cycle_dates(events), events=events)
-    if changed:
-        send_plan_changed(participant, changed)
-    return changed
-
-
-def plans_recheck(
-    *, site_ids: Iterable[int] | None, date_from: dt.date, date_to: dt.date, now: dt.datetime
-) -> RecheckResult:
-    """Re-check every active plan with an open event around the changed days, one plan per
-    transaction (a trial-wide re-check must not hold every participant's lock at once)."""
-    result = RecheckResult()
-    for plan_id in selectors.plans_to_recheck(site_ids=site_ids, date_from=date_from, date_to=date_to):
-        result.plans += 1
-        try:
-            result.moved += len(treatment_plan_recheck(plan_id=plan_id, now=now))
-        except RuleViolation as exc:  # e.g. a not yet started plan whose SCRT start became a holiday
-            result.refused[plan_id] = exc.detail
-    return result

@@ -16,6 +16,7 @@ from schedules.models import ScheduledEvent, TreatmentPlan
 from schedules.services.bookings import booking_cancel, booking_create, booking_move
 from schedules.services.plans import treatment_plan_create
 from tests.schedules.conftest import NOW, SCRT_START
+from trialsite import jobs
 from trialsite import services as registry
 from trialsite.models import Participant
 
@@ -125,7 +126,8 @@ def test_disabling_a_rule_cancels_its_pending_reminders(plan: TreatmentPlan) -> 
     rule = ReminderRule.objects.get(trial=plan.participant.trial, name="cycle day 1, 3 days before")
     rule.active = False
 
-    reminder_services.reminder_rule_save(by=None, rule=rule, now=NOW)
+    saved = reminder_services.reminder_rule_save(by=None, rule=rule, now=NOW)
+    jobs.job_run(saved.job.pk, clock_now=lambda: NOW)  # the background re-sync (reminders.jobs)
 
     assert not Reminder.objects.filter(rule=rule).exclude(status="cancelled").exists()
 

@@ -15,15 +15,16 @@ from django.apps import apps
 from django.core.management import call_command
 from django.test import Client
 
-from schedules import selectors, tasks
+from schedules import selectors
 from schedules.models import NationalCalendarDay, NationalCalendarYear, ScheduledEvent, TreatmentPlan
 from schedules.services.actual_dates import event_record_actual
 from schedules.services.bookings import booking_create
 from schedules.services.closures import national_calendar_load, site_closure_create
 from schedules.services.plans import event_delay, treatment_plan_create
 from tests.schedules.conftest import NOW
+from trialsite import jobs
 from trialsite.errors import NotPermitted, RuleViolation
-from trialsite.models import Participant
+from trialsite.models import Participant, TrialJob
 
 D = dt.date
 BOOKINGS = "/api/v1/bookings/"
@@ -227,7 +228,8 @@ def test_a_notice_overrides_the_package_and_replans_by_task(
 ) -> None:
     # Synthetic test data (not a real notice): a notice for 2026 that makes Tue 17 March a day
     # off. Cycle 1 (planned 17 March, not booked) moves to Wed 18 March when the task runs.
-    monkeypatch.setattr(tasks.national_calendar_recheck, "delay", lambda *a: tasks.national_calendar_recheck(*a))
+    # The worker's part, in this process: the job runs when the notice commits.
+    monkeypatch.setattr(jobs, "_enqueue", lambda job_id: jobs.job_run(job_id, clock_now=lambda: NOW))
     with django_capture_on_commit_callbacks(execute=True):
         national_calendar_load(
             country="CN", year=2026, source="test notice", days=[(D(2026, 3, 17), "holiday", "test")], by=None
@@ -257,12 +259,14 @@ def test_notice_refuses_bad_days_and_non_administrators(db: Any, nurse: Any) -> 
 
 def test_a_closure_replans_unbooked_events_and_lists_bookings(plan: TreatmentPlan, nurse: Any, site: Any) -> None:
     c1 = _ev(plan, "cycle_day1", "neoadjuvant", 1)
-    site_closure_create(site=site, date=D(2026, 3, 17), reason="inspection", by=nurse, now=NOW)
+    closure = site_closure_create(site=site, date=D(2026, 3, 17), reason="inspection", by=nurse, now=NOW)
+    jobs.job_run(closure.job.pk, clock_now=lambda: NOW)  # the background re-check
     c1.refresh_from_db()
     assert (c1.original_planned_date, c1.planned_date) == (D(2026, 3, 17), D(2026, 3, 18))
     # A booked event is not moved silently: the site calendar lists it for a person to move.
     booking = booking_create(event=c1, date=D(2026, 3, 19), time=dt.time(9), by=nurse, today=NOW.date())
-    site_closure_create(site=site, date=D(2026, 3, 19), reason="power cut", by=nurse, now=NOW)
+    again = site_closure_create(site=site, date=D(2026, 3, 19), reason="power cut", by=nurse, now=NOW)
+    jobs.job_run(again.job.pk, clock_now=lambda: NOW)
     assert selectors.booked_on_non_working_days(site, date_from=D(2026, 3, 1), date_to=D(2026, 3, 31)) == [booking]
     c1.refresh_from_db()
     assert c1.planned_date == D(2026, 3, 19)
@@ -308,8 +312,8 @@ def test_moving_a_booking_outside_the_opening_hours_is_refused(
 def test_an_administrator_enters_a_notice_in_the_admin(
     admin_client: Client, nurse: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:
-    queued: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(tasks.national_calendar_recheck, "delay", lambda *a: queued.append(a))
+    queued: list[int] = []
+    monkeypatch.setattr(jobs, "_enqueue", queued.append)
     form = {
         "country": "CN",
         "year": "2026",
@@ -329,7 +333,11 @@ def test_an_administrator_enters_a_notice_in_the_admin(
         response = admin_client.post("/admin/schedules/nationalcalendaryear/add/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert NationalCalendarDay.objects.filter(calendar_year__year=2026).count() == 2
-    assert queued == [("CN", 2026)]
+    job = TrialJob.objects.get(pk=queued[0])
+    assert (job.kind, job.params) == (
+        "plans_recheck",
+        {"country": "CN", "date_from": "2026-01-01", "date_to": "2026-12-31"},
+    )
     # A make-up working day on a weekday is refused on its row.
     bad = {**form, "year": "2025", "days-0-date": "2025-03-18", "days-1-date": "2025-03-19"}
     page = admin_client.post("/admin/schedules/nationalcalendaryear/add/", bad)
@@ -345,8 +353,10 @@ def test_a_closure_on_a_start_not_yet_given_is_recorded_and_reported(
     # the plan is reported for re-planning instead of the closure being refused.
     closure = site_closure_create(site=site, date=D(2026, 3, 4), reason="power cut", by=nurse, now=NOW)
     assert closure.pk is not None
-    assert list(closure.recheck.refused) == [plan.pk]
-    assert "2026-03-05" in closure.recheck.refused[plan.pk]  # the next start that works
+    jobs.job_run(closure.job.pk, clock_now=lambda: NOW)  # the background re-check
+    closure.job.refresh_from_db()
+    assert [r["item"] for r in closure.job.refusals] == [plan.pk]
+    assert "2026-03-05" in closure.job.refusals[0]["message"]  # the next start that works
 
 
 def test_a_site_closes_after_it_opens(site: Any) -> None:
