@@ -2,7 +2,7 @@
 
 A sheet's computed document (`content`) is written once when the sheet is prepared; a change of
 inputs makes a new version. The database enforces the two-person rule and, on PostgreSQL, that a
-released sheet is never edited (trigger in migration 0002)."""
+released sheet is never edited (trigger in migration 0001_initial)."""
 
 from __future__ import annotations
 

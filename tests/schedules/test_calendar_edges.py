@@ -5,13 +5,11 @@ original planned dates, and the site's opening hours (issue 12 §3)."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
-from django.apps import apps
 from django.core.management import call_command
 from django.test import Client
 
@@ -186,17 +184,6 @@ def test_remaking_the_plan_resets_the_original_dates(plan: TreatmentPlan, nurse:
     treatment_plan_create(participant=plan.participant, scrt_start_date=D(2026, 3, 9), by=nurse, now=NOW)
     c1 = _ev(plan, "cycle_day1", "neoadjuvant", 1)
     assert c1.original_planned_date == c1.planned_date == D(2026, 3, 20)
-
-
-def test_data_migration_recovers_the_first_planned_date_from_history(plan: TreatmentPlan, nurse: Any) -> None:
-    c1 = _ev(plan, "cycle_day1", "neoadjuvant", 1)
-    event_delay(event=c1, reason="ANC low", by=nurse, now=NOW)
-    # As before the migration: nothing remembered the original date.
-    ScheduledEvent.objects.filter(plan=plan).update(original_planned_date=D(2000, 1, 1))
-    migration = importlib.import_module("schedules.migrations.0009_national_calendar_and_original_dates")
-    migration.original_planned_dates(apps, None)
-    c1.refresh_from_db()
-    assert (c1.original_planned_date, c1.planned_date) == (D(2026, 3, 17), D(2026, 3, 24))
 
 
 # --- National calendar notices and site make-up working days --------------------------------
