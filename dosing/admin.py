@@ -21,6 +21,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
+from adverse_events.models import AdverseEvent
 from dosing import pdf, services, wording
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
 from trialsite import clock, confirm, i18n, roles, selectors
@@ -305,6 +306,12 @@ class DoseModificationForm(forms.ModelForm[DoseModification]):
         help_text=_("Capecitabine grade 4: 'reduce' resumes at 50 %; serplulimab: withhold or discontinue only."),
     )
 
+    # The toxicity of the log the decision answers (set by the link on its page); the service
+    # refuses one of another participant, and another site's does not exist for the user.
+    adverse_event = forms.ModelChoiceField(
+        queryset=AdverseEvent.objects.select_related("term"), required=False, widget=forms.HiddenInput
+    )
+
     class Meta:
         model = DoseModification
         fields = ["participant", "drug", "phase", "cycle_number", "toxicity_term", "ctcae_grade", "reason"]
@@ -340,8 +347,58 @@ class DoseModificationAdmin(ServiceAddAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
-            return [*DoseModificationForm.Meta.fields, "requested_action"]
+            return [*DoseModificationForm.Meta.fields, "requested_action", "adverse_event"]
         return super().get_fields(request, obj)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """From a toxicity of the log (`?adverse_event=ID&drug=CODE`, the link on its page): the
+        form starts from its participant, cycle, term and grade, and says what the protocol's
+        table proposes with the appearance counted from the log; the investigator confirms it or
+        chooses otherwise with a reason."""
+        initial: dict[str, Any] = dict(super().get_changeform_initial_data(request))
+        event_id, drug = request.GET.get("adverse_event"), request.GET.get("drug")
+        if not (event_id and drug and event_id.isdigit()):
+            return initial
+        event = (
+            AdverseEvent.objects.select_related("participant__protocol_version", "term")
+            .filter(participant__in=selectors.participants_for_user(request.user), pk=int(event_id))
+            .first()
+        )
+        if event is None:
+            messages.error(request, _("That toxicity is not in the log of your sites."))
+            return initial
+        try:
+            proposal = services.dose_modification_proposal(adverse_event=event, drug=drug, by=roles.actor(request.user))
+        except ApplicationError as exc:
+            show_error(request, exc)
+            return initial
+        initial.update(
+            participant=event.participant_id,
+            drug=drug,
+            phase=proposal["phase"],
+            cycle_number=proposal["cycle_number"],
+            toxicity_term=proposal["toxicity_term"],
+            ctcae_grade=proposal["ctcae_grade"],
+            adverse_event=event.pk,
+        )
+        if proposal.get("proposal"):
+            offer = proposal["proposal"]
+            messages.info(
+                request,
+                _(
+                    "Appearance %(n)s of this toxicity at this grade (from the log). The protocol "
+                    "proposes: %(action)s, %(dose)s (%(rule)s)."
+                )
+                % {
+                    "n": proposal["appearance"],
+                    "action": ModificationAction(offer["action"]).label,
+                    "dose": wording.phrase(offer["level_label"]),
+                    "rule": wording.rule(offer["rule"]),
+                },
+            )
+        elif proposal.get("proposal_refused"):
+            messages.warning(request, proposal["proposal_refused"])
+        return initial
 
     @admin.display(description=_("dose from the next cycle"))
     def next_dose(self, obj: DoseModification) -> str:
@@ -363,6 +420,7 @@ class DoseModificationAdmin(ServiceAddAdmin):
                 ctcae_grade=data["ctcae_grade"],
                 reason=data["reason"],
                 requested_action=data.get("requested_action") or None,
+                adverse_event=data.get("adverse_event"),
                 by=roles.actor(request.user),
                 now=clock.now(),
             )
