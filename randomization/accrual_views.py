@@ -9,6 +9,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -49,6 +51,7 @@ class TrialAccrual(APIView):
 
     required_roles = {"GET": ALL_ROLES}
 
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, registry_id: str) -> Response:
         trial = get_object_or_404(Trial, registry_id=registry_id)
         data = accrual.accrual(trial=trial, user=roles.actor(request.user), today=clock.today())

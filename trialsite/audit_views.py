@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -114,6 +115,18 @@ class AuditLogList(APIView):
 
     required_roles = {"GET": frozenset({roles.INVESTIGATOR, roles.STATISTICIAN})}
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(name, str, required=False)
+            for name in ("site", "participant", "user", "model", "date_from", "date_to", "before")
+        ],
+        responses={
+            200: inline_serializer(
+                "AuditLogPage",
+                {"results": AuditEntryOut(many=True), "next_before": serializers.DateTimeField(allow_null=True)},
+            )
+        },
+    )
     def get(self, request: Request) -> Response:
         user = roles.actor(request.user)
         if not (user.is_superuser or user.has_perm(audit_log.PERMISSION)):

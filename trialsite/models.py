@@ -530,7 +530,7 @@ class TrialJob(models.Model):
     created_at = models.DateTimeField(_("created at"))
     started_at = models.DateTimeField(_("started at"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
-    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(_("run held until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("background job")

@@ -98,8 +98,9 @@ def test_actual_date_is_confirmed_then_corrected_with_a_reason(
     form.locator('input[name="actual_date"]').fill((yesterday - dt.timedelta(days=1)).isoformat())
     form.locator('input[name="reason"]').fill("再次更正")
     form.locator("input[type=submit]").click()
-    page.wait_for_selector(".messagelist .error")
-    assert "研究者" in page.inner_text(".messagelist")
+    # Refused: the row comes back open with the typed date and why, next to the form (issue 14).
+    page.wait_for_selector("#refused")
+    assert "研究者" in page.inner_text(".refusal")
     first.refresh_from_db()
     assert first.actual_date == yesterday
 

@@ -7,10 +7,13 @@ from typing import Any
 import pytest
 import time_machine
 from django.test import Client
+from django.utils import timezone
 
 from reminders.models import Reminder, ReminderRule
 from schedules.models import TreatmentPlan
 from tests.schedules.conftest import NOW
+from trialsite import jobs
+from trialsite.models import TrialJob
 
 
 @pytest.fixture(autouse=True)
@@ -86,6 +89,9 @@ def test_rule_page_previews_both_languages_and_saving_recomputes(
     assert ReminderRule.objects.get(pk=rule.pk).days_from_event == rule.days_from_event
     response = _client(investigator).post(url, data)
     assert response.status_code == 302, response.content.decode()[:2000]
+    # The re-computation is a background job (reminders.jobs); run it as the worker would.
+    job = TrialJob.objects.filter(kind="reminders_resync").latest("pk")
+    jobs.job_run(job.pk, clock_now=timezone.now)
     live = Reminder.objects.filter(rule=rule).exclude(status="cancelled")
     assert live.exists()
     # 18:00 two days before, Shanghai = 10:00 UTC.
