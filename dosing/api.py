@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,7 +22,7 @@ from dosing import selectors, services, wording
 from dosing.calculations import formulas
 from dosing.error_codes import DosingErrorCode
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
-from trialsite import clock, roles
+from trialsite import clock, roles, signatures
 from trialsite.api.fields import DecimalIn, IntegerIn
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
 from trialsite.api.serializers import identity_for
@@ -231,14 +231,28 @@ class DoseSheetPdf(APIView):
         return response
 
 
+# A signed act (trialsite.signatures): the caller re-enters the password in this header.
+SIGNED = OpenApiParameter(
+    signatures.PASSWORD_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The caller's password, re-entered to sign the act (21 CFR 11.200). Missing: 403 "
+    "signature_required; wrong: 403 signature_invalid (counted towards the lock-out); nothing is written.",
+)
+
+
 class DoseSheetVerify(APIView):
     """First pharmacist check (prepared → verified)."""
 
     required_roles = {"POST": roles.roles_holding("dosing.verify_dosesheet")}
 
-    @extend_schema(request=None, responses={200: DoseSheetOut})
+    @extend_schema(request=None, responses={200: DoseSheetOut}, parameters=[SIGNED])
     def post(self, request: Request, pk: int) -> Response:
-        sheet = services.dose_sheet_verify(sheet=_sheet(request, pk), by=roles.actor(request.user), now=clock.now())
+        target = _sheet(request, pk)
+        now = clock.now()
+        signature = signatures.sign_api_request(request, meaning=signatures.VERIFY_SHEET, now=now)
+        sheet = services.dose_sheet_verify(sheet=target, by=roles.actor(request.user), now=now, signature=signature)
         return Response(selectors.dose_sheet_document(selectors.dose_sheets_for_user(request.user).get(pk=sheet.pk)))
 
 
@@ -253,15 +267,19 @@ class DoseSheetRelease(APIView):
 
     required_roles = {"POST": roles.roles_holding("dosing.release_dosesheet")}
 
-    @extend_schema(request=ReleaseIn, responses={200: DoseSheetOut})
+    @extend_schema(request=ReleaseIn, responses={200: DoseSheetOut}, parameters=[SIGNED])
     def post(self, request: Request, pk: int) -> Response:
         data = ReleaseIn(data=request.data)
         data.is_valid(raise_exception=True)
+        target = _sheet(request, pk)
+        now = clock.now()
+        signature = signatures.sign_api_request(request, meaning=signatures.RELEASE_SHEET, now=now)
         sheet = services.dose_sheet_release(
-            sheet=_sheet(request, pk),
+            sheet=target,
             by=roles.actor(request.user),
-            now=clock.now(),
+            now=now,
             reason=data.validated_data["reason"],
+            signature=signature,
         )
         return Response(selectors.dose_sheet_document(selectors.dose_sheets_for_user(request.user).get(pk=sheet.pk)))
 
@@ -384,6 +402,7 @@ class _DecisionsView(ParticipantRecordsView):
         description="The action follows the drug's rule; the following cycles' current sheets are re-prepared "
         "(a released one is superseded). 422: the rule refuses (already discontinued, never reduced).",
         request=DoseModificationIn,
+        parameters=[SIGNED],
         responses={201: DoseModificationOut},
         examples=[
             OpenApiExample(
@@ -432,7 +451,9 @@ class DoseModificationListCreate(_DecisionsView):
     input_serializer = DoseModificationIn
 
     def record(self, *, participant: Participant, by: Any, data: dict[str, Any]) -> Model:
-        return services.dose_modification_record(participant=participant, by=by, now=clock.now(), **data)
+        now = clock.now()
+        signature = signatures.sign_api_request(self.request, meaning=signatures.DOSE_MODIFICATION, now=now)
+        return services.dose_modification_record(participant=participant, by=by, now=now, signature=signature, **data)
 
 
 @extend_schema_view(
@@ -444,6 +465,7 @@ class DoseModificationListCreate(_DecisionsView):
         "The sheet is re-prepared with the decision. 422: the decision does not fit the band, the drug is not in "
         "the arm's regimen, or there is no current sheet. 409: a decision for that drug, cycle and band exists.",
         request=RenalDecisionIn,
+        parameters=[SIGNED],
         responses={201: RenalDecisionOut},
         examples=[
             OpenApiExample(
@@ -471,4 +493,6 @@ class RenalDecisionListCreate(_DecisionsView):
     input_serializer = RenalDecisionIn
 
     def record(self, *, participant: Participant, by: Any, data: dict[str, Any]) -> Model:
-        return services.renal_decision_record(participant=participant, by=by, now=clock.now(), **data)
+        now = clock.now()
+        signature = signatures.sign_api_request(self.request, meaning=signatures.RENAL_DECISION, now=now)
+        return services.renal_decision_record(participant=participant, by=by, now=now, signature=signature, **data)

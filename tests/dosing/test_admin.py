@@ -14,6 +14,7 @@ from dosing.models import DoseModification, DoseSheet
 from schedules import services as schedules
 from schedules.selectors import cycle_visits
 from tests.dosing.conftest import NOW, SheetMaker, dose, record_inputs
+from tests.support.signatures import signed
 from trialsite import roles
 from trialsite.models import Participant
 
@@ -101,7 +102,9 @@ def test_release_from_the_sheet_page_asks_first(
     client: Client, pharmacist: User, pharmacist2: User, patient: Participant, make_sheet: SheetMaker, now: Any
 ) -> None:
     sheet = make_sheet(patient)
-    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=now)
+    services.dose_sheet_verify(
+        sheet=sheet, by=pharmacist, now=now, signature=signed(pharmacist, "verify_sheet", at=now)
+    )
     _login(client, pharmacist2)
     asked = client.post(f"{QUEUE}{sheet.pk}/release/")
     assert asked.status_code == 200 and 'name="confirm_submit"' in asked.content.decode()
@@ -117,7 +120,9 @@ def test_no_bulk_verify_or_release(
     client: Client, pharmacist: User, pharmacist2: User, patient: Participant, make_sheet: SheetMaker
 ) -> None:
     sheet = make_sheet(patient)
-    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=NOW)
+    services.dose_sheet_verify(
+        sheet=sheet, by=pharmacist, now=NOW, signature=signed(pharmacist, "verify_sheet", at=NOW)
+    )
     _login(client, pharmacist2)
     queue = client.get(QUEUE, {"due": "all"})
     assert queue.status_code == 200

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from dosing import services
 from dosing.models import DoseSheet
 from tests.dosing.conftest import SheetMaker
+from tests.support.signatures import signed
 from trialsite.models import Participant
 
 Api = Callable[[Any], APIClient]
@@ -138,8 +139,12 @@ def test_api_clients_read_released_sheets_only(
     assert api(api_client_user).get(f"/api/v1/dose-sheets/{sheet.pk}/").status_code == 404
     assert api(api_client_user).get("/api/v1/dose-sheets/").json()["results"] == []
     assert api(api_client_user).post(f"/api/v1/dose-sheets/{sheet.pk}/verify/").status_code == 403
-    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=now)
-    services.dose_sheet_release(sheet=sheet, by=pharmacist2, now=now)
+    services.dose_sheet_verify(
+        sheet=sheet, by=pharmacist, now=now, signature=signed(pharmacist, "verify_sheet", at=now)
+    )
+    services.dose_sheet_release(
+        sheet=sheet, by=pharmacist2, now=now, signature=signed(pharmacist2, "release_sheet", at=now)
+    )
     assert api(api_client_user).get(f"/api/v1/dose-sheets/{sheet.pk}/").status_code == 200
 
 
@@ -186,6 +191,7 @@ def test_sheet_json_query_count_does_not_grow_with_history(
             reason="grade 1",
             by=investigator,
             now=now,
+            signature=signed(investigator, "dose_modification", at=now),
         )
     later = make_sheet(patient, cycle=4)
     with django_assert_max_num_queries(len(few.captured_queries)):

@@ -16,6 +16,7 @@ from schedules.models import ScheduledEvent
 from schedules.reminder_models import Reminder
 from tests.factories import record_labs
 from tests.randomization.conftest import NOW, make_eligible, scheme, trial_definition  # noqa: F401 (fixtures)
+from tests.support.signatures import signed
 from trialsite import services
 from trialsite.models import Participant, Site, Trial
 
@@ -53,8 +54,13 @@ def world(
     sheet = dosing.dose_sheet_prepare(
         by=None, participant=first, phase="neoadjuvant", cycle_number=1, day1=day + dt.timedelta(days=1), now=NOW
     )
-    dosing.dose_sheet_verify(sheet=sheet, by=pharmacist, now=NOW)
-    sheet = dosing.dose_sheet_release(sheet=sheet, by=pharmacist2, now=NOW + dt.timedelta(hours=1))
+    dosing.dose_sheet_verify(sheet=sheet, by=pharmacist, now=NOW, signature=signed(pharmacist, "verify_sheet", at=NOW))
+    sheet = dosing.dose_sheet_release(
+        sheet=sheet,
+        by=pharmacist2,
+        now=NOW + dt.timedelta(hours=1),
+        signature=signed(pharmacist2, "release_sheet", at=NOW + dt.timedelta(hours=1)),
+    )
     reminder = Reminder.objects.filter(participant=first).order_by("send_at").first()
     assert reminder is not None
     Reminder.objects.filter(pk=reminder.pk).update(status="sent", sent_at=reminder.send_at, attempts=1)

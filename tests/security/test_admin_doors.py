@@ -39,6 +39,7 @@ from schedules import services as schedules
 from schedules.models import ScheduledEvent
 from tests.factories import ParticipantFactory, record_labs
 from tests.randomization.conftest import GOOD_LABS, good_findings
+from tests.support.signatures import signed
 from trialsite import roles, services
 from trialsite.admin import SiteScopedAdminMixin
 from trialsite.errors import ApplicationError
@@ -116,6 +117,7 @@ def build_world(trial: Trial, site: Site, other_site: Site, make_user: Any) -> d
         reason="creatinine clearance",
         by=decider,
         now=NOW,
+        signature=signed(decider, "renal_decision", at=NOW),
     )
     reminder_services.reminders_sync(participant=p, now=NOW)
     return {"participant": p, "sheet": sheet, "scheme": scheme, "site": site, "other_site": other_site}

@@ -30,6 +30,7 @@ from schedules.reminder_models import Reminder
 from tests.factories import ParticipantFactory, record_labs
 from tests.randomization.conftest import GOOD_LABS, good_findings
 from tests.support.i18n import english_words, visible_text
+from tests.support.signatures import signed
 from trialsite import services as registry
 from trialsite.models import Participant, Site, StaffProfile, Trial
 
@@ -88,6 +89,7 @@ def journey(
             reason="3级手足综合征",
             by=investigator,
             now=NOW,
+            signature=signed(investigator, "dose_modification", at=NOW),
         )
         # A second participant, randomized and waiting for a plan (the plan picker lists them).
         waiting = ParticipantFactory(trial=trial, site=site)
