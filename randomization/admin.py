@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from randomization import confirmation, readable, selectors, services
+from randomization.error_codes import RandomizationErrorCode
 from randomization.models import (
     Allocation,
     ConfirmationPrint,
@@ -436,7 +437,7 @@ class RandomizeAdmin(SiteScopedAdminMixin, GuardedAdmin):
                     scrt_start_date=form.cleaned_data.get("scrt_start_date"),
                 )
             except ApplicationError as exc:
-                if exc.code == "not_eligible" and "eligibility" in exc.errors:
+                if exc.code == RandomizationErrorCode.NOT_ELIGIBLE and "eligibility" in exc.errors:
                     # The criteria in the reader's words, as listed on the page (not the codes).
                     words = [m for k, msgs in exc.errors.items() if k != "eligibility" for m in msgs]
                     words += self._reasons(assessment, today)

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from randomization import confirmation, selectors, services
+from randomization.error_codes import RandomizationErrorCode
 from randomization.models import Allocation, ConfirmationPrint, ScreeningAssessment
 from trialsite import clock, idempotency, roles
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
@@ -76,7 +77,7 @@ class ParticipantRandomize(APIView):
                 response_only=True,
                 status_codes=["409"],
                 value={
-                    "code": "already_randomized",
+                    "code": RandomizationErrorCode.ALREADY_RANDOMIZED.value,
                     "detail": "This participant is already randomized (number 7).",
                     "errors": {},
                     "randomization_number": 7,

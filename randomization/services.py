@@ -7,16 +7,19 @@ import datetime as dt
 import functools
 import json
 import secrets
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import User
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from randomization import eligibility as el
-from randomization import heads, keyring, methods, sql
+from randomization import heads, keyring, methods
+from randomization.error_codes import RandomizationErrorCode
 from randomization.models import (
     GENESIS_HASH,
     Allocation,
@@ -28,9 +31,9 @@ from randomization.models import (
     ScreeningAssessment,
 )
 from trialsite import clock, numbers, plausibility, renal, roles, selectors, services
+from trialsite.error_codes import CommonErrorCode
 from trialsite.errors import Conflict, InvalidInput, RuleViolation
 from trialsite.models import Participant, ParticipantStatus, ProtocolVersion, Trial
-from trialsite.signals import participant_randomized
 
 DEFAULT_SCREENING_WINDOW_DAYS = 28
 
@@ -142,9 +145,13 @@ def screening_assessment_record(
         .select_related("protocol_version", "site")
         .get(pk=participant.pk)
     )
-    if participant.is_randomized or participant.is_off_study:
+    if participant.is_off_study:
+        raise Conflict(
+            _("Screening is closed for a withdrawn participant."), code=CommonErrorCode.PARTICIPANT_WITHDRAWN
+        )
+    if participant.is_randomized:
         raise RuleViolation(
-            _("Screening is closed for a randomized or withdrawn participant."), code="screening_closed"
+            _("Screening is closed for a randomized participant."), code=RandomizationErrorCode.SCREENING_CLOSED
         )
     # Before the date arithmetic below: year 1 minus the screening window overflowed (a 500).
     assessed = plausibility.participant_date_error(
@@ -231,7 +238,14 @@ def latest_assessment(participant: Participant, *, today: dt.date) -> ScreeningA
     """The latest assessment that still counts: assessments older than the protocol's screening
     window before `today` (the randomization day) do not."""
     window = _protocol_screening_window(participant.protocol_version_id)
-    return sql.latest_assessment(participant.pk, since=today - dt.timedelta(days=window), until=today)
+    return (
+        ScreeningAssessment.objects.filter(
+            participant_id=participant.pk, assessed_on__range=(today - dt.timedelta(days=window), today)
+        )
+        .defer("criteria", "labs")  # large; loaded only if a reason needs them
+        .order_by("-assessed_on", "-id")
+        .first()
+    )
 
 
 # A loaded protocol version is never changed, so its screening window can be cached per
@@ -311,7 +325,7 @@ def scheme_activate(
     locked = list(RandomizationScheme.objects.select_for_update().filter(trial_id=scheme.trial_id).order_by("pk"))
     scheme = next(s for s in locked if s.pk == scheme.pk)
     if scheme.status != SchemeStatus.DRAFT:
-        raise Conflict(_("This scheme has already been activated."), code="scheme_already_active")
+        raise Conflict(_("This scheme has already been activated."), code=RandomizationErrorCode.SCHEME_ALREADY_ACTIVE)
     config = methods.Config.from_canonical(scheme.config)
     seed = secrets.token_bytes(32)
     for other in locked:
@@ -417,7 +431,7 @@ def _record_corrupt() -> RuleViolation:
     # the row).
     return RuleViolation(
         _("The allocation record failed its integrity check; randomization is suspended."),
-        code="allocation_record_corrupt",
+        code=RandomizationErrorCode.ALLOCATION_RECORD_CORRUPT,
     )
 
 
@@ -449,34 +463,53 @@ def _replayed_state(trial: Trial, config: methods.Config, sequence: int) -> meth
 def participant_randomize(
     *, participant: Participant, by: User, now: dt.datetime, scrt_start_date: dt.date | None = None
 ) -> Allocation:
-    """Allocate an eligible, consented participant, exactly once.
+    """Allocate an eligible, consented participant, exactly once, then make the treatment plan
+    when a start date is given (a refused date refuses the randomization: one transaction).
 
     Locks, always in this order: the participant row (so a double click randomizes once; the
     eligibility checks run under it), then the trial's allocation-state row (serialises the
     trial's allocations, so two nurses never share an allocation state or a sequence number).
-    Only the allocation itself runs under the second lock: one read, the allocation in memory,
-    one write. The statements are plain SQL (randomization/sql.py says why); the rules stay
-    here. The database backs both rules: unique constraints on (trial, sequence) and on
-    the participant, and a trigger that refuses an allocation which does not continue the
-    chain (number n + 1 after n, linked by hash)."""
+    The database backs both rules: unique constraints on (trial, sequence) and on the
+    participant, and a trigger that refuses an allocation which does not continue the chain
+    (number n + 1 after n, linked by hash)."""
     roles.require(by, "randomization.randomize_participant", site=participant.site_id)
-    locked = sql.participant_lock(participant.pk)
-    if locked is None:
-        raise Participant.DoesNotExist(participant.pk)
-    participant = locked
+    participant = _participant_lock(participant.pk)
+    _check_randomizable(participant)
+    # "Today" at the participant's site: the screening window is counted in local days.
+    today = clock.local_date(now, participant.site.time_zone)
+    assessment = _check_eligible(participant, today=today)
+    allocation = _allocate(participant, assessment, by=by, now=now)
+    if scrt_start_date is not None:
+        _make_plan(participant=participant, scrt_start_date=scrt_start_date, by=by, now=now)
+    # The new chain head leaves the database once the allocation is committed (export file and
+    # the statisticians' email), so that a later deletion of the record's tail is found.
+    registry_id = participant.trial.registry_id
+    transaction.on_commit(functools.partial(heads.publish, allocation, registry_id=registry_id))
+    return allocation
+
+
+def _participant_lock(pk: int) -> Participant:
+    # FOR UPDATE OF the participant only: its trial and site are read, not locked (every
+    # booking and randomization of the trial reads them).
+    return Participant.objects.select_for_update(of=("self",)).select_related("trial", "site").get(pk=pk)
+
+
+def _check_randomizable(participant: Participant) -> None:
     # The participant's copy is written in the same transaction as the allocation (and the
     # unique constraint on Allocation.participant backs it), so it answers "already randomized".
     if participant.randomization_number is not None:
         raise Conflict(
             _("This participant is already randomized (number %(n)s).") % {"n": participant.randomization_number},
-            code="already_randomized",
+            code=RandomizationErrorCode.ALREADY_RANDOMIZED,
             extra={"randomization_number": participant.randomization_number},
         )
-    # "Today" at the participant's site: the screening window is counted in local days.
-    today = clock.local_date(now, participant.site.time_zone)
-    problems: dict[str, list[str]] = {}
     if participant.is_off_study:
-        raise RuleViolation(_("A withdrawn participant cannot be randomized."), code="withdrawn")
+        raise Conflict(_("A withdrawn participant cannot be randomized."), code=CommonErrorCode.PARTICIPANT_WITHDRAWN)
+
+
+def _check_eligible(participant: Participant, *, today: dt.date) -> ScreeningAssessment:
+    """The latest screening that counts, if it and the participant allow randomization today."""
+    problems: dict[str, list[str]] = {}
     if participant.consent_date is None:
         problems["consent_date"] = [_("Consent has not been recorded.")]
     assessment = latest_assessment(participant, today=today)
@@ -489,26 +522,34 @@ def participant_randomize(
         raise RuleViolation(
             _("The participant cannot be randomized: %(reasons)s")
             % {"reasons": "; ".join(m for msgs in problems.values() for m in msgs)},
-            code="not_eligible",
+            code=RandomizationErrorCode.NOT_ELIGIBLE,
             errors=problems,
         )
+    assert assessment is not None  # no reasons without one
+    return assessment
+
+
+def _allocate(participant: Participant, assessment: ScreeningAssessment, *, by: User, now: dt.datetime) -> Allocation:
+    """The serialised part: lock the trial's allocation-state row, allocate from the state it
+    holds, write the allocation, the new state and the participant's randomized fields (with its
+    history row, by `by`). Under READ COMMITTED the locked row comes back in its latest committed
+    version, so the previous holder's allocation is always seen."""
     trial = participant.trial
-    # The serialised part starts here: lock the trial's allocation-state row, allocate from the
-    # state it holds, and write everything in one statement (randomization/sql.py says why
-    # these statements are plain SQL).
-    row = sql.state_lock(trial.pk)
-    if row is None:
-        raise RuleViolation(_("Randomization has not been activated for this trial."), code="randomization_not_active")
-    scheme_id, count, prev_hash, stored_state = row
+    try:
+        row = AllocationState.objects.select_for_update().get(pk=trial.pk)
+    except AllocationState.DoesNotExist:
+        raise RuleViolation(
+            _("Randomization has not been activated for this trial."),
+            code=RandomizationErrorCode.RANDOMIZATION_NOT_ACTIVE,
+        ) from None
     cap = trial.target_enrollment  # read with the participant row, after any committed raise
-    if count >= cap:
+    if row.sequence >= cap:
         raise RuleViolation(
             _("The target enrollment (%(n)s) has been reached; only the statistician can raise it.") % {"n": cap},
-            code="enrollment_cap_reached",
+            code=RandomizationErrorCode.ENROLLMENT_CAP_REACHED,
         )
-    assert assessment is not None
-    scheme_version, config, seed = _scheme_material(scheme_id)
-    state = _state_from_row(trial, config, count, stored_state)
+    scheme_version, config, seed = _scheme_material(row.scheme_id)
+    state = _state_from_row(trial, config, row.sequence, row.state)
     factor_levels = el.stratification_levels(
         [f.code for f in config.factors], assessment.findings, participant.site.code
     )
@@ -517,15 +558,15 @@ def participant_randomize(
     except methods.ConfigurationError as exc:
         raise RuleViolation(
             _("A stratification factor is missing from the screening assessment: %(e)s") % {"e": exc},
-            code="stratification_missing",
+            code=RandomizationErrorCode.STRATIFICATION_MISSING,
             errors={"eligibility": [str(exc)]},
         ) from exc
-    sequence = count + 1
+    sequence = row.sequence + 1
     draws = methods.HmacDraws(seed, sequence)
     decision = methods.allocate(state, levels, draws)
     allocation = Allocation(
         trial=trial,
-        scheme_id=scheme_id,
+        scheme_id=row.scheme_id,
         participant=participant,
         sequence=sequence,
         arm=decision.arm,
@@ -536,29 +577,52 @@ def participant_randomize(
         assessment=assessment,
         allocated_at=now,
         allocated_by=by,
-        prev_hash=prev_hash,
+        prev_hash=row.last_hash,
         chain_key_id=keyring.chain_key_id(),
     )
     allocation.entry_hash = entry_hash(allocation, registry_id=trial.registry_id, scheme_version=scheme_version)
-    participant.status = ParticipantStatus.RANDOMIZED
-    participant.arm = decision.arm
-    participant.randomization_number = sequence
-    participant.randomized_at = now
     try:
         # No savepoint: a violation aborts the whole randomization anyway.
-        allocation.pk = sql.allocation_write(allocation, participant, state.as_data(), by_id=by.pk, now=now)
+        allocation.save(force_insert=True)
     except IntegrityError as exc:
         # Only reachable if the locks above were bypassed or the lock row disagrees with the
         # record: the constraints are the last word, and the whole randomization is undone.
         constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) or ""
         if "participant" in constraint:
-            raise Conflict(_("This participant is already randomized."), code="already_randomized") from exc
+            raise Conflict(
+                _("This participant is already randomized."), code=RandomizationErrorCode.ALREADY_RANDOMIZED
+            ) from exc
         raise _record_corrupt() from exc
-    allocation._state.adding = False
-    # The new chain head leaves the database once the allocation is committed (export file and
-    # the statisticians' email), so that a later deletion of the record's tail is found.
-    transaction.on_commit(functools.partial(heads.publish, allocation, registry_id=trial.registry_id))
-    participant_randomized.send(
-        sender=Allocation, participant=participant, scrt_start_date=scrt_start_date, now=now, by=by
+    AllocationState.objects.filter(trial_id=trial.pk).update(
+        sequence=sequence, last_hash=allocation.entry_hash, state=state.as_data(), updated_at=now
     )
+    participant.status = ParticipantStatus.RANDOMIZED
+    participant.arm = decision.arm
+    participant.randomization_number = sequence
+    participant.randomized_at = now
+    participant._history_user = by  # type: ignore[attr-defined]  # simple-history: who, and when
+    participant._history_date = now  # type: ignore[attr-defined]
+    participant.save(update_fields=["status", "arm", "randomization_number", "randomized_at"])
     return allocation
+
+
+# --- The treatment plan at randomization ---------------------------------------------------
+
+# The plan belongs to schedules, a floor above this app, so randomize cannot import it:
+# schedules hands its plan-making call in at start-up (SchedulesConfig.ready) and randomize calls
+# it directly, inside its transaction, so a refused start date (a holiday) refuses the
+# randomization. One callee whose refusal is the caller's answer: a hook, not a signal.
+PlanMaker = Callable[..., object]
+_plan_maker: PlanMaker | None = None
+
+
+def plan_maker_register(maker: PlanMaker) -> None:
+    """Called once by schedules: `maker(participant=, scrt_start_date=, by=, now=)`."""
+    global _plan_maker
+    _plan_maker = maker
+
+
+def _make_plan(*, participant: Participant, scrt_start_date: dt.date, by: User, now: dt.datetime) -> None:
+    if _plan_maker is None:
+        raise ImproperlyConfigured("No treatment-plan maker registered (is the schedules app installed?)")
+    _plan_maker(participant=participant, scrt_start_date=scrt_start_date, by=by, now=now)

@@ -2,41 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
-from django.contrib.auth.models import User
 from django.dispatch import receiver
 from django.utils.translation import ngettext
 
 from schedules import services
 from trialsite import clock
 from trialsite.models import Participant
-from trialsite.signals import participant_randomized, participant_withdrawal_effects, participant_withdrawn
-
-
-@receiver(participant_randomized, dispatch_uid="schedules.plan_at_randomization")
-def make_plan_at_randomization(
-    sender: Any,
-    participant: Participant,
-    scrt_start_date: dt.date | None = None,
-    now: dt.datetime | None = None,
-    by: User | None = None,
-    **kwargs: Any,
-) -> None:
-    """Inside the randomize transaction: a refused start date (e.g. a holiday) refuses the
-    randomization with the next start date that works, rather than leaving a participant
-    randomized without a plan. Without a date the nurse picks it later.
-
-    The plan is made as the system (by=None): whoever may randomize may start the calendar."""
-    if scrt_start_date is None:
-        return
-    plan = services.treatment_plan_create(
-        participant=participant, scrt_start_date=scrt_start_date, by=None, now=now or clock.now()
-    )
-    if by is not None and plan.created_by_id is None:
-        plan.created_by = by
-        plan.save(update_fields=["created_by"])
+from trialsite.signals import participant_withdrawal_effects, participant_withdrawn
 
 
 @receiver(participant_withdrawn, dispatch_uid="schedules.stop_plan_at_withdrawal")

@@ -320,6 +320,20 @@ def treatment_plan_create(
     return plan
 
 
+def treatment_plan_at_randomization(
+    *, participant: Participant, scrt_start_date: dt.date, by: User | None, now: dt.datetime
+) -> TreatmentPlan:
+    """The plan randomize makes when the nurse gives a start date (randomization's plan maker,
+    registered in SchedulesConfig.ready), inside the randomize transaction: a refused date
+    refuses the randomization. Made as the system, since whoever may randomize may start the
+    calendar; the plan still names who randomized."""
+    plan = treatment_plan_create(participant=participant, scrt_start_date=scrt_start_date, by=None, now=now)
+    if by is not None and plan.created_by_id is None:
+        plan.created_by = by
+        plan.save(update_fields=["created_by"])
+    return plan
+
+
 @transaction.atomic
 def treatment_plans_create_bulk(
     *, starts: Mapping[int, dt.date], now: dt.datetime, by: User | None = None, batch_size: int = 5000

@@ -99,6 +99,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "schedules.view_siteclosure": STAFF_ROLES,
     "schedules.add_siteclosure": CLINICAL_ROLES,
     "schedules.change_siteclosure": CLINICAL_ROLES,
+    # adverse_events: the toxicity log
+    "adverse_events.view_term": STAFF_ROLES,
+    "adverse_events.view_adverseevent": STAFF_ROLES,
+    "adverse_events.add_adverseevent": CLINICAL_ROLES,
+    "adverse_events.change_adverseevent": CLINICAL_ROLES,
+    "adverse_events.acknowledge_adverseevent": _I,
+    "adverse_events.view_saealert": _I,
     # reminders (schedules.* until the reminder models have their own app)
     "schedules.view_reminder": CLINICAL_ROLES,
     "schedules.change_reminder": CLINICAL_ROLES,

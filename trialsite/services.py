@@ -267,7 +267,7 @@ def _check_transition(participant: Participant, to: str) -> None:
 def participant_set_status(*, participant: Participant, status: str, by: User | None, **fields: Any) -> Participant:
     """Move a participant to `status` if the transition is allowed. The other apps call this
     (eligibility sets eligible/ineligible, schedules sets on_treatment/completed). Randomization
-    writes randomized with its fields in its own statement (randomization/sql.py); withdrawal
+    writes randomized with its fields under its own locks (participant_randomize); withdrawal
     goes through participant_withdraw."""
     if status not in ParticipantStatus.values:
         raise InvalidInput(_("Unknown status %(s)s.") % {"s": status}, errors={"status": [_("Unknown status.")]})

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "dosing",
     "schedules",
     "exports",
+    "adverse_events",
 ]
 
 # django-simple-history's admin pages are read-only (trialsite/admin_guard.py): no "Revert", no
@@ -308,6 +309,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "schedules.tasks.reminder_digests",
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 600},
+    },
+    # Every 5 minutes: send the SAE alerts a dead broker or worker left pending (an SAE's own
+    # alerts are enqueued at once, after its commit).
+    "sae-alerts-sweep": {
+        "task": "adverse_events.tasks.sae_alerts_sweep",
+        "schedule": 300.0,
+        "options": {"expires": 290},
     },
 }
 CELERY_TASK_ALWAYS_EAGER = False

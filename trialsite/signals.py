@@ -2,9 +2,6 @@
 each other's models. All are sent inside the sender's transaction (receivers that enqueue Celery
 work must do so with transaction.on_commit).
 
-- `participant_randomized(sender, participant, scrt_start_date, now, by)`: after the allocation is
-  saved; `now` is the randomize service's clock (receivers judge dates against it).
-  schedules makes the treatment plan when a start date is given (the nurse may pick it later).
 - `participant_withdrawn(sender, participant)`: schedules cancels future events, bookings and
   reminders; dosing voids unreleased dose sheets.
 - `participant_withdrawal_effects(sender, participant)`: a read, for the confirmation page of a
@@ -26,7 +23,6 @@ work must do so with transaction.on_commit).
 
 from django.dispatch import Signal
 
-participant_randomized = Signal()
 participant_withdrawn = Signal()
 participant_withdrawal_effects = Signal()
 clinical_data_recorded = Signal()

@@ -27,6 +27,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("dosing.urls")),
     path("", include("schedules.urls")),
     path("", include("exports.urls")),
+    path("", include("adverse_events.urls")),
 ]
 
 urlpatterns = [

@@ -19,10 +19,9 @@ application = get_wsgi_application()
 def warm_up() -> None:
     """Do a server process's one-time work before it serves anyone rather than in its first
     requests: import every view, serializer and renderer (Django loads the URLconf lazily, on
-    the first request: ~170 ms on the 2-core machine) and the `holidays` package's country
-    tables (loaded on the first booking or plan: ~45 ms). Without this, the first request of
-    each gunicorn worker after a (re)start took 0.3–0.8 s under load, and the requests queued
-    behind it waited as long (bench/README.md, mixed load). Touches neither the database nor
+    the first request) and the `holidays` package's country tables (loaded on the first booking
+    or plan). Otherwise each new gunicorn worker's first requests, and those queued behind them,
+    are slow (bench/README.md, mixed load, has the figures). Touches neither the database nor
     the broker, so it is safe in gunicorn's master before the workers fork (--preload)."""
     import holidays.countries  # noqa: F401
     from django.urls import get_resolver

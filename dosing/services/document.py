@@ -20,6 +20,7 @@ from dosing.models import DoseModification, DoseSheet, RenalDecision, SheetStatu
 from trialsite import selectors
 from trialsite.error_codes import CommonErrorCode
 from trialsite.errors import Conflict, InvalidInput, RuleViolation
+from trialsite.i18n import phase_name
 from trialsite.models import Participant
 
 # Why a sheet could not be prepared (stored in English in an end reason; dosing.wording).
@@ -38,7 +39,7 @@ def cycle_seq(definition: Mapping[str, Any], phase: str, cycle_number: int) -> i
         return regimen.cycle_seq(definition, phase, cycle_number)
     except KeyError:
         raise InvalidInput(
-            _("%(phase)s is not a systemic-therapy phase of this protocol.") % {"phase": phase},
+            _("%(phase)s is not a systemic-therapy phase of this protocol.") % {"phase": phase_name(phase)},
             errors={"phase": [_("Unknown phase.")]},
         ) from None
     except ValueError as exc:

@@ -1,6 +1,5 @@
-"""The allocation-state row (the trial's randomization lock and running state), filled for trials
-that already have an active scheme (state left null: the next randomization replays the record
-once), and a database check that every new allocation continues the chain: number n + 1 after
+"""The allocation-state row (the trial's randomization lock and running state; scheme_activate
+creates it), and a database check that every new allocation continues the chain: number n + 1 after
 n, its prev_hash the entry_hash of n (genesis for number 1)."""
 
 from typing import Any
@@ -8,7 +7,6 @@ from typing import Any
 import django.db.models.deletion
 from django.db import migrations, models
 
-GENESIS = "0" * 64
 
 CHAIN = """
 CREATE OR REPLACE FUNCTION randomization_allocation_chained() RETURNS trigger AS $$
@@ -38,24 +36,6 @@ UNCHAIN = """
 DROP TRIGGER IF EXISTS randomization_allocation_chain ON randomization_allocation;
 DROP FUNCTION IF EXISTS randomization_allocation_chained();
 """
-
-
-def fill_states(apps: Any, schema_editor: Any) -> None:
-    from django.utils import timezone
-
-    scheme_model = apps.get_model("randomization", "RandomizationScheme")
-    allocation_model = apps.get_model("randomization", "Allocation")
-    state_model = apps.get_model("randomization", "AllocationState")
-    for scheme in scheme_model.objects.filter(status="active"):
-        last = allocation_model.objects.filter(trial_id=scheme.trial_id).order_by("-sequence").first()
-        state_model.objects.create(
-            trial_id=scheme.trial_id,
-            scheme_id=scheme.pk,
-            sequence=last.sequence if last else 0,
-            last_hash=last.entry_hash if last else GENESIS,
-            state=None,
-            updated_at=timezone.now(),
-        )
 
 
 def create_trigger(apps: Any, schema_editor: Any) -> None:
@@ -91,6 +71,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(models.Q(('last_hash', '0000000000000000000000000000000000000000000000000000000000000000'), ('sequence', 0)), ('sequence__gte', 1), _connector='OR'), name='allocation_state_genesis')],
             },
         ),
-        migrations.RunPython(fill_states, migrations.RunPython.noop),
         migrations.RunPython(create_trigger, drop_trigger),
     ]

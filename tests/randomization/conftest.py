@@ -93,3 +93,18 @@ def make_eligible(trial: Trial, site: Site, nurse: User, today: dt.date) -> Part
         return participant
 
     return make
+
+
+@pytest.fixture
+def plan_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """What randomize hands the treatment-plan maker (which still makes the plan)."""
+    calls: list[dict[str, Any]] = []
+    real = rs._plan_maker
+    assert real is not None
+
+    def record(**kwargs: Any) -> object:
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(rs, "_plan_maker", record)
+    return calls

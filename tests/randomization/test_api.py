@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import time_machine
@@ -125,21 +126,13 @@ def test_screening_assessment_endpoint(api: Api, nurse: User, make_eligible: Par
 
 
 def test_scrt_start_date_reaches_the_treatment_plan_hook(
-    api: Api, nurse: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker
+    api: Api,
+    nurse: User,
+    scheme: RandomizationScheme,
+    make_eligible: ParticipantMaker,
+    plan_calls: list[dict[str, Any]],
 ) -> None:
-    from trialsite.signals import participant_randomized
-
-    seen: list[dt.date | None] = []
-
-    def receiver(
-        sender: object, participant: Participant, scrt_start_date: dt.date | None = None, **kw: object
-    ) -> None:
-        seen.append(scrt_start_date)
-
-    participant_randomized.connect(receiver)
-    try:
-        response = api(nurse).post(url(make_eligible()), {"scrt_start_date": "2026-03-09"}, format="json")
-    finally:
-        participant_randomized.disconnect(receiver)
+    response = api(nurse).post(url(make_eligible()), {"scrt_start_date": "2026-03-09"}, format="json")
+    seen = [call["scrt_start_date"] for call in plan_calls]
     assert response.status_code == 201, response.json()
     assert seen == [dt.date(2026, 3, 9)]

@@ -19,7 +19,6 @@ from tests.randomization.conftest import NOW, ParticipantMaker, good_findings
 from trialsite import services
 from trialsite.errors import Conflict, InvalidInput, NotFound, NotPermitted, RuleViolation
 from trialsite.models import Participant, Site, Trial
-from trialsite.signals import participant_randomized
 
 pytestmark = pytest.mark.django_db
 
@@ -145,23 +144,15 @@ def test_bad_override_is_refused(trial: Trial, statistician: User) -> None:
 
 
 def test_randomize_allocates_and_updates_the_participant(
-    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User
+    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User, plan_calls: list[dict[str, Any]]
 ) -> None:
-    received: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        received.append(kwargs)
-
-    participant_randomized.connect(receiver)
-    try:
-        participant = make_eligible()
-        # The schedules receiver reads the clock to refuse past start dates.
-        with time_machine.travel(NOW, tick=False):
-            allocation = rs.participant_randomize(
-                participant=participant, by=nurse, now=NOW, scrt_start_date=dt.date(2026, 3, 9)
-            )
-    finally:
-        participant_randomized.disconnect(receiver)
+    received = plan_calls
+    participant = make_eligible()
+    # The plan maker reads the clock to refuse past start dates.
+    with time_machine.travel(NOW, tick=False):
+        allocation = rs.participant_randomize(
+            participant=participant, by=nurse, now=NOW, scrt_start_date=dt.date(2026, 3, 9)
+        )
     participant.refresh_from_db()
     assert allocation.sequence == 1 and allocation.prev_hash == rs.GENESIS_HASH
     assert (participant.status, participant.arm, participant.randomization_number) == (
@@ -224,8 +215,31 @@ def test_roles_that_may_not_randomize(
     for user in (pharmacist, statistician):
         with pytest.raises(NotPermitted):
             rs.participant_randomize(participant=participant, by=user, now=NOW)
-    with pytest.raises(NotFound):  # another site's participant does not exist for her
+    # another site's participant does not exist for its nurse (404, as the API's read answers)
+    with pytest.raises(NotFound):
         rs.participant_randomize(participant=participant, by=other_nurse, now=NOW)
+
+
+def test_a_withdrawn_participant_is_a_conflict(
+    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User
+) -> None:
+    participant = make_eligible()
+    services.participant_withdraw(participant=participant, reason="moved away", by=nurse, now=NOW)
+    with pytest.raises(Conflict) as info:
+        rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    assert (info.value.code, info.value.http_status) == ("participant_withdrawn", 409)
+    assert not Allocation.objects.filter(participant=participant).exists()
+
+
+def test_no_plan_at_randomization_without_a_start_date(
+    scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User, plan_calls: list[dict[str, Any]]
+) -> None:
+    from schedules.models import TreatmentPlan
+
+    participant = make_eligible()
+    rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    assert plan_calls == []
+    assert not TreatmentPlan.objects.filter(participant=participant).exists()
 
 
 def test_no_active_scheme(make_eligible: ParticipantMaker, nurse: User, trial: Trial) -> None:

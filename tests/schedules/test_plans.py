@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from randomization import services as rs
 from schedules import selectors, services
 from schedules.models import Booking, EventKind, EventStatus, ScheduledEvent, TreatmentPlan
 from tests.factories import ParticipantFactory
@@ -16,7 +17,7 @@ from tests.schedules.conftest import NOW, SCRT_START
 from trialsite import services as registry
 from trialsite.errors import Conflict, InvalidInput, NotFound, NotPermitted, RuleViolation
 from trialsite.models import Participant
-from trialsite.signals import cycle_rescheduled, participant_randomized
+from trialsite.signals import cycle_rescheduled
 
 D = dt.date
 
@@ -109,16 +110,11 @@ def test_remaking_keeps_uids_and_bumps_sequence(plan: TreatmentPlan, nurse: Any,
     assert {(c["phase"], c["cycle_number"]) for c in rescheduled} >= {("neoadjuvant", 1), ("adjuvant", 4)}
 
 
-def test_plan_is_made_at_randomization_when_a_start_date_is_given(randomized: Participant) -> None:
-    participant_randomized.send(
-        sender=Participant, participant=randomized, scrt_start_date=SCRT_START, now=NOW, by=None
-    )
+def test_plan_is_made_at_randomization_when_a_start_date_is_given(randomized: Participant, nurse: Any) -> None:
+    # randomize's direct call (the plan maker schedules registers with the randomization app)
+    rs._make_plan(participant=randomized, scrt_start_date=SCRT_START, by=nurse, now=NOW)
     assert TreatmentPlan.objects.filter(participant=randomized).exists()
-
-
-def test_no_plan_at_randomization_without_a_start_date(randomized: Participant) -> None:
-    participant_randomized.send(sender=Participant, participant=randomized, scrt_start_date=None, now=NOW, by=None)
-    assert not TreatmentPlan.objects.filter(participant=randomized).exists()
+    assert TreatmentPlan.objects.get(participant=randomized).created_by_id == nurse.pk
 
 
 def test_delay_shifts_the_cycle_and_what_follows(plan: TreatmentPlan, nurse: Any, rescheduled: list[Any]) -> None:

@@ -31,6 +31,8 @@ from django.forms.models import model_to_dict
 from django.test import Client
 from django.urls import URLPattern, reverse
 
+from adverse_events import services as ae_services
+from adverse_events.models import Term
 from dosing import services as dosing
 from randomization import services as rs
 from randomization.models import RandomizationScheme
@@ -45,7 +47,7 @@ from trialsite.admin import SiteScopedAdminMixin
 from trialsite.errors import ApplicationError
 from trialsite.models import Participant, Site, Trial
 
-PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules")
+PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules", "adverse_events")
 MARKER = "SITEA-DOORS-01"
 MARKER_NAME = "甲院门禁患者"
 NOW = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)  # 10:00 in Asia/Shanghai
@@ -58,6 +60,7 @@ ACTION_ROLES: dict[str, set[str]] = {
     "activate": {roles.STATISTICIAN},
     "cancel_selected": {roles.RESEARCH_NURSE, roles.INVESTIGATOR},
     "resend": {roles.RESEARCH_NURSE, roles.INVESTIGATOR},
+    "acknowledge_selected": {roles.INVESTIGATOR},
 }
 
 
@@ -120,6 +123,19 @@ def build_world(trial: Trial, site: Site, other_site: Site, make_user: Any) -> d
         signature=signed(decider, "renal_decision", at=NOW),
     )
     reminder_services.reminders_sync(participant=p, now=NOW)
+    # A serious toxicity (with its alert to the site's investigator) that nobody acknowledged.
+    decider.email = "pi@example.org"
+    decider.save()
+    ae_services.ae_record(
+        participant=p,
+        term=Term.objects.get(term="Febrile neutropenia"),
+        grade=3,
+        onset_date=TODAY,
+        serious=True,
+        by=builder,
+        now=NOW,
+        today=TODAY,
+    )
     return {"participant": p, "sheet": sheet, "scheme": scheme, "site": site, "other_site": other_site}
 
 

@@ -12,6 +12,7 @@ from django.contrib.auth.models import User
 from django.db.models import Model
 from django.test import RequestFactory
 
+from adverse_events.models import SaeAlert, Term
 from dosing.models import DoseSheet, RenalDecision
 from randomization.models import Allocation
 from schedules.models import Booking, Reminder, ScheduledEvent, StaffDigest, TreatmentPlan
@@ -29,6 +30,8 @@ SERVICE_WRITTEN: list[type[Model]] = [
     Booking,
     Reminder,
     StaffDigest,
+    Term,
+    SaeAlert,
 ]
 
 

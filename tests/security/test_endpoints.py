@@ -99,7 +99,7 @@ NOT_CLINICAL = {
     "schedules.calendarfeed",
     "schedules.reminderrule",
 }
-CLINICAL_APPS = {"trialsite", "randomization", "dosing", "schedules"}
+CLINICAL_APPS = {"trialsite", "randomization", "dosing", "schedules", "adverse_events"}
 
 
 @pytest.mark.django_db

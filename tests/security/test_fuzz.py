@@ -4,6 +4,7 @@ no 5xx anywhere, every response conforms to the schema (status code, content typ
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 import zlib
 from collections.abc import Iterator
@@ -114,6 +115,8 @@ def _refused(path: str) -> set[int]:
     """Where {id} is not a participant (a booking, a schedule event), the view may look the object
     up before it reads the body: the participant's id is then unknown there, a 404 whatever the
     body (never a 500)."""
+    if re.search(r"\{(?!id\})\w+\}", path):  # another object's id under the participant (a toxicity)
+        return {400, 404}
     return {400} if path.startswith("/api/v1/participants/") or "{id}" not in path else {400, 404}
 
 
@@ -129,7 +132,7 @@ def _caller(method: str, path: str, participant: Any, people: dict[str, Any]) ->
 
 
 def _url(path: str, participant: Any) -> str:
-    return path.replace("{id}", str(participant.pk)).replace("{key}", "x")
+    return path.replace("{id}", str(participant.pk)).replace("{key}", "x").replace("{ae_id}", "999999")
 
 
 def test_the_schema_lists_the_numeric_inputs_we_know() -> None:
@@ -143,6 +146,9 @@ def test_the_schema_lists_the_numeric_inputs_we_know() -> None:
         ("/api/v1/dose-calculations/", "age_years"),
         ("/api/v1/bookings/", "event"),
         ("/api/v1/participants/{id}/dose-modifications/", "ctcae_grade"),
+        ("/api/v1/participants/{id}/adverse-events/", "grade"),
+        ("/api/v1/participants/{id}/adverse-events/{ae_id}/", "grade"),
+        ("/api/v1/adverse-events/{id}/", "grade"),
     } <= found
 
 

@@ -14,6 +14,8 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from adverse_events import services as ae_services
+from adverse_events.models import Term
 from dosing import services as dosing
 from schedules import services as schedules
 from schedules.models import Booking, ScheduledEvent
@@ -49,8 +51,19 @@ def site_a_world(trial: Trial, site: Site, nurse: User) -> dict[str, Any]:
     booking = schedules.booking_create(
         event=cycle1, date=cycle1.planned_date, time=dt.time(9, 0), by=nurse, today=today
     )
+    event = ae_services.ae_record(
+        participant=p,
+        term=Term.objects.get(term="Diarrhea"),
+        grade=2,
+        onset_date=today,
+        notes="SITEA-SECRET-01 toxicity",
+        by=nurse,
+        now=now,
+        today=today,
+    )
     return {
         "participant": p,
+        "adverse_event": event.pk,
         "ids": {"pk": p.pk, "id": p.pk},
         "sheet": sheet.pk,
         "event": cycle1.pk,
@@ -64,6 +77,7 @@ def _url(route: str, world: dict[str, Any]) -> str | None:
         "dose-sheets": world["sheet"],
         "bookings": world["booking"],
         "schedule-events": world["event"],
+        "adverse-events": world["adverse_event"],
     }
     url = "/" + route
     match = re.match(r"/api/v1/([a-z-]+)/<int:pk>", url)
@@ -71,6 +85,7 @@ def _url(route: str, world: dict[str, Any]) -> str | None:
         if match.group(1) not in ids:
             return None
         url = url.replace("<int:pk>", str(ids[match.group(1)]), 1)
+    url = url.replace("<int:ae_id>", str(world["adverse_event"]))
     return None if "<" in url else url
 
 
@@ -81,6 +96,7 @@ def test_another_sites_nurse_finds_nothing_anywhere(
     own.force_authenticate(nurse)  # positive control: site A's nurse does find the marker
     assert "SITEA-SECRET-01" in own.get("/api/v1/participants/").content.decode()
     assert own.get(f"/api/v1/dose-sheets/{site_a_world['sheet']}/").status_code == 200
+    assert "SITEA-SECRET-01" in own.get(f"/api/v1/adverse-events/{site_a_world['adverse_event']}/").content.decode()
     api = APIClient()
     api.force_authenticate(other_nurse)
     checked = 0

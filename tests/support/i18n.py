@@ -11,7 +11,7 @@ from html.parser import HTMLParser
 # users, and JSON literals.
 _ALLOWED = """
     nct lhl tzh nbuph uid capeox scrt tme bsa bmi crcl anc alt ast inr aptt ecog recist mss pmmr ctcae sha
-    csco nccn api sms pdf ics url uln hiv lvef mri qtc child-pugh
+    csco nccn api sms pdf ics url uln hiv lvef mri qtc child-pugh sae meddra
     csv xlsx excel xml odm cdisc
     mg kg cm ml min mmol umol µmol gy
     capecitabine oxaliplatin serplulimab cockcroft gault mosteller dubois haycock gehan george boyd efron

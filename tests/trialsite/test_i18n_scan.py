@@ -21,6 +21,8 @@ from django.contrib.auth.models import User
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from adverse_events import services as ae_services
+from adverse_events.models import Term
 from dosing import services as dosing
 from dosing.models import DoseSheet
 from randomization import services as rs
@@ -34,7 +36,7 @@ from tests.support.signatures import signed
 from trialsite import services as registry
 from trialsite.models import Participant, Site, StaffProfile, Trial
 
-PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules")
+PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules", "adverse_events")
 NOW = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)  # Monday 10:00 in Shanghai
 TODAY = dt.date(2026, 3, 2)
 
@@ -90,6 +92,23 @@ def journey(
             by=investigator,
             now=NOW,
             signature=signed(investigator, "dose_modification", at=NOW),
+        )
+        # A serious toxicity, with its alert to the site's investigator, not acknowledged yet.
+        investigator.email = "pi@example.org"
+        investigator.save()
+        ae_services.ae_record(
+            participant=participant,
+            term=Term.objects.get(term="Palmar-plantar erythrodysesthesia syndrome"),
+            grade=3,
+            onset_date=TODAY,
+            phase="neoadjuvant",
+            cycle_number=1,
+            serious=True,
+            attribution={"capecitabine": "probable"},
+            notes="手足脱皮、疼痛",
+            by=nurse,
+            now=NOW,
+            today=TODAY,
         )
         # A second participant, randomized and waiting for a plan (the plan picker lists them).
         waiting = ParticipantFactory(trial=trial, site=site)
@@ -151,6 +170,8 @@ EXCLUDED = {
     r"^/admin/trialsite/protocolversion/\d+/change/$",
     # The sites' list has a column for the English name and one for the Chinese name.
     r"^/admin/trialsite/site/$",
+    # The CTCAE terms as loaded: the NCI's English term (and its SOC) beside the Chinese term.
+    r"^/admin/adverse_events/term/",
 }
 # Words still English on a page, known and accepted (say why).
 PAGE_ALLOWED = {
