@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_view
 from rest_framework import generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -231,23 +231,12 @@ class DoseSheetPdf(APIView):
         return response
 
 
-# A signed act (trialsite.signatures): the caller re-enters the password in this header.
-SIGNED = OpenApiParameter(
-    signatures.PASSWORD_HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    required=True,
-    description="The caller's password, re-entered to sign the act (21 CFR 11.200). Missing: 403 "
-    "signature_required; wrong: 403 signature_invalid (counted towards the lock-out); nothing is written.",
-)
-
-
 class DoseSheetVerify(APIView):
     """First pharmacist check (prepared → verified)."""
 
     required_roles = {"POST": roles.roles_holding("dosing.verify_dosesheet")}
 
-    @extend_schema(request=None, responses={200: DoseSheetOut}, parameters=[SIGNED])
+    @extend_schema(request=None, responses={200: DoseSheetOut}, parameters=[signatures.PARAMETER])
     def post(self, request: Request, pk: int) -> Response:
         target = _sheet(request, pk)
         now = clock.now()
@@ -267,7 +256,7 @@ class DoseSheetRelease(APIView):
 
     required_roles = {"POST": roles.roles_holding("dosing.release_dosesheet")}
 
-    @extend_schema(request=ReleaseIn, responses={200: DoseSheetOut}, parameters=[SIGNED])
+    @extend_schema(request=ReleaseIn, responses={200: DoseSheetOut}, parameters=[signatures.PARAMETER])
     def post(self, request: Request, pk: int) -> Response:
         data = ReleaseIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -402,7 +391,7 @@ class _DecisionsView(ParticipantRecordsView):
         description="The action follows the drug's rule; the following cycles' current sheets are re-prepared "
         "(a released one is superseded). 422: the rule refuses (already discontinued, never reduced).",
         request=DoseModificationIn,
-        parameters=[SIGNED],
+        parameters=[signatures.PARAMETER],
         responses={201: DoseModificationOut},
         examples=[
             OpenApiExample(
@@ -465,7 +454,7 @@ class DoseModificationListCreate(_DecisionsView):
         "The sheet is re-prepared with the decision. 422: the decision does not fit the band, the drug is not in "
         "the arm's regimen, or there is no current sheet. 409: a decision for that drug, cycle and band exists.",
         request=RenalDecisionIn,
-        parameters=[SIGNED],
+        parameters=[signatures.PARAMETER],
         responses={201: RenalDecisionOut},
         examples=[
             OpenApiExample(

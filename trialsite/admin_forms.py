@@ -222,8 +222,9 @@ def sign_from_post(request: HttpRequest, meaning: str) -> Any:
 class SignedAddAdminMixin:
     """For an add page whose service is a signed act (put it before ServiceFormAdminMixin; its
     form declares SIGNATURE_FIELD = signature_field(meaning)): a POST signs first, outside the
-    admin's transaction, and the signature reaches save_model as `request.signature`. A wrong password is an error on the
-    field and the page comes back with everything typed (nothing is written)."""
+    admin's transaction, and the signature reaches save_model as `request.signature`. A wrong
+    password is an error on the field and the page comes back with everything typed (nothing is
+    written)."""
 
     signature_meaning: str
 

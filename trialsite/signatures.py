@@ -25,9 +25,11 @@ from django.http import HttpRequest
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
+from drf_spectacular.utils import OpenApiParameter
 
 from trialsite.error_codes import CommonErrorCode
 from trialsite.errors import NotPermitted
+from trialsite.history import zone_for
 from trialsite.models import SIGNATURE_MEANINGS, Signature
 
 MEANINGS = SIGNATURE_MEANINGS
@@ -42,6 +44,16 @@ DOSE_MODIFICATION = "dose_modification"
 SIGNATURE_MAX_AGE = dt.timedelta(minutes=5)
 # The request header that carries the password re-entered by an API caller (PRODUCT.md §6).
 PASSWORD_HEADER = "X-Signature-Password"  # noqa: S105 - a header name, not a password
+
+# The header in the API schema of every signed act.
+PARAMETER = OpenApiParameter(
+    PASSWORD_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The caller's password, re-entered to sign the act (21 CFR 11.200). Missing: 403 "
+    "signature_required; wrong: 403 signature_invalid (counted towards the lock-out); nothing is written.",
+)
 
 MANIFESTATION = gettext_noop("Signed by %(name)s, %(time)s (%(zone)s): %(meaning)s")
 PASSWORD_LABEL = gettext_noop("Re-enter your password to sign: %(meaning)s")
@@ -77,8 +89,7 @@ def manifestation(signature: Signature, *, time_zone: str) -> str:
 
 def site_time_zone(record: Any) -> str:
     """The time zone of the site a signed record belongs to (its own site, or its participant's)."""
-    site = getattr(record, "site", None) or getattr(getattr(record, "participant", None), "site", None)
-    return site.time_zone if site is not None else "UTC"
+    return str(zone_for(record))
 
 
 def signatures_of(record: models.Model) -> list[Signature]:

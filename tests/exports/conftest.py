@@ -41,7 +41,12 @@ def world(
     theirs = make_eligible(site=other_site, by=other_nurse)
     Participant.objects.filter(pk=theirs.pk).update(screening_number="NBH2-HIDDEN")
     for p in [*ours, theirs]:
-        rs.participant_randomize(participant=p, by=nurse if p.site == site else other_nurse, now=NOW)
+        rs.participant_randomize(
+            participant=p,
+            by=nurse if p.site == site else other_nurse,
+            now=NOW,
+            signature=signed(nurse if p.site == site else other_nurse, "randomize", at=NOW),
+        )
     first = Participant.objects.get(pk=ours[0].pk)
     schedules.treatment_plan_create(participant=first, scrt_start_date=SCRT_START, by=nurse, now=NOW)
     cycle1 = ScheduledEvent.objects.get(participant=first, kind="cycle_day1", phase="neoadjuvant", number=1)

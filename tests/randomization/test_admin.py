@@ -10,6 +10,7 @@ from django.test import Client
 from randomization import services as rs
 from randomization.models import Allocation, RandomizationScheme, SchemeSecret, ScreeningAssessment
 from tests.randomization.conftest import NOW, ParticipantMaker, good_findings
+from tests.support.signatures import signed
 from trialsite.models import Trial
 
 pytestmark = pytest.mark.django_db
@@ -144,7 +145,9 @@ def test_activating_an_amendment_says_which_scheme_it_supersedes(
     statistician: User, nurse: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker
 ) -> None:
     with time_machine.travel(NOW, tick=False):
-        rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+        rs.participant_randomize(
+            participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        )
     draft = rs.scheme_create(trial=scheme.trial, by=statistician, reason="amendment 2")
     client = login(statistician)
     asked = client.post(

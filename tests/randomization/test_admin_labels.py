@@ -12,6 +12,7 @@ from randomization import readable
 from randomization import services as rs
 from randomization.models import RandomizationScheme, ScreeningAssessment
 from tests.randomization.conftest import NOW, ParticipantMaker
+from tests.support.signatures import signed
 from trialsite.models import StaffProfile, Trial
 
 pytestmark = pytest.mark.django_db
@@ -96,7 +97,9 @@ def test_the_allocation_shows_its_factors_in_words_beside_the_stored_codes(
     nurse: User, statistician: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker
 ) -> None:
     participant = make_eligible()
-    allocation = rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    allocation = rs.participant_randomize(
+        participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+    )
 
     page = login(statistician, "zh-hans").get(f"/admin/randomization/allocation/{allocation.pk}/change/")
 

@@ -22,6 +22,7 @@ from randomization import services as rs
 from randomization.models import Allocation, RandomizationScheme
 from randomization.verification import verify_trial
 from tests.randomization.conftest import NOW, ParticipantMaker
+from tests.support.signatures import signed
 from trialsite import roles
 from trialsite.errors import Conflict
 from trialsite.models import Participant, Site, Trial
@@ -64,7 +65,12 @@ def test_concurrent_randomizations_are_exactly_once_and_replayable(
         with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(timeout=5)
         try:
-            allocation = rs.participant_randomize(participant=participant, by=everywhere_nurse, now=NOW)
+            allocation = rs.participant_randomize(
+                participant=participant,
+                by=everywhere_nurse,
+                now=NOW,
+                signature=signed(everywhere_nurse, "randomize", at=NOW),
+            )
             return pk, "created", allocation.sequence
         except Conflict as exc:
             return pk, "conflict", int(exc.extra["randomization_number"])  # type: ignore[call-overload]

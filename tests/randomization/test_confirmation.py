@@ -18,6 +18,7 @@ from pypdf import PdfReader
 from randomization import services as rs
 from randomization.models import Allocation, ConfirmationPrint, RandomizationScheme
 from tests.randomization.conftest import NOW, ParticipantMaker
+from tests.support.signatures import signed
 
 pytestmark = pytest.mark.django_db
 
@@ -72,7 +73,9 @@ def test_the_pdf_is_one_a4_page_and_a_reprint_says_copy(
     nurse: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker
 ) -> None:
     participant = make_eligible()
-    allocation = rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    allocation = rs.participant_randomize(
+        participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+    )
     client = login(nurse)
     first = client.get(f"/admin/randomization/participanttorandomize/{participant.pk}/confirmation.pdf")
     assert first.status_code == 200 and first["Content-Type"] == "application/pdf"
@@ -91,7 +94,7 @@ def test_the_page_is_in_the_readers_language(
     nurse: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker
 ) -> None:
     participant = make_eligible()
-    rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    rs.participant_randomize(participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW))
     page = login(nurse).get(_page(participant.pk), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "随机化确认" in page
     assert "Randomization confirmation" not in page
@@ -107,7 +110,7 @@ def test_other_sites_and_roles_cannot_print_it(
     api: Any,
 ) -> None:
     participant = make_eligible()
-    rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    rs.participant_randomize(participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW))
     assert login(other_nurse).get(_page(participant.pk)).status_code == 404
     assert login(pharmacist).get(_page(participant.pk)).status_code == 403
     assert login(statistician).get(_page(participant.pk)).status_code == 200

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from randomization import services as rs
 from randomization.models import RandomizationScheme
 from tests.randomization.conftest import NOW, ParticipantMaker
+from tests.support.signatures import signed
 
 
 def _other_connection() -> psycopg.Connection[Any]:
@@ -52,12 +53,16 @@ def test_randomize_is_a_fixed_handful_of_statements(
     scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User
 ) -> None:
     # given a process that has randomized once (its scheme and protocol window are cached)
-    rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    rs.participant_randomize(
+        participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+    )
     counts = []
     for _ in range(2):
         participant = make_eligible()
         with CaptureQueriesContext(connection) as queries:
-            rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+            rs.participant_randomize(
+                participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+            )
         counts.append([q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]])
     statements = counts[-1]
     # lock the participant (with trial and site), its latest screening, lock the state row, then

@@ -91,7 +91,7 @@ def build_world(trial: Trial, site: Site, other_site: Site, make_user: Any) -> d
     rs.screening_assessment_record(
         participant=p, assessed_on=TODAY, findings=good_findings(trial.definition), by=builder, today=TODAY
     )
-    rs.participant_randomize(participant=p, by=builder, now=NOW)
+    rs.participant_randomize(participant=p, by=builder, now=NOW, signature=signed(builder, "randomize", at=NOW))
     start = TODAY + dt.timedelta(days=7)
     for _ in range(30):
         try:

@@ -59,7 +59,13 @@ def journey(
             participant=participant, assessed_on=TODAY, findings=good_findings(trial.definition), by=nurse, today=TODAY
         )
         participant.refresh_from_db()
-        rs.participant_randomize(participant=participant, by=nurse, now=NOW, scrt_start_date=dt.date(2026, 3, 4))
+        rs.participant_randomize(
+            participant=participant,
+            by=nurse,
+            now=NOW,
+            scrt_start_date=dt.date(2026, 3, 4),
+            signature=signed(nurse, "randomize", at=NOW),
+        )
         participant.refresh_from_db()
         events = ScheduledEvent.objects.filter(participant=participant)
         cycle1 = events.get(kind=EventKind.CYCLE_DAY1, phase="neoadjuvant", number=1)
