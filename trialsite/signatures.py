@@ -143,11 +143,14 @@ def check(signature: Signature | None, *, by: User | None, meaning: str, now: dt
     """The signature of `by`'s act `meaning`, locked, or NotPermitted (signature_required): none,
     another person's, another act's, a used one, or one older than SIGNATURE_MAX_AGE. The
     system (`by=None`) needs none. A service that creates the signed record checks first (so that
-    nothing is done for a refused act), then saves the record and consumes."""
+    nothing is done for a refused act), then saves the record and consumes the checked signature
+    in the same transaction (which holds the row lock, so it is not read again)."""
     if by is None:
         return None
     if signature is None or signature.pk is None:
         raise _refused(CommonErrorCode.SIGNATURE_REQUIRED)
+    if getattr(signature, "_checked_for", None) == (by.pk, meaning, now) and signature.used_at is None:
+        return signature  # checked and locked already, earlier in this act's transaction
     locked = Signature.objects.select_for_update().filter(pk=signature.pk).first()
     if (
         locked is None
@@ -157,6 +160,7 @@ def check(signature: Signature | None, *, by: User | None, meaning: str, now: dt
         or abs(now - locked.signed_at) > SIGNATURE_MAX_AGE
     ):
         raise _refused(CommonErrorCode.SIGNATURE_REQUIRED)
+    locked._checked_for = (by.pk, meaning, now)  # type: ignore[attr-defined]
     return locked
 
 

@@ -11,6 +11,7 @@ from django.test import Client
 from randomization import readable
 from randomization import services as rs
 from randomization.models import RandomizationScheme, ScreeningAssessment
+from tests.conftest import TEST_PASSWORD
 from tests.randomization.conftest import NOW, ParticipantMaker
 from tests.support.signatures import signed
 from trialsite.models import StaffProfile, Trial
@@ -67,7 +68,9 @@ def test_the_randomize_page_lists_the_reasons_in_words(
     assert "hiv = True" not in page.content.decode()
 
     refused = login(nurse).post(
-        f"/admin/randomization/participanttorandomize/{participant.pk}/randomize/", {"confirm": "on"}, follow=True
+        f"/admin/randomization/participanttorandomize/{participant.pk}/randomize/",
+        {"confirm": "on", "signature_password": TEST_PASSWORD},
+        follow=True,
     )
     message = refused.content.decode().split('class="messagelist"', 1)[1].split("</ul>", 1)[0]
     assert "cannot be randomized: HIV antibody positive: not met (answer: yes)" in message

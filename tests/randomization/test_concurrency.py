@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 from randomization import services as rs
 from randomization.models import Allocation, RandomizationScheme
 from randomization.verification import verify_trial
+from tests.conftest import TEST_PASSWORD
 from tests.randomization.conftest import NOW, ParticipantMaker
 from tests.support.signatures import signed
 from trialsite import roles
@@ -103,7 +104,7 @@ def test_same_idempotency_key_concurrently_gives_one_answer(
 
     def call() -> tuple[int, Any]:
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}", HTTP_X_SIGNATURE_PASSWORD=TEST_PASSWORD)
         barrier.wait(timeout=5)
         response = client.post(
             f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json", HTTP_IDEMPOTENCY_KEY="same-key"

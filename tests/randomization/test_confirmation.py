@@ -17,6 +17,7 @@ from pypdf import PdfReader
 
 from randomization import services as rs
 from randomization.models import Allocation, ConfirmationPrint, RandomizationScheme
+from tests.conftest import TEST_PASSWORD
 from tests.randomization.conftest import NOW, ParticipantMaker
 from tests.support.signatures import signed
 
@@ -51,7 +52,8 @@ def test_randomizing_in_the_admin_leads_to_the_original_then_copies(
     nurse.save()
     client = login(nurse)
     response = client.post(
-        f"/admin/randomization/participanttorandomize/{participant.pk}/randomize/", {"confirm": "on"}
+        f"/admin/randomization/participanttorandomize/{participant.pk}/randomize/",
+        {"confirm": "on", "signature_password": TEST_PASSWORD},
     )
     assert response.status_code == 302 and response["Location"] == _page(participant.pk)
     allocation = Allocation.objects.get(participant=participant)
