@@ -12,31 +12,14 @@ from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.test import Client
 from pypdf import PdfReader
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from dosing import pdf, services
 from dosing.models import DoseModification, DoseSheet
 from tests.conftest import TEST_PASSWORD
 from tests.dosing.conftest import NOW, SheetMaker
-from tests.support.signatures import signed
+from tests.dosing.test_admin import QUEUE, _login
+from tests.support.signatures import signed, token_client
 from trialsite.models import Participant, Signature
-
-QUEUE = "/admin/dosing/dosesheet/"
-
-
-def _client(user: User, password: str | None) -> APIClient:
-    client = APIClient()
-    headers = {"HTTP_AUTHORIZATION": f"Token {Token.objects.get(user=user).key}"}
-    if password is not None:
-        headers["HTTP_X_SIGNATURE_PASSWORD"] = password
-    client.credentials(**headers)
-    return client
-
-
-def _login(client: Client, user: User) -> Client:
-    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
-    return client
 
 
 def _released(sheet: DoseSheet, pharmacist: User, pharmacist2: User) -> DoseSheet:
@@ -53,15 +36,15 @@ def test_api_verify_without_or_with_a_wrong_password_is_refused_and_writes_nothi
 ) -> None:
     sheet = make_sheet(patient)
     url = f"/api/v1/dose-sheets/{sheet.pk}/verify/"
-    missing = _client(pharmacist, None).post(url)
+    missing = token_client(pharmacist, None).post(url)
     assert (missing.status_code, missing.json()["code"]) == (403, "signature_required")
-    wrong = _client(pharmacist, "not-my-password").post(url)
+    wrong = token_client(pharmacist, "not-my-password").post(url)
     assert (wrong.status_code, wrong.json()["code"]) == (403, "signature_invalid")
     sheet.refresh_from_db()
     assert sheet.status == "prepared" and sheet.history.count() == 1
     assert not Signature.objects.exists()
     assert AccessAttempt.objects.get(username=pharmacist.username).failures_since_start == 1
-    done = _client(pharmacist, TEST_PASSWORD).post(url)
+    done = token_client(pharmacist, TEST_PASSWORD).post(url)
     assert done.status_code == 200 and done.json()["status"] == "verified"
     [signature] = Signature.objects.all()
     assert (signature.meaning, signature.target_id, signature.used_at) == ("verify_sheet", sheet.pk, NOW)
@@ -81,10 +64,10 @@ def test_api_dose_modification_without_the_header_writes_nothing(
     }
     url = f"/api/v1/participants/{patient.pk}/dose-modifications/"
     for password, code in ((None, "signature_required"), ("wrong", "signature_invalid")):
-        refused = _client(investigator, password).post(url, body, format="json")
+        refused = token_client(investigator, password).post(url, body, format="json")
         assert (refused.status_code, refused.json()["code"]) == (403, code)
     assert not DoseModification.objects.exists() and not Signature.objects.exists()
-    done = _client(investigator, TEST_PASSWORD).post(url, body, format="json")
+    done = token_client(investigator, TEST_PASSWORD).post(url, body, format="json")
     assert done.status_code == 201, done.json()
     row = DoseModification.objects.get()
     assert row.history.get().history_change_reason == (

@@ -12,12 +12,11 @@ from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.test import Client
 from pypdf import PdfReader
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from randomization.models import Allocation, RandomizationScheme
 from tests.conftest import TEST_PASSWORD
 from tests.randomization.conftest import NOW, ParticipantMaker
+from tests.support.signatures import token_client
 from trialsite.models import Participant, Signature
 
 pytestmark = pytest.mark.django_db
@@ -38,15 +37,6 @@ def li_hua(nurse: User) -> User:
     return nurse
 
 
-def _api(user: User, password: str | None) -> APIClient:
-    client = APIClient()
-    headers = {"HTTP_AUTHORIZATION": f"Token {Token.objects.get(user=user).key}"}
-    if password is not None:
-        headers["HTTP_X_SIGNATURE_PASSWORD"] = password
-    client.credentials(**headers)
-    return client
-
-
 def test_api_randomize_without_or_with_a_wrong_password_allocates_nothing(
     li_hua: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker
 ) -> None:
@@ -54,12 +44,12 @@ def test_api_randomize_without_or_with_a_wrong_password_allocates_nothing(
     url = f"/api/v1/participants/{participant.pk}/randomize/"
     for password, code in ((None, "signature_required"), ("wrong", "signature_invalid")):
         for key in ({}, {"HTTP_IDEMPOTENCY_KEY": f"k-{code}"}):
-            refused = _api(li_hua, password).post(url, {}, format="json", **key)
+            refused = token_client(li_hua, password).post(url, {}, format="json", **key)
             assert (refused.status_code, refused.json()["code"]) == (403, code)
     assert not Allocation.objects.exists() and not Signature.objects.exists()
     # both wrong passwords counted, also the one under an idempotency key (its transaction rolled back)
     assert AccessAttempt.objects.get(username=li_hua.username).failures_since_start == 2
-    done = _api(li_hua, TEST_PASSWORD).post(url, {}, format="json")
+    done = token_client(li_hua, TEST_PASSWORD).post(url, {}, format="json")
     assert done.status_code == 201
     allocation = Allocation.objects.get()
     signature = Signature.objects.get()

@@ -21,3 +21,17 @@ def signed(user: Any, meaning: str, *, at: dt.datetime | None = None) -> Signatu
     return Signature.objects.create(
         signer=user, signer_name=signer_name(user), meaning=meaning, signed_at=at or timezone.now()
     )
+
+
+def token_client(user: Any, password: str | None) -> Any:
+    """An API client with `user`'s token that sends `password` as X-Signature-Password (None:
+    no header), for the tests of the signed acts' API doors."""
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    headers = {"HTTP_AUTHORIZATION": f"Token {Token.objects.get(user=user).key}"}
+    if password is not None:
+        headers["HTTP_X_SIGNATURE_PASSWORD"] = password
+    client.credentials(**headers)
+    return client
