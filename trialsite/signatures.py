@@ -55,7 +55,7 @@ PARAMETER = OpenApiParameter(
     "signature_required; wrong: 403 signature_invalid (counted towards the lock-out); nothing is written.",
 )
 
-MANIFESTATION = gettext_noop("Signed by %(name)s, %(time)s (%(zone)s): %(meaning)s")
+MANIFESTATION = gettext_noop("%(name)s signed %(time)s (%(zone)s): %(meaning)s")
 PASSWORD_LABEL = gettext_noop("Re-enter your password to sign: %(meaning)s")
 # simple-history's change reason holds 100 characters.
 REASON_MAX = 100
@@ -75,14 +75,15 @@ def signer_name(user: User) -> str:
     return user.get_full_name().strip() or user.get_username()
 
 
-def manifestation(signature: Signature, *, time_zone: str) -> str:
+def manifestation(signature: Signature, *, time_zone: str, offset: bool = False) -> str:
     """What a signed record shows (11.50): the signer's printed name, the time in the site's time
-    zone, and the meaning, in the active language."""
+    zone (named, or as its UTC offset with `offset`, shorter for the history's column), and the
+    meaning, in the active language."""
     local = signature.signed_at.astimezone(ZoneInfo(time_zone))
     return _(MANIFESTATION) % {
         "name": signature.signer_name,
         "time": local.strftime("%Y-%m-%d %H:%M"),
-        "zone": time_zone,
+        "zone": f"UTC{local.isoformat()[-6:]}" if offset else time_zone,
         "meaning": meaning_text(signature.meaning),
     }
 
@@ -130,6 +131,10 @@ def sign(*, request: HttpRequest, user: User, password: str, meaning: str, now: 
         raise _refused(CommonErrorCode.SIGNATURE_REQUIRED)
     checked = authenticate(request=request, username=user.get_username(), password=password)
     if getattr(request, "axes_locked_out", False):
+        # Answered here (403 signature_locked, the page kept with what was typed) rather than by
+        # AxesMiddleware's lock-out page, which would replace the act's form; the account stays
+        # locked for signing and signing in alike.
+        request.axes_locked_out = False  # type: ignore[attr-defined]
         raise _refused(CommonErrorCode.SIGNATURE_LOCKED)
     if checked is None or checked.pk != user.pk:
         raise _refused(CommonErrorCode.SIGNATURE_INVALID)
@@ -187,12 +192,13 @@ def consume(
 
 def set_change_reason(target: models.Model, signature: Signature) -> None:
     """The English manifestation as the change reason of `target`'s next save (simple-history),
-    after a note already set there; cut to the column's 100 characters (the full manifestation
-    is on the Signature row)."""
+    after a note already set there, with the zone as its UTC offset; cut to the column's 100
+    characters where a note and a long name do not fit (whole on the Signature row, the page
+    and the PDF)."""
     if getattr(target, "_signature_reason_of", None) == signature.pk:
         return  # set already, before a new record's first save
     with translation.override("en"):
-        text = manifestation(signature, time_zone=site_time_zone(target))
+        text = manifestation(signature, time_zone=site_time_zone(target), offset=True)
     note = (getattr(target, "_change_reason", None) or "").strip()
     target._signature_reason_of = signature.pk  # type: ignore[attr-defined]
     reason = f"{note} · {text}" if note else text
@@ -208,3 +214,16 @@ def sign_api_request(request: Any, *, meaning: str, now: dt.datetime) -> Signatu
     if not isinstance(user, User) or not user.is_authenticated:
         raise _refused(CommonErrorCode.SIGNATURE_REQUIRED)
     return sign(request=http, user=user, password=http.headers.get(PASSWORD_HEADER, ""), meaning=meaning, now=now)
+
+
+def reason_text(text: str) -> str:
+    """A history change reason in the active language where it ends with a signature's English
+    manifestation ("note · Signed by …"): the manifestation is said again, the note shown as
+    typed. Other text comes back unchanged (a reason cut at the column's length too)."""
+    from trialsite.i18n import translate_stored
+
+    note, sep, last = text.rpartition(" · ")
+    translated = translate_stored(last, templates=[MANIFESTATION], translators={"meaning": _})
+    if translated == last:
+        return text
+    return f"{note}{sep}{translated}"

@@ -101,7 +101,9 @@ def test_verify_and_release_by_two_pharmacists_in_the_admin(
     released = sheet.history.filter(status="released").first()
     # the note as typed, then the signature's manifestation (cut to the history's 100 characters;
     # whole on the signature row, the page and the PDF)
-    assert released is not None and released.history_change_reason.startswith("checked against the chart · Signed by")
+    assert released is not None and released.history_change_reason.startswith(
+        "checked against the chart · pharmacist2 signed"
+    )
 
 
 def test_release_from_the_sheet_page_asks_first(

@@ -123,7 +123,7 @@ def test_verify_and_release_through_the_api(
     assert (released.json()["verified_by"], released.json()["released_by"]) == ("pharmacist", "pharmacist2")
     # The note is kept as typed in the sheet's history, before the signature's manifestation.
     reason = DoseSheet.history.filter(id=sheet.pk, status="released").get().history_change_reason
-    assert reason.startswith("与病历核对无误 · Signed by pharmacist2, 2026-03-02 10:00 (Asia/Shanghai): I released")
+    assert reason.startswith("与病历核对无误 · pharmacist2 signed 2026-03-02 10:00 (UTC+08:00): I released")
     assert api(pharmacist2).post(f"/api/v1/dose-sheets/{sheet.pk}/release/").status_code == 409
 
 

@@ -71,7 +71,7 @@ def test_api_dose_modification_without_the_header_writes_nothing(
     assert done.status_code == 201, done.json()
     row = DoseModification.objects.get()
     assert row.history.get().history_change_reason == (
-        "Signed by investigator, 2026-03-02 10:00 (Asia/Shanghai): I decided this dose modification"
+        "investigator signed 2026-03-02 10:00 (UTC+08:00): I decided this dose modification"
     )
 
 
@@ -101,20 +101,24 @@ def test_the_manifestation_is_on_the_pdf_the_page_and_the_history(
             page.extract_text() for page in PdfReader(io.BytesIO(pdf.render_sheet_pdf(sheet, use_cache=False))).pages
         ).split()
     )
-    assert "Signed by pharmacist, 2026-03-02 10:00 (Asia/Shanghai): I verified this dose sheet" in text
+    assert "pharmacist signed 2026-03-02 10:00 (Asia/Shanghai): I verified this dose sheet" in text
     assert (
-        "Signed by Wei Zhang, 2026-03-02 10:00 (Asia/Shanghai): I released this dose sheet after the double check"
-        in text
+        "Wei Zhang signed 2026-03-02 10:00 (Asia/Shanghai): I released this dose sheet after the double check" in text
     )
     _login(client, pharmacist)
     page = client.get(f"{QUEUE}{sheet.pk}/change/").content.decode()
-    assert "Signed by Wei Zhang, 2026-03-02 10:00 (Asia/Shanghai)" in page
+    assert "Wei Zhang signed 2026-03-02 10:00 (Asia/Shanghai)" in page
     history = client.get(f"{QUEUE}{sheet.pk}/history/")
     assert history.status_code == 200
-    assert "Signed by Wei Zhang, 2026-03-02 10:00 (Asia/Shanghai)" in history.content.decode()
+    in_history = "Wei Zhang signed 2026-03-02 10:00 (UTC+08:00): I released this dose sheet after the double check"
+    assert in_history in history.content.decode()
     # in the reader's language on the page
     chinese = _login(Client(HTTP_ACCEPT_LANGUAGE="zh-hans"), pharmacist).get(f"{QUEUE}{sheet.pk}/change/")
-    assert "Wei Zhang 签名，2026-03-02 10:00（Asia/Shanghai）：我已双人核对并发放该给药单" in chinese.content.decode()
+    assert "Wei Zhang 于 2026-03-02 10:00（Asia/Shanghai）签名：我已双人核对并发放该给药单" in chinese.content.decode()
+    chinese_history = _login(Client(HTTP_ACCEPT_LANGUAGE="zh-hans"), pharmacist).get(f"{QUEUE}{sheet.pk}/history/")
+    assert (
+        "Wei Zhang 于 2026-03-02 10:00（UTC+08:00）签名：我已双人核对并发放该给药单" in chinese_history.content.decode()
+    )
 
 
 def test_admin_verify_shows_the_meaning_and_refuses_a_wrong_password(
@@ -177,4 +181,4 @@ def test_admin_dose_modification_with_a_wrong_password_keeps_what_was_typed(
     assert AccessAttempt.objects.get(username=investigator.username).failures_since_start == 1
     done = client.post("/admin/dosing/dosemodification/add/", {**form, "signature_password": TEST_PASSWORD})
     assert done.status_code == 302
-    assert DoseModification.objects.get().history.get().history_change_reason.startswith("Signed by investigator")
+    assert DoseModification.objects.get().history.get().history_change_reason.startswith("investigator signed")

@@ -78,7 +78,7 @@ def test_two_pharmacists_verify_release_and_print(
     sheet.refresh_from_db()
     assert sheet.status == "released" and sheet.released_by == pharmacist2
     reason = sheet.history.filter(status="released").first().history_change_reason
-    assert reason.startswith("checked against the prescription · Signed by")  # the note, then the signature
+    assert reason.startswith("checked against the prescription · pharmacist2 signed")  # the note, then the signature
     pdf = second.request.get(f"{live_server.url}/admin/dosing/dosesheet/{sheet.pk}/pdf/")
     assert pdf.headers["content-type"] == "application/pdf"
     body = pdf.body()

@@ -66,7 +66,7 @@ def test_verify_asks_for_the_password_with_the_meaning_and_refuses_a_wrong_one(
     sheet.refresh_from_db()
     assert sheet.status == "verified" and sheet.verified_by == pharmacist
     # The manifestation is on the sheet's page: the name, the site's time, the meaning.
-    assert "pharmacist 签名" in page.content() and "我已审核该给药单" in page.content()
+    assert "pharmacist 于 " in page.content() and "签名：我已审核该给药单" in page.content()
 
     # The second pharmacist, in English: a wrong password brings the page back with the note.
     context = browser.new_context(locale="en-US")

@@ -11,17 +11,21 @@ import time_machine
 from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.test import Client
+from django.utils import translation
 from pypdf import PdfReader
 
 from randomization.models import Allocation, RandomizationScheme
 from tests.conftest import TEST_PASSWORD
 from tests.randomization.conftest import NOW, ParticipantMaker
 from tests.support.signatures import token_client
+from trialsite import audit_log
 from trialsite.models import Participant, Signature
 
 pytestmark = pytest.mark.django_db
 
-MANIFESTATION = "Signed by Li Hua, 2026-03-02 10:00 (Asia/Shanghai): I randomize this participant"
+MANIFESTATION = "Li Hua signed 2026-03-02 10:00 (Asia/Shanghai): I randomize this participant"
+# in the history, the zone as its offset (the column holds 100 characters)
+IN_HISTORY = "Li Hua signed 2026-03-02 10:00 (UTC+08:00): I randomize this participant"
 
 
 @pytest.fixture(autouse=True)
@@ -57,7 +61,7 @@ def test_api_randomize_without_or_with_a_wrong_password_allocates_nothing(
 
 
 def test_the_manifestation_on_the_confirmation_and_in_the_history(
-    li_hua: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker
+    li_hua: User, investigator: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker
 ) -> None:
     participant = make_eligible()
     client = Client()
@@ -75,6 +79,29 @@ def test_the_manifestation_on_the_confirmation_and_in_the_history(
     text = " ".join("".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages).split())
     assert MANIFESTATION in text
     randomized = Participant.history.filter(id=participant.pk, status="randomized").get()
-    assert randomized.history_change_reason == MANIFESTATION
+    assert randomized.history_change_reason == IN_HISTORY
     history = client.get(f"/admin/trialsite/participant/{participant.pk}/history/")
-    assert history.status_code == 200 and MANIFESTATION in history.content.decode()
+    assert history.status_code == 200 and IN_HISTORY in history.content.decode()
+    # the trial's audit log, in the reader's language
+    only = audit_log.Filters(model="trialsite.participant", participant_id=participant.pk)
+    assert IN_HISTORY in [e.reason for e in audit_log.audit_entries(user=investigator, filters=only)]
+    with translation.override("zh-hans"):
+        reasons = [e.reason for e in audit_log.audit_entries(user=investigator, filters=only)]
+    assert "Li Hua 于 2026-03-02 10:00（UTC+08:00）签名：我对该受试者进行随机分组" in reasons
+
+
+def test_a_locked_out_account_cannot_sign_through_the_api(
+    li_hua: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker, settings: object
+) -> None:
+    participant = make_eligible()
+    url = f"/api/v1/participants/{participant.pk}/randomize/"
+    codes = [
+        token_client(li_hua, "wrong").post(url, {}, format="json").json()["code"]
+        for _ in range(settings.AXES_FAILURE_LIMIT)  # type: ignore[attr-defined]
+    ]
+    assert codes[-1] == "signature_locked" and set(codes[:-1]) == {"signature_invalid"}
+    locked = token_client(li_hua, TEST_PASSWORD).post(url, {}, format="json")
+    assert (locked.status_code, locked.json()["code"]) == (403, "signature_locked")
+    assert not Allocation.objects.exists() and not Signature.objects.exists()
+    # signing in to the admin is locked too (one lock-out for the name and address)
+    assert Client().post("/admin/login/", {"username": li_hua.username, "password": TEST_PASSWORD}).status_code == 429

@@ -108,7 +108,7 @@ def test_a_signature_is_used_once(pharmacist: User, site: Site) -> None:
     used = _consume(signature, pharmacist, target=site)
     assert (used.target_id, used.used_at) == (site.pk, NOW)
     reason = site._change_reason  # type: ignore[attr-defined]  # simple-history's, for the next save
-    assert reason == "Signed by pharmacist, 2026-03-02 10:00 (Asia/Shanghai): I verified this dose sheet"
+    assert reason == "pharmacist signed 2026-03-02 10:00 (UTC+08:00): I verified this dose sheet"
     with pytest.raises(NotPermitted) as refused:
         _consume(signature, pharmacist, target=site)
     assert refused.value.code == "signature_required"
