@@ -11,11 +11,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
 from django.utils.html import format_html_join
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from adverse_events import services
-from adverse_events.models import AdverseEvent, Relatedness, SaeAlert, Term
+from adverse_events.models import RELATED, AdverseEvent, Relatedness, SaeAlert, Term
 from trialsite import clock, i18n, roles
 from trialsite.admin import NoDeleteMixin, SiteScopedAdminMixin
 from trialsite.admin_forms import ServiceFormAdminMixin, show_error
@@ -149,12 +151,35 @@ class AdverseEventAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMix
     FIXED = ["participant", "term", "onset_date", "phase_text", "cycle_number", "notes"]
     RECORD = ["attribution_text", "recorded_by", "recorded_at", "acknowledged_by", "acknowledged_at"]
 
+    def _decision_links(self, request: HttpRequest) -> list[Any]:
+        """For an investigator (who decides dose modifications): one link per drug to the
+        dose-modification form pre-filled from this toxicity (dosing proposes the table's level).
+        One display function per request, so that fields and read-only fields name the same."""
+        if not request.user.has_perm("dosing.add_dosemodification"):
+            return []
+        cached = getattr(request, "_ae_decision_links", None)
+        if cached is None:
+
+            @admin.display(description=_("dose modification"))
+            def decide(obj: AdverseEvent) -> str:
+                url = reverse("admin:dosing_dosemodification_add")
+                related = [a.drug for a in obj.attributions.all() if a.relatedness in RELATED]
+                rows = [
+                    (f"{url}?{urlencode({'adverse_event': str(obj.pk), 'drug': str(drug)})}", i18n.drug_name(drug))
+                    for drug in (related or protocol_drugs())
+                ]
+                return format_html_join(" ", '<a class="button decide-modification" href="{}">{}</a>', rows)
+
+            cached = [decide]
+            request._ae_decision_links = cached  # type: ignore[attr-defined]
+        return cached
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return []
         if not self.has_change_permission(request, obj):
-            return [*self.FIXED, "grade", "resolution_date", "serious", *self.RECORD]
-        return [*self.FIXED, *self.RECORD]
+            return [*self.FIXED, "grade", "resolution_date", "serious", *self.RECORD, *self._decision_links(request)]
+        return [*self.FIXED, *self.RECORD, *self._decision_links(request)]
 
     def history_form_view(
         self, request: HttpRequest, object_id: str, version_id: str, extra_context: Any = None
@@ -171,17 +196,19 @@ class AdverseEventAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMix
         if obj is None:
             return [*AdverseEventForm.Meta.fields, *drugs]
         if not self.has_change_permission(request, obj):
-            return [*self.FIXED, "grade", "resolution_date", "serious", *self.RECORD]
+            return [*self.FIXED, "grade", "resolution_date", "serious", *self.RECORD, *self._decision_links(request)]
         changeable = ["grade", "resolution_date", "serious", *drugs, "reason"]
         if obj.awaits_acknowledgement and request.user.has_perm(ACKNOWLEDGE):
             changeable.append("acknowledge")
-        return [*self.FIXED, *changeable, *self.RECORD]
+        return [*self.FIXED, *changeable, *self.RECORD, *self._decision_links(request)]
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         # The attribution fields are added by the form itself (one per protocol drug).
         readonly = self.get_readonly_fields(request, obj)
         kwargs["fields"] = [
-            f for f in self.get_fields(request, obj) if f not in readonly and not f.startswith(ATTRIBUTION_PREFIX)
+            f
+            for f in self.get_fields(request, obj)
+            if f not in readonly and isinstance(f, str) and not f.startswith(ATTRIBUTION_PREFIX)
         ]
         return super().get_form(request, obj, change=change, **kwargs)
 

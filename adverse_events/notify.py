@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from schedules.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, get_transport
+from trialsite.transports import OutgoingMessage, PermanentTransportError, TemporaryTransportError, get_transport
 
 TemporaryError = TemporaryTransportError
 PermanentError = PermanentTransportError

@@ -82,10 +82,10 @@ def set_up(rng: random.Random) -> dict[str, Any]:
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
+    from bench.bulk import treatment_plans_create_bulk
     from dosing import services as dosing
     from randomization import services as rs
     from randomization.models import EligibilityOutcome, ScreeningAssessment
-    from schedules import services as schedules
     from schedules.models import ScheduledEvent
     from trialsite import services
     from trialsite.models import Participant, Site, SiteMembership
@@ -153,7 +153,7 @@ def set_up(rng: random.Random) -> dict[str, Any]:
     start = today + dt.timedelta(days=14)
     while start.weekday() >= 5:
         start += dt.timedelta(days=1)
-    schedules.treatment_plans_create_bulk(starts={p.pk: start for p in treated}, now=now)
+    treatment_plans_create_bulk(starts={p.pk: start for p in treated}, now=now)
     sheets = []
     for p in treated:
         p.refresh_from_db()

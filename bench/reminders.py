@@ -57,10 +57,11 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from schedules import reminder_services as rs  # noqa: E402
-from schedules import services as schedules  # noqa: E402
-from schedules.models import Reminder, ScheduledEvent  # noqa: E402
-from schedules.tasks import publish_sends  # noqa: E402
+from reminders import services as rs  # noqa: E402
+from reminders.models import Reminder  # noqa: E402
+from reminders.tasks import publish_sends  # noqa: E402
+from schedules.models import ScheduledEvent  # noqa: E402
+from schedules.services.plans import treatment_plan_create  # noqa: E402
 from trialsite import services as registry  # noqa: E402
 from trialsite.models import Participant, Site  # noqa: E402
 
@@ -102,7 +103,7 @@ def _participants(n: int, now: dt.datetime) -> list[Participant]:
             reminders_by_sms=False,
             preferred_language="en",
         )
-        schedules.treatment_plan_create(participant=p, scrt_start_date=start, by=None, now=now)
+        treatment_plan_create(participant=p, scrt_start_date=start, by=None, now=now)
         out.append(p)
     return out
 
@@ -146,7 +147,7 @@ def setup_rows(total: int, due: int, now: dt.datetime) -> None:
         )
     Reminder.objects.bulk_create(rows, batch_size=5000)
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE schedules_reminder")
+        cursor.execute("ANALYZE reminders_reminder")
 
 
 def purge_queue() -> None:

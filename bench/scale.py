@@ -54,7 +54,7 @@ from django.test.utils import setup_test_environment  # noqa: E402
 from tests.randomization.conftest import GOOD_LABS, good_findings  # noqa: E402
 from tests.support.signatures import signed  # noqa: E402
 
-PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules")
+PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules", "reminders")
 ROLES = ("research_nurse", "pharmacist", "investigator", "statistician")
 # The day the pages are read: plans started from 2026-03-02 on, so the calendar, the feeds and
 # the worklists have visits behind and ahead of them.
@@ -219,10 +219,10 @@ class World:
                     if newest is not None:
                         self.first_rows[model._meta.label] = newest
         with time_machine.travel(READ_AT, tick=False):
-            from schedules import services as schedules
+            from schedules.services.feeds import calendar_feed_create
 
             for role in ROLES:
-                self.feeds[role] = schedules.calendar_feed_create(user=self.users[role], now=READ_AT).key
+                self.feeds[role] = calendar_feed_create(user=self.users[role], now=READ_AT).key
 
     def _participant(self, i: int, *, status: str) -> Any:
         from trialsite.models import Participant
@@ -295,8 +295,8 @@ class World:
             rs.participant_randomize(participant=participant, by=by, now=now, signature=signed(by, "randomize", at=now))
 
     def _plan(self, ids: list[int]) -> None:
+        from bench.bulk import treatment_plans_create_bulk
         from schedules import calendar
-        from schedules import services as schedules
 
         cal = calendar.public_calendar("CN", range(2026, 2028))
         starts = {}
@@ -304,7 +304,7 @@ class World:
             day = FIRST_START + dt.timedelta(days=self.rng.randrange(120))
             starts[pk] = calendar.next_scrt_start(day, fractions=5, max_overall_days=8, cal=cal) or day
         with time_machine.travel(dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC), tick=False):
-            schedules.treatment_plans_create_bulk(
+            treatment_plans_create_bulk(
                 starts=starts, now=dt.datetime(2026, 3, 1, 2, 0, tzinfo=dt.UTC), by=self.users["investigator"]
             )
 
@@ -312,8 +312,8 @@ class World:
         """Cycle-1 sheets for 30 % (labs and measurements the day before), bookings for 10 %
         and for all of the first 100."""
         from dosing import services as dosing
-        from schedules import services as schedules
         from schedules.models import ScheduledEvent
+        from schedules.services.bookings import booking_create
         from trialsite import services as registry
         from trialsite.errors import Conflict
 
@@ -354,7 +354,7 @@ class World:
                 today = event.planned_date - dt.timedelta(days=7)
                 with time_machine.travel(dt.datetime.combine(today, dt.time(2, 0), tzinfo=dt.UTC), tick=False):
                     try:
-                        schedules.booking_create(
+                        booking_create(
                             event=event,
                             date=event.planned_date,
                             time=dt.time(8 + i % 8, 0),
@@ -366,8 +366,8 @@ class World:
 
     def counts(self) -> str:
         from dosing.models import DoseSheet
+        from reminders.models import Reminder
         from schedules.models import Booking, ScheduledEvent
-        from schedules.reminder_models import Reminder
         from trialsite.models import Participant
 
         counts = ", ".join(

@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> None:
     from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
 
-    from schedules import services
+    from bench.bulk import treatment_plans_create_bulk
     from schedules.models import ScheduledEvent
     from trialsite import services as registry
     from trialsite.models import Participant, Site, SiteMembership
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> None:
         starts[pk] = calendar.next_scrt_start(day, fractions=5, max_overall_days=8, cal=cal) or day
 
     t0 = time.perf_counter()
-    created, refused = services.treatment_plans_create_bulk(starts=starts, now=now)
+    created, refused = treatment_plans_create_bulk(starts=starts, now=now)
     elapsed = time.perf_counter() - t0
     events = ScheduledEvent.objects.count()
     print(f"plans: {created} created, {len(refused)} start dates refused, in {elapsed:.1f} s")

@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -20,6 +21,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
+from adverse_events.models import AdverseEvent
 from dosing import pdf, services, wording
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
 from trialsite import clock, confirm, i18n, roles, selectors, signatures
@@ -84,7 +86,13 @@ SYSTEMIC_PHASES = [(code, i18n.PHASE_NAMES[code]) for code in ("neoadjuvant", "a
 
 
 class PrepareForm(forms.Form):
-    participant = forms.ModelChoiceField(queryset=Participant.objects.none(), label=_("participant"))
+    # The admin's autocomplete widget (as on the model forms), searching ParticipantAdmin's
+    # site-scoped list; the queryset set by the view (randomized, the user's sites) validates.
+    participant = forms.ModelChoiceField(
+        queryset=Participant.objects.none(),
+        label=_("participant"),
+        widget=AutocompleteSelect(DoseSheet._meta.get_field("participant"), admin.site),
+    )
     phase = forms.ChoiceField(choices=SYSTEMIC_PHASES, label=_("phase"))
     cycle_number = forms.IntegerField(min_value=1, label=_("cycle"))
     day1 = forms.DateField(
@@ -297,6 +305,9 @@ class ServiceAddAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin
     """Records are added through a service and never edited."""
 
     site_lookup = "participant__site"
+    # A search box, not a dropdown of every participant (issue 16); the admin's autocomplete
+    # answers from ParticipantAdmin's site-scoped list, and the form's queryset still decides.
+    autocomplete_fields = ["participant"]
     # Stored codes and English phrases, shown in the reader's language on the read-only page.
     display_columns: dict[str, Any] = {"phase": PHASE_COLUMN, "drug": DRUG_COLUMN}
 
@@ -320,6 +331,12 @@ class DoseModificationForm(forms.ModelForm[DoseModification]):
         help_text=_("Capecitabine grade 4: 'reduce' resumes at 50 %; serplulimab: withhold or discontinue only."),
     )
     signature_password = signature_field(signatures.DOSE_MODIFICATION)
+
+    # The toxicity of the log the decision answers (set by the link on its page); the service
+    # refuses one of another participant, and another site's does not exist for the user.
+    adverse_event = forms.ModelChoiceField(
+        queryset=AdverseEvent.objects.select_related("term"), required=False, widget=forms.HiddenInput
+    )
 
     class Meta:
         model = DoseModification
@@ -357,8 +374,58 @@ class DoseModificationAdmin(SignedAddAdminMixin, ServiceAddAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
-            return [*DoseModificationForm.Meta.fields, "requested_action", SIGNATURE_FIELD]
+            return [*DoseModificationForm.Meta.fields, "requested_action", "adverse_event", SIGNATURE_FIELD]
         return super().get_fields(request, obj)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """From a toxicity of the log (`?adverse_event=ID&drug=CODE`, the link on its page): the
+        form starts from its participant, cycle, term and grade, and says what the protocol's
+        table proposes with the appearance counted from the log; the investigator confirms it or
+        chooses otherwise with a reason."""
+        initial: dict[str, Any] = dict(super().get_changeform_initial_data(request))
+        event_id, drug = request.GET.get("adverse_event"), request.GET.get("drug")
+        if not (event_id and drug and event_id.isdigit()):
+            return initial
+        event = (
+            AdverseEvent.objects.select_related("participant__protocol_version", "term")
+            .filter(participant__in=selectors.participants_for_user(request.user), pk=int(event_id))
+            .first()
+        )
+        if event is None:
+            messages.error(request, _("That toxicity is not in the log of your sites."))
+            return initial
+        try:
+            proposal = services.dose_modification_proposal(adverse_event=event, drug=drug, by=roles.actor(request.user))
+        except ApplicationError as exc:
+            show_error(request, exc)
+            return initial
+        initial.update(
+            participant=event.participant_id,
+            drug=drug,
+            phase=proposal["phase"],
+            cycle_number=proposal["cycle_number"],
+            toxicity_term=proposal["toxicity_term"],
+            ctcae_grade=proposal["ctcae_grade"],
+            adverse_event=event.pk,
+        )
+        if proposal.get("proposal"):
+            offer = proposal["proposal"]
+            messages.info(
+                request,
+                _(
+                    "Appearance %(n)s of this toxicity at this grade (from the log). The protocol "
+                    "proposes: %(action)s, %(dose)s (%(rule)s)."
+                )
+                % {
+                    "n": proposal["appearance"],
+                    "action": ModificationAction(offer["action"]).label,
+                    "dose": wording.phrase(offer["level_label"]),
+                    "rule": wording.rule(offer["rule"]),
+                },
+            )
+        elif proposal.get("proposal_refused"):
+            messages.warning(request, proposal["proposal_refused"])
+        return initial
 
     @admin.display(description=_("dose from the next cycle"))
     def next_dose(self, obj: DoseModification) -> str:
@@ -380,6 +447,7 @@ class DoseModificationAdmin(SignedAddAdminMixin, ServiceAddAdmin):
                 ctcae_grade=data["ctcae_grade"],
                 reason=data["reason"],
                 requested_action=data.get("requested_action") or None,
+                adverse_event=data.get("adverse_event"),
                 by=roles.actor(request.user),
                 now=clock.now(),
                 signature=getattr(request, "signature", None),

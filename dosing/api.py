@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from adverse_events.models import AdverseEvent
 from dosing import selectors, services, wording
 from dosing.calculations import formulas
 from dosing.error_codes import DosingErrorCode
@@ -27,7 +28,7 @@ from trialsite.api.fields import DecimalIn, IntegerIn
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
 from trialsite.api.serializers import identity_for
 from trialsite.api.views import ParticipantRecordsView, resolve_trial
-from trialsite.errors import NotPermitted
+from trialsite.errors import NotFound, NotPermitted
 from trialsite.models import Participant, Sex
 
 
@@ -280,9 +281,34 @@ class DoseModificationIn(serializers.Serializer[None]):
     drug = serializers.CharField(max_length=32, help_text="A drug of the protocol: capecitabine, oxaliplatin, …")
     phase = serializers.CharField(max_length=32, help_text="Systemic phase of the cycle: neoadjuvant | adjuvant")
     cycle_number = IntegerIn(min_value=1, max_value=99, help_text="Cycle in which the toxicity was seen.")
-    toxicity_term = serializers.CharField(max_length=120, help_text="CTCAE term, e.g. Diarrhea.")
-    ctcae_grade = IntegerIn(min_value=1, max_value=5)
+    toxicity_term = serializers.CharField(
+        max_length=120,
+        required=False,
+        allow_blank=True,
+        help_text="CTCAE term, e.g. Diarrhea (from the log with adverse_event).",
+    )
+    ctcae_grade = IntegerIn(min_value=1, max_value=5, required=False)
+    adverse_event = IntegerIn(
+        min_value=1,
+        max_value=2_147_483_647,
+        required=False,
+        allow_null=True,
+        help_text="A toxicity of the participant's log: its term and grade are the decision's, and the appearance "
+        "is counted from the log.",
+    )
     reason = serializers.CharField(max_length=2000)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("adverse_event"):
+            missing = {
+                name: [str(_("This field is required."))]
+                for name in ("toxicity_term", "ctcae_grade")
+                if attrs.get(name) in (None, "")
+            }
+            if missing:
+                raise serializers.ValidationError(missing)
+        return attrs
+
     # Plain values, not the model's labelled choices: the same labelled set would reach the schema
     # under two enum names (ActionEnum of the answer, RequestedActionEnum here), which
     # drf-spectacular warns about (and the schema test fails on warnings).
@@ -308,6 +334,7 @@ class DoseModificationOut(serializers.ModelSerializer[DoseModification]):
             "toxicity_term",
             "ctcae_grade",
             "appearance",
+            "adverse_event",
             "action",
             "new_level",
             "level_label",
@@ -440,9 +467,19 @@ class DoseModificationListCreate(_DecisionsView):
     input_serializer = DoseModificationIn
 
     def record(self, *, participant: Participant, by: Any, data: dict[str, Any]) -> Model:
+        event_id = data.pop("adverse_event", None)
+        event = None
+        if event_id:
+            event = AdverseEvent.objects.select_related("term").filter(pk=event_id, participant=participant).first()
+            if event is None:
+                raise NotFound(str(_("No such toxicity in this participant's log.")))
+        data.setdefault("toxicity_term", "")
+        data.setdefault("ctcae_grade", 0)
         now = clock.now()
         signature = signatures.sign_api_request(self.request, meaning=signatures.DOSE_MODIFICATION, now=now)
-        return services.dose_modification_record(participant=participant, by=by, now=now, signature=signature, **data)
+        return services.dose_modification_record(
+            participant=participant, by=by, now=now, adverse_event=event, signature=signature, **data
+        )
 
 
 @extend_schema_view(

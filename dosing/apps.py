@@ -11,6 +11,10 @@ class DosingConfig(AppConfig):
     def ready(self) -> None:
         from dosing import (
             receivers,  # noqa: F401 - connects the signal receivers
+            selectors,
             wording,  # noqa: F401 - registers the kinds of code a stored phrase names
             worklists,  # noqa: F401 - the pharmacist's worklist sections
         )
+        from schedules import dependants
+
+        dependants.register(selectors.released_sheet_dependants)

@@ -2,7 +2,7 @@
 
 A sheet's computed document (`content`) is written once when the sheet is prepared; a change of
 inputs makes a new version. The database enforces the two-person rule and, on PostgreSQL, that a
-released sheet is never edited (trigger in migration 0002)."""
+released sheet is never edited (trigger in migration 0001_initial)."""
 
 from __future__ import annotations
 
@@ -167,6 +167,15 @@ class DoseModification(models.Model):
         _("CTCAE grade"), validators=[MinValueValidator(1), MaxValueValidator(5)]
     )
     appearance = models.PositiveSmallIntegerField(_("appearance"), default=1)
+    # The toxicity of the log the decision answers (term, grade and appearance then come from it).
+    adverse_event = models.ForeignKey(
+        "adverse_events.AdverseEvent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        verbose_name=_("toxicity of the log"),
+        related_name="dose_modifications",
+    )
     action = models.CharField(_("action"), max_length=12, choices=ModificationAction.choices)
     new_level = models.PositiveSmallIntegerField(_("dose level from the next cycle"))
     level_label = models.CharField(_("dose from the next cycle"), max_length=40)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db.models import QuerySet
@@ -59,6 +59,17 @@ def released_cycles(*, participant_id: int) -> set[tuple[str, int]]:
     the pharmacy prepared drugs for that day 1 (schedules asks before re-dating it)."""
     rows = DoseSheet.objects.filter(participant_id=participant_id, status=SheetStatus.RELEASED)
     return set(rows.values_list("phase", "cycle_number"))
+
+
+def released_sheet_dependants(*, participant_id: int, cycles: Sequence[Any]) -> list[str]:
+    """schedules/dependants.py's question (registered in DosingConfig.ready): which of these
+    cycle visits have a released sheet, so re-dating their day 1 needs the pharmacy's word."""
+    released = released_cycles(participant_id=participant_id)
+    return [
+        _("the dose sheet of %(event)s is released") % {"event": c.label}
+        for c in cycles
+        if (c.phase, c.number) in released
+    ]
 
 
 # Stored messages said to the pharmacist in other words than the stored developer's note

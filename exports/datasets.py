@@ -16,8 +16,8 @@ from django.utils.translation import gettext_lazy as _
 
 from dosing.models import DoseSheet, SheetStatus
 from randomization.models import ScreeningAssessment
+from reminders.models import Reminder, ReminderStatus
 from schedules.models import Booking, ScheduledEvent
-from schedules.reminder_models import Reminder, ReminderStatus
 from trialsite import roles
 from trialsite.models import Participant
 
@@ -273,7 +273,7 @@ reminders = register(
             .order_by("site__code", "send_at", "id")
         ),
         site="site",
-        permission="schedules.view_reminder",
+        permission="reminders.view_reminder",
         columns=[
             Column("reminder_id", "TrialSite's reminder id", lambda m: m.pk),
             PARTICIPANT_ID,

@@ -105,6 +105,9 @@ class ScreeningAssessmentAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDe
     list_select_related = ["participant", "assessed_by"]
     list_filter = ["outcome"]
     search_fields = ["participant__screening_number"]
+    # A search box, not a dropdown of every participant (10,000 <option>s at scale, issue 16):
+    # the admin's autocomplete answers from ParticipantAdmin's own site-scoped list.
+    autocomplete_fields = ["participant"]
     form = ScreeningAssessmentForm
     readonly_fields = [
         "participant",

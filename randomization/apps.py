@@ -7,3 +7,9 @@ class RandomizationConfig(AppConfig):
 
     name = "randomization"
     verbose_name = _("Randomization")
+
+    def ready(self) -> None:
+        from randomization import audit_source
+
+        # The allocation record has no history table: it joins the audit log as a source.
+        audit_source.register()

@@ -8,7 +8,7 @@ from typing import Any
 from celery import shared_task
 
 from randomization import heads
-from schedules.transports import OutgoingMessage, TemporaryTransportError, get_transport
+from trialsite.transports import OutgoingMessage, TemporaryTransportError, get_transport
 
 
 @shared_task(name="randomization.tasks.chain_head_notify", bind=True, ignore_result=True, acks_late=True, max_retries=8)

@@ -20,7 +20,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from schedules import selectors, services
+from schedules import selectors
 from schedules.models import (
     Booking,
     BookingStatus,
@@ -31,6 +31,10 @@ from schedules.models import (
     SiteDayKind,
     TreatmentPlan,
 )
+from schedules.services.actual_dates import event_record_actual, event_record_actual_preview
+from schedules.services.bookings import booking_cancel, booking_create, booking_move
+from schedules.services.closures import national_calendar_changed, site_closure_create, site_closure_update_reason
+from schedules.services.plans import event_delay, treatment_plan_create
 from trialsite import clock, i18n, roles
 from trialsite import selectors as registry
 from trialsite.admin import (
@@ -44,7 +48,6 @@ from trialsite.admin import (
 from trialsite.admin_forms import ServiceFormAdminMixin, attempt
 from trialsite.admin_guard import GuardedHistoryAdmin
 from trialsite.errors import ApplicationError
-from trialsite.i18n import translate_stored
 from trialsite.models import RANDOMIZED_STATUSES, Participant
 
 EDITORS = (roles.RESEARCH_NURSE, roles.INVESTIGATOR)
@@ -148,8 +151,8 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
 
     @admin.display(description=_("stop reason"))
     def stop_reason_text(self, plan: TreatmentPlan) -> str:
-        """As typed, or the system's English reason ("died") in the reader's language."""
-        return translate_stored(plan.stop_reason) or "—"
+        """As typed, or the system's reason in the reader's language."""
+        return plan.stop_reason_text or "—"
 
     @admin.display(description=_("site"))
     def site(self, plan: TreatmentPlan) -> str:
@@ -244,7 +247,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
             if plan_form.is_valid():
                 return _run(
                     request,
-                    lambda: services.treatment_plan_create(
+                    lambda: treatment_plan_create(
                         participant=participant,
                         scrt_start_date=plan_form.cleaned_data["scrt_start_date"],
                         by=by,
@@ -259,7 +262,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
                 event = get_object_or_404(events, pk=delay_form.cleaned_data["event"])
                 return _run(
                     request,
-                    lambda: services.event_delay(
+                    lambda: event_delay(
                         event=event,
                         reason=delay_form.cleaned_data["reason"],
                         new_date=delay_form.cleaned_data["new_date"],
@@ -285,7 +288,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
                 if booking is None:
                     return _run(
                         request,
-                        lambda: services.booking_create(
+                        lambda: booking_create(
                             event=event,
                             date=data["date"],
                             time=data["time"],
@@ -297,7 +300,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
                     )
                 return _run(
                     request,
-                    lambda: services.booking_move(
+                    lambda: booking_move(
                         booking=booking,
                         date=data["date"],
                         time=data["time"],
@@ -315,7 +318,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
             )
             return _run(
                 request,
-                lambda: services.booking_cancel(booking=booking, by=by, now=clock.now()),
+                lambda: booking_cancel(booking=booking, by=by, now=clock.now()),
                 str(_("Booking cancelled.")),
             )
         messages.error(request, _("Check the form: a field is missing or not allowed for your role."))
@@ -327,7 +330,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
         """Record or correct an actual date; when it moves later events, starts treatment or
         corrects a recorded date, first a page that says so (from the service's own preview)."""
         try:
-            services.event_record_actual(
+            event_record_actual(
                 event=event,
                 actual_date=data["actual_date"],
                 reason=data["reason"],
@@ -338,7 +341,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
         except ApplicationError as exc:
             if exc.code != "confirmation_required":
                 return _kept(request, "actual", _refusal_lines(exc))
-            preview = services.event_record_actual_preview(
+            preview = event_record_actual_preview(
                 event=event, actual_date=data["actual_date"], by=by, today=clock.today()
             )
             context = {
@@ -381,7 +384,7 @@ class TreatmentPlanAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmi
             "sites": sites,
             "site": site,
             "week": week,
-            "days": [{**selectors.site_day(site, d), "working": cal.is_working_day(d)} for d in days],
+            "days": [{**info, "working": cal.is_working_day(info["date"])} for info in selectors.site_days(site, days)],
             "closing": selectors.windows_closing_unbooked(site, today=today, within_days=7),
             "previous": (start - dt.timedelta(days=7 if week else 1)).isoformat(),
             "next": (start + dt.timedelta(days=7 if week else 1)).isoformat(),
@@ -471,9 +474,9 @@ class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
 
     @admin.display(description=_("cancel reason"))
     def cancel_reason_text(self, obj: Booking) -> str:
-        """Stored in English when the system wrote it ("plan re-made"), shown in the reader's
-        language; a reason a person typed is shown as typed."""
-        return translate_stored(obj.cancel_reason) or "—"
+        """The system's reason ("plan re-made") in the reader's language; a reason a person typed
+        as typed."""
+        return obj.cancel_reason_text or "—"
 
     actions = ["cancel_selected"]
 
@@ -492,9 +495,7 @@ class BookingAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
         for booking in queryset.filter(status=BookingStatus.ACTIVE):
             attempt(
                 request,
-                functools.partial(
-                    services.booking_cancel, booking=booking, by=roles.actor(request.user), now=clock.now()
-                ),
+                functools.partial(booking_cancel, booking=booking, by=roles.actor(request.user), now=clock.now()),
                 str(_("%(b)s cancelled.") % {"b": booking}),
             )
 
@@ -527,12 +528,12 @@ class SiteClosureAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixi
     def save_model(self, request: HttpRequest, obj: SiteClosure, form: Any, change: bool) -> None:
         if change:
             with self.refusal(request, form):
-                services.site_closure_update_reason(
+                site_closure_update_reason(
                     closure=obj, reason=form.cleaned_data["reason"], by=roles.actor(request.user)
                 )
             return
         with self.refusal(request, form):
-            created = services.site_closure_create(
+            created = site_closure_create(
                 site=form.cleaned_data["site"],
                 date=form.cleaned_data["date"],
                 kind=form.cleaned_data["kind"],
@@ -541,12 +542,18 @@ class SiteClosureAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixi
                 now=clock.now(),
             )
         obj.pk = created.pk
-        refused = getattr(created, "recheck", None)
-        if refused is not None and refused.refused:
-            messages.warning(
+        if created.job is not None:
+            messages.info(
                 request,
-                _("%(n)s treatment plans could not be re-made for this day; re-plan them: %(list)s")
-                % {"n": len(refused.refused), "list": "; ".join(refused.refused.values())},
+                format_html(
+                    '{} <a href="{}">{}</a>',
+                    _(
+                        "The plans around this day are being re-checked in the background; plans that "
+                        "cannot be re-made are listed there."
+                    ),
+                    reverse("admin:trialsite_trialjob_change", args=[created.job.pk]),
+                    _("Follow its progress"),
+                ),
             )
         conflicts = selectors.booked_on_non_working_days(created.site, date_from=created.date, date_to=created.date)
         if conflicts:
@@ -591,8 +598,5 @@ class NationalCalendarYearAdmin(NoDeleteMixin, GuardedHistoryAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        services.national_calendar_changed(form.instance)
+        national_calendar_changed(form.instance)
         messages.info(request, _("Every treatment plan is being re-checked against this calendar."))
-
-
-from schedules import reminder_admin  # noqa: E402, F401  (reminder rules, reminders, digests)

@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from schedules import ics, selectors, services
+from schedules import ics, selectors
 from schedules.models import Booking, CalendarFeed, ScheduledEvent, TreatmentPlan
 from schedules.serializers import (
     ActualIn,
@@ -37,6 +37,10 @@ from schedules.serializers import (
     ScheduleIn,
     ScheduleOut,
 )
+from schedules.services.actual_dates import event_record_actual
+from schedules.services.bookings import booking_cancel, booking_create, booking_move
+from schedules.services.feeds import calendar_feed_create, calendar_feed_revoke
+from schedules.services.plans import event_delay, treatment_plan_create
 from trialsite import clock, idempotency, roles
 from trialsite.api.errors import error_body
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
@@ -114,7 +118,7 @@ class ParticipantSchedule(APIView):
         data = ScheduleIn(data=request.data)
         data.is_valid(raise_exception=True)
         existed = TreatmentPlan.objects.filter(participant=participant).exists()
-        services.treatment_plan_create(
+        treatment_plan_create(
             participant=participant,
             scrt_start_date=data.validated_data["scrt_start_date"],
             by=roles.actor(request.user),
@@ -164,7 +168,7 @@ class EventDelay(APIView):
         event = _event_for(request, pk)
         data = DelayIn(data=request.data)
         data.is_valid(raise_exception=True)
-        event = services.event_delay(
+        event = event_delay(
             event=event,
             reason=data.validated_data["reason"],
             new_date=data.validated_data.get("new_date"),
@@ -187,7 +191,7 @@ class EventActual(APIView):
         event = _event_for(request, pk)
         data = ActualIn(data=request.data)
         data.is_valid(raise_exception=True)
-        event = services.event_record_actual(
+        event = event_record_actual(
             event=event,
             actual_date=data.validated_data["actual_date"],
             confirm=data.validated_data["confirm"],
@@ -243,7 +247,7 @@ class BookingListCreate(generics.ListAPIView[Booking]):
         data.is_valid(raise_exception=True)
         values = data.validated_data
         event = _event_for(request, values["event"])
-        booking = services.booking_create(
+        booking = booking_create(
             event=event,
             date=values["date"],
             time=values["time"],
@@ -282,7 +286,7 @@ class BookingDetail(APIView):
         booking = self._get(request, pk)
         data = BookingPatch(data=request.data)
         data.is_valid(raise_exception=True)
-        booking = services.booking_move(
+        booking = booking_move(
             booking=booking,
             by=roles.actor(request.user),
             today=clock.today(),
@@ -295,7 +299,7 @@ class BookingDetail(APIView):
     @idempotent
     def delete(self, request: Request, pk: int) -> Response:
         booking = self._get(request, pk)
-        services.booking_cancel(booking=booking, by=roles.actor(request.user), now=clock.now())
+        booking_cancel(booking=booking, by=roles.actor(request.user), now=clock.now())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -314,7 +318,7 @@ class CalendarFeedListCreate(generics.ListAPIView[CalendarFeed]):
 
     @extend_schema(request=None, responses={201: CalendarFeedOut})
     def post(self, request: Request) -> Response:
-        feed = services.calendar_feed_create(user=roles.actor(request.user), now=clock.now())
+        feed = calendar_feed_create(user=roles.actor(request.user), now=clock.now())
         return Response(CalendarFeedOut(feed, context={"request": request}).data, status=status.HTTP_201_CREATED)
 
 
@@ -324,7 +328,7 @@ class CalendarFeedRevoke(APIView):
     @extend_schema(responses={204: None})
     def delete(self, request: Request, pk: int) -> Response:
         feed = get_object_or_404(CalendarFeed.objects.filter(user=roles.actor(request.user)), pk=pk)
-        services.calendar_feed_revoke(feed=feed, now=clock.now())
+        calendar_feed_revoke(feed=feed, now=clock.now())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

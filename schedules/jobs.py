@@ -34,9 +34,9 @@ def _plans(params: Mapping[str, Any]) -> list[int]:
 
 
 def _recheck(plan_id: int, params: Mapping[str, Any], now: dt.datetime) -> None:
-    from schedules import services
+    from schedules.services.plans import treatment_plan_recheck
 
-    services.treatment_plan_recheck(plan_id=plan_id, now=now)
+    treatment_plan_recheck(plan_id=plan_id, now=now)
 
 
 def plans_recheck_start(

@@ -16,6 +16,7 @@ from django.utils.translation import pgettext
 from simple_history.models import HistoricalRecords
 
 from schedules import calendar
+from trialsite import phrases
 from trialsite.i18n import arm_name, phase_name
 from trialsite.models import Participant, Site
 
@@ -35,7 +36,9 @@ class TreatmentPlan(models.Model):
     scrt_start_date = models.DateField(_("SCRT start date"))
     status = models.CharField(_("status"), max_length=16, choices=PlanStatus.choices, default=PlanStatus.ACTIVE)
     stopped_on = models.DateField(_("stopped on"), null=True, blank=True)
-    stop_reason = models.CharField(_("stop reason"), max_length=200, blank=True)
+    # Stored phrases (trialsite/phrases.py): a reason a person typed, or the system's message id;
+    # shown with `stop_reason_text` in the reader's language.
+    stop_reason = models.JSONField(_("stop reason"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     created_by = models.ForeignKey(
@@ -58,6 +61,10 @@ class TreatmentPlan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant} ({arm_name(self.arm)})"
+
+    @property
+    def stop_reason_text(self) -> str:
+        return phrases.render(self.stop_reason)
 
 
 class EventKind(models.TextChoices):
@@ -231,7 +238,7 @@ class Booking(models.Model):
         related_name="+",
     )
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
-    cancel_reason = models.CharField(_("cancel reason"), max_length=200, blank=True)
+    cancel_reason = models.JSONField(_("cancel reason"), null=True, blank=True)  # a stored phrase, as stop_reason
 
     history = HistoricalRecords()
 
@@ -249,6 +256,10 @@ class Booking(models.Model):
 
     def __str__(self) -> str:
         return f"{self.participant} {self.date} {self.time:%H:%M}"
+
+    @property
+    def cancel_reason_text(self) -> str:
+        return phrases.render(self.cancel_reason)
 
 
 class SiteDay(models.Model):
@@ -286,8 +297,8 @@ class SiteClosure(models.Model):
     date = models.DateField(_("date"))
     kind = models.CharField(_("kind"), max_length=8, choices=SiteDayKind.choices, default=SiteDayKind.CLOSED)
     reason = models.CharField(_("reason"), max_length=200)
-    # Not stored: the re-check of the site's plans that services.site_closure_create ran.
-    recheck: Any = None
+    # Not stored: the background job re-checking the site's plans (services.closures.site_closure_create).
+    job: Any = None
 
     history = HistoricalRecords()
 
@@ -406,6 +417,3 @@ class CalendarFeed(models.Model):
         if self.revoked_at:
             return _("calendar feed of %(user)s (revoked)") % {"user": self.user}
         return _("calendar feed of %(user)s") % {"user": self.user}
-
-
-from schedules.reminder_models import *  # noqa: E402, F403  (reminder rules, reminders, digests)

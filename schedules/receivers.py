@@ -5,22 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from django.dispatch import receiver
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 
-from schedules import services
-from trialsite import clock
+from schedules.services.plans import treatment_plan_stop
+from trialsite import clock, phrases
 from trialsite.models import Participant
 from trialsite.signals import participant_withdrawal_effects, participant_withdrawn
 
 
 @receiver(participant_withdrawn, dispatch_uid="schedules.stop_plan_at_withdrawal")
 def stop_plan_at_withdrawal(sender: Any, participant: Participant, **kwargs: Any) -> None:
-    services.treatment_plan_stop(
+    treatment_plan_stop(
         participant=participant,
-        reason=participant.withdrawal_reason or "withdrawn",
+        reason=_stop_reason(participant),
         by=None,  # a follow-up of a write its own service checked: the system
         now=participant.withdrawn_at or clock.now(),
     )
+
+
+def _stop_reason(participant: Participant) -> phrases.Phrase:
+    """Why the plan stopped: the registry's stored phrase of the withdrawal (a typed reason, or its
+    own "died"), else "withdrawn"."""
+    stored = participant.withdrawal
+    if isinstance(stored, dict) and phrases.is_phrase(stored):
+        return dict(stored)
+    return phrases.phrase(gettext_noop("withdrawn"))
 
 
 @receiver(participant_withdrawal_effects, dispatch_uid="schedules.withdrawal_effects")

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from schedules import calendar, selectors
 from schedules.models import Booking, CalendarFeed, ScheduledEvent, TreatmentPlan
+from trialsite import phrases
 from trialsite.api.fields import IntegerIn
 
 
@@ -81,9 +82,15 @@ class EventOut(serializers.ModelSerializer[ScheduledEvent]):
 
 
 class PlanOut(serializers.ModelSerializer[TreatmentPlan]):
+    stop_reason = serializers.SerializerMethodField()
+
     class Meta:
         model = TreatmentPlan
         fields = ["id", "arm", "scrt_start_date", "status", "stopped_on", "stop_reason", "created_at"]
+
+    def get_stop_reason(self, plan: TreatmentPlan) -> str:
+        """In English, as the API has always said it (a typed reason as typed)."""
+        return phrases.english(plan.stop_reason)
 
 
 class ScheduleOut(serializers.Serializer[dict[str, Any]]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from django import forms
@@ -102,15 +102,24 @@ def stored_json(field: str, description: StrPromise) -> Callable[[Any], str]:
     return column
 
 
-def code_filter(field: str, title: StrPromise, name: Callable[[str], str]) -> type[admin.SimpleListFilter]:
-    """A list filter over a code column whose choices read in the reader's language."""
+def code_filter(
+    field: str, title: StrPromise, name: Callable[[str], str], codes: Callable[[], Iterable[str]] | None = None
+) -> type[admin.SimpleListFilter]:
+    """A list filter over a code column whose choices read in the reader's language.
+
+    The choices are the codes the user's rows hold (a DISTINCT over the admin's queryset), or
+    `codes()` where that scan would grow with a large table (the reminders, issue 16): the
+    codes that can occur, read from the code or a small table."""
 
     class CodeFilter(admin.SimpleListFilter):
         parameter_name = field
 
         def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-            values = model_admin.get_queryset(request).order_by().values_list(field, flat=True).distinct()
-            return [(v, name(v)) for v in sorted(v for v in values if v)]
+            if codes is not None:
+                values: Iterable[str] = codes()
+            else:
+                values = model_admin.get_queryset(request).order_by().values_list(field, flat=True).distinct()
+            return [(v, name(v)) for v in sorted({v for v in values if v})]
 
         def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
             return queryset.filter(**{field: self.value()}) if self.value() else queryset

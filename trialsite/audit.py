@@ -1,5 +1,5 @@
 """The audit trail (django-simple-history's tables) is append-only in the database, as the
-allocation record is (randomization migration 0002): a trigger refuses UPDATE and DELETE of a
+allocation record is (randomization migration 0001_initial): a trigger refuses UPDATE and DELETE of a
 history row. TRUNCATE, which only a table's owner may run and which the test runner uses to empty
 databases, is left alone.
 

@@ -10,6 +10,7 @@ cursor and merges them: a fixed number of queries per page whatever the size of 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,7 +30,6 @@ from trialsite.selectors import user_site_ids
 
 PAGE_SIZE = 25
 PERMISSION = "trialsite.view_audit_log"
-ALLOCATION_PERMISSION = "randomization.view_allocation"
 ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 
 
@@ -61,6 +61,35 @@ class Entry:
     changes: list[dict[str, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Source:
+    """A record with no history table that belongs in the log (the allocation record, which is
+    append-only), registered by its app at ready: `rows(filters, sites, page_size, zone)` gives
+    the newest (time, row) pairs, `entry(row)` the Entry."""
+
+    key: str
+    label: Callable[[], str]
+    permission: str
+    rows: Callable[[Filters, frozenset[int] | None, int, ZoneInfo], list[tuple[dt.datetime, Any]]]
+    entry: Callable[[Any], Entry]
+
+
+_SOURCES: dict[str, Source] = {}
+
+
+def register_source(source: Source) -> None:
+    _SOURCES[source.key] = source
+
+
+def _readable_sources(user: User) -> list[Source]:
+    return [s for s in _SOURCES.values() if user.is_superuser or user.has_perm(s.permission)]
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    """The start of a reader's day (the project's zone, Asia/Shanghai), for date filters."""
+    return dt.datetime.combine(day, dt.time(0), tzinfo=_zone(None))
+
+
 def _site_path(model: type[Model]) -> str | None:
     """How a tracked model's rows reach their site ("site", "participant__site"), or None for
     trial-wide records (the trial, sites' settings, rules, schemes)."""
@@ -85,10 +114,7 @@ def tracked_models(user: User) -> dict[str, type[Model]]:
 def entry_models(user: User) -> list[tuple[str, str]]:
     """(key, label) of the record types the user can filter by, including the allocation record."""
     rows = [(key, str(capfirst(m.instance_type._meta.verbose_name))) for key, m in tracked_models(user).items()]  # type: ignore[attr-defined]
-    if user.is_superuser or user.has_perm(ALLOCATION_PERMISSION):
-        from randomization.models import Allocation
-
-        rows.append(("randomization.allocation", str(capfirst(Allocation._meta.verbose_name))))
+    rows += [(source.key, source.label()) for source in _readable_sources(user)]
     return sorted(rows, key=lambda r: r[1])
 
 
@@ -148,60 +174,16 @@ def audit_entries(*, user: User, filters: Filters, page_size: int | None = None)
             related += ["site"]
         for row in qs.select_related(*related).order_by("-history_date", "-history_id")[:page_size]:
             candidates.append((row.history_date, row, key))
-    if (filters.model in (None, "randomization.allocation")) and (
-        user.is_superuser or user.has_perm(ALLOCATION_PERMISSION)
-    ):
-        candidates += _allocations(user, filters, sites, page_size)
+    for source in _readable_sources(user):
+        if filters.model in (None, source.key):
+            candidates += [(at, row, source.key) for at, row in source.rows(filters, sites, page_size, _zone(None))]
     candidates.sort(key=lambda c: c[0], reverse=True)
     return [_entry(row, key) for _at, row, key in candidates[:page_size]]
 
 
-def _allocations(
-    user: User, filters: Filters, sites: frozenset[int] | None, page_size: int
-) -> list[tuple[dt.datetime, Any, str]]:
-    """The allocation record (append-only, no history table): each allocation is one entry."""
-    from randomization.models import Allocation
-
-    qs = Allocation.objects.select_related("participant__site", "allocated_by")
-    zone = _zone(None)
-    if sites is not None:
-        qs = qs.filter(participant__site_id__in=list(sites))
-    if filters.site_id:
-        qs = qs.filter(participant__site_id=filters.site_id)
-    if filters.participant_id:
-        qs = qs.filter(participant_id=filters.participant_id)
-    if filters.user_id:
-        qs = qs.filter(allocated_by_id=filters.user_id)
-    if filters.date_from:
-        qs = qs.filter(allocated_at__gte=dt.datetime.combine(filters.date_from, dt.time(0), tzinfo=zone))
-    if filters.date_to:
-        end = dt.datetime.combine(filters.date_to + dt.timedelta(days=1), dt.time(0), tzinfo=zone)
-        qs = qs.filter(allocated_at__lt=end)
-    if filters.before:
-        qs = qs.filter(allocated_at__lt=filters.before)
-    return [(a.allocated_at, a, "randomization.allocation") for a in qs.order_by("-allocated_at")[:page_size]]
-
-
 def _entry(row: Any, key: str) -> Entry:
-    from randomization.models import Allocation
-
-    if isinstance(row, Allocation):
-        home = row.participant.site
-        zone = _zone(home.time_zone)
-        return Entry(
-            at=row.allocated_at,
-            at_local=timezone.localtime(row.allocated_at, zone).strftime("%Y-%m-%d %H:%M:%S"),
-            time_zone=str(zone),
-            model=key,
-            model_label=str(capfirst(Allocation._meta.verbose_name)),
-            object_id=row.pk,
-            object_text=f"R{row.sequence}",
-            site=home.code,
-            participant=row.participant.screening_number,
-            user=person(row.allocated_by),
-            action=_("created"),
-            reason="",
-        )
+    if key in _SOURCES:
+        return _SOURCES[key].entry(row)
     base = row.instance_type
     site: Any = getattr(row, "site", None)
     participant: Any = None

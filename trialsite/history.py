@@ -76,6 +76,8 @@ def value_text(field: models.Field[Any, Any] | None, value: Any, zone: ZoneInfo)
         return moment(value, zone)
     if isinstance(value, dt.date):
         return value.isoformat()
+    if phrases.is_phrase(value):
+        return phrases.render(value)  # a stored phrase (a reason): in the reader's language
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True, cls=DjangoJSONEncoder)
     if isinstance(value, str):

@@ -120,7 +120,7 @@ def _same(value: str) -> str:
     return value
 
 
-PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules")
+PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules", "reminders")
 
 
 def field_label(name: str) -> str:

@@ -106,13 +106,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "adverse_events.change_adverseevent": CLINICAL_ROLES,
     "adverse_events.acknowledge_adverseevent": _I,
     "adverse_events.view_saealert": _I,
-    # reminders (schedules.* until the reminder models have their own app)
-    "schedules.view_reminder": CLINICAL_ROLES,
-    "schedules.change_reminder": CLINICAL_ROLES,
-    "schedules.view_reminderrule": CLINICAL_ROLES,
-    "schedules.add_reminderrule": TRIAL_WIDE_ROLES,
-    "schedules.change_reminderrule": TRIAL_WIDE_ROLES,
-    "schedules.view_staffdigest": CLINICAL_ROLES,
+    # reminders: rules, reminders, staff digests
+    "reminders.view_reminder": CLINICAL_ROLES,
+    "reminders.change_reminder": CLINICAL_ROLES,
+    "reminders.view_reminderrule": CLINICAL_ROLES,
+    "reminders.add_reminderrule": TRIAL_WIDE_ROLES,
+    "reminders.change_reminderrule": TRIAL_WIDE_ROLES,
+    "reminders.view_staffdigest": CLINICAL_ROLES,
 }
 
 

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "randomization",
     "dosing",
     "schedules",
+    "reminders",
     "exports",
     "adverse_events",
 ]
@@ -279,7 +280,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"schedules.tasks.reminder_*": {"queue": "reminders"}}
+CELERY_TASK_ROUTES = {"reminders.tasks.reminder_*": {"queue": "reminders"}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The periodic schedule, in one place. Feature apps add their entries here, each with a
 # comment saying when it runs (times are in TIME_ZONE).
@@ -298,7 +299,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Expires before the next tick so a backlog of dispatcher messages never piles up while the
     # workers are down.
     "reminder-dispatch": {
-        "task": "schedules.tasks.reminder_dispatch",
+        "task": "reminders.tasks.reminder_dispatch",
         "schedule": 60.0,
         "options": {"expires": 55},
     },
@@ -306,7 +307,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # person and local day at the first tick after 07:00 in the site's time zone (a missed tick
     # is caught up by the next one).
     "reminder-digests": {
-        "task": "schedules.tasks.reminder_digests",
+        "task": "reminders.tasks.reminder_digests",
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 600},
     },

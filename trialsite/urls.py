@@ -1,7 +1,6 @@
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 
-from randomization import accrual_views
 from trialsite import audit_views, views
 from trialsite.api import views as api
 from trialsite.api.docs import DocsView, SchemaView
@@ -35,7 +34,7 @@ urlpatterns = [
     path("account/language/", views.set_user_language, name="set-user-language"),
     # The audit log is an admin page of no single model (admin_view: staff login, CSRF, no cache).
     path("admin/audit-log/", admin.site.admin_view(audit_views.audit_log_view), name="admin-audit-log"),
-    path("admin/accrual/", admin.site.admin_view(accrual_views.accrual_view), name="admin-accrual"),
+    path("admin/accrual/", include("randomization.admin_urls")),
     path("admin/", admin.site.urls),
     # Behind login unless API_DOCS_PUBLIC (the development default).
     path("api/schema/", SchemaView.as_view(), name="schema"),

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Window
 from django.utils.translation import gettext_lazy as _
 from django_stubs_ext import StrPromise
 
@@ -91,11 +91,12 @@ def build(user: Any, *, today: dt.date) -> list[tuple[Section, Rows]]:
 
 
 def bounded(qs: QuerySet[Any] | Iterable[Any], limit: int = LIMIT) -> Rows:
-    """The first `limit` rows and the total, in two queries (one when there are fewer)."""
+    """The first `limit` rows and the total, in one query: the total is a window count over the
+    whole filtered set (`COUNT(*) OVER ()`, computed before the LIMIT). A second COUNT query only
+    when the list overflows would make the page's query count grow with the data (issue 16)."""
     if isinstance(qs, QuerySet):
-        items = list(qs[: limit + 1])
-        total = len(items) if len(items) <= limit else qs.count()
-        return Rows(items=items[:limit], total=total)
+        items = list(qs.annotate(worklist_total=Window(Count("pk")))[:limit])
+        return Rows(items=items, total=items[0].worklist_total if items else 0)
     items = list(qs)
     return Rows(items=items[:limit], total=len(items))
 

@@ -4,7 +4,7 @@ dosing/document.py), `decisions` (the investigators' dose modifications and rena
 and `preview` (a stateless dose calculation). The admin, the API and the tasks call the
 functions listed here, the one list of the app's doors into its writes."""
 
-from dosing.services.decisions import dose_modification_record, renal_decision_record
+from dosing.services.decisions import dose_modification_proposal, dose_modification_record, renal_decision_record
 from dosing.services.preview import dose_calculation_preview
 from dosing.services.sheets import (
     dose_sheet_prepare,
@@ -17,6 +17,7 @@ from dosing.services.sheets import (
 
 __all__ = [
     "dose_calculation_preview",
+    "dose_modification_proposal",
     "dose_modification_record",
     "dose_sheet_prepare",
     "dose_sheet_release",

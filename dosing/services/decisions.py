@@ -13,6 +13,8 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from adverse_events import selectors as ae_selectors
+from adverse_events.models import AdverseEvent
 from dosing import document, regimen
 from dosing.calculations import drug_doses, formulas, modifications
 from dosing.error_codes import DosingErrorCode
@@ -42,14 +44,19 @@ def dose_modification_record(
     by: User,
     now: dt.datetime,
     requested_action: str | None = None,
+    adverse_event: AdverseEvent | None = None,
     signature: Signature | None = None,
 ) -> DoseModification:
     """Record an investigator's modification after a toxicity seen in (phase, cycle_number). The
     action follows the drug's rule (calculations.decide_modification); the following cycles'
-    sheets are re-prepared (a released one is superseded). Signed by the investigator
-    (`signature`, trialsite.signatures)."""
+    sheets are re-prepared (a released one is superseded). With `adverse_event` (a toxicity of
+    the log), its term and grade are the decision's and the appearance is counted from the log
+    (adverse_events.selectors.appearance_count), not from earlier decisions. Signed by the
+    investigator (`signature`, trialsite.signatures)."""
     roles.require(by, "dosing.add_dosemodification", site=participant.site_id)
     signed = signatures.check(signature, by=by, meaning=signatures.DOSE_MODIFICATION, now=now)
+    if adverse_event is not None:
+        toxicity_term, ctcae_grade = _from_log(adverse_event, participant, toxicity_term, ctcae_grade)
     participant = (
         Participant.objects.select_for_update(of=("self",)).select_related("protocol_version").get(pk=participant.pk)
     )
@@ -67,9 +74,14 @@ def dose_modification_record(
     previous = list(DoseModification.objects.filter(participant=participant, drug=drug).order_by("cycle_seq", "id"))
     current_level = max((m.new_level for m in previous if m.cycle_seq <= seq), default=0)
     term = toxicity_term.strip()
-    appearance = 1 + sum(
-        1 for m in previous if m.toxicity_term.lower() == term.lower() and m.ctcae_grade == ctcae_grade
-    )
+    if adverse_event is not None:
+        appearance = 1 + ae_selectors.appearance_count(
+            participant=participant, term=adverse_event.term, grade=adverse_event.grade, drug=drug, before=adverse_event
+        )
+    else:
+        appearance = 1 + sum(
+            1 for m in previous if m.toxicity_term.lower() == term.lower() and m.ctcae_grade == ctcae_grade
+        )
     try:
         outcome = modifications.decide_modification(
             spec,
@@ -93,6 +105,7 @@ def dose_modification_record(
         toxicity_term=term,
         ctcae_grade=ctcae_grade,
         appearance=appearance,
+        adverse_event=adverse_event,
         action=outcome.action,
         new_level=outcome.new_level,
         level_label=drug_doses.level_label(spec, outcome.new_level),
@@ -233,3 +246,54 @@ def _require_in_regimen(definition: Mapping[str, Any], participant: Participant,
     if drug not in [spec.code for spec in regimen.drug_specs(definition, participant.arm, phase)]:
         message = _("The participant's arm does not receive %(drug)s in this phase.") % {"drug": drug_name(drug)}
         raise RuleViolation(message, code=DosingErrorCode.DRUG_NOT_IN_REGIMEN, errors={"drug": [message]})
+
+
+def _from_log(event: AdverseEvent, participant: Participant, term: str, grade: int) -> tuple[str, int]:
+    """The term and grade of a toxicity of the log, refusing one of another participant or a
+    typed term or grade that contradicts it."""
+    if event.participant_id != participant.pk:
+        message = _("This toxicity was recorded for another participant.")
+        raise InvalidInput(message, errors={"adverse_event": [message]})
+    if term.strip() and term.strip().lower() != event.term.term.lower():
+        message = _("The log records %(term)s for this toxicity.") % {"term": event.term.term}
+        raise InvalidInput(message, errors={"toxicity_term": [message]})
+    if grade and grade != event.grade:
+        message = _("The log records grade %(grade)s for this toxicity.") % {"grade": event.grade}
+        raise InvalidInput(message, errors={"ctcae_grade": [message]})
+    return event.term.term, event.grade
+
+
+def dose_modification_proposal(*, adverse_event: AdverseEvent, drug: str, by: User) -> dict[str, Any]:
+    """What the protocol's table proposes for this toxicity of the log and drug (a read): the
+    fields the investigator's form starts from, the appearance counted from the log, and the
+    action and dose level the rule gives. The investigator confirms it or overrides it with a
+    reason (requested_action)."""
+    participant = adverse_event.participant
+    roles.require(by, "dosing.add_dosemodification", site=participant.site_id)
+    definition = participant.protocol_version.definition
+    if drug not in (definition.get("drugs") or {}):
+        raise InvalidInput(_("Unknown drug %(drug)s.") % {"drug": drug}, errors={"drug": [_("Unknown drug.")]})
+    basis = ae_selectors.modification_basis(adverse_event, drug=drug)
+    spec = regimen.drug_spec(definition, drug)
+    seq = (
+        cycle_seq(definition, adverse_event.phase, adverse_event.cycle_number)
+        if adverse_event.phase and adverse_event.cycle_number
+        else None
+    )
+    previous = DoseModification.objects.filter(participant=participant, drug=drug)
+    current_level = max((m.new_level for m in previous if seq is None or m.cycle_seq <= seq), default=0)
+    try:
+        outcome = modifications.decide_modification(
+            spec, grade=adverse_event.grade, appearance=basis["appearance"], current_level=current_level
+        )
+    except formulas.CalculationError as exc:
+        return {**basis, "proposal": None, "proposal_refused": str(exc)}
+    return {
+        **basis,
+        "proposal": {
+            "action": outcome.action,
+            "new_level": outcome.new_level,
+            "level_label": drug_doses.level_label(spec, outcome.new_level),
+            "rule": outcome.rule,
+        },
+    }

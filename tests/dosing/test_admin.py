@@ -11,8 +11,8 @@ from django.test import Client
 
 from dosing import services
 from dosing.models import DoseModification, DoseSheet
-from schedules import services as schedules
 from schedules.selectors import cycle_visits
+from schedules.services.plans import treatment_plan_create
 from tests.conftest import TEST_PASSWORD
 from tests.dosing.conftest import NOW, SheetMaker, dose, record_inputs
 from tests.support.signatures import signed
@@ -160,7 +160,7 @@ def test_prepare_on_demand_picks_a_planned_cycle(
     assert "not in the participant&#x27;s treatment plan" in refused.content.decode()
     assert not DoseSheet.objects.exists()
 
-    schedules.treatment_plan_create(participant=patient, scrt_start_date=dt.date(2026, 3, 2), by=nurse, now=NOW)
+    treatment_plan_create(participant=patient, scrt_start_date=dt.date(2026, 3, 2), by=nurse, now=NOW)
     planned = next(
         v.day1 for v in cycle_visits(participant_ids=[patient.pk]) if (v.phase, v.cycle_number) == ("neoadjuvant", 1)
     )

@@ -15,9 +15,11 @@ from django.test import Client
 from django.utils import translation
 
 from dosing import pdf, regimen
-from schedules import reminder_services, selectors
-from schedules import services as schedules
-from schedules.models import ReminderRule, ScheduledEvent
+from reminders import services as reminder_services
+from reminders.models import ReminderRule
+from schedules import selectors
+from schedules.models import ScheduledEvent
+from schedules.services.plans import treatment_plan_create
 from tests.dosing.conftest import NOW, SheetMaker, dose, record_inputs
 from trialsite import i18n, protocol
 from trialsite.errors import ProtocolDefinitionError
@@ -41,7 +43,7 @@ def test_the_protocol_says_it_once_and_checks_the_count(patient: Participant) ->
 def test_sheet_pdf_timeline_feed_and_reminder_agree(
     patient: Participant, nurse: User, make_sheet: SheetMaker, client: Client
 ) -> None:
-    plan = schedules.treatment_plan_create(participant=patient, scrt_start_date=dt.date(2026, 3, 2), by=nurse, now=NOW)
+    plan = treatment_plan_create(participant=patient, scrt_start_date=dt.date(2026, 3, 2), by=nurse, now=NOW)
     event = ScheduledEvent.objects.get(participant=patient, phase="neoadjuvant", number=1, kind="cycle_day1")
     day1 = event.planned_date
     record_inputs(patient, on=day1 - dt.timedelta(days=2))
@@ -84,7 +86,7 @@ def test_sheet_pdf_timeline_feed_and_reminder_agree(
 
 
 def test_a_reminder_is_rendered_from_the_plans_course(patient: Participant, nurse: Any) -> None:
-    schedules.treatment_plan_create(participant=patient, scrt_start_date=dt.date(2026, 3, 2), by=nurse, now=NOW)
+    treatment_plan_create(participant=patient, scrt_start_date=dt.date(2026, 3, 2), by=nurse, now=NOW)
     event = ScheduledEvent.objects.get(participant=patient, phase="neoadjuvant", number=1, kind="cycle_day1")
     said = reminder_services._last_dose(
         reminder_services._event_courses(event, patient), "capecitabine", event.planned_date, "en"

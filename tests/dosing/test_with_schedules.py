@@ -11,16 +11,16 @@ from django.utils import translation
 
 from dosing import selectors, tasks, wording
 from dosing.models import DoseSheet
-from schedules import services as schedules
 from schedules.models import ScheduledEvent
 from schedules.selectors import cycle_visits
+from schedules.services.plans import event_delay, treatment_plan_create
 from tests.dosing.conftest import NOW, record_inputs
 from tests.support.i18n import english_words
 from trialsite.models import Participant
 
 
 def test_task_prepares_from_the_plan_and_a_delay_re_dates_the_sheet(patient: Participant, nurse: Any) -> None:
-    schedules.treatment_plan_create(participant=patient, scrt_start_date=dt.date(2026, 3, 2), by=nurse, now=NOW)
+    treatment_plan_create(participant=patient, scrt_start_date=dt.date(2026, 3, 2), by=nurse, now=NOW)
     first = next(
         v for v in cycle_visits(participant_ids=[patient.pk]) if (v.phase, v.cycle_number) == ("neoadjuvant", 1)
     )
@@ -38,7 +38,7 @@ def test_task_prepares_from_the_plan_and_a_delay_re_dates_the_sheet(patient: Par
         new_day1 = first.day1 + dt.timedelta(days=1)
         while new_day1.weekday() >= 5:
             new_day1 += dt.timedelta(days=1)
-        schedules.event_delay(event=event, reason="patient request", by=nurse, now=moment, new_date=new_day1)
+        event_delay(event=event, reason="patient request", by=nurse, now=moment, new_date=new_day1)
 
     sheet.refresh_from_db()
     assert sheet.status == "void" and "re-dated" in sheet.end_reason
@@ -49,7 +49,7 @@ def test_task_prepares_from_the_plan_and_a_delay_re_dates_the_sheet(patient: Par
 def test_a_moved_booking_that_cannot_be_prepared_says_why_in_the_readers_language(
     patient: Participant, nurse: Any
 ) -> None:
-    schedules.treatment_plan_create(participant=patient, scrt_start_date=dt.date(2026, 3, 2), by=nurse, now=NOW)
+    treatment_plan_create(participant=patient, scrt_start_date=dt.date(2026, 3, 2), by=nurse, now=NOW)
     first = next(
         v for v in cycle_visits(participant_ids=[patient.pk]) if (v.phase, v.cycle_number) == ("neoadjuvant", 1)
     )
@@ -65,7 +65,7 @@ def test_a_moved_booking_that_cannot_be_prepared_says_why_in_the_readers_languag
         while new_day1.weekday() >= 5:
             new_day1 += dt.timedelta(days=1)
         with translation.override("zh-hans"):  # the nurse who moves it reads Chinese
-            schedules.event_delay(event=event, reason="patient request", by=nurse, now=moment, new_date=new_day1)
+            event_delay(event=event, reason="patient request", by=nurse, now=moment, new_date=new_day1)
 
     sheet.refresh_from_db()
     assert sheet.status == "void"

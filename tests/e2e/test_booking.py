@@ -11,8 +11,8 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from schedules import services as schedules
 from schedules.models import Booking, ScheduledEvent
+from schedules.services.plans import treatment_plan_create
 from tests.e2e.conftest import admin_login
 from tests.factories import ParticipantFactory
 from trialsite.errors import ApplicationError
@@ -30,9 +30,7 @@ def _randomized_with_plan(trial: Trial, site: Site, nurse: User) -> Participant:
     start = timezone.localdate() + dt.timedelta(days=7)
     for _ in range(30):  # the first start date that is a working day with room for 5 fractions
         try:
-            schedules.treatment_plan_create(
-                participant=participant, scrt_start_date=start, by=nurse, now=timezone.now()
-            )
+            treatment_plan_create(participant=participant, scrt_start_date=start, by=nurse, now=timezone.now())
             return participant
         except ApplicationError:
             start += dt.timedelta(days=1)

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from schedules import services as schedules
+from schedules.services.plans import treatment_plan_create
 from tests.e2e.conftest import admin_login
 from tests.factories import ParticipantFactory
 from trialsite.models import Participant, Site, Trial
@@ -29,7 +29,7 @@ def test_spring_festival_window_is_flagged_on_the_timeline(
     # The plan was made on Monday 5 January 2026 (the service takes `now`), SCRT from Fri 16 Jan:
     # neoadjuvant cycle 2's window, 16–22 Feb, is all Spring Festival (15–23 Feb off).
     made = dt.datetime(2026, 1, 5, 1, tzinfo=dt.UTC)
-    schedules.treatment_plan_create(participant=participant, scrt_start_date=dt.date(2026, 1, 16), by=nurse, now=made)
+    treatment_plan_create(participant=participant, scrt_start_date=dt.date(2026, 1, 16), by=nurse, now=made)
 
     admin_login(page, live_server, "nurse")
     page.goto(f"{live_server.url}/admin/schedules/treatmentplan/participant/{participant.pk}/timeline/")

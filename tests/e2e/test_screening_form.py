@@ -40,7 +40,10 @@ def test_the_form_shows_what_it_reads_and_answers_all_exclusions_no(
     page.goto(f"{live_server.url}/admin/randomization/screeningassessment/add/")
     assert "请选择受试者" in page.inner_text("#screening-inputs")
 
-    page.select_option("#id_participant", str(screened.pk))
+    # The participant is a search box (select2): open it, type, choose.
+    page.click(".field-participant .select2-selection")
+    page.fill(".select2-search__field", screened.screening_number)
+    page.click(f".select2-results__option:has-text('{screened.screening_number}')")
     page.wait_for_selector("#screening-inputs table")
     panel = page.inner_text("#screening-inputs")
     assert "66 kg" in panel and "血清肌酐" in panel and "提交时，评估将读取以下数值" in panel

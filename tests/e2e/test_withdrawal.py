@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
 
-from schedules import services as schedules
 from schedules.models import Booking, ScheduledEvent
+from schedules.services.bookings import booking_create
 from tests.e2e.conftest import ARTIFACTS, admin_login
 from tests.e2e.test_booking import _randomized_with_plan
 from trialsite.models import Participant, Site, Trial
@@ -26,9 +26,7 @@ def test_withdrawal_shows_what_stops_and_keeps_the_reason(
 ) -> None:
     participant = _randomized_with_plan(trial, site, nurse)
     c1 = ScheduledEvent.objects.get(participant=participant, kind="cycle_day1", phase="neoadjuvant", number=1)
-    schedules.booking_create(
-        event=c1, date=c1.planned_date, time=dt.time(9), by=api_client_user, today=timezone.localdate()
-    )
+    booking_create(event=c1, date=c1.planned_date, time=dt.time(9), by=api_client_user, today=timezone.localdate())
 
     admin_login(page, live_server, "nurse")
     page.goto(f"{live_server.url}/admin/trialsite/participant/")

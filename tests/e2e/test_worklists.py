@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from dosing import services as dosing
 from dosing.models import DoseSheet
-from schedules import services as schedules
 from schedules.models import ScheduledEvent
+from schedules.services.plans import treatment_plan_create
 from tests.e2e.conftest import ARTIFACTS, admin_login
 from tests.factories import ParticipantFactory, record_labs
 from trialsite import services
@@ -52,9 +52,7 @@ def busy_site(trial: Trial, site: Site, nurse: User) -> dict[str, Any]:
     """A planned participant (SCRT from today), an eligible one, two dose sheets (one blocked)."""
     today = timezone.localdate()
     planned = _randomized(trial, site, 1, full_name="王立新")
-    schedules.treatment_plan_create(
-        participant=planned, scrt_start_date=_start_date(today), by=nurse, now=timezone.now()
-    )
+    treatment_plan_create(participant=planned, scrt_start_date=_start_date(today), by=nurse, now=timezone.now())
     eligible = ParticipantFactory(trial=trial, site=site, status="eligible", full_name="李秀英")
     ready = _randomized(trial, site, 2, full_name="黄建国")
     _inputs(ready, today)

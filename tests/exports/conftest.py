@@ -11,9 +11,10 @@ from django.contrib.auth.models import User
 
 from dosing import services as dosing
 from randomization import services as rs
-from schedules import services as schedules
+from reminders.models import Reminder
 from schedules.models import ScheduledEvent
-from schedules.reminder_models import Reminder
+from schedules.services.bookings import booking_create
+from schedules.services.plans import treatment_plan_create
 from tests.factories import record_labs
 from tests.randomization.conftest import NOW, make_eligible, scheme, trial_definition  # noqa: F401 (fixtures)
 from tests.support.signatures import signed
@@ -48,11 +49,9 @@ def world(
             signature=signed(nurse if p.site == site else other_nurse, "randomize", at=NOW),
         )
     first = Participant.objects.get(pk=ours[0].pk)
-    schedules.treatment_plan_create(participant=first, scrt_start_date=SCRT_START, by=nurse, now=NOW)
+    treatment_plan_create(participant=first, scrt_start_date=SCRT_START, by=nurse, now=NOW)
     cycle1 = ScheduledEvent.objects.get(participant=first, kind="cycle_day1", phase="neoadjuvant", number=1)
-    booking = schedules.booking_create(
-        event=cycle1, date=cycle1.planned_date, time=dt.time(9, 30), by=nurse, today=NOW.date()
-    )
+    booking = booking_create(event=cycle1, date=cycle1.planned_date, time=dt.time(9, 30), by=nurse, today=NOW.date())
     day = NOW.date()
     services.measurement_record(participant=first, kind="height", value="170", measured_on=day, by=None, today=day)
     record_labs(first, {"anc": "2.0", "platelets": "150"}, on=day)

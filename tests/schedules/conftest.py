@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from schedules import services
 from schedules.models import TreatmentPlan
+from schedules.services.plans import treatment_plan_create
 from tests.factories import ParticipantFactory
 from trialsite.models import Participant, Site, Trial
 
@@ -51,4 +51,4 @@ def randomized(make_randomized: Callable[..., Participant]) -> Participant:
 
 @pytest.fixture
 def plan(randomized: Participant, nurse: Any) -> TreatmentPlan:
-    return services.treatment_plan_create(participant=randomized, scrt_start_date=SCRT_START, by=nurse, now=NOW)
+    return treatment_plan_create(participant=randomized, scrt_start_date=SCRT_START, by=nurse, now=NOW)

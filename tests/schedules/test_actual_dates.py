@@ -13,8 +13,8 @@ import pytest
 import time_machine
 
 from dosing.models import DoseSheet
-from schedules import services
 from schedules.models import ScheduledEvent, TreatmentPlan
+from schedules.services.actual_dates import event_record_actual, event_record_actual_preview
 from tests.schedules.conftest import NOW
 from trialsite.errors import Conflict, InvalidInput, NotPermitted
 from trialsite.models import Participant
@@ -35,7 +35,7 @@ def test_an_actual_date_that_moves_events_waits_for_confirmation(plan: Treatment
     fraction = _event(plan, "scrt_fraction", "scrt", 1)
     before = _planned(plan)
     with pytest.raises(Conflict) as refused:
-        services.event_record_actual(event=fraction, actual_date=D(2026, 3, 2), by=nurse, today=D(2026, 3, 2))
+        event_record_actual(event=fraction, actual_date=D(2026, 3, 2), by=nurse, today=D(2026, 3, 2))
     # then: nothing changed, and the answer lists what would move
     assert refused.value.code == "confirmation_required"
     assert _planned(plan) == before
@@ -50,33 +50,31 @@ def test_an_actual_date_that_moves_events_waits_for_confirmation(plan: Treatment
     ).items()
     assert refused.value.extra["starts_treatment"] is True
 
-    preview = services.event_record_actual_preview(
-        event=fraction, actual_date=D(2026, 3, 2), by=nurse, today=D(2026, 3, 2)
-    )
+    preview = event_record_actual_preview(event=fraction, actual_date=D(2026, 3, 2), by=nurse, today=D(2026, 3, 2))
     assert [m.event.pk for m in preview.moves] == [m["event"] for m in moves]
 
-    services.event_record_actual(event=fraction, actual_date=D(2026, 3, 2), by=nurse, today=D(2026, 3, 2), confirm=True)
+    event_record_actual(event=fraction, actual_date=D(2026, 3, 2), by=nurse, today=D(2026, 3, 2), confirm=True)
     second.refresh_from_db()
     assert second.planned_date == D(2026, 3, 3)
 
 
 def test_correction_needs_a_reason_and_keeps_it_in_the_history(plan: TreatmentPlan, nurse: Any) -> None:
     fraction = _event(plan, "scrt_fraction", "scrt", 1)
-    services.event_record_actual(event=fraction, actual_date=D(2026, 3, 4), by=nurse, today=LATER, confirm=True)
+    event_record_actual(event=fraction, actual_date=D(2026, 3, 4), by=nurse, today=LATER, confirm=True)
     with pytest.raises(InvalidInput) as no_reason:
-        services.event_record_actual(event=fraction, actual_date=D(2026, 3, 3), by=nurse, today=LATER, confirm=True)
+        event_record_actual(event=fraction, actual_date=D(2026, 3, 3), by=nurse, today=LATER, confirm=True)
     assert "reason" in no_reason.value.errors
     with pytest.raises(InvalidInput):
-        services.event_record_actual(
+        event_record_actual(
             event=fraction, actual_date=D(2026, 3, 3), by=nurse, today=LATER, confirm=True, reason="x" * 101
         )
     with pytest.raises(Conflict) as unconfirmed:
-        services.event_record_actual(
+        event_record_actual(
             event=fraction, actual_date=D(2026, 3, 3), by=nurse, today=LATER, reason="typo: given on the 3rd"
         )
     assert unconfirmed.value.extra["correction"] is True
 
-    services.event_record_actual(
+    event_record_actual(
         event=fraction, actual_date=D(2026, 3, 3), by=nurse, today=LATER, confirm=True, reason="typo: 给药日为3日"
     )
 
@@ -93,19 +91,17 @@ def test_after_a_later_fraction_was_given_only_an_investigator_corrects(
     plan: TreatmentPlan, nurse: Any, investigator: Any
 ) -> None:
     first = _event(plan, "scrt_fraction", "scrt", 1)
-    services.event_record_actual(event=first, actual_date=D(2026, 3, 4), by=nurse, today=LATER, confirm=True)
-    services.event_record_actual(
+    event_record_actual(event=first, actual_date=D(2026, 3, 4), by=nurse, today=LATER, confirm=True)
+    event_record_actual(
         event=_event(plan, "scrt_fraction", "scrt", 2), actual_date=D(2026, 3, 5), by=nurse, today=LATER, confirm=True
     )
     with pytest.raises(NotPermitted) as refused:
-        services.event_record_actual(
-            event=first, actual_date=D(2026, 3, 3), by=nurse, today=LATER, confirm=True, reason="typo"
-        )
+        event_record_actual(event=first, actual_date=D(2026, 3, 3), by=nurse, today=LATER, confirm=True, reason="typo")
     assert refused.value.code == "actual_date_depended_on"
     first.refresh_from_db()
     assert first.actual_date == D(2026, 3, 4)
 
-    services.event_record_actual(
+    event_record_actual(
         event=first, actual_date=D(2026, 3, 3), by=investigator, today=LATER, confirm=True, reason="typo"
     )
     first.refresh_from_db()
@@ -116,9 +112,9 @@ def test_a_released_dose_sheet_makes_the_cycle_date_an_investigators_correction(
     plan: TreatmentPlan, nurse: Any, investigator: Any, pharmacist: Any, pharmacist2: Any
 ) -> None:
     c1 = _event(plan, "cycle_day1", "neoadjuvant", 1)
-    services.event_record_actual(event=c1, actual_date=c1.planned_date, by=nurse, today=LATER, confirm=True)
+    event_record_actual(event=c1, actual_date=c1.planned_date, by=nurse, today=LATER, confirm=True)
     # A nurse may correct it while the sheet is not released ...
-    services.event_record_actual(
+    event_record_actual(
         event=c1, actual_date=c1.planned_date - dt.timedelta(days=1), by=nurse, today=LATER, confirm=True, reason="typo"
     )
     DoseSheet.objects.create(
@@ -140,21 +136,19 @@ def test_a_released_dose_sheet_makes_the_cycle_date_an_investigators_correction(
     )
     # ... and not once the pharmacy released the sheet for that day 1.
     with pytest.raises(NotPermitted):
-        services.event_record_actual(
-            event=c1, actual_date=c1.planned_date, by=nurse, today=LATER, confirm=True, reason="typo"
-        )
-    preview = services.event_record_actual_preview(event=c1, actual_date=c1.planned_date, by=nurse, today=LATER)
+        event_record_actual(event=c1, actual_date=c1.planned_date, by=nurse, today=LATER, confirm=True, reason="typo")
+    preview = event_record_actual_preview(event=c1, actual_date=c1.planned_date, by=nurse, today=LATER)
     assert preview.correction and len(preview.dependants) == 1
-    services.event_record_actual(
+    event_record_actual(
         event=c1, actual_date=c1.planned_date, by=investigator, today=LATER, confirm=True, reason="typo"
     )
 
 
 def test_the_same_date_again_changes_nothing(plan: TreatmentPlan, nurse: Any) -> None:
     fraction = _event(plan, "scrt_fraction", "scrt", 1)
-    services.event_record_actual(event=fraction, actual_date=D(2026, 3, 4), by=nurse, today=LATER, confirm=True)
+    event_record_actual(event=fraction, actual_date=D(2026, 3, 4), by=nurse, today=LATER, confirm=True)
     rows = fraction.history.count()
-    services.event_record_actual(event=fraction, actual_date=D(2026, 3, 4), by=nurse, today=LATER)
+    event_record_actual(event=fraction, actual_date=D(2026, 3, 4), by=nurse, today=LATER)
     assert fraction.history.count() == rows
 
 

@@ -15,7 +15,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from schedules import services
+from schedules.services.bookings import booking_create
+from schedules.services.plans import treatment_plan_create
 from tests.factories import record_labs
 from tests.schedules.conftest import NOW, SCRT_START
 from trialsite import services as registry
@@ -24,7 +25,7 @@ from trialsite.models import Participant
 LISTS = [
     "/admin/schedules/scheduledevent/",
     "/admin/schedules/booking/",
-    "/admin/schedules/reminder/",
+    "/admin/reminders/reminder/",
     "/admin/schedules/treatmentplan/",
     "/admin/trialsite/participant/",
     "/admin/trialsite/measurement/",
@@ -43,10 +44,10 @@ def _planned_and_booked(make_randomized: Callable[..., Participant], nurse: User
     participant = make_randomized()
     participant.email, participant.reminders_by_email = "p@example.org", True
     participant.save(update_fields=["email", "reminders_by_email"])
-    plan = services.treatment_plan_create(participant=participant, scrt_start_date=SCRT_START, by=nurse, now=NOW)
+    plan = treatment_plan_create(participant=participant, scrt_start_date=SCRT_START, by=nurse, now=NOW)
     event = plan.events.filter(kind="cycle_day1").order_by("order").first()
     assert event is not None
-    services.booking_create(event=event, date=event.planned_date, time=dt.time(9), by=nurse, today=NOW.date())
+    booking_create(event=event, date=event.planned_date, time=dt.time(9), by=nurse, today=NOW.date())
     on = NOW.date()
     record_labs(participant, {"anc": "3.2", "platelets": "210", "creatinine": "80"}, on=on)
     registry.measurement_record(participant=participant, kind="weight", value="68", measured_on=on, by=None, today=on)
@@ -97,3 +98,21 @@ def test_the_participant_page_does_not_grow_with_its_rows(
         one_cycle(on - dt.timedelta(days=days))
     # Five more cycles of labs and weights (20 rows): the page's query count stays.
     assert _queries(client, url) == before
+
+
+def test_the_reminder_list_sorts_reminders_alone_and_never_scans_them_for_its_filters(
+    make_randomized: Callable[..., Participant], nurse: User
+) -> None:
+    # The page's rows are chosen on the reminder table alone (joined first, PostgreSQL joined every
+    # reminder of the user's sites before sorting them), and the channel and event-kind filters
+    # read their choices from the code and the rules, not a DISTINCT over every reminder (issue 16).
+    _planned_and_booked(make_randomized, nurse)
+    client = Client()
+    client.force_login(nurse)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/admin/reminders/reminder/")
+    assert page.status_code == 200
+    on_reminders = [q["sql"] for q in queries.captured_queries if 'FROM "reminders_reminder"' in q["sql"]]
+    assert not any("DISTINCT" in sql for sql in on_reminders), on_reminders
+    listing = [sql for sql in on_reminders if "ORDER BY" in sql]
+    assert len(listing) == 1 and " JOIN " not in listing[0], listing

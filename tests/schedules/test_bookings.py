@@ -12,8 +12,10 @@ import pytest
 import time_machine
 from django.db import connection
 
-from schedules import services
 from schedules.models import Booking, ScheduledEvent, SiteDay, TreatmentPlan
+from schedules.services.bookings import booking_cancel, booking_create, booking_move
+from schedules.services.closures import site_closure_create
+from schedules.services.plans import treatment_plan_create
 from tests.schedules.conftest import NOW, SCRT_START
 from trialsite import services as registry
 from trialsite.models import Participant, Site
@@ -90,7 +92,7 @@ def _other_plan(plan: TreatmentPlan, user: Any) -> TreatmentPlan:
     from tests.schedules.conftest import randomize
 
     p = randomize(ParticipantFactory(trial=plan.participant.trial, site=plan.participant.site))
-    return services.treatment_plan_create(participant=p, scrt_start_date=SCRT_START, by=None, now=NOW)
+    return treatment_plan_create(participant=p, scrt_start_date=SCRT_START, by=None, now=NOW)
 
 
 def test_withdrawn_participant_is_409(plan: TreatmentPlan, api: Any, api_client_user: Any, nurse: Any) -> None:
@@ -197,7 +199,7 @@ def test_capacity_holds_under_30_concurrent_bookings(
     events = []
     for _ in range(30):
         p = randomize(ParticipantFactory(trial=trial, site=site))
-        plan = services.treatment_plan_create(participant=p, scrt_start_date=SCRT_START, by=None, now=NOW)
+        plan = treatment_plan_create(participant=p, scrt_start_date=SCRT_START, by=None, now=NOW)
         events.append(_c(plan))
     day = D(2026, 3, 18)
     results: list[int] = []
@@ -228,7 +230,7 @@ def test_a_site_closure_refuses_bookings_that_day(
     plan: TreatmentPlan, api: Any, api_client_user: Any, nurse: Any
 ) -> None:
     c1 = _c(plan)
-    services.site_closure_create(site=plan.participant.site, date=c1.planned_date, reason="inspection", by=nurse)
+    site_closure_create(site=plan.participant.site, date=c1.planned_date, reason="inspection", by=nurse)
     response = _book(api(api_client_user), c1, c1.planned_date)
     assert (response.status_code, response.json()["code"]) == (422, "not_working_day")
 
@@ -238,7 +240,7 @@ def test_spring_festival_make_up_saturday_is_bookable(make_randomized: Any, api:
     # investigator can book it (outside the window here: with a recorded deviation); Sun 15 Feb is not.
     p = make_randomized()
     with time_machine.travel(dt.datetime(2026, 1, 5, 1, tzinfo=dt.UTC), tick=False):
-        plan = services.treatment_plan_create(
+        plan = treatment_plan_create(
             participant=p, scrt_start_date=D(2026, 1, 5), by=None, now=NOW.replace(month=1, day=5)
         )
         client = api(investigator)
@@ -297,7 +299,7 @@ def test_bookings_lock_the_site_day_last_and_never_the_site_or_protocol(
 
     nurse = make_user("research_nurse", [site])
     plans = [
-        services.treatment_plan_create(
+        treatment_plan_create(
             participant=randomize(ParticipantFactory(trial=trial, site=site)),
             scrt_start_date=SCRT_START,
             by=None,
@@ -306,7 +308,7 @@ def test_bookings_lock_the_site_day_last_and_never_the_site_or_protocol(
         for _ in range(2)
     ]
     day, later = D(2026, 3, 18), D(2026, 3, 19)
-    services.booking_create(event=_c(plans[0]), date=day, time=dt.time(9), by=nurse, today=NOW.date())
+    booking_create(event=_c(plans[0]), date=day, time=dt.time(9), by=nurse, today=NOW.date())
     SiteDay.objects.get_or_create(site=site, date=later, defaults={"chairs": site.infusion_chairs_per_day})
     days = list(SiteDay.objects.filter(site=site, date__in=[day, later]).values_list("pk", flat=True))
     shared = {
@@ -336,9 +338,9 @@ def test_bookings_lock_the_site_day_last_and_never_the_site_or_protocol(
 
     plan_changed.connect(probe, weak=False, dispatch_uid="test-probe-shared-rows")
     try:
-        booked = services.booking_create(event=_c(plans[1]), date=day, time=dt.time(10), by=nurse, today=NOW.date())
-        moved = services.booking_move(booking=booked, date=later, by=nurse, today=NOW.date())
-        services.booking_cancel(booking=moved, by=nurse, now=NOW)
+        booked = booking_create(event=_c(plans[1]), date=day, time=dt.time(10), by=nurse, today=NOW.date())
+        moved = booking_move(booking=booked, date=later, by=nurse, today=NOW.date())
+        booking_cancel(booking=moved, by=nurse, now=NOW)
     finally:
         plan_changed.disconnect(dispatch_uid="test-probe-shared-rows")
 

@@ -5,21 +5,24 @@ original planned dates, and the site's opening hours (issue 12 §3)."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
-from django.apps import apps
 from django.core.management import call_command
 from django.test import Client
 
-from schedules import selectors, services, tasks
+from schedules import selectors
 from schedules.models import NationalCalendarDay, NationalCalendarYear, ScheduledEvent, TreatmentPlan
+from schedules.services.actual_dates import event_record_actual
+from schedules.services.bookings import booking_create
+from schedules.services.closures import national_calendar_load, site_closure_create
+from schedules.services.plans import event_delay, treatment_plan_create
 from tests.schedules.conftest import NOW
+from trialsite import jobs
 from trialsite.errors import NotPermitted, RuleViolation
-from trialsite.models import Participant
+from trialsite.models import Participant, TrialJob
 
 D = dt.date
 BOOKINGS = "/api/v1/bookings/"
@@ -51,9 +54,7 @@ def test_spring_festival_window_is_flagged_and_its_planned_date_bookable(
     # Festival (15–23 Feb off, State Council notice for 2026): the plan says so, with Sat 14 Feb
     # (a make-up working day) and Tue 24 Feb either side, and plans it on 24 Feb.
     with time_machine.travel(JAN_5, tick=False):
-        plan = services.treatment_plan_create(
-            participant=randomized, scrt_start_date=D(2026, 1, 16), by=nurse, now=JAN_5
-        )
+        plan = treatment_plan_create(participant=randomized, scrt_start_date=D(2026, 1, 16), by=nurse, now=JAN_5)
         client = api(api_client_user)
         body = client.get(f"/api/v1/participants/{randomized.pk}/schedule/").json()
         c2 = next(
@@ -127,13 +128,13 @@ def test_delaying_a_fraction_to_day_9_is_refused(plan: TreatmentPlan, api: Any, 
 def test_delaying_an_early_fraction_shifts_the_rest_past_the_limit(plan: TreatmentPlan, nurse: Any) -> None:
     # Fraction 2 to Mon 9 March: fractions 3–5 follow on 10–12 March, day 9.
     with pytest.raises(RuleViolation) as info:
-        services.event_delay(event=_fraction(plan, 2), reason="fever", new_date=D(2026, 3, 9), by=nurse, now=NOW)
+        event_delay(event=_fraction(plan, 2), reason="fever", new_date=D(2026, 3, 9), by=nurse, now=NOW)
     assert info.value.code == "scrt_overall_time_exceeded"
     assert _fraction(plan, 5).planned_date == D(2026, 3, 10)
 
 
 def test_an_investigator_records_a_deviation_for_the_overall_time(plan: TreatmentPlan, investigator: Any) -> None:
-    event = services.event_delay(
+    event = event_delay(
         event=_fraction(plan, 5),
         reason="machine down",
         new_date=D(2026, 3, 12),
@@ -152,12 +153,12 @@ def test_an_investigator_records_a_deviation_for_the_overall_time(plan: Treatmen
 def test_delay_and_actual_date_keep_the_original_planned_date(plan: TreatmentPlan, api: Any, nurse: Any) -> None:
     c1, c2 = _ev(plan, "cycle_day1", "neoadjuvant", 1), _ev(plan, "cycle_day1", "neoadjuvant", 2)
     assert (c1.planned_date, c2.planned_date) == (D(2026, 3, 17), D(2026, 4, 7))
-    services.event_delay(event=c1, reason="ANC low", by=nurse, now=NOW)  # one week
+    event_delay(event=c1, reason="ANC low", by=nurse, now=NOW)  # one week
     c1.refresh_from_db()
     c2.refresh_from_db()
     assert (c1.original_planned_date, c1.planned_date) == (D(2026, 3, 17), D(2026, 3, 24))
     assert (c2.original_planned_date, c2.planned_date) == (D(2026, 4, 7), D(2026, 4, 14))
-    services.event_record_actual(event=c1, actual_date=D(2026, 3, 25), by=nurse, today=D(2026, 3, 25), confirm=True)
+    event_record_actual(event=c1, actual_date=D(2026, 3, 25), by=nurse, today=D(2026, 3, 25), confirm=True)
     c1.refresh_from_db()
     assert (c1.original_planned_date, c1.planned_date, c1.actual_date) == (
         D(2026, 3, 17),
@@ -180,20 +181,9 @@ def test_delay_and_actual_date_keep_the_original_planned_date(plan: TreatmentPla
 
 
 def test_remaking_the_plan_resets_the_original_dates(plan: TreatmentPlan, nurse: Any) -> None:
-    services.treatment_plan_create(participant=plan.participant, scrt_start_date=D(2026, 3, 9), by=nurse, now=NOW)
+    treatment_plan_create(participant=plan.participant, scrt_start_date=D(2026, 3, 9), by=nurse, now=NOW)
     c1 = _ev(plan, "cycle_day1", "neoadjuvant", 1)
     assert c1.original_planned_date == c1.planned_date == D(2026, 3, 20)
-
-
-def test_data_migration_recovers_the_first_planned_date_from_history(plan: TreatmentPlan, nurse: Any) -> None:
-    c1 = _ev(plan, "cycle_day1", "neoadjuvant", 1)
-    services.event_delay(event=c1, reason="ANC low", by=nurse, now=NOW)
-    # As before the migration: nothing remembered the original date.
-    ScheduledEvent.objects.filter(plan=plan).update(original_planned_date=D(2000, 1, 1))
-    migration = importlib.import_module("schedules.migrations.0009_national_calendar_and_original_dates")
-    migration.original_planned_dates(apps, None)
-    c1.refresh_from_db()
-    assert (c1.original_planned_date, c1.planned_date) == (D(2026, 3, 17), D(2026, 3, 24))
 
 
 # --- National calendar notices and site make-up working days --------------------------------
@@ -225,9 +215,10 @@ def test_a_notice_overrides_the_package_and_replans_by_task(
 ) -> None:
     # Synthetic test data (not a real notice): a notice for 2026 that makes Tue 17 March a day
     # off. Cycle 1 (planned 17 March, not booked) moves to Wed 18 March when the task runs.
-    monkeypatch.setattr(tasks.national_calendar_recheck, "delay", lambda *a: tasks.national_calendar_recheck(*a))
+    # The worker's part, in this process: the job runs when the notice commits.
+    monkeypatch.setattr(jobs, "_enqueue", lambda job_id: jobs.job_run(job_id, clock_now=lambda: NOW))
     with django_capture_on_commit_callbacks(execute=True):
-        services.national_calendar_load(
+        national_calendar_load(
             country="CN", year=2026, source="test notice", days=[(D(2026, 3, 17), "holiday", "test")], by=None
         )
     c1 = _ev(plan, "cycle_day1", "neoadjuvant", 1)
@@ -239,11 +230,11 @@ def test_a_notice_overrides_the_package_and_replans_by_task(
 
 def test_notice_refuses_bad_days_and_non_administrators(db: Any, nurse: Any) -> None:
     with pytest.raises(NotPermitted):
-        services.national_calendar_load(country="CN", year=2026, source="x", days=[], by=nurse)
+        national_calendar_load(country="CN", year=2026, source="x", days=[], by=nurse)
     from trialsite.errors import InvalidInput
 
     with pytest.raises(InvalidInput):  # a Wednesday cannot be a make-up working day; 2025 is not 2026
-        services.national_calendar_load(
+        national_calendar_load(
             country="CN",
             year=2026,
             source="x",
@@ -255,12 +246,14 @@ def test_notice_refuses_bad_days_and_non_administrators(db: Any, nurse: Any) -> 
 
 def test_a_closure_replans_unbooked_events_and_lists_bookings(plan: TreatmentPlan, nurse: Any, site: Any) -> None:
     c1 = _ev(plan, "cycle_day1", "neoadjuvant", 1)
-    services.site_closure_create(site=site, date=D(2026, 3, 17), reason="inspection", by=nurse, now=NOW)
+    closure = site_closure_create(site=site, date=D(2026, 3, 17), reason="inspection", by=nurse, now=NOW)
+    jobs.job_run(closure.job.pk, clock_now=lambda: NOW)  # the background re-check
     c1.refresh_from_db()
     assert (c1.original_planned_date, c1.planned_date) == (D(2026, 3, 17), D(2026, 3, 18))
     # A booked event is not moved silently: the site calendar lists it for a person to move.
-    booking = services.booking_create(event=c1, date=D(2026, 3, 19), time=dt.time(9), by=nurse, today=NOW.date())
-    services.site_closure_create(site=site, date=D(2026, 3, 19), reason="power cut", by=nurse, now=NOW)
+    booking = booking_create(event=c1, date=D(2026, 3, 19), time=dt.time(9), by=nurse, today=NOW.date())
+    again = site_closure_create(site=site, date=D(2026, 3, 19), reason="power cut", by=nurse, now=NOW)
+    jobs.job_run(again.job.pk, clock_now=lambda: NOW)
     assert selectors.booked_on_non_working_days(site, date_from=D(2026, 3, 1), date_to=D(2026, 3, 31)) == [booking]
     c1.refresh_from_db()
     assert c1.planned_date == D(2026, 3, 19)
@@ -271,7 +264,7 @@ def test_a_site_make_up_working_day_can_be_booked(plan: TreatmentPlan, api: Any,
     client = api(nurse)
     saturday = _book(client, c1, D(2026, 3, 21))
     assert (saturday.status_code, saturday.json()["code"]) == (422, "not_working_day")
-    services.site_closure_create(site=site, date=D(2026, 3, 21), kind="working", reason="Saturday clinic", by=nurse)
+    site_closure_create(site=site, date=D(2026, 3, 21), kind="working", reason="Saturday clinic", by=nurse)
     assert _book(client, c1, D(2026, 3, 21)).status_code == 201
 
 
@@ -306,8 +299,8 @@ def test_moving_a_booking_outside_the_opening_hours_is_refused(
 def test_an_administrator_enters_a_notice_in_the_admin(
     admin_client: Client, nurse: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:
-    queued: list[tuple[Any, ...]] = []
-    monkeypatch.setattr(tasks.national_calendar_recheck, "delay", lambda *a: queued.append(a))
+    queued: list[int] = []
+    monkeypatch.setattr(jobs, "_enqueue", queued.append)
     form = {
         "country": "CN",
         "year": "2026",
@@ -327,7 +320,11 @@ def test_an_administrator_enters_a_notice_in_the_admin(
         response = admin_client.post("/admin/schedules/nationalcalendaryear/add/", form)
     assert response.status_code == 302, response.content.decode()[:2000]
     assert NationalCalendarDay.objects.filter(calendar_year__year=2026).count() == 2
-    assert queued == [("CN", 2026)]
+    job = TrialJob.objects.get(pk=queued[0])
+    assert (job.kind, job.params) == (
+        "plans_recheck",
+        {"country": "CN", "date_from": "2026-01-01", "date_to": "2026-12-31"},
+    )
     # A make-up working day on a weekday is refused on its row.
     bad = {**form, "year": "2025", "days-0-date": "2025-03-18", "days-1-date": "2025-03-19"}
     page = admin_client.post("/admin/schedules/nationalcalendaryear/add/", bad)
@@ -341,10 +338,12 @@ def test_a_closure_on_a_start_not_yet_given_is_recorded_and_reported(
 ) -> None:
     # SCRT starts Wed 4 March (not given yet); the site closes that day. The closure stands and
     # the plan is reported for re-planning instead of the closure being refused.
-    closure = services.site_closure_create(site=site, date=D(2026, 3, 4), reason="power cut", by=nurse, now=NOW)
+    closure = site_closure_create(site=site, date=D(2026, 3, 4), reason="power cut", by=nurse, now=NOW)
     assert closure.pk is not None
-    assert list(closure.recheck.refused) == [plan.pk]
-    assert "2026-03-05" in closure.recheck.refused[plan.pk]  # the next start that works
+    jobs.job_run(closure.job.pk, clock_now=lambda: NOW)  # the background re-check
+    closure.job.refresh_from_db()
+    assert [r["item"] for r in closure.job.refusals] == [plan.pk]
+    assert "2026-03-05" in closure.job.refusals[0]["message"]  # the next start that works
 
 
 def test_a_site_closes_after_it_opens(site: Any) -> None:

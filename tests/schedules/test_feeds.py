@@ -11,8 +11,8 @@ import icalendar
 import pytest
 import time_machine
 
-from schedules import services
 from schedules.models import ScheduledEvent, TreatmentPlan
+from schedules.services.bookings import booking_cancel, booking_create
 from tests.schedules.conftest import NOW
 
 D = dt.date
@@ -51,7 +51,7 @@ def test_participant_ics_is_valid_with_stable_uids_and_sequence(
     assert str(before["STATUS"]) == "TENTATIVE"
 
     # when the visit is booked at 08:30 on another day
-    services.booking_create(event=c1, date=D(2026, 3, 19), time=dt.time(8, 30), by=api_client_user, today=NOW.date())
+    booking_create(event=c1, date=D(2026, 3, 19), time=dt.time(8, 30), by=api_client_user, today=NOW.date())
     after = _parse(api(api_client_user).get(url).content)
     moved = next(e for e in after.walk("VEVENT") if str(e["UID"]) == f"{c1.uid}@trialsite")
     # then the same UID comes back with a higher SEQUENCE and a Shanghai-time start
@@ -69,7 +69,7 @@ def test_schedule_query_count_does_not_grow_with_events(
 ) -> None:
     client = api(api_client_user)
     c1 = _c1(plan)
-    services.booking_create(event=c1, date=c1.planned_date, time=dt.time(9), by=api_client_user, today=NOW.date())
+    booking_create(event=c1, date=c1.planned_date, time=dt.time(9), by=api_client_user, today=NOW.date())
     url = f"/api/v1/participants/{plan.participant_id}/schedule/"
     # 37 events, one of them booked: a fixed number of queries (auth, roles, sites, participant,
     # plan, events, bookings), not one per event.
@@ -144,7 +144,7 @@ def test_staff_feed_is_rendered_once_per_change_and_answers_304_when_unchanged(
 
     # when a visit is booked at a time
     c1 = _c1(plan)
-    services.booking_create(event=c1, date=c1.planned_date, time=dt.time(8, 30), by=nurse, today=NOW.date())
+    booking_create(event=c1, date=c1.planned_date, time=dt.time(8, 30), by=nurse, today=NOW.date())
     # then the old ETag no longer matches, and the new rendering shows the booking (never stale)
     changed = anonymous.get(url, HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200 and changed["ETag"] != etag
@@ -153,7 +153,7 @@ def test_staff_feed_is_rendered_once_per_change_and_answers_304_when_unchanged(
 
     # and a cancelled booking changes it again (a change that only raises SEQUENCE counts too)
     booking = c1.bookings.get(status="active")
-    services.booking_cancel(booking=booking, reason="patient asked", by=nurse, now=NOW)
+    booking_cancel(booking=booking, reason="patient asked", by=nurse, now=NOW)
     assert anonymous.get(url, HTTP_IF_NONE_MATCH=changed["ETag"]).status_code == 200
 
 

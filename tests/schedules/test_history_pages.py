@@ -10,8 +10,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from schedules import services
 from schedules.models import ScheduledEvent, TreatmentPlan
+from schedules.services.actual_dates import event_record_actual
 from tests.schedules.conftest import NOW
 from trialsite import history
 from trialsite import services as registry
@@ -31,8 +31,8 @@ def zh_nurse(nurse: User) -> Client:
 
 def test_an_events_history_in_chinese(plan: TreatmentPlan, nurse: User, zh_nurse: Client) -> None:
     fraction = ScheduledEvent.objects.get(plan=plan, kind="scrt_fraction", number=1)
-    services.event_record_actual(event=fraction, actual_date=D(2026, 3, 4), by=nurse, today=D(2026, 3, 4), confirm=True)
-    services.event_record_actual(
+    event_record_actual(event=fraction, actual_date=D(2026, 3, 4), by=nurse, today=D(2026, 3, 4), confirm=True)
+    event_record_actual(
         event=fraction, actual_date=D(2026, 3, 3), by=nurse, today=D(2026, 3, 4), confirm=True, reason="录入错误"
     )
     corrected = fraction.history.filter(history_change_reason="录入错误").order_by("history_id").first()

@@ -14,13 +14,14 @@ import time_machine
 from django.utils import translation
 from icalendar import Calendar
 
-from schedules import digests, reminder_services
+from reminders import digests
+from reminders import services as reminder_services
+from reminders.models import Reminder, ReminderRule
 from schedules.models import EventKind, ScheduledEvent, TreatmentPlan
-from schedules.reminder_models import Reminder, ReminderRule
-from schedules.transports import OutgoingMessage
 from tests.schedules.conftest import NOW
 from trialsite.i18n import PHASE_NAMES, translate_stored
 from trialsite.models import Participant, StaffProfile
+from trialsite.transports import OutgoingMessage
 
 # Every English word a phase code or an event name can bring into a message.
 ENGLISH_EVENT_WORDS = re.compile(r"neoadjuvant|adjuvant|scrt|cycle|labs|fraction|follow-up|surgery|restaging", re.I)
@@ -56,9 +57,9 @@ def _send_first(plan: TreatmentPlan, kind: str, *, phase: str = "neoadjuvant") -
     with time_machine.travel(row.send_at, tick=False):
         reminder_services.reminders_dispatch(now=row.send_at, enqueue=enqueue)
         transport = Transport()
-        outcome = reminder_services.reminder_send(
-            reminder_id=row.pk, now=lambda: row.send_at, get_transport=lambda channel: transport
-        )
+        outcome = reminder_services.reminders_send(
+            reminder_ids=[row.pk], now=lambda: row.send_at, get_transport=lambda channel: transport
+        )[row.pk]
     assert outcome.status == "sent", outcome
     [message] = transport.sent
     return message

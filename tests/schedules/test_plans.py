@@ -10,8 +10,12 @@ from typing import Any
 import pytest
 
 from randomization import services as rs
-from schedules import selectors, services
+from schedules import selectors
 from schedules.models import Booking, EventKind, EventStatus, ScheduledEvent, TreatmentPlan
+from schedules.services.actual_dates import event_record_actual
+from schedules.services.bookings import booking_create
+from schedules.services.closures import site_closure_create
+from schedules.services.plans import event_delay, treatment_plan_create
 from tests.factories import ParticipantFactory
 from tests.schedules.conftest import NOW, SCRT_START
 from trialsite import services as registry
@@ -59,7 +63,7 @@ def test_plan_has_every_event_of_the_protocol(plan: TreatmentPlan) -> None:
 
 def test_cycle_visits_is_the_dosing_interface(plan: TreatmentPlan, make_randomized: Any, nurse: Any) -> None:
     other = make_randomized(arm="control")
-    services.treatment_plan_create(participant=other, scrt_start_date=D(2026, 3, 9), by=nurse, now=NOW)
+    treatment_plan_create(participant=other, scrt_start_date=D(2026, 3, 9), by=nurse, now=NOW)
 
     visits = selectors.cycle_visits(participant_ids=[plan.participant_id])
     assert [(v.phase, v.cycle_number) for v in visits] == [("neoadjuvant", n) for n in range(1, 5)] + [
@@ -75,7 +79,7 @@ def test_cycle_visits_is_the_dosing_interface(plan: TreatmentPlan, make_randomiz
 
 def test_start_on_a_holiday_is_refused_with_the_next_start(randomized: Participant, nurse: Any) -> None:
     with pytest.raises(RuleViolation) as info:
-        services.treatment_plan_create(participant=randomized, scrt_start_date=D(2026, 9, 28), by=nurse, now=NOW)
+        treatment_plan_create(participant=randomized, scrt_start_date=D(2026, 9, 28), by=nurse, now=NOW)
     assert info.value.code == "scrt_start_refused"
     assert info.value.extra["next_start_date"] == "2026-10-08"
     assert not TreatmentPlan.objects.exists()
@@ -84,24 +88,24 @@ def test_start_on_a_holiday_is_refused_with_the_next_start(randomized: Participa
 def test_only_randomized_participants_get_a_plan(trial: Any, site: Any, nurse: Any) -> None:
     participant = ParticipantFactory(trial=trial, site=site)
     with pytest.raises(RuleViolation):
-        services.treatment_plan_create(participant=participant, scrt_start_date=SCRT_START, by=nurse, now=NOW)
+        treatment_plan_create(participant=participant, scrt_start_date=SCRT_START, by=nurse, now=NOW)
 
 
 def test_roles_and_sites(randomized: Participant, other_nurse: Any, pharmacist: Any) -> None:
     with pytest.raises(NotPermitted):
-        services.treatment_plan_create(participant=randomized, scrt_start_date=SCRT_START, by=pharmacist, now=NOW)
+        treatment_plan_create(participant=randomized, scrt_start_date=SCRT_START, by=pharmacist, now=NOW)
     with pytest.raises(NotFound):
-        services.treatment_plan_create(participant=randomized, scrt_start_date=SCRT_START, by=other_nurse, now=NOW)
+        treatment_plan_create(participant=randomized, scrt_start_date=SCRT_START, by=other_nurse, now=NOW)
 
 
 def test_start_in_the_past_is_refused(randomized: Participant, nurse: Any) -> None:
     with pytest.raises(InvalidInput):
-        services.treatment_plan_create(participant=randomized, scrt_start_date=D(2026, 2, 27), by=nurse, now=NOW)
+        treatment_plan_create(participant=randomized, scrt_start_date=D(2026, 2, 27), by=nurse, now=NOW)
 
 
 def test_remaking_keeps_uids_and_bumps_sequence(plan: TreatmentPlan, nurse: Any, rescheduled: list[Any]) -> None:
     c1 = _event(plan, "cycle_day1", "neoadjuvant", 1)
-    services.treatment_plan_create(participant=plan.participant, scrt_start_date=D(2026, 3, 11), by=nurse, now=NOW)
+    treatment_plan_create(participant=plan.participant, scrt_start_date=D(2026, 3, 11), by=nurse, now=NOW)
     moved = _event(plan, "cycle_day1", "neoadjuvant", 1)
     assert moved.uid == c1.uid
     assert moved.planned_date == c1.planned_date + dt.timedelta(days=7)
@@ -122,7 +126,7 @@ def test_delay_shifts_the_cycle_and_what_follows(plan: TreatmentPlan, nurse: Any
     c3 = _event(plan, "cycle_day1", "neoadjuvant", 3)
     c1 = _event(plan, "cycle_day1", "neoadjuvant", 1)
 
-    delayed = services.event_delay(event=c2, reason="ANC 1.1", by=nurse, now=NOW)
+    delayed = event_delay(event=c2, reason="ANC 1.1", by=nurse, now=NOW)
 
     # The protocol's default delay: 1 week, on a working day.
     assert delayed.planned_date == c2.planned_date + dt.timedelta(days=7)
@@ -147,14 +151,14 @@ def test_delay_to_a_non_working_day_is_refused(plan: TreatmentPlan, nurse: Any) 
     c2 = _event(plan, "cycle_day1", "neoadjuvant", 2)
     saturday = c2.planned_date + dt.timedelta(days=(5 - c2.planned_date.weekday()) % 7 or 7)
     with pytest.raises(RuleViolation):
-        services.event_delay(event=c2, reason="request", by=nurse, now=NOW, new_date=saturday)
+        event_delay(event=c2, reason="request", by=nurse, now=NOW, new_date=saturday)
 
 
 def test_actual_date_restarts_the_rhythm(plan: TreatmentPlan, nurse: Any, rescheduled: list[Any]) -> None:
     c1 = _event(plan, "cycle_day1", "neoadjuvant", 1)
     later = dt.datetime(2026, 3, 20, 2, 0, tzinfo=dt.UTC)
     actual = c1.planned_date + dt.timedelta(days=2)
-    done = services.event_record_actual(event=c1, actual_date=actual, by=nurse, today=later.date(), confirm=True)
+    done = event_record_actual(event=c1, actual_date=actual, by=nurse, today=later.date(), confirm=True)
     assert done.status == EventStatus.DONE and done.actual_date == actual
     assert _event(plan, "cycle_day1", "neoadjuvant", 2).target_date == actual + dt.timedelta(21)
     assert rescheduled[0]["cycle_number"] == 1 and rescheduled[0]["day1"] == actual
@@ -162,17 +166,13 @@ def test_actual_date_restarts_the_rhythm(plan: TreatmentPlan, nurse: Any, resche
     assert plan.participant.status == "on_treatment"
     # Once treatment started, the plan is not re-made from scratch.
     with pytest.raises(Conflict):
-        services.treatment_plan_create(
-            participant=plan.participant, scrt_start_date=D(2026, 3, 25), by=nurse, now=later
-        )
+        treatment_plan_create(participant=plan.participant, scrt_start_date=D(2026, 3, 25), by=nurse, now=later)
 
 
 def test_withdrawal_cancels_future_events_and_bookings(plan: TreatmentPlan, nurse: Any, api_client_user: Any) -> None:
     c1 = _event(plan, "cycle_day1", "neoadjuvant", 1)
-    booking = services.booking_create(
-        event=c1, date=c1.planned_date, time=dt.time(9, 0), by=api_client_user, today=NOW.date()
-    )
-    services.event_record_actual(
+    booking = booking_create(event=c1, date=c1.planned_date, time=dt.time(9, 0), by=api_client_user, today=NOW.date())
+    event_record_actual(
         event=_event(plan, "scrt_fraction", "scrt", 1),
         actual_date=D(2026, 3, 4),
         by=nurse,
@@ -194,11 +194,11 @@ def test_withdrawal_cancels_future_events_and_bookings(plan: TreatmentPlan, nurs
 
 
 def test_site_closure_is_not_a_working_day(plan: TreatmentPlan, nurse: Any, site: Any) -> None:
-    services.site_closure_create(site=site, date=D(2026, 3, 18), reason="move", by=nurse)
+    site_closure_create(site=site, date=D(2026, 3, 18), reason="move", by=nurse)
     cal = selectors.working_calendar(site, [2026])
     assert not cal.is_working_day(D(2026, 3, 18))
     with pytest.raises(Conflict):
-        services.site_closure_create(site=site, date=D(2026, 3, 18), reason="again", by=nurse)
+        site_closure_create(site=site, date=D(2026, 3, 18), reason="again", by=nurse)
 
 
 def test_make_randomized_helper_fixture(make_randomized: Callable[..., Participant]) -> None:
@@ -215,44 +215,8 @@ def test_plan_changed_is_sent_once_per_service(randomized: Participant, nurse: A
 
     plan_changed.connect(record, dispatch_uid="test-plan-changed")
     try:
-        plan = services.treatment_plan_create(participant=randomized, scrt_start_date=SCRT_START, by=nurse, now=NOW)
-        services.event_delay(event=_event(plan, "cycle_day1", "neoadjuvant", 1), reason="holiday", by=nurse, now=NOW)
+        plan = treatment_plan_create(participant=randomized, scrt_start_date=SCRT_START, by=nurse, now=NOW)
+        event_delay(event=_event(plan, "cycle_day1", "neoadjuvant", 1), reason="holiday", by=nurse, now=NOW)
     finally:
         plan_changed.disconnect(dispatch_uid="test-plan-changed")
     assert seen == [randomized.pk, randomized.pk]
-
-
-def test_bulk_creation_matches_the_single_service(make_randomized: Any, nurse: Any) -> None:
-    single, bulk_a, bulk_b, withdrawn = (make_randomized() for _ in range(4))
-    services.treatment_plan_create(participant=single, scrt_start_date=SCRT_START, by=nurse, now=NOW)
-    Participant.objects.filter(pk=withdrawn.pk).update(status="withdrawn")
-
-    created, refused = services.treatment_plans_create_bulk(
-        starts={bulk_a.pk: SCRT_START, bulk_b.pk: D(2026, 9, 28), withdrawn.pk: SCRT_START, single.pk: SCRT_START},
-        now=NOW,
-        by=nurse,
-    )
-
-    assert created == 1
-    assert set(refused) == {bulk_b.pk} and "2026-10-08" in refused[bulk_b.pk]
-    fields = (
-        "kind",
-        "phase",
-        "number",
-        "order",
-        "target_date",
-        "window_start",
-        "window_end",
-        "planned_date",
-        "details",
-    )
-    rows = lambda p: list(ScheduledEvent.objects.filter(participant=p).order_by("order").values_list(*fields))  # noqa: E731
-    assert rows(bulk_a) == rows(single)
-    events = ScheduledEvent.objects.filter(participant=bulk_a)
-    assert len({e.uid for e in events}) == 37
-    assert ScheduledEvent.history.filter(participant_id=bulk_a.pk, history_type="+").count() == 37
-    assert ScheduledEvent.history.filter(participant_id=bulk_a.pk).first().history_user == nurse
-    # The inserted rows behave like any other: a booking and a delay work on them.
-    c1 = events.get(kind="cycle_day1", phase="neoadjuvant", number=1)
-    services.event_delay(event=c1, reason="holiday", by=nurse, now=NOW)
-    assert selectors.cycle_visits(participant_ids=[bulk_a.pk])[0].day1 > c1.planned_date

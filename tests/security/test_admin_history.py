@@ -157,7 +157,7 @@ def test_read_only_roles_cannot_mark_a_measurement_in_error(
     assert Measurement.objects.get(pk=row.pk).entered_in_error is False
 
 
-PROJECT_APPS = {"trialsite", "randomization", "dosing", "schedules"}
+PROJECT_APPS = {"trialsite", "randomization", "dosing", "schedules", "reminders"}
 
 
 def test_every_admin_is_guarded_and_every_action_declares_its_permissions(rf: Any) -> None:

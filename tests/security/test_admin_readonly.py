@@ -15,7 +15,8 @@ from django.test import RequestFactory
 from adverse_events.models import SaeAlert, Term
 from dosing.models import DoseSheet, RenalDecision
 from randomization.models import Allocation
-from schedules.models import Booking, Reminder, ScheduledEvent, StaffDigest, TreatmentPlan
+from reminders.models import Reminder, StaffDigest
+from schedules.models import Booking, ScheduledEvent, TreatmentPlan
 from trialsite.models import LabResult, Measurement, ProtocolVersion
 
 SERVICE_WRITTEN: list[type[Model]] = [

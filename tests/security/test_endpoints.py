@@ -97,9 +97,9 @@ NOT_CLINICAL = {
     "trialsite.sitereferencerange",
     "schedules.siteclosure",
     "schedules.calendarfeed",
-    "schedules.reminderrule",
+    "reminders.reminderrule",
 }
-CLINICAL_APPS = {"trialsite", "randomization", "dosing", "schedules", "adverse_events"}
+CLINICAL_APPS = {"trialsite", "randomization", "dosing", "schedules", "reminders", "adverse_events"}
 
 
 @pytest.mark.django_db

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 
-from schedules import reminder_services
-from schedules.reminder_models import ReminderRule
+from reminders import services as reminder_services
+from reminders.models import ReminderRule
 from tests.factories import ParticipantFactory
 from trialsite import roles, services
 from trialsite.errors import NotFound, NotPermitted
@@ -93,8 +93,8 @@ def test_reminder_rules_are_changed_by_a_trial_wide_role_only(
 
     reminder_services.reminder_rule_save(rule=rule, by=investigator, now=NOW)
     assert ReminderRule.objects.get(pk=rule.pk).days_from_event == rule.days_from_event
-    assert not nurse.has_perm("schedules.change_reminderrule")
-    assert investigator.has_perm("schedules.change_reminderrule")
+    assert not nurse.has_perm("reminders.change_reminderrule")
+    assert investigator.has_perm("reminders.change_reminderrule")
 
 
 def test_protocol_loading_is_for_the_system_or_a_superuser(investigator: User, trial: Trial) -> None:
@@ -126,20 +126,26 @@ def test_require_answers_the_system_superusers_roles_and_sites(
 def test_another_sites_participant_is_not_booked_by_an_api_client(
     api_client_user: User, trial: Trial, other_site: Site
 ) -> None:
-    from schedules import services as schedules
+    from schedules.services.plans import treatment_plan_create
 
     theirs = ParticipantFactory(trial=trial, site=other_site)
     with pytest.raises((NotFound, NotPermitted)):
-        schedules.treatment_plan_create(
-            participant=theirs, scrt_start_date=dt.date(2026, 3, 9), by=api_client_user, now=NOW
-        )
+        treatment_plan_create(participant=theirs, scrt_start_date=dt.date(2026, 3, 9), by=api_client_user, now=NOW)
 
 
 def test_another_sites_nurse_cannot_change_a_closure(nurse: User, other_nurse: User, site: Site) -> None:
-    from schedules import services as schedules
+    from schedules.services.closures import site_closure_create, site_closure_update_reason
 
-    closure = schedules.site_closure_create(site=site, date=dt.date(2026, 6, 3), reason="maintenance", by=nurse)
+    closure = site_closure_create(site=site, date=dt.date(2026, 6, 3), reason="maintenance", by=nurse)
     with pytest.raises(NotFound):
-        schedules.site_closure_update_reason(closure=closure, reason="HACKED", by=other_nurse)
+        site_closure_update_reason(closure=closure, reason="HACKED", by=other_nurse)
     closure.refresh_from_db()
     assert closure.reason == "maintenance"
+
+
+def test_another_sites_reminders_do_not_exist_for_a_nurse(other_nurse: User, participant: Participant) -> None:
+    # The status policy (trialsite/error_codes.py): another site's record is 404, not 403.
+    with pytest.raises(NotFound):
+        reminder_services.reminders_cancel_for_participant(
+            participant=participant, reason="participant withdrawn", by=other_nurse, now=NOW
+        )

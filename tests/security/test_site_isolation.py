@@ -17,8 +17,9 @@ from rest_framework.test import APIClient
 from adverse_events import services as ae_services
 from adverse_events.models import Term
 from dosing import services as dosing
-from schedules import services as schedules
 from schedules.models import Booking, ScheduledEvent
+from schedules.services.bookings import booking_create
+from schedules.services.plans import treatment_plan_create
 from tests.factories import ParticipantFactory, record_labs
 from tests.security.test_endpoints import api_endpoints
 from trialsite import services
@@ -37,7 +38,7 @@ def site_a_world(trial: Trial, site: Site, nurse: User) -> dict[str, Any]:
     start = today + dt.timedelta(days=7)
     for _ in range(30):
         try:
-            schedules.treatment_plan_create(participant=p, scrt_start_date=start, by=nurse, now=now)
+            treatment_plan_create(participant=p, scrt_start_date=start, by=nurse, now=now)
             break
         except ApplicationError:
             start += dt.timedelta(days=1)
@@ -48,9 +49,7 @@ def site_a_world(trial: Trial, site: Site, nurse: User) -> dict[str, Any]:
         by=None, participant=p, phase="neoadjuvant", cycle_number=1, day1=today + dt.timedelta(days=1), now=now
     )
     cycle1 = ScheduledEvent.objects.get(participant=p, kind="cycle_day1", phase="neoadjuvant", number=1)
-    booking = schedules.booking_create(
-        event=cycle1, date=cycle1.planned_date, time=dt.time(9, 0), by=nurse, today=today
-    )
+    booking = booking_create(event=cycle1, date=cycle1.planned_date, time=dt.time(9, 0), by=nurse, today=today)
     event = ae_services.ae_record(
         participant=p,
         term=Term.objects.get(term="Diarrhea"),

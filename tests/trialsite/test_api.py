@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from trialsite.models import LabResult, Measurement, Participant
@@ -84,6 +86,17 @@ def test_a_nurse_sees_only_her_sites_participants(
         == 404
     )
     assert not Measurement.objects.exists()
+
+
+def test_the_participant_list_does_not_fetch_the_protocol_definition(
+    nurse: User, api: Any, participant: Participant
+) -> None:
+    # The rows show the version number only; the 18 KB definition per row was the list's cost at
+    # page_size=500 (issue 16).
+    with CaptureQueriesContext(connection) as queries:
+        body = api(nurse).get("/api/v1/participants/").json()
+    assert body["results"][0]["protocol_version"] == participant.protocol_version.version
+    assert not any('"definition"' in q["sql"] for q in queries.captured_queries)
 
 
 def test_create_participant_and_read_it_back(nurse: User, api: Any, trial: Any) -> None:

@@ -26,9 +26,11 @@ from adverse_events.models import Term
 from dosing import services as dosing
 from dosing.models import DoseSheet
 from randomization import services as rs
-from schedules import services as schedules
+from reminders.models import Reminder
 from schedules.models import EventKind, ScheduledEvent
-from schedules.reminder_models import Reminder
+from schedules.services.bookings import booking_create
+from schedules.services.closures import site_closure_create
+from schedules.services.plans import event_delay
 from tests.factories import ParticipantFactory, record_labs
 from tests.randomization.conftest import GOOD_LABS, good_findings
 from tests.support.i18n import english_words, visible_text
@@ -36,7 +38,7 @@ from tests.support.signatures import signed
 from trialsite import services as registry
 from trialsite.models import Participant, Site, StaffProfile, Trial
 
-PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules", "adverse_events")
+PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules", "reminders", "adverse_events")
 NOW = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)  # Monday 10:00 in Shanghai
 TODAY = dt.date(2026, 3, 2)
 
@@ -69,10 +71,10 @@ def journey(
         participant.refresh_from_db()
         events = ScheduledEvent.objects.filter(participant=participant)
         cycle1 = events.get(kind=EventKind.CYCLE_DAY1, phase="neoadjuvant", number=1)
-        schedules.booking_create(event=cycle1, date=cycle1.planned_date, time=dt.time(8, 30), by=nurse, today=TODAY)
+        booking_create(event=cycle1, date=cycle1.planned_date, time=dt.time(8, 30), by=nurse, today=TODAY)
         cycle2 = events.get(kind=EventKind.CYCLE_DAY1, phase="neoadjuvant", number=2)
-        schedules.event_delay(event=cycle2, reason="ANC 1.2", by=nurse, now=NOW)
-        schedules.site_closure_create(site=site, date=dt.date(2026, 6, 3), reason="设备维护", by=nurse)
+        event_delay(event=cycle2, reason="ANC 1.2", by=nurse, now=NOW)
+        site_closure_create(site=site, date=dt.date(2026, 6, 3), reason="设备维护", by=nurse)
         # Labs and measurements in each cycle's day-1 window; cycle 2's sheet carries cycle 1's
         # dose modification.
         for number, by in ((1, pharmacist), (2, None)):

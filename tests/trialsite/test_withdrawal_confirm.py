@@ -14,9 +14,10 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from dosing.models import DoseSheet
-from schedules import services as schedules
+from reminders.models import Reminder
 from schedules.models import Booking, ScheduledEvent
-from schedules.reminder_models import Reminder
+from schedules.services.bookings import booking_create
+from schedules.services.plans import treatment_plan_create
 from tests.factories import ParticipantFactory
 from tests.schedules.conftest import NOW, SCRT_START, randomize
 from trialsite import selectors
@@ -35,9 +36,9 @@ def _frozen() -> Any:
 def treated(trial: Trial, site: Site, nurse: User, api_client_user: User) -> Participant:
     """A randomized participant with a plan, one booking and one prepared dose sheet."""
     participant = randomize(ParticipantFactory(trial=trial, site=site))
-    schedules.treatment_plan_create(participant=participant, scrt_start_date=SCRT_START, by=nurse, now=NOW)
+    treatment_plan_create(participant=participant, scrt_start_date=SCRT_START, by=nurse, now=NOW)
     c1 = ScheduledEvent.objects.get(participant=participant, kind="cycle_day1", phase="neoadjuvant", number=1)
-    schedules.booking_create(event=c1, date=c1.planned_date, time=dt.time(9), by=api_client_user, today=NOW.date())
+    booking_create(event=c1, date=c1.planned_date, time=dt.time(9), by=api_client_user, today=NOW.date())
     DoseSheet.objects.create(
         participant=participant,
         site=site,

@@ -15,8 +15,9 @@ from django.urls import reverse
 
 from dosing import services as dosing
 from dosing.models import DoseSheet
-from schedules import services as schedules
 from schedules.models import EventKind, ScheduledEvent
+from schedules.services.bookings import booking_create
+from schedules.services.plans import treatment_plan_create
 from tests.dosing.conftest import record_inputs
 from tests.factories import ParticipantFactory, record_labs
 from tests.schedules.conftest import SCRT_START, randomize
@@ -29,7 +30,7 @@ NOW = dt.datetime(2026, 3, 2, 2, 0, tzinfo=dt.UTC)  # Monday 10:00 in Shanghai
 
 def _planned(trial: Trial, site: Site, nurse: User | None, *, number: int | None = None) -> Participant:
     participant = randomize(ParticipantFactory(trial=trial, site=site), number=number)
-    schedules.treatment_plan_create(participant=participant, scrt_start_date=SCRT_START, by=nurse, now=NOW)
+    treatment_plan_create(participant=participant, scrt_start_date=SCRT_START, by=nurse, now=NOW)
     return participant
 
 
@@ -104,7 +105,7 @@ def test_a_booked_cycle_leaves_the_closing_windows_list(trial: Trial, site: Site
     # a window closing in 8 days is not listed yet
     assert cycle1.pk not in _keys(_section(nurse, "windows_closing", cycle1.window_end - dt.timedelta(days=8)))
     with time_machine.travel(dt.datetime.combine(today, dt.time(2, 0), tzinfo=dt.UTC), tick=False):
-        schedules.booking_create(event=cycle1, date=cycle1.planned_date, time=dt.time(9, 0), by=nurse, today=today)
+        booking_create(event=cycle1, date=cycle1.planned_date, time=dt.time(9, 0), by=nurse, today=today)
     assert cycle1.pk not in _keys(_section(nurse, "windows_closing", today))
 
 
@@ -205,9 +206,7 @@ def test_the_site_calendar_has_a_month_view(
     participant = _planned(trial, site, nurse)
     fraction1 = ScheduledEvent.objects.get(participant=participant, kind=EventKind.SCRT_FRACTION, number=1)
     with time_machine.travel(NOW, tick=False):
-        schedules.booking_create(
-            event=fraction1, date=fraction1.planned_date, time=dt.time(9, 0), by=nurse, today=NOW.date()
-        )
+        booking_create(event=fraction1, date=fraction1.planned_date, time=dt.time(9, 0), by=nurse, today=NOW.date())
     client.force_login(nurse)
     url = reverse("admin:schedules_site_calendar") + "?site=ZJU1&date=2026-03-17&view=month"
     with time_machine.travel(NOW, tick=False), django_assert_max_num_queries(20):
@@ -219,3 +218,20 @@ def test_the_site_calendar_has_a_month_view(
     assert body.count('class="day-number"') == 42
     assert "1 booked" in body  # 4 March: fraction 1
     assert "date=2026-04-01&amp;view=month" in body or "date=2026-04-01&view=month" in body
+
+
+def test_a_section_reads_its_rows_and_total_in_one_query_however_many_there_are(
+    trial: Trial, site: Site, nurse: User, django_assert_num_queries: Any
+) -> None:
+    # given a few participants waiting for screening, then more than a section shows (issue 16:
+    # a COUNT only when the list overflowed made the landing page's query count grow)
+    ParticipantFactory.create_batch(3, trial=trial, site=site)
+    scope = worklists.scope_for(nurse, today=NOW.date())
+    with django_assert_num_queries(1):
+        few = worklists.waiting_for_screening(scope)
+    ParticipantFactory.create_batch(worklists.LIMIT + 5, trial=trial, site=site)
+    with django_assert_num_queries(1):
+        many = worklists.waiting_for_screening(scope)
+    # then the total is every row and the list the first LIMIT
+    assert (len(few.items), few.total) == (3, 3)
+    assert (len(many.items), many.total) == (worklists.LIMIT, worklists.LIMIT + 8)

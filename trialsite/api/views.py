@@ -71,7 +71,15 @@ class ParticipantListCreate(generics.ListAPIView[Participant]):
     filterset_class = ParticipantFilter
 
     def get_queryset(self) -> QuerySet[Participant]:
-        return selectors.participants_for_user(self.request.user).select_related("protocol_version").order_by("id")
+        # The rows show their protocol's version number only: the version's 18 KB definition is
+        # not fetched, so it is not decoded from JSON once per row (issue 16: 162 of 300 ms at
+        # page_size=500). Simpler than caching the decoded definition: nothing to invalidate.
+        return (
+            selectors.participants_for_user(self.request.user)
+            .select_related("protocol_version")
+            .defer("protocol_version__definition")
+            .order_by("id")
+        )
 
     @extend_schema(request=ParticipantIn, responses={201: ParticipantOut})
     def post(self, request: Request) -> Response:

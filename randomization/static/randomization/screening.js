@@ -30,6 +30,11 @@ document.addEventListener("DOMContentLoaded", () => {
       });
   };
   participant.addEventListener("change", refresh);
+  // The participant is an autocomplete (select2), which announces a choice as a jQuery event
+  // only: a native listener does not hear it.
+  if (window.django && window.django.jQuery) {
+    window.django.jQuery(participant).on("select2:select select2:clear", refresh);
+  }
   if (date) {
     date.addEventListener("change", refresh);
   }

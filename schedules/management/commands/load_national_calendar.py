@@ -11,13 +11,13 @@ from typing import Any
 import yaml
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from schedules import services
 from schedules.models import NationalDayKind
+from schedules.services.closures import national_calendar_load
 from trialsite.errors import ApplicationError
 
 
 def read_notice(path: Path) -> dict[str, Any]:
-    """The notice in `path` as keyword arguments of services.national_calendar_load."""
+    """The notice in `path` as keyword arguments of national_calendar_load."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -60,7 +60,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         notice = read_notice(options["path"])
         try:
-            loaded = services.national_calendar_load(**notice, by=None)
+            loaded = national_calendar_load(**notice, by=None)
         except ApplicationError as exc:
             raise CommandError(f"{exc.detail} {exc.errors}") from exc
         self.stdout.write(f"{loaded}: {loaded.days.count()} days loaded; plans are being re-checked.")
