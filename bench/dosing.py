@@ -56,7 +56,7 @@ def arrange() -> tuple[APIClient, int, int]:
     from dosing import services as dosing
     from dosing.models import DoseSheet
     from trialsite import services
-    from trialsite.models import Participant, Site, SiteMembership
+    from trialsite.models import Participant, Signature, Site, SiteMembership
 
     version, _ = services.protocol_load(by=None, path=settings.PROTOCOL_DIR / "NCT06850103.yaml")
     site = Site.objects.get(code="ZJU1")
@@ -117,6 +117,13 @@ def arrange() -> tuple[APIClient, int, int]:
                 reason="grade 1, dose maintained",
                 by=users["investigator"],
                 now=now,
+                # The row `sign` writes after a correct password (the bench measures the API).
+                signature=Signature.objects.create(
+                    signer=users["investigator"],
+                    signer_name="investigator",
+                    meaning="dose_modification",
+                    signed_at=now,
+                ),
             )
         sheets.append(
             dosing.dose_sheet_prepare(

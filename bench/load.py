@@ -102,6 +102,8 @@ def set_up(rng: random.Random) -> dict[str, Any]:
 
     def user(name: str, role: str, member_of: list[Any]) -> str:
         u, _ = User.objects.get_or_create(username=name, defaults={"is_staff": True})
+        u.set_password(PASSWORD)  # randomize is signed with it (trialsite.signatures)
+        u.save(update_fields=["password"])
         u.groups.add(Group.objects.get(name=role))
         for s in member_of:
             SiteMembership.objects.get_or_create(user=u, site=s)
@@ -200,6 +202,10 @@ class Stats:
                 self.errors[name].append(f"{status} {body[:200]!r}")
 
 
+# The bench users' password: randomize is a signed act (X-Signature-Password).
+PASSWORD = "bench-only-pw-1"  # noqa: S105
+
+
 def run_user(
     port: int, world: dict[str, Any], stats: Stats, deadline: float, seed: int, queue: list[Any], think: float
 ) -> None:
@@ -209,7 +215,11 @@ def run_user(
     def call(
         name: str, method: str, path: str, token: str, body: Any = None, expected: tuple[int, ...] = (200,)
     ) -> Any:
-        headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        headers = {
+            "Authorization": f"Token {token}",
+            "Content-Type": "application/json",
+            "X-Signature-Password": PASSWORD,
+        }
         started = time.perf_counter()
         try:
             conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)

@@ -66,7 +66,7 @@ from randomization.models import Allocation, EligibilityOutcome, ScreeningAssess
 from randomization.verification import verify_trial  # noqa: E402
 from trialsite import roles, services  # noqa: E402
 from trialsite.errors import Conflict  # noqa: E402
-from trialsite.models import Participant, Site, SiteMembership, Trial  # noqa: E402
+from trialsite.models import Participant, Signature, Site, SiteMembership, Trial  # noqa: E402
 
 PROTOCOL = settings.PROTOCOL_DIR / "NCT06850103.yaml"
 
@@ -82,11 +82,17 @@ def make_trial(label: str) -> Trial:
     return Trial.objects.get(pk=version.trial_id)
 
 
+# The bench users' password: randomize is a signed act (X-Signature-Password).
+PASSWORD = "bench-only-pw-1"  # noqa: S105
+
+
 def make_users() -> tuple[User, User]:
     sites = list(Site.objects.all())
     users = []
     for role in (roles.RESEARCH_NURSE, roles.STATISTICIAN):
         user, _ = User.objects.get_or_create(username=f"bench_{role}", defaults={"is_staff": True})
+        user.set_password(PASSWORD)  # randomize is signed with it (trialsite.signatures)
+        user.save(update_fields=["password"])
         user.groups.add(Group.objects.get(name=role))
         for site in sites:
             SiteMembership.objects.get_or_create(user=user, site=site)
@@ -152,19 +158,30 @@ def plan(ids: list[int], clients: int, rng: random.Random) -> list[list[int]]:
 # --- the three kinds of client --------------------------------------------------------------
 
 
+def _signed(user: User) -> Signature:
+    """The signature `trialsite.signatures.sign` writes after a correct password."""
+    return Signature.objects.create(
+        signer=user, signer_name=user.username, meaning="randomize", signed_at=timezone.now()
+    )
+
+
 def service_client(ids: list[int], nurse_id: int, start: Any, out: Any) -> None:
     connections.close_all()  # a forked child must not share the parent's connection
     nurse = User.objects.get(pk=nurse_id)
     latencies, conflicts = [], 0
     warm_up, ids = ids[0], ids[1:]
-    rs.participant_randomize(participant=Participant.objects.get(pk=warm_up), by=nurse, now=timezone.now())
+    rs.participant_randomize(
+        participant=Participant.objects.get(pk=warm_up), by=nurse, now=timezone.now(), signature=_signed(nurse)
+    )
     # The service is handed the participant as a view has it (the HTTP series measures the view).
     participants = Participant.objects.in_bulk(ids)
     start.wait()
     for pk in ids:
+        # The password check is the door's (the HTTP series measures it); here the row it writes.
+        signature = _signed(nurse)
         began = time.perf_counter()
         try:
-            rs.participant_randomize(participant=participants[pk], by=nurse, now=timezone.now())
+            rs.participant_randomize(participant=participants[pk], by=nurse, now=timezone.now(), signature=signature)
         except Conflict:
             conflicts += 1
             continue
@@ -245,7 +262,7 @@ def baseline_client(
 
 def http_client(ids: list[int], port: int, token: str, start: threading.Barrier, out: list[Any]) -> None:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json", "X-Signature-Password": PASSWORD}
     latencies, conflicts, errors = [], 0, 0
     conn.request("POST", f"/api/v1/participants/{ids[0]}/randomize/", body="{}", headers=headers)  # warm-up
     conn.getresponse().read()

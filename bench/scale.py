@@ -52,6 +52,7 @@ from django.db import connection  # noqa: E402
 from django.test.utils import setup_test_environment  # noqa: E402
 
 from tests.randomization.conftest import GOOD_LABS, good_findings  # noqa: E402
+from tests.support.signatures import signed  # noqa: E402
 
 PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules", "reminders")
 ROLES = ("research_nurse", "pharmacist", "investigator", "statistician")
@@ -291,7 +292,7 @@ class World:
                 participant=participant, assessed_on=today, findings=findings, by=by, today=today
             )
             participant.refresh_from_db()
-            rs.participant_randomize(participant=participant, by=by, now=now)
+            rs.participant_randomize(participant=participant, by=by, now=now, signature=signed(by, "randomize", at=now))
 
     def _plan(self, ids: list[int]) -> None:
         from bench.bulk import treatment_plans_create_bulk

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_noop
 from adverse_events.models import AdverseEvent
 from dosing import pdf, services, wording
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
-from trialsite import clock, confirm, i18n, roles, selectors
+from trialsite import clock, confirm, i18n, roles, selectors, signatures
 from trialsite.admin import (
     DRUG_COLUMN,
     DRUG_FILTER,
@@ -33,8 +33,17 @@ from trialsite.admin import (
     NoDeleteMixin,
     SiteScopedAdminMixin,
 )
-from trialsite.admin_forms import ServiceFormAdminMixin, attempt, show_error
+from trialsite.admin_forms import (
+    SIGNATURE_FIELD,
+    ServiceFormAdminMixin,
+    SignedAddAdminMixin,
+    attempt,
+    show_error,
+    sign_from_post,
+    signature_field,
+)
 from trialsite.admin_guard import GuardedHistoryAdmin
+from trialsite.error_codes import CommonErrorCode
 from trialsite.errors import ApplicationError
 from trialsite.models import Participant
 
@@ -165,11 +174,15 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
         sheet = self._get(request, pk)
         if request.method == "POST":
             if action == "release":
-                page = self._release_confirmation(request, [sheet])
+                page = self._release_confirmation(request, sheet)
                 if page is not None:
                     return page
             else:
-                self._apply(request, sheet, action)
+                signed = sign_from_post(request, signatures.VERIFY_SHEET)
+                if isinstance(signed, ApplicationError):
+                    show_error(request, signed)
+                else:
+                    self._apply(request, sheet, action, signature=signed)
         return HttpResponseRedirect(reverse("admin:dosing_dosesheet_change", args=[sheet.pk]))
 
     def verify_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -177,10 +190,12 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
 
     def release_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """The second pharmacist's page: the sheet being released, in full, with the one button
-        that releases it (a POST from this page)."""
+        that releases it (a POST from this page) after the password is re-entered (signed)."""
         if request.method == "POST":
             return self._transition(request, pk, "release")
-        sheet = self._get(request, pk)
+        return self._release_page(request, self._get(request, pk))
+
+    def _release_page(self, request: HttpRequest, sheet: DoseSheet, *, note: str = "") -> HttpResponse:
         context = {
             **self.admin_site.each_context(request),
             "title": _("Double-check and release %(sheet)s") % {"sheet": sheet},
@@ -189,44 +204,53 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
             "sheet_html": self.sheet(sheet),
             "can_release": sheet.status == SheetStatus.VERIFIED and sheet.releasable,
             "verified_by_you": sheet.verified_by_id == request.user.pk,
+            "note": note,
+            "signature_label": signatures.password_label(signatures.RELEASE_SHEET),
         }
         return TemplateResponse(request, "admin/dosing/dosesheet/release.html", context)
 
-    def _release_confirmation(self, request: HttpRequest, sheets: list[DoseSheet]) -> HttpResponse | None:
+    def _release_confirmation(self, request: HttpRequest, sheet: DoseSheet) -> HttpResponse | None:
         """Release is final: a POST without `confirm` (not from the release page) gets a page that
-        says what release does, with a note field; a sheet the service would refuse is named at
-        once (tried and rolled back)."""
+        says what release does, with a note field and the password; a sheet the service would
+        refuse is named at once (tried and rolled back). A wrong password brings the release page
+        back with the typed note (nothing is signed or released)."""
         by = roles.actor(request.user)
         note = request.POST.get("release_note", "")
         if request.POST.get("confirm"):
-            for sheet in sheets:
-                self._apply(request, sheet, "release", note=note)
+            signed = sign_from_post(request, signatures.RELEASE_SHEET)
+            if isinstance(signed, ApplicationError):
+                show_error(request, signed)
+                return self._release_page(request, sheet, note=note)
+            self._apply(request, sheet, "release", note=note, signature=signed)
             return None
-        allowed = []
-        for sheet in sheets:
-            attempt = functools.partial(services.dose_sheet_release, sheet=sheet, by=by, now=clock.now())
-            refused = confirm.refusal(attempt)
-            if refused is None:
-                allowed.append(sheet)
-            else:
-                show_error(request, refused)
-        if not allowed:
+        attempt = functools.partial(services.dose_sheet_release, sheet=sheet, by=by, now=clock.now())
+        refused = confirm.refusal(attempt)
+        # The password is asked on the next page: a refusal for want of it is not one.
+        if refused is not None and refused.code != CommonErrorCode.SIGNATURE_REQUIRED:
+            show_error(request, refused)
             return None
         context = {
             **self.admin_site.each_context(request),
             "title": _("Release dose sheets"),
             "opts": self.model._meta,
-            "sheets": allowed,
+            "sheets": [sheet],
             "note": note,
+            "signature_label": signatures.password_label(signatures.RELEASE_SHEET),
         }
         return TemplateResponse(request, "admin/dosing/dosesheet/release_confirm.html", context)
 
-    def _apply(self, request: HttpRequest, sheet: DoseSheet, action: str, *, note: str = "") -> bool:
+    def _apply(
+        self, request: HttpRequest, sheet: DoseSheet, action: str, *, note: str = "", signature: Any = None
+    ) -> bool:
         by = roles.actor(request.user)
         if action == "verify":
-            call = functools.partial(services.dose_sheet_verify, sheet=sheet, by=by, now=clock.now())
+            call = functools.partial(
+                services.dose_sheet_verify, sheet=sheet, by=by, now=clock.now(), signature=signature
+            )
         else:
-            call = functools.partial(services.dose_sheet_release, sheet=sheet, by=by, now=clock.now(), reason=note)
+            call = functools.partial(
+                services.dose_sheet_release, sheet=sheet, by=by, now=clock.now(), reason=note, signature=signature
+            )
         done = _("verified") if action == "verify" else _("released")
         return attempt(request, call, _("%(sheet)s %(done)s.") % {"sheet": sheet, "done": done})
 
@@ -272,6 +296,7 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
                     can_verify=sheet.status == SheetStatus.PREPARED and sheet.releasable,
                     can_release=sheet.status == SheetStatus.VERIFIED,
                     is_pharmacist=request.user.has_perm("dosing.verify_dosesheet"),
+                    verify_label=signatures.password_label(signatures.VERIFY_SHEET),
                 )
         return super().changeform_view(request, object_id, form_url, extra)
 
@@ -305,6 +330,7 @@ class DoseModificationForm(forms.ModelForm[DoseModification]):
         label=_("investigator's choice"),
         help_text=_("Capecitabine grade 4: 'reduce' resumes at 50 %; serplulimab: withhold or discontinue only."),
     )
+    signature_password = signature_field(signatures.DOSE_MODIFICATION)
 
     # The toxicity of the log the decision answers (set by the link on its page); the service
     # refuses one of another participant, and another site's does not exist for the user.
@@ -322,8 +348,9 @@ class DoseModificationForm(forms.ModelForm[DoseModification]):
 
 
 @admin.register(DoseModification)
-class DoseModificationAdmin(ServiceAddAdmin):
+class DoseModificationAdmin(SignedAddAdminMixin, ServiceAddAdmin):
     form = DoseModificationForm
+    signature_meaning = signatures.DOSE_MODIFICATION
     list_display = [
         "participant",
         DRUG_COLUMN,
@@ -347,7 +374,7 @@ class DoseModificationAdmin(ServiceAddAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
-            return [*DoseModificationForm.Meta.fields, "requested_action", "adverse_event"]
+            return [*DoseModificationForm.Meta.fields, "requested_action", "adverse_event", SIGNATURE_FIELD]
         return super().get_fields(request, obj)
 
     def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
@@ -423,6 +450,7 @@ class DoseModificationAdmin(ServiceAddAdmin):
                 adverse_event=data.get("adverse_event"),
                 by=roles.actor(request.user),
                 now=clock.now(),
+                signature=getattr(request, "signature", None),
             )
         obj.pk = row.pk
         obj.refresh_from_db()
@@ -437,6 +465,7 @@ class RenalDecisionForm(forms.ModelForm[RenalDecision]):
         label=_("reduce to"),
         help_text=_("With 'reduce' only: the dose level as the protocol lists it (capecitabine 75 or 50 %)."),
     )
+    signature_password = signature_field(signatures.RENAL_DECISION)
 
     class Meta:
         model = RenalDecision
@@ -448,8 +477,9 @@ class RenalDecisionForm(forms.ModelForm[RenalDecision]):
 
 
 @admin.register(RenalDecision)
-class RenalDecisionAdmin(ServiceAddAdmin):
+class RenalDecisionAdmin(SignedAddAdminMixin, ServiceAddAdmin):
     form = RenalDecisionForm
+    signature_meaning = signatures.RENAL_DECISION
     list_display = [
         "participant",
         PHASE_COLUMN,
@@ -465,13 +495,14 @@ class RenalDecisionAdmin(ServiceAddAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
-            return [*RenalDecisionForm.Meta.fields[:-1], "reduce_to", "reason"]
+            return [*RenalDecisionForm.Meta.fields[:-1], "reduce_to", "reason", SIGNATURE_FIELD]
         return super().get_fields(request, obj)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
         if change:
             form.base_fields.pop("reduce_to", None)  # a recorded decision is never edited
+            form.base_fields.pop(SIGNATURE_FIELD, None)
         return form
 
     def save_model(self, request: HttpRequest, obj: RenalDecision, form: Any, change: bool) -> None:
@@ -487,6 +518,7 @@ class RenalDecisionAdmin(ServiceAddAdmin):
                 reason=data["reason"],
                 by=roles.actor(request.user),
                 now=clock.now(),
+                signature=getattr(request, "signature", None),
             )
         obj.pk = row.pk
         obj.refresh_from_db()

@@ -23,7 +23,7 @@ from dosing import selectors, services, wording
 from dosing.calculations import formulas
 from dosing.error_codes import DosingErrorCode
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
-from trialsite import clock, roles
+from trialsite import clock, roles, signatures
 from trialsite.api.fields import DecimalIn, IntegerIn
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
 from trialsite.api.serializers import identity_for
@@ -237,9 +237,12 @@ class DoseSheetVerify(APIView):
 
     required_roles = {"POST": roles.roles_holding("dosing.verify_dosesheet")}
 
-    @extend_schema(request=None, responses={200: DoseSheetOut})
+    @extend_schema(request=None, responses={200: DoseSheetOut}, parameters=[signatures.PARAMETER])
     def post(self, request: Request, pk: int) -> Response:
-        sheet = services.dose_sheet_verify(sheet=_sheet(request, pk), by=roles.actor(request.user), now=clock.now())
+        target = _sheet(request, pk)
+        now = clock.now()
+        signature = signatures.sign_api_request(request, meaning=signatures.VERIFY_SHEET, now=now)
+        sheet = services.dose_sheet_verify(sheet=target, by=roles.actor(request.user), now=now, signature=signature)
         return Response(selectors.dose_sheet_document(selectors.dose_sheets_for_user(request.user).get(pk=sheet.pk)))
 
 
@@ -254,15 +257,19 @@ class DoseSheetRelease(APIView):
 
     required_roles = {"POST": roles.roles_holding("dosing.release_dosesheet")}
 
-    @extend_schema(request=ReleaseIn, responses={200: DoseSheetOut})
+    @extend_schema(request=ReleaseIn, responses={200: DoseSheetOut}, parameters=[signatures.PARAMETER])
     def post(self, request: Request, pk: int) -> Response:
         data = ReleaseIn(data=request.data)
         data.is_valid(raise_exception=True)
+        target = _sheet(request, pk)
+        now = clock.now()
+        signature = signatures.sign_api_request(request, meaning=signatures.RELEASE_SHEET, now=now)
         sheet = services.dose_sheet_release(
-            sheet=_sheet(request, pk),
+            sheet=target,
             by=roles.actor(request.user),
-            now=clock.now(),
+            now=now,
             reason=data.validated_data["reason"],
+            signature=signature,
         )
         return Response(selectors.dose_sheet_document(selectors.dose_sheets_for_user(request.user).get(pk=sheet.pk)))
 
@@ -411,6 +418,7 @@ class _DecisionsView(ParticipantRecordsView):
         description="The action follows the drug's rule; the following cycles' current sheets are re-prepared "
         "(a released one is superseded). 422: the rule refuses (already discontinued, never reduced).",
         request=DoseModificationIn,
+        parameters=[signatures.PARAMETER],
         responses={201: DoseModificationOut},
         examples=[
             OpenApiExample(
@@ -467,8 +475,10 @@ class DoseModificationListCreate(_DecisionsView):
                 raise NotFound(str(_("No such toxicity in this participant's log.")))
         data.setdefault("toxicity_term", "")
         data.setdefault("ctcae_grade", 0)
+        now = clock.now()
+        signature = signatures.sign_api_request(self.request, meaning=signatures.DOSE_MODIFICATION, now=now)
         return services.dose_modification_record(
-            participant=participant, by=by, now=clock.now(), adverse_event=event, **data
+            participant=participant, by=by, now=now, adverse_event=event, signature=signature, **data
         )
 
 
@@ -481,6 +491,7 @@ class DoseModificationListCreate(_DecisionsView):
         "The sheet is re-prepared with the decision. 422: the decision does not fit the band, the drug is not in "
         "the arm's regimen, or there is no current sheet. 409: a decision for that drug, cycle and band exists.",
         request=RenalDecisionIn,
+        parameters=[signatures.PARAMETER],
         responses={201: RenalDecisionOut},
         examples=[
             OpenApiExample(
@@ -508,4 +519,6 @@ class RenalDecisionListCreate(_DecisionsView):
     input_serializer = RenalDecisionIn
 
     def record(self, *, participant: Participant, by: Any, data: dict[str, Any]) -> Model:
-        return services.renal_decision_record(participant=participant, by=by, now=clock.now(), **data)
+        now = clock.now()
+        signature = signatures.sign_api_request(self.request, meaning=signatures.RENAL_DECISION, now=now)
+        return services.renal_decision_record(participant=participant, by=by, now=now, signature=signature, **data)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from dosing import selectors, wording
 from dosing.calculations import formulas, regimen_doses
 from dosing.models import DoseSheet, SheetStatus
+from trialsite import signatures
 from trialsite.cache import cache_get, cache_set
 from trialsite.i18n import administration_course, drug_name, html_lang, phase_name, route_name
 from trialsite.labs import analyte_label
@@ -112,6 +113,8 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
         ],
         "doses": doses,
         "released": sheet.status == SheetStatus.RELEASED,
+        # The electronic signatures' manifestations (21 CFR 11.50): name, site time, meaning.
+        "manifestations": signatures.manifestations(sheet),
         "status_label": SheetStatus(sheet.status).label,
         "sex_label": Sex(doc["participant"]["sex"]).label if doc["participant"]["sex"] in Sex.values else "",
         "bsa_text": _num(doc.get("bsa_m2"), 2),

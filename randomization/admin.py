@@ -33,7 +33,7 @@ from randomization.models import (
     RandomizationScheme,
     ScreeningAssessment,
 )
-from trialsite import clock, confirm, i18n, labs, roles
+from trialsite import clock, confirm, i18n, labs, roles, signatures
 from trialsite import selectors as registry
 from trialsite.admin import (
     ARM_FILTER,
@@ -42,7 +42,14 @@ from trialsite.admin import (
     code_filter,
     stored_json,
 )
-from trialsite.admin_forms import ServiceFormAdminMixin, attempt, show_error
+from trialsite.admin_forms import (
+    SIGNATURE_FIELD,
+    ServiceFormAdminMixin,
+    attempt,
+    show_error,
+    sign_from_post,
+    signature_field,
+)
 from trialsite.admin_guard import GuardedAdmin, GuardedHistoryAdmin
 from trialsite.errors import ApplicationError, InvalidInput, NotFound, NotPermitted
 from trialsite.forms import BoundedDecimalField
@@ -303,6 +310,7 @@ class RandomizeForm(forms.Form):
         label=_("SCRT start date (optional)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
     confirm = forms.BooleanField(label=_("I confirm this participant is to be randomized now."), required=True)
+    signature_password = signature_field(signatures.RANDOMIZE)
 
 
 @admin.register(ParticipantToRandomize)
@@ -433,14 +441,20 @@ class RandomizeAdmin(SiteScopedAdminMixin, GuardedAdmin):
         form = RandomizeForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
+                signed = sign_from_post(request, signatures.RANDOMIZE)
+                if isinstance(signed, ApplicationError):
+                    raise signed
                 allocation = services.participant_randomize(
                     participant=participant,
                     by=roles.actor(request.user),
                     now=clock.now(),
                     scrt_start_date=form.cleaned_data.get("scrt_start_date"),
+                    signature=signed,
                 )
             except ApplicationError as exc:
-                if exc.code == RandomizationErrorCode.NOT_ELIGIBLE and "eligibility" in exc.errors:
+                if SIGNATURE_FIELD in exc.errors:
+                    form.add_error(SIGNATURE_FIELD, exc.errors[SIGNATURE_FIELD][0])
+                elif exc.code == RandomizationErrorCode.NOT_ELIGIBLE and "eligibility" in exc.errors:
                     # The criteria in the reader's words, as listed on the page (not the codes).
                     words = [m for k, msgs in exc.errors.items() if k != "eligibility" for m in msgs]
                     words += self._reasons(assessment, today)

@@ -16,11 +16,11 @@ from rest_framework.views import APIView
 from randomization import confirmation, selectors, services
 from randomization.error_codes import RandomizationErrorCode
 from randomization.models import Allocation, ConfirmationPrint, ScreeningAssessment
-from trialsite import clock, idempotency, roles
+from trialsite import clock, idempotency, roles, signatures
 from trialsite.api.permissions import ALL_ROLES, STAFF_ROLES
 from trialsite.api.views import get_participant
 from trialsite.idempotency import idempotent
-from trialsite.models import Trial
+from trialsite.models import Signature, Trial
 
 
 class RandomizeIn(serializers.Serializer[None]):
@@ -59,7 +59,7 @@ class ParticipantRandomize(APIView):
     @extend_schema(
         request=RandomizeIn,
         responses={201: RandomizeOut},
-        parameters=[idempotency.PARAMETER],
+        parameters=[idempotency.PARAMETER, signatures.PARAMETER],
         examples=[
             OpenApiExample(
                 "Randomized",
@@ -85,8 +85,14 @@ class ParticipantRandomize(APIView):
             ),
         ],
     )
-    @idempotent
     def post(self, request: Request, pk: int) -> Response:
+        # Signed before the idempotency transaction: a wrong password must stay counted by
+        # django-axes when the refusal rolls that transaction back.
+        signature = signatures.sign_api_request(request, meaning=signatures.RANDOMIZE, now=clock.now())
+        return self._randomize(request, pk, signature=signature)
+
+    @idempotent
+    def _randomize(self, request: Request, pk: int, *, signature: Signature) -> Response:
         participant = get_participant(request, pk)
         data = RandomizeIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -95,6 +101,7 @@ class ParticipantRandomize(APIView):
             by=roles.actor(request.user),
             now=clock.now(),
             scrt_start_date=data.validated_data.get("scrt_start_date"),
+            signature=signature,
         )
         return Response(randomize_body(allocation), status=status.HTTP_201_CREATED)
 

@@ -16,7 +16,7 @@ from django.utils import timezone, translation
 
 from randomization import readable
 from randomization.models import Allocation, ConfirmationPrint
-from trialsite import i18n, roles
+from trialsite import i18n, roles, signatures
 from trialsite.errors import NotFound
 from trialsite.history import person, zone_for
 from trialsite.models import Participant
@@ -116,6 +116,8 @@ def context(confirmation: Confirmation) -> dict[str, Any]:
         "randomized_at": timezone.localtime(allocation.allocated_at, zone).strftime("%Y-%m-%d %H:%M"),
         "time_zone": str(zone),
         "randomized_by": person(allocation.allocated_by),
+        # The electronic signature's manifestation (21 CFR 11.50): name, site time, meaning.
+        "manifestations": signatures.manifestations(allocation),
         "assessment": assessment,
         "met": [readable.wording(c) or c.get("code", "") for c in criteria if c.get("status") == "met"],
         "not_met": readable.reasons(criteria, definition),

@@ -30,10 +30,10 @@ from randomization.models import (
     SchemeStatus,
     ScreeningAssessment,
 )
-from trialsite import clock, numbers, plausibility, renal, roles, selectors, services
+from trialsite import clock, numbers, plausibility, renal, roles, selectors, services, signatures
 from trialsite.error_codes import CommonErrorCode
 from trialsite.errors import Conflict, InvalidInput, RuleViolation
-from trialsite.models import Participant, ParticipantStatus, ProtocolVersion, Trial
+from trialsite.models import Participant, ParticipantStatus, ProtocolVersion, Signature, Trial
 
 DEFAULT_SCREENING_WINDOW_DAYS = 28
 
@@ -461,7 +461,12 @@ def _replayed_state(trial: Trial, config: methods.Config, sequence: int) -> meth
 
 @transaction.atomic
 def participant_randomize(
-    *, participant: Participant, by: User, now: dt.datetime, scrt_start_date: dt.date | None = None
+    *,
+    participant: Participant,
+    by: User,
+    now: dt.datetime,
+    scrt_start_date: dt.date | None = None,
+    signature: Signature | None = None,
 ) -> Allocation:
     """Allocate an eligible, consented participant, exactly once, then make the treatment plan
     when a start date is given (a refused date refuses the randomization: one transaction).
@@ -471,14 +476,18 @@ def participant_randomize(
     trial's allocations, so two nurses never share an allocation state or a sequence number).
     The database backs both rules: unique constraints on (trial, sequence) and on the
     participant, and a trigger that refuses an allocation which does not continue the chain
-    (number n + 1 after n, linked by hash)."""
+    (number n + 1 after n, linked by hash).
+
+    Signed by the person who randomizes (`signature`, trialsite.signatures): used for the
+    allocation, its manifestation in the participant's history row."""
     roles.require(by, "randomization.randomize_participant", site=participant.site_id)
+    signed = signatures.check(signature, by=by, meaning=signatures.RANDOMIZE, now=now)
     participant = _participant_lock(participant.pk)
     _check_randomizable(participant)
     # "Today" at the participant's site: the screening window is counted in local days.
     today = clock.local_date(now, participant.site.time_zone)
     assessment = _check_eligible(participant, today=today)
-    allocation = _allocate(participant, assessment, by=by, now=now)
+    allocation = _allocate(participant, assessment, by=by, now=now, signature=signed)
     if scrt_start_date is not None:
         _make_plan(participant=participant, scrt_start_date=scrt_start_date, by=by, now=now)
     # The new chain head leaves the database once the allocation is committed (export file and
@@ -529,7 +538,14 @@ def _check_eligible(participant: Participant, *, today: dt.date) -> ScreeningAss
     return assessment
 
 
-def _allocate(participant: Participant, assessment: ScreeningAssessment, *, by: User, now: dt.datetime) -> Allocation:
+def _allocate(
+    participant: Participant,
+    assessment: ScreeningAssessment,
+    *,
+    by: User,
+    now: dt.datetime,
+    signature: Signature | None = None,
+) -> Allocation:
     """The serialised part: lock the trial's allocation-state row, allocate from the state it
     holds, write the allocation, the new state and the participant's randomized fields (with its
     history row, by `by`). Under READ COMMITTED the locked row comes back in its latest committed
@@ -596,6 +612,9 @@ def _allocate(participant: Participant, assessment: ScreeningAssessment, *, by: 
     AllocationState.objects.filter(trial_id=trial.pk).update(
         sequence=sequence, last_hash=allocation.entry_hash, state=state.as_data(), updated_at=now
     )
+    signatures.consume(signature, by=by, meaning=signatures.RANDOMIZE, target=allocation, now=now)
+    if signature is not None:
+        signatures.set_change_reason(participant, signature)  # the history nurses read
     participant.status = ParticipantStatus.RANDOMIZED
     participant.arm = decision.arm
     participant.randomization_number = sequence

@@ -40,6 +40,10 @@ def pytest_configure(config: pytest.Config) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+# Every test user's password (the signed acts ask for it again).
+TEST_PASSWORD = "pw-for-tests-1"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _end_stray_sessions(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
     """Threads of the concurrency, live-server and worker tests can leave a database session open;
@@ -138,7 +142,7 @@ def make_user(db: Any, role_permissions: dict[str, list[tuple[str, str]]]) -> Us
     def make(role: str, sites: Iterable[Site] = (), *, username: str | None = None) -> User:
         counter["n"] += 1
         user = User.objects.create_user(
-            username=username or f"{role}{counter['n']}", password="pw-for-tests-1", is_staff=role in roles.ADMIN_ROLES
+            username=username or f"{role}{counter['n']}", password=TEST_PASSWORD, is_staff=role in roles.ADMIN_ROLES
         )
         group, _ = Group.objects.get_or_create(name=role)
         _restore_role(group, role_permissions.get(role, []))
@@ -188,12 +192,16 @@ def api_client_user(make_user: UserMaker, site: Site) -> User:
 
 @pytest.fixture
 def api() -> Callable[[User | None], APIClient]:
-    """api(user) → an APIClient authenticated with the user's token (None: anonymous)."""
+    """api(user) → an APIClient authenticated with the user's token (None: anonymous) that signs
+    the signed acts with the test users' password (X-Signature-Password, trialsite.signatures;
+    tests/trialsite/test_signatures.py calls without it)."""
 
     def client(user: User | None) -> APIClient:
         c = APIClient()
         if user is not None:
-            c.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=user).key}")
+            c.credentials(
+                HTTP_AUTHORIZATION=f"Token {Token.objects.get(user=user).key}", HTTP_X_SIGNATURE_PASSWORD=TEST_PASSWORD
+            )
         return c
 
     return client

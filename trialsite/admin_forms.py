@@ -182,3 +182,59 @@ class ServiceFormAdminMixin:
                 form = with_errors(formset.form, shown, by_prefix=True)
                 formset = type(formset.__name__, (formset,), {"form": form})
             yield formset, inline
+
+
+SIGNATURE_FIELD = "signature_password"
+
+
+def signature_field(meaning: str) -> forms.CharField:
+    """The password field of a signed act's admin form, labelled with the signature's meaning in
+    the reader's language ("Re-enter your password to sign: I verified this dose sheet")."""
+    from django.utils.functional import lazy
+
+    from trialsite import signatures
+
+    return forms.CharField(
+        label=lazy(signatures.password_label, str)(meaning),
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        required=False,
+    )
+
+
+def sign_from_post(request: HttpRequest, meaning: str) -> Any:
+    """Sign `meaning` with the password the admin form posted (outside the act's transaction,
+    so that django-axes' count of a wrong one survives the act's rollback): the Signature, or
+    the refusal (an ApplicationError) for the page to show."""
+    from trialsite import clock, roles, signatures
+
+    try:
+        return signatures.sign(
+            request=request,
+            user=roles.actor(request.user),
+            password=request.POST.get(SIGNATURE_FIELD, ""),
+            meaning=meaning,
+            now=clock.now(),
+        )
+    except ApplicationError as exc:
+        return exc
+
+
+class SignedAddAdminMixin:
+    """For an add page whose service is a signed act (put it before ServiceFormAdminMixin; its
+    form declares SIGNATURE_FIELD = signature_field(meaning)): a POST signs first, outside the
+    admin's transaction, and the signature reaches save_model as `request.signature`. A wrong
+    password is an error on the field and the page comes back with everything typed (nothing is
+    written)."""
+
+    signature_meaning: str
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        if request.method == "POST" and object_id is None:
+            signed = sign_from_post(request, self.signature_meaning)
+            if isinstance(signed, ApplicationError):
+                request._service_refusals_shown = {MAIN: {SIGNATURE_FIELD: [signed.detail]}}  # type: ignore[attr-defined]
+            else:
+                request.signature = signed  # type: ignore[attr-defined]
+        return super().changeform_view(request, object_id, form_url, extra_context)  # type: ignore[misc]

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
-from trialsite import roles
+from trialsite import roles, signatures
 from trialsite.audit import history_models
 from trialsite.history import changes, person
 from trialsite.selectors import user_site_ids
@@ -205,7 +205,7 @@ def _entry(row: Any, key: str) -> Entry:
         participant=getattr(participant, "screening_number", "") or "",
         user=person(row.history_user),
         action={"+": _("created"), "~": _("changed"), "-": _("deleted")}.get(row.history_type, row.history_type),
-        reason=row.history_change_reason or "",
+        reason=signatures.reason_text(row.history_change_reason or ""),
         changes=changes(row, zone) if row.history_type == "~" else [],
     )
 

@@ -26,6 +26,11 @@ class CommonErrorCode(StrEnum):
     ROLE_REQUIRED = "role_required"
     NOT_FOUND = "not_found"
     PARTICIPANT_WITHDRAWN = "participant_withdrawn"
+    # Electronic signatures (trialsite.signatures), NotPermitted (403) at every door: no signature
+    # (or one that is not this act's), a wrong password, a locked-out account.
+    SIGNATURE_REQUIRED = "signature_required"
+    SIGNATURE_INVALID = "signature_invalid"
+    SIGNATURE_LOCKED = "signature_locked"
 
 
 class TrialsiteErrorCode(StrEnum):

@@ -14,7 +14,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.text import format_lazy
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext_noop
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -554,3 +554,50 @@ class TrialJob(models.Model):
     @property
     def processed(self) -> int:
         return self.done + self.refused
+
+
+# What a signature means (21 CFR 11.50(a)(3)): a code stored on the row, its English phrase here
+# (said in the reader's language on display, trialsite.signatures). No drug or arm is named: the
+# signed record says what was done.
+SIGNATURE_MEANINGS: dict[str, str] = {
+    "randomize": gettext_noop("I randomize this participant"),
+    "verify_sheet": gettext_noop("I verified this dose sheet"),
+    "release_sheet": gettext_noop("I released this dose sheet after the double check"),
+    "renal_decision": gettext_noop("I made this renal decision"),
+    "dose_modification": gettext_noop("I decided this dose modification"),
+}
+
+
+class Signature(models.Model):
+    """One electronic signature (21 CFR 11.50, 11.100, 11.200): made when its signer re-entered
+    the password (trialsite.signatures.sign), used once for one act on one record (`consume`).
+    The signer's name is copied at signing, so that a later change of the account does not change
+    what was signed. Never edited or deleted by a door; a used signature names its record."""
+
+    signer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("signer"), on_delete=models.PROTECT, related_name="+"
+    )
+    signer_name = models.CharField(_("signer's name"), max_length=300)
+    meaning = models.CharField(_("meaning"), max_length=32, choices=[(code, code) for code in SIGNATURE_MEANINGS])
+    signed_at = models.DateTimeField(_("signed at"))
+    target_type = models.ForeignKey(
+        "contenttypes.ContentType", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    target_id = models.PositiveBigIntegerField(null=True, blank=True)
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("electronic signature")
+        verbose_name_plural = _("electronic signatures")
+        default_permissions = ("view",)
+        indexes = [models.Index(fields=["target_type", "target_id"], name="signature_target")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(used_at__isnull=True, target_type__isnull=True, target_id__isnull=True)
+                | Q(used_at__isnull=False, target_type__isnull=False, target_id__isnull=False),
+                name="signature_used_has_target",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.signer_name} {self.meaning} {self.signed_at:%Y-%m-%d %H:%M}"

@@ -85,6 +85,9 @@ INSTALLED_APPS = [
 # editing of history; the package's revert would save the posted form around the services.
 SIMPLE_HISTORY_REVERT_DISABLED = True
 SIMPLE_HISTORY_EDIT = False
+# A history row's reason holds a signature's full manifestation (signer, time, meaning) beside a
+# typed reason: text, not the package's 100 characters.
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

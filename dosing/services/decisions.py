@@ -21,10 +21,10 @@ from dosing.error_codes import DosingErrorCode
 from dosing.models import DoseModification, RenalDecision
 from dosing.services.document import calculation_error, cycle_seq, modification_records
 from dosing.services.sheets import _current, dose_sheets_refresh
-from trialsite import roles
+from trialsite import roles, signatures
 from trialsite.errors import Conflict, InvalidInput, RuleViolation
 from trialsite.i18n import drug_name
-from trialsite.models import Participant
+from trialsite.models import Participant, Signature
 
 # Why the following sheets were re-prepared (an end reason, stored in English; dosing.wording).
 END_MODIFICATION = gettext_noop("dose modification: %(drug)s %(action)s (%(toxicity)s grade %(grade)s)")
@@ -45,13 +45,16 @@ def dose_modification_record(
     now: dt.datetime,
     requested_action: str | None = None,
     adverse_event: AdverseEvent | None = None,
+    signature: Signature | None = None,
 ) -> DoseModification:
     """Record an investigator's modification after a toxicity seen in (phase, cycle_number). The
     action follows the drug's rule (calculations.decide_modification); the following cycles'
     sheets are re-prepared (a released one is superseded). With `adverse_event` (a toxicity of
     the log), its term and grade are the decision's and the appearance is counted from the log
-    (adverse_events.selectors.appearance_count), not from earlier decisions."""
+    (adverse_events.selectors.appearance_count), not from earlier decisions. Signed by the
+    investigator (`signature`, trialsite.signatures)."""
     roles.require(by, "dosing.add_dosemodification", site=participant.site_id)
+    signed = signatures.check(signature, by=by, meaning=signatures.DOSE_MODIFICATION, now=now)
     if adverse_event is not None:
         toxicity_term, ctcae_grade = _from_log(adverse_event, participant, toxicity_term, ctcae_grade)
     participant = (
@@ -112,7 +115,10 @@ def dose_modification_record(
         decided_at=now,
     )
     row.full_clean()
+    if signed is not None:
+        signatures.set_change_reason(row, signed)
     row.save()
+    signatures.consume(signed, by=by, meaning=signatures.DOSE_MODIFICATION, target=row, now=now)
     dose_sheets_refresh(
         participant=participant,
         reason=END_MODIFICATION % {"drug": drug, "action": outcome.action, "toxicity": term, "grade": ctcae_grade},
@@ -135,12 +141,15 @@ def renal_decision_record(
     by: User,
     now: dt.datetime,
     reduce_to: Decimal | None = None,
+    signature: Signature | None = None,
 ) -> RenalDecision:
     """Record an investigator's renal decision for one drug of a cycle: confirm the full dose,
     reduce to `reduce_to` (one of the drug's dose levels: 75 for 75 %, 100 for 100 mg/m²) or
     withhold. It must fit the renal rule of the CrCl on the cycle's current sheet (422
-    otherwise); the sheet is then re-prepared and reads the decision, so the two agree."""
+    otherwise); the sheet is then re-prepared and reads the decision, so the two agree. Signed
+    by the investigator (`signature`, trialsite.signatures)."""
     roles.require(by, "dosing.add_renaldecision", site=participant.site_id)
+    signed = signatures.check(signature, by=by, meaning=signatures.RENAL_DECISION, now=now)
     participant = (
         Participant.objects.select_for_update(of=("self",)).select_related("protocol_version").get(pk=participant.pk)
     )
@@ -213,6 +222,8 @@ def renal_decision_record(
         decided_at=now,
     )
     row.full_clean(validate_constraints=False, validate_unique=False)
+    if signed is not None:
+        signatures.set_change_reason(row, signed)
     try:
         with transaction.atomic():
             row.save()
@@ -221,6 +232,7 @@ def renal_decision_record(
             _("A renal decision for this drug, cycle and CrCl band is already recorded."),
             code=DosingErrorCode.RENAL_DECISION_EXISTS,
         ) from exc
+    signatures.consume(signed, by=by, meaning=signatures.RENAL_DECISION, target=row, now=now)
     dose_sheets_refresh(
         participant=participant, reason=END_RENAL_DECISION, by=None, now=now, only=(phase, cycle_number)
     )  # by=None: the follow-up of the decision checked above

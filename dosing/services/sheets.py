@@ -17,9 +17,9 @@ from dosing.models import CURRENT_STATUSES, UNRELEASED_STATUSES, DoseSheet, Shee
 from dosing.selectors import checked, translate_messages
 from dosing.services.document import build_sheet_content
 from schedules import selectors as schedule_selectors
-from trialsite import roles
+from trialsite import roles, signatures
 from trialsite.errors import ApplicationError, Conflict, InvalidInput, RuleViolation
-from trialsite.models import Participant
+from trialsite.models import Participant, Signature
 
 logger = logging.getLogger(__name__)
 
@@ -147,8 +147,8 @@ def _locked(sheet: DoseSheet) -> DoseSheet:
 
 
 @transaction.atomic
-def dose_sheet_verify(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseSheet:
-    """First pharmacist check."""
+def dose_sheet_verify(*, sheet: DoseSheet, by: User, now: dt.datetime, signature: Signature | None = None) -> DoseSheet:
+    """First pharmacist check, signed by the pharmacist (`signature`, trialsite.signatures)."""
     roles.require(by, "dosing.verify_dosesheet", site=sheet.site_id)
     sheet = checked(_locked(sheet))
     if sheet.status != SheetStatus.PREPARED:
@@ -163,6 +163,7 @@ def dose_sheet_verify(*, sheet: DoseSheet, by: User, now: dt.datetime) -> DoseSh
             % {"why": "; ".join(b["message"] for b in translate_messages(sheet.content["blockers"]))},
             code=DosingErrorCode.SHEET_BLOCKED,
         )
+    signatures.consume(signature, by=by, meaning=signatures.VERIFY_SHEET, target=sheet, now=now)
     sheet.status = SheetStatus.VERIFIED
     sheet.verified_by = by
     sheet.verified_at = now
@@ -181,9 +182,12 @@ def _check_note(note: str) -> None:
 
 
 @transaction.atomic
-def dose_sheet_release(*, sheet: DoseSheet, by: User, now: dt.datetime, reason: str = "") -> DoseSheet:
-    """Second, independent pharmacist check and release (two-person rule, also a DB constraint).
-    `reason`: the releasing pharmacist's note, kept as typed in the sheet's history."""
+def dose_sheet_release(
+    *, sheet: DoseSheet, by: User, now: dt.datetime, reason: str = "", signature: Signature | None = None
+) -> DoseSheet:
+    """Second, independent pharmacist check and release (two-person rule, also a DB constraint),
+    signed by the releasing pharmacist (`signature`, trialsite.signatures). `reason`: their note,
+    kept as typed in the sheet's history, before the signature's manifestation."""
     roles.require(by, "dosing.release_dosesheet", site=sheet.site_id)
     _check_note(reason)
     sheet = checked(_locked(sheet))
@@ -203,6 +207,7 @@ def dose_sheet_release(*, sheet: DoseSheet, by: User, now: dt.datetime, reason: 
     sheet.released_by = by
     sheet.released_at = now
     sheet._change_reason = reason.strip() or None  # type: ignore[attr-defined]  # simple-history
+    signatures.consume(signature, by=by, meaning=signatures.RELEASE_SHEET, target=sheet, now=now)
     sheet.save(update_fields=["status", "released_by", "released_at"])
     return sheet
 

@@ -13,7 +13,9 @@ from dosing import services
 from dosing.models import DoseModification, DoseSheet
 from schedules.selectors import cycle_visits
 from schedules.services.plans import treatment_plan_create
+from tests.conftest import TEST_PASSWORD
 from tests.dosing.conftest import NOW, SheetMaker, dose, record_inputs
+from tests.support.signatures import signed
 from trialsite import roles
 from trialsite.models import Participant
 
@@ -73,7 +75,7 @@ def test_verify_and_release_by_two_pharmacists_in_the_admin(
     page = client.get(f"{QUEUE}{sheet.pk}/change/")
     assert page.status_code == 200
     assert "2000 mg" in page.content.decode() and "Verify (pharmacist 1)" in page.content.decode()
-    client.post(f"{QUEUE}{sheet.pk}/verify/")
+    client.post(f"{QUEUE}{sheet.pk}/verify/", {"signature_password": TEST_PASSWORD})
     sheet.refresh_from_db()
     assert sheet.status == "verified"
     response = client.post(f"{QUEUE}{sheet.pk}/release/", follow=True)
@@ -90,24 +92,35 @@ def test_verify_and_release_by_two_pharmacists_in_the_admin(
     assert "The release is final" in html and 'name="release_note"' in html
     sheet.refresh_from_db()
     assert sheet.status == "verified"  # looking is not releasing
-    client.post(f"{QUEUE}{sheet.pk}/release/", {"confirm": "yes", "release_note": "checked against the chart"})
+    client.post(
+        f"{QUEUE}{sheet.pk}/release/",
+        {"confirm": "yes", "release_note": "checked against the chart", "signature_password": TEST_PASSWORD},
+    )
     sheet.refresh_from_db()
     assert (sheet.status, sheet.released_by) == ("released", pharmacist2)
     released = sheet.history.filter(status="released").first()
-    assert released is not None and released.history_change_reason == "checked against the chart"
+    # the note as typed, then the signature's manifestation (cut to the history's 100 characters;
+    # whole on the signature row, the page and the PDF)
+    assert released is not None and released.history_change_reason.startswith(
+        "checked against the chart · pharmacist2 signed"
+    )
 
 
 def test_release_from_the_sheet_page_asks_first(
     client: Client, pharmacist: User, pharmacist2: User, patient: Participant, make_sheet: SheetMaker, now: Any
 ) -> None:
     sheet = make_sheet(patient)
-    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=now)
+    services.dose_sheet_verify(
+        sheet=sheet, by=pharmacist, now=now, signature=signed(pharmacist, "verify_sheet", at=now)
+    )
     _login(client, pharmacist2)
     asked = client.post(f"{QUEUE}{sheet.pk}/release/")
     assert asked.status_code == 200 and 'name="confirm_submit"' in asked.content.decode()
     sheet.refresh_from_db()
     assert sheet.status == "verified"
-    done = client.post(f"{QUEUE}{sheet.pk}/release/", {"confirm": "yes", "release_note": ""})
+    done = client.post(
+        f"{QUEUE}{sheet.pk}/release/", {"confirm": "yes", "release_note": "", "signature_password": TEST_PASSWORD}
+    )
     assert done.status_code == 302
     sheet.refresh_from_db()
     assert sheet.status == "released"
@@ -117,7 +130,9 @@ def test_no_bulk_verify_or_release(
     client: Client, pharmacist: User, pharmacist2: User, patient: Participant, make_sheet: SheetMaker
 ) -> None:
     sheet = make_sheet(patient)
-    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=NOW)
+    services.dose_sheet_verify(
+        sheet=sheet, by=pharmacist, now=NOW, signature=signed(pharmacist, "verify_sheet", at=NOW)
+    )
     _login(client, pharmacist2)
     queue = client.get(QUEUE, {"due": "all"})
     assert queue.status_code == 200
@@ -183,6 +198,7 @@ def test_investigator_records_a_modification_in_the_admin(
         "ctcae_grade": 3,
         "reason": "persistent paraesthesia",
         "requested_action": "",
+        "signature_password": TEST_PASSWORD,
     }
     _login(client, nurse)
     assert client.post("/admin/dosing/dosemodification/add/", form).status_code == 403
@@ -235,6 +251,7 @@ def test_investigator_records_a_renal_decision_in_the_admin(
         "decision": "reduce",
         "reduce_to": "",
         "reason": "CrCl 46.8",
+        "signature_password": TEST_PASSWORD,
     }
     _login(client, investigator)
     page = client.get("/admin/dosing/renaldecision/add/")

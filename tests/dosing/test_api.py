@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from dosing import services
 from dosing.models import DoseSheet
 from tests.dosing.conftest import SheetMaker
+from tests.support.signatures import signed
 from trialsite.models import Participant
 
 Api = Callable[[Any], APIClient]
@@ -120,8 +121,9 @@ def test_verify_and_release_through_the_api(
     )
     assert released.status_code == 200
     assert (released.json()["verified_by"], released.json()["released_by"]) == ("pharmacist", "pharmacist2")
-    # The note is kept as typed in the sheet's history.
-    assert DoseSheet.history.filter(id=sheet.pk, status="released").get().history_change_reason == "与病历核对无误"
+    # The note is kept as typed in the sheet's history, before the signature's manifestation.
+    reason = DoseSheet.history.filter(id=sheet.pk, status="released").get().history_change_reason
+    assert reason.startswith("与病历核对无误 · pharmacist2 signed 2026-03-02 10:00 (UTC+08:00): I released")
     assert api(pharmacist2).post(f"/api/v1/dose-sheets/{sheet.pk}/release/").status_code == 409
 
 
@@ -138,8 +140,12 @@ def test_api_clients_read_released_sheets_only(
     assert api(api_client_user).get(f"/api/v1/dose-sheets/{sheet.pk}/").status_code == 404
     assert api(api_client_user).get("/api/v1/dose-sheets/").json()["results"] == []
     assert api(api_client_user).post(f"/api/v1/dose-sheets/{sheet.pk}/verify/").status_code == 403
-    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=now)
-    services.dose_sheet_release(sheet=sheet, by=pharmacist2, now=now)
+    services.dose_sheet_verify(
+        sheet=sheet, by=pharmacist, now=now, signature=signed(pharmacist, "verify_sheet", at=now)
+    )
+    services.dose_sheet_release(
+        sheet=sheet, by=pharmacist2, now=now, signature=signed(pharmacist2, "release_sheet", at=now)
+    )
     assert api(api_client_user).get(f"/api/v1/dose-sheets/{sheet.pk}/").status_code == 200
 
 
@@ -186,6 +192,7 @@ def test_sheet_json_query_count_does_not_grow_with_history(
             reason="grade 1",
             by=investigator,
             now=now,
+            signature=signed(investigator, "dose_modification", at=now),
         )
     later = make_sheet(patient, cycle=4)
     with django_assert_max_num_queries(len(few.captured_queries)):

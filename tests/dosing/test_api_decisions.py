@@ -15,6 +15,7 @@ from dosing import selectors, services
 from dosing.models import DoseModification, DoseSheet, RenalDecision
 from tests.dosing.conftest import NOW, SheetMaker, dose, randomize, record_inputs
 from tests.factories import ParticipantFactory
+from tests.support.signatures import signed
 from trialsite import roles
 from trialsite.models import Participant, Site
 
@@ -213,7 +214,13 @@ def test_modifications_are_listed_newest_first_to_staff(
 ) -> None:
     record = dict(participant=patient, phase="neoadjuvant", by=investigator, reason="r")
     hfs = services.dose_modification_record(
-        drug="capecitabine", cycle_number=1, toxicity_term="Hand-foot", ctcae_grade=2, now=NOW, **record
+        drug="capecitabine",
+        cycle_number=1,
+        toxicity_term="Hand-foot",
+        ctcae_grade=2,
+        now=NOW,
+        signature=signed(investigator, "dose_modification", at=NOW),
+        **record,
     )
     # entered second but decided a day earlier (a late entry): listed after the first
     late = services.dose_modification_record(
@@ -222,6 +229,7 @@ def test_modifications_are_listed_newest_first_to_staff(
         toxicity_term="Neuropathy",
         ctcae_grade=3,
         now=NOW - dt.timedelta(days=1),
+        signature=signed(investigator, "dose_modification", at=NOW - dt.timedelta(days=1)),
         **record,
     )
     newest = services.dose_modification_record(
@@ -230,6 +238,7 @@ def test_modifications_are_listed_newest_first_to_staff(
         toxicity_term="Diarrhea",
         ctcae_grade=3,
         now=NOW + dt.timedelta(hours=1),
+        signature=signed(investigator, "dose_modification", at=NOW + dt.timedelta(hours=1)),
         **record,
     )
     someone_else = ParticipantFactory(trial=trial, site=site)
@@ -244,6 +253,7 @@ def test_modifications_are_listed_newest_first_to_staff(
         reason="r",
         by=investigator,
         now=NOW + dt.timedelta(days=1),
+        signature=signed(investigator, "dose_modification", at=NOW + dt.timedelta(days=1)),
     )
     for user in (nurse, pharmacist, statistician, investigator):
         with django_assert_max_num_queries(8):
@@ -349,12 +359,29 @@ def test_renal_decisions_are_listed_newest_first(
     record_inputs(renal_patient, on=dt.date(2026, 3, 24), creatinine="300")
     make_sheet(renal_patient, cycle=2, day1=CYCLE2_DAY1)
     record = dict(participant=renal_patient, phase="neoadjuvant", reason="CrCl < 30", by=investigator)
-    cycle1 = services.renal_decision_record(cycle_number=1, drug="capecitabine", decision="withhold", now=NOW, **record)
+    cycle1 = services.renal_decision_record(
+        cycle_number=1,
+        drug="capecitabine",
+        decision="withhold",
+        now=NOW,
+        signature=signed(investigator, "renal_decision", at=NOW),
+        **record,
+    )
     cycle1_oxali = services.renal_decision_record(
-        cycle_number=1, drug="oxaliplatin", decision="withhold", now=NOW - dt.timedelta(days=2), **record
+        cycle_number=1,
+        drug="oxaliplatin",
+        decision="withhold",
+        now=NOW - dt.timedelta(days=2),
+        signature=signed(investigator, "renal_decision", at=NOW - dt.timedelta(days=2)),
+        **record,
     )
     cycle2 = services.renal_decision_record(
-        cycle_number=2, drug="capecitabine", decision="withhold", now=NOW + dt.timedelta(days=1), **record
+        cycle_number=2,
+        drug="capecitabine",
+        decision="withhold",
+        now=NOW + dt.timedelta(days=1),
+        signature=signed(investigator, "renal_decision", at=NOW + dt.timedelta(days=1)),
+        **record,
     )
 
     response = api(pharmacist).get(renal_url(renal_patient))

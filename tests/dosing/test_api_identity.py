@@ -9,13 +9,18 @@ from django.contrib.auth.models import Permission, User
 
 from dosing import services
 from tests.dosing.conftest import SheetMaker
+from tests.support.signatures import signed
 from trialsite.models import Participant
 
 
 def _released(make_sheet: SheetMaker, patient: Participant, pharmacist: User, pharmacist2: User, now: Any) -> Any:
     sheet = make_sheet(patient)
-    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=now)
-    services.dose_sheet_release(sheet=sheet, by=pharmacist2, now=now)
+    services.dose_sheet_verify(
+        sheet=sheet, by=pharmacist, now=now, signature=signed(pharmacist, "verify_sheet", at=now)
+    )
+    services.dose_sheet_release(
+        sheet=sheet, by=pharmacist2, now=now, signature=signed(pharmacist2, "release_sheet", at=now)
+    )
     return sheet
 
 

@@ -13,6 +13,7 @@ from django.db import connection
 from dosing import services
 from dosing.models import DoseSheet
 from tests.dosing.conftest import DAY1, NOW
+from tests.support.signatures import signed
 from trialsite.errors import ApplicationError
 from trialsite.models import Participant
 
@@ -46,11 +47,17 @@ def test_two_pharmacists_releasing_at_once_release_once(
     sheet = services.dose_sheet_prepare(
         by=None, participant=patient, phase="neoadjuvant", cycle_number=1, day1=DAY1, now=NOW
     )
-    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=NOW)
+    services.dose_sheet_verify(
+        sheet=sheet, by=pharmacist, now=NOW, signature=signed(pharmacist, "verify_sheet", at=NOW)
+    )
     results = _race(
         [
-            lambda: services.dose_sheet_release(sheet=sheet, by=pharmacist2, now=NOW),
-            lambda: services.dose_sheet_release(sheet=sheet, by=third, now=NOW),
+            lambda: services.dose_sheet_release(
+                sheet=sheet, by=pharmacist2, now=NOW, signature=signed(pharmacist2, "release_sheet", at=NOW)
+            ),
+            lambda: services.dose_sheet_release(
+                sheet=sheet, by=third, now=NOW, signature=signed(third, "release_sheet", at=NOW)
+            ),
         ]
     )
     released = [r for r in results if isinstance(r, DoseSheet)]

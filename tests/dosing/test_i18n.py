@@ -17,6 +17,7 @@ from dosing import pdf, services, wording
 from dosing.calculations import drug_doses, modifications
 from tests.dosing.conftest import SheetMaker, record_inputs
 from tests.support.i18n import english_words, visible_text
+from tests.support.signatures import signed
 from trialsite import services as registry
 from trialsite.models import Participant
 from trialsite.phrases import Phrase, english, phrase
@@ -101,6 +102,7 @@ def test_a_modification_and_a_new_weight_read_in_chinese(
         reason="3级手足综合征",
         by=investigator,
         now=now,
+        signature=signed(investigator, "dose_modification", at=now),
     )
     day1 = dt.date(2026, 3, 26)
     record_inputs(patient, on=dt.date(2026, 3, 24))

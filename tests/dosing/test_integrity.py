@@ -24,6 +24,7 @@ from dosing.models import DoseSheet, SheetStatus
 from dosing.services import sheets
 from tests.dosing.conftest import SheetMaker, dose, randomize, record_inputs
 from tests.factories import ParticipantFactory
+from tests.support.signatures import signed
 from trialsite import services as registry
 from trialsite.models import Participant, Site
 
@@ -45,8 +46,12 @@ def released(
     control_patient: Participant, make_sheet: SheetMaker, pharmacist: User, pharmacist2: User, now: Any
 ) -> DoseSheet:
     sheet = make_sheet(control_patient)
-    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=now)
-    return services.dose_sheet_release(sheet=sheet, by=pharmacist2, now=now)
+    services.dose_sheet_verify(
+        sheet=sheet, by=pharmacist, now=now, signature=signed(pharmacist, "verify_sheet", at=now)
+    )
+    return services.dose_sheet_release(
+        sheet=sheet, by=pharmacist2, now=now, signature=signed(pharmacist2, "release_sheet", at=now)
+    )
 
 
 def _another_sheet(trial: Any, site: Site, make_sheet: SheetMaker) -> DoseSheet:

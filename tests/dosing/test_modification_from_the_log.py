@@ -17,6 +17,7 @@ from dosing import services
 from dosing.models import DoseModification
 from tests.adverse_events.conftest import NOW, randomize, record
 from tests.factories import ParticipantFactory
+from tests.support.signatures import signed
 from trialsite.errors import InvalidInput
 from trialsite.models import Participant
 
@@ -74,6 +75,7 @@ def test_the_appearance_is_counted_from_the_log(
         adverse_event=second,
         by=investigator,
         now=NOW,
+        signature=signed(investigator, "dose_modification", at=NOW),
     )
     assert (row.appearance, row.toxicity_term, row.ctcae_grade, row.adverse_event_id) == (2, "Diarrhea", 2, second.pk)
     # What was proposed is what the rule then records.
@@ -97,6 +99,7 @@ def test_a_typed_grade_that_contradicts_the_log_is_refused(
             adverse_event=event,
             by=investigator,
             now=NOW,
+            signature=signed(investigator, "dose_modification", at=NOW),
         )
     assert "ctcae_grade" in info.value.errors
     assert not DoseModification.objects.exists()
@@ -124,6 +127,7 @@ def test_another_participants_toxicity_is_refused(
             adverse_event=event,
             by=investigator,
             now=NOW,
+            signature=signed(investigator, "dose_modification", at=NOW),
         )
     assert "adverse_event" in info.value.errors
 

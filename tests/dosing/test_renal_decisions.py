@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from dosing import selectors, services
 from dosing.models import DoseModification, DoseSheet, RenalDecision
 from tests.dosing.conftest import NOW, SheetMaker, dose, randomize, record_inputs
+from tests.support.signatures import signed
 from trialsite.errors import RuleViolation
 from trialsite.models import Participant
 
@@ -37,8 +38,12 @@ def decide(api: Api, user: User, participant: Participant, **body: Any) -> Any:
 
 
 def release(sheet: DoseSheet, pharmacist: User, pharmacist2: User) -> DoseSheet:
-    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=NOW)
-    return services.dose_sheet_release(sheet=sheet, by=pharmacist2, now=NOW)
+    services.dose_sheet_verify(
+        sheet=sheet, by=pharmacist, now=NOW, signature=signed(pharmacist, "verify_sheet", at=NOW)
+    )
+    return services.dose_sheet_release(
+        sheet=sheet, by=pharmacist2, now=NOW, signature=signed(pharmacist2, "release_sheet", at=NOW)
+    )
 
 
 @pytest.fixture
@@ -72,7 +77,9 @@ def test_a_sheet_at_crcl_24_7_gives_no_oxaliplatin_and_cannot_be_released_withou
     assert codes.count("renal_contraindication") == 2
     assert not sheet.releasable
     with pytest.raises(RuleViolation) as info:
-        services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=NOW)
+        services.dose_sheet_verify(
+            sheet=sheet, by=pharmacist, now=NOW, signature=signed(pharmacist, "verify_sheet", at=NOW)
+        )
     assert info.value.code == "sheet_blocked"
 
 
@@ -149,6 +156,7 @@ def test_a_decision_for_another_band_does_not_release_the_sheet(
         reason="CrCl 46.8",
         by=investigator,
         now=NOW,
+        signature=signed(investigator, "renal_decision", at=NOW),
     )
     assert current(moderate).releasable
     # A new creatinine drops the CrCl below 30: the 30–50 decision no longer applies.

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from dosing import selectors, services
 from dosing.models import DoseSheet
 from tests.dosing.conftest import DAY1, SheetMaker, dose, randomize, record_inputs
+from tests.support.signatures import signed
 from trialsite import roles
 from trialsite import services as registry
 from trialsite.errors import Conflict, InvalidInput, NotFound, NotPermitted, RuleViolation
@@ -71,14 +72,22 @@ def test_two_different_pharmacists_verify_and_release(
 ) -> None:
     sheet = make_sheet(patient)
     with pytest.raises(NotPermitted):
-        services.dose_sheet_verify(sheet=sheet, by=nurse, now=now)
+        services.dose_sheet_verify(sheet=sheet, by=nurse, now=now, signature=signed(nurse, "verify_sheet", at=now))
     with pytest.raises(Conflict):
-        services.dose_sheet_release(sheet=sheet, by=pharmacist2, now=now)  # not verified yet
-    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=now)
+        services.dose_sheet_release(
+            sheet=sheet, by=pharmacist2, now=now, signature=signed(pharmacist2, "release_sheet", at=now)
+        )  # not verified yet
+    services.dose_sheet_verify(
+        sheet=sheet, by=pharmacist, now=now, signature=signed(pharmacist, "verify_sheet", at=now)
+    )
     with pytest.raises(RuleViolation) as info:
-        services.dose_sheet_release(sheet=sheet, by=pharmacist, now=now)
+        services.dose_sheet_release(
+            sheet=sheet, by=pharmacist, now=now, signature=signed(pharmacist, "release_sheet", at=now)
+        )
     assert info.value.code == "two_person_rule"
-    released = services.dose_sheet_release(sheet=sheet, by=pharmacist2, now=now)
+    released = services.dose_sheet_release(
+        sheet=sheet, by=pharmacist2, now=now, signature=signed(pharmacist2, "release_sheet", at=now)
+    )
     assert (released.status, released.verified_by, released.released_by) == ("released", pharmacist, pharmacist2)
     assert released.history.count() == 3  # prepared, verified, released: every transition audited
 
@@ -87,7 +96,9 @@ def test_database_enforces_the_two_person_rule(
     patient: Participant, make_sheet: SheetMaker, pharmacist: Any, now: dt.datetime
 ) -> None:
     sheet = make_sheet(patient)
-    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=now)
+    services.dose_sheet_verify(
+        sheet=sheet, by=pharmacist, now=now, signature=signed(pharmacist, "verify_sheet", at=now)
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
         DoseSheet.objects.filter(pk=sheet.pk).update(status="released", released_by=pharmacist, released_at=now)
 
@@ -96,8 +107,12 @@ def test_released_sheet_is_never_edited_or_deleted(
     patient: Participant, make_sheet: SheetMaker, pharmacist: Any, pharmacist2: Any, now: dt.datetime
 ) -> None:
     sheet = make_sheet(patient)
-    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=now)
-    services.dose_sheet_release(sheet=sheet, by=pharmacist2, now=now)
+    services.dose_sheet_verify(
+        sheet=sheet, by=pharmacist, now=now, signature=signed(pharmacist, "verify_sheet", at=now)
+    )
+    services.dose_sheet_release(
+        sheet=sheet, by=pharmacist2, now=now, signature=signed(pharmacist2, "release_sheet", at=now)
+    )
     with pytest.raises(IntegrityError), transaction.atomic():
         DoseSheet.objects.filter(pk=sheet.pk).update(content={"doses": []})
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -129,8 +144,12 @@ def test_new_labs_supersede_a_released_sheet(
     patient: Participant, make_sheet: SheetMaker, pharmacist: Any, pharmacist2: Any, now: dt.datetime
 ) -> None:
     sheet = make_sheet(patient)
-    services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=now)
-    services.dose_sheet_release(sheet=sheet, by=pharmacist2, now=now)
+    services.dose_sheet_verify(
+        sheet=sheet, by=pharmacist, now=now, signature=signed(pharmacist, "verify_sheet", at=now)
+    )
+    services.dose_sheet_release(
+        sheet=sheet, by=pharmacist2, now=now, signature=signed(pharmacist2, "release_sheet", at=now)
+    )
     registry.lab_result_record(
         participant=patient,
         analyte="anc",
@@ -173,7 +192,9 @@ def test_day1_criteria_not_met_means_delay_and_no_release(
     assert sheet.content["decision"] == "delay" and sheet.releasable is False
     assert [b["code"] for b in sheet.content["blockers"]] == ["day1_criteria_not_met"]
     with pytest.raises(RuleViolation):
-        services.dose_sheet_verify(sheet=sheet, by=pharmacist, now=now)
+        services.dose_sheet_verify(
+            sheet=sheet, by=pharmacist, now=now, signature=signed(pharmacist, "verify_sheet", at=now)
+        )
 
 
 def test_labs_outside_the_window_do_not_count(participant: Participant, make_sheet: SheetMaker) -> None:
@@ -231,6 +252,7 @@ def test_renal_contraindication_needs_an_investigator_decision(
             reason="x",
             by=pharmacist,
             now=now,
+            signature=signed(pharmacist, "renal_decision", at=now),
         )
     for drug in ("capecitabine", "oxaliplatin"):
         services.renal_decision_record(
@@ -242,6 +264,7 @@ def test_renal_contraindication_needs_an_investigator_decision(
             reason="CrCl 26.5",
             by=investigator,
             now=now,
+            signature=signed(investigator, "renal_decision", at=now),
         )
     new = selectors.current_sheet(participant_id=participant.pk, phase="neoadjuvant", cycle_number=1)
     assert new is not None and new.version == 3 and new.releasable
@@ -264,6 +287,7 @@ def test_capecitabine_reduction_carries_forward_and_is_never_re_escalated(
         reason="hand-foot syndrome grade 3, resolved to grade 1",
         by=investigator,
         now=now,
+        signature=signed(investigator, "dose_modification", at=now),
     )
     services.dose_modification_record(
         participant=patient,
@@ -275,6 +299,7 @@ def test_capecitabine_reduction_carries_forward_and_is_never_re_escalated(
         reason="grade 2 diarrhoea, first appearance",
         by=investigator,
         now=now,
+        signature=signed(investigator, "dose_modification", at=now),
     )
     cycle2 = make_sheet(patient, cycle=2, day1=dt.date(2026, 3, 26))
     assert dose(cycle2, "capecitabine")["dose_mg"] == 1500  # 75 % column of band 1.93–2.06
@@ -295,8 +320,12 @@ def test_oxaliplatin_reduction_and_cumulative_dose(
     now: dt.datetime,
 ) -> None:
     cycle1 = make_sheet(patient)
-    services.dose_sheet_verify(sheet=cycle1, by=pharmacist, now=now)
-    services.dose_sheet_release(sheet=cycle1, by=pharmacist2, now=now)
+    services.dose_sheet_verify(
+        sheet=cycle1, by=pharmacist, now=now, signature=signed(pharmacist, "verify_sheet", at=now)
+    )
+    services.dose_sheet_release(
+        sheet=cycle1, by=pharmacist2, now=now, signature=signed(pharmacist2, "release_sheet", at=now)
+    )
     mod = services.dose_modification_record(
         participant=patient,
         drug="oxaliplatin",
@@ -307,6 +336,7 @@ def test_oxaliplatin_reduction_and_cumulative_dose(
         reason="persistent paraesthesia",
         by=investigator,
         now=now,
+        signature=signed(investigator, "dose_modification", at=now),
     )
     assert (mod.action, mod.level_label) == ("reduce", "100 mg/m²")
     record_inputs(patient, on=dt.date(2026, 3, 24))
@@ -329,6 +359,7 @@ def test_oxaliplatin_reduction_and_cumulative_dose(
         reason="again",
         by=investigator,
         now=now,
+        signature=signed(investigator, "dose_modification", at=now),
     )
     assert again.action == "discontinue" and again.appearance == 2
 
@@ -345,12 +376,25 @@ def test_serplulimab_is_withheld_not_reduced(
         now=now,
     )
     with pytest.raises(NotPermitted):
-        services.dose_modification_record(ctcae_grade=2, reason="x", by=nurse, **kwargs)
+        services.dose_modification_record(
+            ctcae_grade=2, reason="x", by=nurse, signature=signed(nurse, "dose_modification", at=now), **kwargs
+        )
     with pytest.raises(RuleViolation):
         services.dose_modification_record(
-            ctcae_grade=3, reason="x", by=investigator, requested_action="reduce", **kwargs
+            ctcae_grade=3,
+            reason="x",
+            by=investigator,
+            requested_action="reduce",
+            signature=signed(investigator, "dose_modification", at=now),
+            **kwargs,
         )
-    services.dose_modification_record(ctcae_grade=2, reason="pneumonitis grade 2", by=investigator, **kwargs)
+    services.dose_modification_record(
+        ctcae_grade=2,
+        reason="pneumonitis grade 2",
+        by=investigator,
+        signature=signed(investigator, "dose_modification", at=now),
+        **kwargs,
+    )
     record_inputs(patient, on=dt.date(2026, 3, 24))
     cycle2 = make_sheet(patient, cycle=2, day1=dt.date(2026, 3, 26))
     assert dose(cycle2, "serplulimab")["status"] == "withheld" and dose(cycle2, "serplulimab")["dose_mg"] is None
@@ -364,8 +408,12 @@ def test_a_modification_supersedes_later_released_sheets(
 ) -> None:
     record_inputs(patient, on=dt.date(2026, 3, 2))
     cycle2 = make_sheet(patient, cycle=2, day1=dt.date(2026, 3, 5))
-    services.dose_sheet_verify(sheet=cycle2, by=pharmacist, now=now)
-    services.dose_sheet_release(sheet=cycle2, by=pharmacist2, now=now)
+    services.dose_sheet_verify(
+        sheet=cycle2, by=pharmacist, now=now, signature=signed(pharmacist, "verify_sheet", at=now)
+    )
+    services.dose_sheet_release(
+        sheet=cycle2, by=pharmacist2, now=now, signature=signed(pharmacist2, "release_sheet", at=now)
+    )
     services.dose_modification_record(
         participant=patient,
         drug="capecitabine",
@@ -376,6 +424,7 @@ def test_a_modification_supersedes_later_released_sheets(
         reason="grade 3 diarrhoea",
         by=investigator,
         now=now,
+        signature=signed(investigator, "dose_modification", at=now),
     )
     cycle2.refresh_from_db()
     assert cycle2.status == "superseded"
@@ -387,8 +436,12 @@ def test_withdrawal_voids_unreleased_sheets(
     patient: Participant, make_sheet: SheetMaker, pharmacist: Any, pharmacist2: Any, now: dt.datetime
 ) -> None:
     released = make_sheet(patient)
-    services.dose_sheet_verify(sheet=released, by=pharmacist, now=now)
-    services.dose_sheet_release(sheet=released, by=pharmacist2, now=now)
+    services.dose_sheet_verify(
+        sheet=released, by=pharmacist, now=now, signature=signed(pharmacist, "verify_sheet", at=now)
+    )
+    services.dose_sheet_release(
+        sheet=released, by=pharmacist2, now=now, signature=signed(pharmacist2, "release_sheet", at=now)
+    )
     pending = make_sheet(patient, cycle=2, day1=dt.date(2026, 3, 5))
     registry.participant_set_status(by=None, participant=patient, status="on_treatment")
     registry.participant_withdraw(participant=patient, reason="consent withdrawn", by=None, now=now)

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 from dosing import pdf, services
 from dosing.models import DoseSheet
 from tests.dosing.conftest import NOW, SheetMaker, dose, randomize, record_inputs
+from tests.support.signatures import signed
 from trialsite.models import Participant
 from trialsite.phrases import english
 
@@ -108,6 +109,7 @@ def test_a_reduced_dose_line_does_not_read_as_withheld(
         reason="resolved after interruption",
         by=investigator,
         now=NOW,
+        signature=signed(investigator, "dose_modification", at=NOW),
     )
     sheet = cycle(person, make_sheet, 2, CYCLE2, "65")
     cape = dose(sheet, "capecitabine")

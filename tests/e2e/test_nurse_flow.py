@@ -82,6 +82,7 @@ def test_nurse_from_registration_to_calendar(
     assert page.locator(".errorlist").count() == 0  # no failing criterion
     page.fill("#id_scrt_start_date", start.isoformat())
     page.check("#id_confirm")
+    page.fill("#id_signature_password", "pw-for-tests-1")  # the signature (trialsite.signatures)
     page.click("#content-main input[type=submit]")
     page.wait_for_load_state()
     participant.refresh_from_db()

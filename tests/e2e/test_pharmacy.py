@@ -53,6 +53,7 @@ def test_two_pharmacists_verify_release_and_print(
     page.goto(f"{live_server.url}/admin/dosing/dosesheet/")
     assert participant.screening_number in page.content()
     page.goto(f"{live_server.url}/admin/dosing/dosesheet/{sheet.pk}/change/")
+    page.fill("#id_signature_password", "pw-for-tests-1")  # the signature (trialsite.signatures)
     page.click("button[name=verify]")
     page.wait_for_load_state()
     sheet.refresh_from_db()
@@ -71,11 +72,13 @@ def test_two_pharmacists_verify_release_and_print(
     # The same page says what the release does and takes a note for the history.
     assert "The release is final" in second.inner_text("#effects")
     second.fill("#id_release_note", "checked against the prescription")
+    second.fill("#id_signature_password", "pw-for-tests-1")
     second.click("button[name=release]")
     second.wait_for_selector(".messagelist .success")
     sheet.refresh_from_db()
     assert sheet.status == "released" and sheet.released_by == pharmacist2
-    assert sheet.history.filter(status="released").first().history_change_reason == "checked against the prescription"
+    reason = sheet.history.filter(status="released").first().history_change_reason
+    assert reason.startswith("checked against the prescription · pharmacist2 signed")  # the note, then the signature
     pdf = second.request.get(f"{live_server.url}/admin/dosing/dosesheet/{sheet.pk}/pdf/")
     assert pdf.headers["content-type"] == "application/pdf"
     body = pdf.body()

@@ -102,6 +102,7 @@ def test_a_pharmacist_lands_on_hers(page: Any, live_server: Any, pharmacist: Use
     # a row leads to the sheet, where she verifies it
     page.click(f"#worklist-sheets_to_verify a[href$='/dosing/dosesheet/{ready.pk}/change/']")
     page.wait_for_selector("button[name=verify]")
+    page.fill("#id_signature_password", "pw-for-tests-1")  # the signature (trialsite.signatures)
     page.click("button[name=verify]")
     page.wait_for_selector(".messagelist")
     assert DoseSheet.objects.get(pk=ready.pk).status == "verified"

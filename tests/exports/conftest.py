@@ -17,6 +17,7 @@ from schedules.services.bookings import booking_create
 from schedules.services.plans import treatment_plan_create
 from tests.factories import record_labs
 from tests.randomization.conftest import NOW, make_eligible, scheme, trial_definition  # noqa: F401 (fixtures)
+from tests.support.signatures import signed
 from trialsite import services
 from trialsite.models import Participant, Site, Trial
 
@@ -41,7 +42,12 @@ def world(
     theirs = make_eligible(site=other_site, by=other_nurse)
     Participant.objects.filter(pk=theirs.pk).update(screening_number="NBH2-HIDDEN")
     for p in [*ours, theirs]:
-        rs.participant_randomize(participant=p, by=nurse if p.site == site else other_nurse, now=NOW)
+        rs.participant_randomize(
+            participant=p,
+            by=nurse if p.site == site else other_nurse,
+            now=NOW,
+            signature=signed(nurse if p.site == site else other_nurse, "randomize", at=NOW),
+        )
     first = Participant.objects.get(pk=ours[0].pk)
     treatment_plan_create(participant=first, scrt_start_date=SCRT_START, by=nurse, now=NOW)
     cycle1 = ScheduledEvent.objects.get(participant=first, kind="cycle_day1", phase="neoadjuvant", number=1)
@@ -52,8 +58,13 @@ def world(
     sheet = dosing.dose_sheet_prepare(
         by=None, participant=first, phase="neoadjuvant", cycle_number=1, day1=day + dt.timedelta(days=1), now=NOW
     )
-    dosing.dose_sheet_verify(sheet=sheet, by=pharmacist, now=NOW)
-    sheet = dosing.dose_sheet_release(sheet=sheet, by=pharmacist2, now=NOW + dt.timedelta(hours=1))
+    dosing.dose_sheet_verify(sheet=sheet, by=pharmacist, now=NOW, signature=signed(pharmacist, "verify_sheet", at=NOW))
+    sheet = dosing.dose_sheet_release(
+        sheet=sheet,
+        by=pharmacist2,
+        now=NOW + dt.timedelta(hours=1),
+        signature=signed(pharmacist2, "release_sheet", at=NOW + dt.timedelta(hours=1)),
+    )
     reminder = Reminder.objects.filter(participant=first).order_by("send_at").first()
     assert reminder is not None
     Reminder.objects.filter(pk=reminder.pk).update(status="sent", sent_at=reminder.send_at, attempts=1)

@@ -15,6 +15,7 @@ from randomization import accrual
 from randomization import services as rs
 from randomization.models import Allocation, RandomizationScheme
 from tests.randomization.conftest import NOW, ParticipantMaker
+from tests.support.signatures import signed
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,9 @@ def test_the_even_plan_expects_a_share_of_the_target_by_a_day() -> None:
 def enrolled(scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User) -> list[Allocation]:
     with time_machine.travel(NOW, tick=False):
         return [
-            rs.participant_randomize(participant=make_eligible(**kw), by=nurse, now=NOW)
+            rs.participant_randomize(
+                participant=make_eligible(**kw), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+            )
             for kw in ({"ecog": 0}, {"ecog": 1}, {"ecog": 0, "liver_only_metastases": False})
         ]
 

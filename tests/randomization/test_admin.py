@@ -9,7 +9,9 @@ from django.test import Client
 
 from randomization import services as rs
 from randomization.models import Allocation, RandomizationScheme, SchemeSecret, ScreeningAssessment
+from tests.conftest import TEST_PASSWORD
 from tests.randomization.conftest import NOW, ParticipantMaker, good_findings
+from tests.support.signatures import signed
 from trialsite.models import Trial
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +56,9 @@ def test_randomize_button_confirmation_and_post(
     client.post(f"/admin/randomization/participanttorandomize/{participant.pk}/randomize/", {})
     assert not Allocation.objects.exists()
     response = client.post(
-        f"/admin/randomization/participanttorandomize/{participant.pk}/randomize/", {"confirm": "on"}, follow=True
+        f"/admin/randomization/participanttorandomize/{participant.pk}/randomize/",
+        {"confirm": "on", "signature_password": TEST_PASSWORD},
+        follow=True,
     )
     assert response.status_code == 200
     assert Allocation.objects.get().participant_id == participant.pk
@@ -68,7 +72,9 @@ def test_confirmation_page_lists_reasons_when_not_eligible(
     page = client.get(f"/admin/randomization/participanttorandomize/{participant.pk}/randomize/")
     assert "ECOG performance status 0–1: not met" in page.content.decode()
     response = client.post(
-        f"/admin/randomization/participanttorandomize/{participant.pk}/randomize/", {"confirm": "on"}, follow=True
+        f"/admin/randomization/participanttorandomize/{participant.pk}/randomize/",
+        {"confirm": "on", "signature_password": TEST_PASSWORD},
+        follow=True,
     )
     assert "cannot be randomized" in response.content.decode()
     assert not Allocation.objects.exists()
@@ -90,7 +96,9 @@ def test_scheme_and_allocation_pages_are_statistician_only(
     seed = SchemeSecret.objects.get(scheme=scheme).seed().hex()
     nurse_client = login(nurse)
     nurse_client.post(
-        f"/admin/randomization/participanttorandomize/{make_eligible().pk}/randomize/", {"confirm": "on"}, follow=True
+        f"/admin/randomization/participanttorandomize/{make_eligible().pk}/randomize/",
+        {"confirm": "on", "signature_password": TEST_PASSWORD},
+        follow=True,
     )
     allocation = Allocation.objects.get()
     for path in [
@@ -144,7 +152,9 @@ def test_activating_an_amendment_says_which_scheme_it_supersedes(
     statistician: User, nurse: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker
 ) -> None:
     with time_machine.travel(NOW, tick=False):
-        rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+        rs.participant_randomize(
+            participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        )
     draft = rs.scheme_create(trial=scheme.trial, by=statistician, reason="amendment 2")
     client = login(statistician)
     asked = client.post(

@@ -11,7 +11,9 @@ from django.test import Client
 from randomization import readable
 from randomization import services as rs
 from randomization.models import RandomizationScheme, ScreeningAssessment
+from tests.conftest import TEST_PASSWORD
 from tests.randomization.conftest import NOW, ParticipantMaker
+from tests.support.signatures import signed
 from trialsite.models import StaffProfile, Trial
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +68,9 @@ def test_the_randomize_page_lists_the_reasons_in_words(
     assert "hiv = True" not in page.content.decode()
 
     refused = login(nurse).post(
-        f"/admin/randomization/participanttorandomize/{participant.pk}/randomize/", {"confirm": "on"}, follow=True
+        f"/admin/randomization/participanttorandomize/{participant.pk}/randomize/",
+        {"confirm": "on", "signature_password": TEST_PASSWORD},
+        follow=True,
     )
     message = refused.content.decode().split('class="messagelist"', 1)[1].split("</ul>", 1)[0]
     assert "cannot be randomized: HIV antibody positive: not met (answer: yes)" in message
@@ -96,7 +100,9 @@ def test_the_allocation_shows_its_factors_in_words_beside_the_stored_codes(
     nurse: User, statistician: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker
 ) -> None:
     participant = make_eligible()
-    allocation = rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    allocation = rs.participant_randomize(
+        participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+    )
 
     page = login(statistician, "zh-hans").get(f"/admin/randomization/allocation/{allocation.pk}/change/")
 

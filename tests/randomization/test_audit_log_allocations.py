@@ -9,6 +9,7 @@ from django.contrib.auth.models import User
 from randomization import services as rs
 from randomization.models import RandomizationScheme
 from tests.randomization.conftest import NOW, ParticipantMaker
+from tests.support.signatures import signed
 from trialsite import audit_log
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +24,9 @@ def test_allocations_are_in_the_statisticians_log_only(
 ) -> None:
     with time_machine.travel(NOW, tick=False):
         participant = make_eligible()
-        allocation = rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+        allocation = rs.participant_randomize(
+            participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        )
     only = audit_log.Filters(model="randomization.allocation")
     seen = audit_log.audit_entries(user=statistician, filters=only)
     assert [(e.object_text, e.participant) for e in seen] == [(f"R{allocation.sequence}", participant.screening_number)]

@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 from randomization import services as rs
 from randomization.models import Allocation, SchemeSecret
 from tests.randomization.conftest import NOW, ParticipantMaker
+from tests.support.signatures import signed
 from trialsite import roles
 from trialsite.models import Site, Trial
 
@@ -107,7 +108,7 @@ def test_no_page_shows_allocation_secrets_to_non_statisticians(
     )
     participants = [make_eligible() for _ in range(3)]
     for p in participants:
-        rs.participant_randomize(participant=p, by=nurse, now=NOW)
+        rs.participant_randomize(participant=p, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW))
     seed = SchemeSecret.objects.get(scheme=scheme).seed().hex()
     ids = {"participant": participants[0].pk, "trial": trial.registry_id}
     markers = [seed, *MARKERS]

@@ -21,7 +21,9 @@ from rest_framework.test import APIClient
 from randomization import services as rs
 from randomization.models import Allocation, RandomizationScheme
 from randomization.verification import verify_trial
+from tests.conftest import TEST_PASSWORD
 from tests.randomization.conftest import NOW, ParticipantMaker
+from tests.support.signatures import signed
 from trialsite import roles
 from trialsite.errors import Conflict
 from trialsite.models import Participant, Site, Trial
@@ -64,7 +66,12 @@ def test_concurrent_randomizations_are_exactly_once_and_replayable(
         with contextlib.suppress(threading.BrokenBarrierError):
             barrier.wait(timeout=5)
         try:
-            allocation = rs.participant_randomize(participant=participant, by=everywhere_nurse, now=NOW)
+            allocation = rs.participant_randomize(
+                participant=participant,
+                by=everywhere_nurse,
+                now=NOW,
+                signature=signed(everywhere_nurse, "randomize", at=NOW),
+            )
             return pk, "created", allocation.sequence
         except Conflict as exc:
             return pk, "conflict", int(exc.extra["randomization_number"])  # type: ignore[call-overload]
@@ -97,7 +104,7 @@ def test_same_idempotency_key_concurrently_gives_one_answer(
 
     def call() -> tuple[int, Any]:
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}", HTTP_X_SIGNATURE_PASSWORD=TEST_PASSWORD)
         barrier.wait(timeout=5)
         response = client.post(
             f"/api/v1/participants/{participant.pk}/randomize/", {}, format="json", HTTP_IDEMPOTENCY_KEY="same-key"

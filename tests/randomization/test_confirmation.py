@@ -17,7 +17,9 @@ from pypdf import PdfReader
 
 from randomization import services as rs
 from randomization.models import Allocation, ConfirmationPrint, RandomizationScheme
+from tests.conftest import TEST_PASSWORD
 from tests.randomization.conftest import NOW, ParticipantMaker
+from tests.support.signatures import signed
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +52,8 @@ def test_randomizing_in_the_admin_leads_to_the_original_then_copies(
     nurse.save()
     client = login(nurse)
     response = client.post(
-        f"/admin/randomization/participanttorandomize/{participant.pk}/randomize/", {"confirm": "on"}
+        f"/admin/randomization/participanttorandomize/{participant.pk}/randomize/",
+        {"confirm": "on", "signature_password": TEST_PASSWORD},
     )
     assert response.status_code == 302 and response["Location"] == _page(participant.pk)
     allocation = Allocation.objects.get(participant=participant)
@@ -72,7 +75,9 @@ def test_the_pdf_is_one_a4_page_and_a_reprint_says_copy(
     nurse: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker
 ) -> None:
     participant = make_eligible()
-    allocation = rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    allocation = rs.participant_randomize(
+        participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+    )
     client = login(nurse)
     first = client.get(f"/admin/randomization/participanttorandomize/{participant.pk}/confirmation.pdf")
     assert first.status_code == 200 and first["Content-Type"] == "application/pdf"
@@ -91,7 +96,7 @@ def test_the_page_is_in_the_readers_language(
     nurse: User, scheme: RandomizationScheme, make_eligible: ParticipantMaker
 ) -> None:
     participant = make_eligible()
-    rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    rs.participant_randomize(participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW))
     page = login(nurse).get(_page(participant.pk), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "随机化确认" in page
     assert "Randomization confirmation" not in page
@@ -107,7 +112,7 @@ def test_other_sites_and_roles_cannot_print_it(
     api: Any,
 ) -> None:
     participant = make_eligible()
-    rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    rs.participant_randomize(participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW))
     assert login(other_nurse).get(_page(participant.pk)).status_code == 404
     assert login(pharmacist).get(_page(participant.pk)).status_code == 403
     assert login(statistician).get(_page(participant.pk)).status_code == 200

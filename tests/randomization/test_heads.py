@@ -17,6 +17,7 @@ from randomization import heads
 from randomization import services as rs
 from randomization.models import Allocation, RandomizationScheme
 from tests.randomization.conftest import NOW, ParticipantMaker
+from tests.support.signatures import signed
 from tests.support.smtp import SmtpSink
 from tests.support.worker import Worker, wait_for
 from trialsite.models import StaffProfile
@@ -75,7 +76,9 @@ def test_a_head_that_cannot_be_written_is_logged_and_the_allocation_stands(
     blocker.write_text("")
     settings.ALLOCATION_HEAD_FILE = blocker / "allocation-heads.jsonl"
     with caplog.at_level(logging.CRITICAL), django_capture_on_commit_callbacks(execute=True):
-        allocation = rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+        allocation = rs.participant_randomize(
+            participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        )
     assert Allocation.objects.filter(pk=allocation.pk).exists()
     assert any(
         r.levelname == "CRITICAL" and f"chain head 1:{allocation.entry_hash}" in r.getMessage() for r in caplog.records
@@ -113,7 +116,12 @@ def test_each_committed_allocation_is_published_to_the_file_and_the_statistician
     statistician.email = "statistician@example.org"
     statistician.save()
     sink.clear()
-    done = [rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW) for _ in range(2)]
+    done = [
+        rs.participant_randomize(
+            participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        )
+        for _ in range(2)
+    ]
     # the export file: one line per allocation, written on commit
     lines = [json.loads(line) for line in Path(settings.ALLOCATION_HEAD_FILE).read_text().splitlines()]
     assert [line["head"] for line in lines] == [f"{a.sequence}:{a.entry_hash}" for a in done]

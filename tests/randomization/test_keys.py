@@ -17,6 +17,7 @@ from randomization import services as rs
 from randomization.models import RandomizationScheme, SchemeSecret
 from randomization.verification import verify_trial
 from tests.randomization.conftest import NOW, ParticipantMaker
+from tests.support.signatures import signed
 from trialsite.models import Trial
 
 pytestmark = pytest.mark.django_db
@@ -50,7 +51,9 @@ def test_the_seed_is_encrypted_at_rest_and_randomization_still_replays(
     secret = SchemeSecret.objects.get(scheme=scheme)
     assert secret.key_id == "dev" and len(base64.b64decode(secret.seed_encrypted)) == 12 + 32 + 16
     for _ in range(4):
-        rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+        rs.participant_randomize(
+            participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        )
     assert verify_trial(trial).ok
 
 
@@ -69,7 +72,9 @@ def test_a_seed_that_does_not_decrypt_fails_verification(
 def test_seed_key_rotation(
     scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User, trial: Trial, settings: Any
 ) -> None:
-    rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    rs.participant_randomize(
+        participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+    )
     dev = settings.SEED_ENCRYPTION_KEYS["dev"]
     seed = SchemeSecret.objects.get(scheme=scheme).seed()
     # the new key is current, the old one still listed: the seeds are re-encrypted under the new one
@@ -82,7 +87,12 @@ def test_seed_key_rotation(
     settings.SEED_ENCRYPTION_KEYS = {"2026b": settings.SEED_ENCRYPTION_KEYS["2026b"]}
     assert verify_trial(trial).ok
     rs._scheme_material.cache_clear()  # a restarted process
-    assert rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW).sequence == 2
+    assert (
+        rs.participant_randomize(
+            participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        ).sequence
+        == 2
+    )
     assert verify_trial(trial).ok
 
 

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from randomization import services as rs
 from randomization.models import RandomizationScheme
 from tests.randomization.conftest import NOW, ParticipantMaker
+from tests.support.signatures import signed
 
 
 def _other_connection() -> psycopg.Connection[Any]:
@@ -52,14 +53,21 @@ def test_randomize_is_a_fixed_handful_of_statements(
     scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User
 ) -> None:
     # given a process that has randomized once (its scheme and protocol window are cached)
-    rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
-    counts = []
+    rs.participant_randomize(
+        participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+    )
+    counts, signing = [], []
     for _ in range(2):
         participant = make_eligible()
+        signature = signed(nurse, "randomize", at=NOW)
         with CaptureQueriesContext(connection) as queries:
-            rs.participant_randomize(participant=participant, by=nurse, now=NOW)
-        counts.append([q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]])
+            rs.participant_randomize(participant=participant, by=nurse, now=NOW, signature=signature)
+        sql = [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"]]
+        counts.append([q for q in sql if "trialsite_signature" not in q])
+        signing.append([q for q in sql if "trialsite_signature" in q])
     statements = counts[-1]
+    # the signature: locked once, then marked used for the allocation
+    assert [len(s) for s in signing] == [2, 2] and "FOR UPDATE" in signing[-1][0], signing[-1]
     # lock the participant (with trial and site), its latest screening, lock the state row, then
     # write the allocation, the state, the participant and its history row: nothing else,
     # however many allocations the trial already has

@@ -16,6 +16,7 @@ from randomization import methods
 from randomization import services as rs
 from randomization.models import Allocation, AllocationState, RandomizationScheme, SchemeSecret, ScreeningAssessment
 from tests.randomization.conftest import NOW, ParticipantMaker, good_findings
+from tests.support.signatures import signed
 from trialsite import services
 from trialsite.errors import Conflict, InvalidInput, NotFound, NotPermitted, RuleViolation
 from trialsite.models import Participant, Site, Trial
@@ -151,7 +152,11 @@ def test_randomize_allocates_and_updates_the_participant(
     # The plan maker reads the clock to refuse past start dates.
     with time_machine.travel(NOW, tick=False):
         allocation = rs.participant_randomize(
-            participant=participant, by=nurse, now=NOW, scrt_start_date=dt.date(2026, 3, 9)
+            participant=participant,
+            by=nurse,
+            now=NOW,
+            scrt_start_date=dt.date(2026, 3, 9),
+            signature=signed(nurse, "randomize", at=NOW),
         )
     participant.refresh_from_db()
     assert allocation.sequence == 1 and allocation.prev_hash == rs.GENESIS_HASH
@@ -170,9 +175,11 @@ def test_second_randomization_is_409_with_the_number(
     scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User
 ) -> None:
     participant = make_eligible()
-    rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    rs.participant_randomize(participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW))
     with pytest.raises(Conflict) as info:
-        rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+        rs.participant_randomize(
+            participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        )
     assert info.value.extra == {"randomization_number": 1}
 
 
@@ -181,7 +188,9 @@ def test_not_eligible_is_refused_with_reasons(
 ) -> None:
     participant = make_eligible(hiv=True)
     with pytest.raises(RuleViolation) as info:
-        rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+        rs.participant_randomize(
+            participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        )
     assert info.value.code == "not_eligible"
     assert any("HIV" in m for m in info.value.errors["eligibility"])
     assert not Allocation.objects.exists()
@@ -192,7 +201,12 @@ def test_stale_assessment_does_not_count(
 ) -> None:
     participant = make_eligible()
     with pytest.raises(RuleViolation) as info:
-        rs.participant_randomize(participant=participant, by=nurse, now=NOW + dt.timedelta(days=29))
+        rs.participant_randomize(
+            participant=participant,
+            by=nurse,
+            now=NOW + dt.timedelta(days=29),
+            signature=signed(nurse, "randomize", at=NOW + dt.timedelta(days=29)),
+        )
     assert "screening window" in info.value.errors["eligibility"][0]
 
 
@@ -200,7 +214,9 @@ def test_consent_is_required(scheme: RandomizationScheme, make_eligible: Partici
     participant = make_eligible()
     Participant.objects.filter(pk=participant.pk).update(consent_date=None)
     with pytest.raises(RuleViolation) as info:
-        rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+        rs.participant_randomize(
+            participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        )
     assert "consent_date" in info.value.errors
 
 
@@ -214,10 +230,14 @@ def test_roles_that_may_not_randomize(
     participant = make_eligible()
     for user in (pharmacist, statistician):
         with pytest.raises(NotPermitted):
-            rs.participant_randomize(participant=participant, by=user, now=NOW)
+            rs.participant_randomize(
+                participant=participant, by=user, now=NOW, signature=signed(user, "randomize", at=NOW)
+            )
     # another site's participant does not exist for its nurse (404, as the API's read answers)
     with pytest.raises(NotFound):
-        rs.participant_randomize(participant=participant, by=other_nurse, now=NOW)
+        rs.participant_randomize(
+            participant=participant, by=other_nurse, now=NOW, signature=signed(other_nurse, "randomize", at=NOW)
+        )
 
 
 def test_a_withdrawn_participant_is_a_conflict(
@@ -226,7 +246,9 @@ def test_a_withdrawn_participant_is_a_conflict(
     participant = make_eligible()
     services.participant_withdraw(participant=participant, reason="moved away", by=nurse, now=NOW)
     with pytest.raises(Conflict) as info:
-        rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+        rs.participant_randomize(
+            participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        )
     assert (info.value.code, info.value.http_status) == ("participant_withdrawn", 409)
     assert not Allocation.objects.filter(participant=participant).exists()
 
@@ -237,14 +259,16 @@ def test_no_plan_at_randomization_without_a_start_date(
     from schedules.models import TreatmentPlan
 
     participant = make_eligible()
-    rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    rs.participant_randomize(participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW))
     assert plan_calls == []
     assert not TreatmentPlan.objects.filter(participant=participant).exists()
 
 
 def test_no_active_scheme(make_eligible: ParticipantMaker, nurse: User, trial: Trial) -> None:
     with pytest.raises(RuleViolation) as info:
-        rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+        rs.participant_randomize(
+            participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        )
     assert info.value.code == "randomization_not_active"
 
 
@@ -253,20 +277,29 @@ def test_enrollment_cap_is_hard_until_the_statistician_raises_it(
 ) -> None:
     Trial.objects.filter(pk=trial.pk).update(target_enrollment=2)
     for _ in range(2):
-        rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+        rs.participant_randomize(
+            participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        )
     third = make_eligible()
     with pytest.raises(RuleViolation) as info:
-        rs.participant_randomize(participant=third, by=nurse, now=NOW)
+        rs.participant_randomize(participant=third, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW))
     assert info.value.code == "enrollment_cap_reached"
     trial.refresh_from_db()
     services.trial_raise_enrollment_cap(trial=trial, new_target=3, by=statistician)
-    assert rs.participant_randomize(participant=third, by=nurse, now=NOW).sequence == 3
+    assert (
+        rs.participant_randomize(
+            participant=third, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        ).sequence
+        == 3
+    )
 
 
 def test_allocation_record_is_append_only_in_the_database(
     scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User
 ) -> None:
-    allocation = rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    allocation = rs.participant_randomize(
+        participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+    )
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         Allocation.objects.filter(pk=allocation.pk).update(arm="control")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cur:
@@ -285,7 +318,11 @@ def test_hash_chain_and_replay(
     done = []
     for i in range(12):
         participant = make_eligible(site=(site, other_site)[i % 2], ecog=i % 2, liver_only_metastases=i % 3 == 0)
-        done.append(rs.participant_randomize(participant=participant, by=investigator, now=NOW))
+        done.append(
+            rs.participant_randomize(
+                participant=participant, by=investigator, now=NOW, signature=signed(investigator, "randomize", at=NOW)
+            )
+        )
     assert [a.sequence for a in done] == list(range(1, 13))
     for previous, current in itertools.pairwise(done):
         assert current.prev_hash == previous.entry_hash
@@ -302,7 +339,9 @@ def test_randomize_writes_the_participant_and_its_history_in_the_same_transactio
 ) -> None:
     participant = make_eligible()
     before = participant.history.count()
-    allocation = rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+    allocation = rs.participant_randomize(
+        participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+    )
     participant.refresh_from_db()
     assert (participant.status, participant.arm, participant.randomization_number, participant.randomized_at) == (
         "randomized",
@@ -329,11 +368,18 @@ def test_a_null_state_suspends_randomization(
 ) -> None:
     # The services never write a null state (an amendment stores the replayed one): a null is a
     # tampered row, and randomizing would rebuild it and erase the evidence.
-    rs.participant_randomize(participant=make_eligible(liver_only_metastases=True), by=nurse, now=NOW)
+    rs.participant_randomize(
+        participant=make_eligible(liver_only_metastases=True),
+        by=nurse,
+        now=NOW,
+        signature=signed(nurse, "randomize", at=NOW),
+    )
     AllocationState.objects.filter(trial=trial).update(state=None)
     participant = make_eligible(liver_only_metastases=False)
     with pytest.raises(RuleViolation) as caught:
-        rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+        rs.participant_randomize(
+            participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        )
     assert caught.value.code == "allocation_record_corrupt"
     participant.refresh_from_db()
     assert participant.randomization_number is None and Allocation.objects.count() == 1
@@ -342,12 +388,22 @@ def test_a_null_state_suspends_randomization(
 def test_an_amendment_stores_the_state_replayed_from_the_record(
     scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User, trial: Trial, statistician: User
 ) -> None:
-    first = rs.participant_randomize(participant=make_eligible(liver_only_metastases=True), by=nurse, now=NOW)
+    first = rs.participant_randomize(
+        participant=make_eligible(liver_only_metastases=True),
+        by=nurse,
+        now=NOW,
+        signature=signed(nurse, "randomize", at=NOW),
+    )
     expected = AllocationState.objects.get(trial=trial).state
     draft = rs.scheme_create(trial=trial, by=statistician, reason="amendment")
     rs.scheme_activate(scheme=draft, by=statistician, now=NOW)
     assert AllocationState.objects.get(trial=trial).state == expected  # same method: the counts carry over
-    second = rs.participant_randomize(participant=make_eligible(liver_only_metastases=False), by=nurse, now=NOW)
+    second = rs.participant_randomize(
+        participant=make_eligible(liver_only_metastases=False),
+        by=nurse,
+        now=NOW,
+        signature=signed(nurse, "randomize", at=NOW),
+    )
     assert (first.sequence, second.sequence) == (1, 2)
     state = AllocationState.objects.get(trial=trial).state
     assert sum(state["totals"]) == 2
@@ -359,9 +415,16 @@ def test_an_unusable_stored_state_is_rebuilt_not_trusted(
 ) -> None:
     from randomization.verification import verify_trial
 
-    rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    rs.participant_randomize(
+        participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+    )
     AllocationState.objects.filter(trial=trial).update(state={"totals": [1]})  # wrong shape for 2 arms
-    assert rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW).sequence == 2
+    assert (
+        rs.participant_randomize(
+            participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        ).sequence
+        == 2
+    )
     assert sum(AllocationState.objects.get(trial=trial).state["totals"]) == 2
     assert verify_trial(trial).ok
 
@@ -369,11 +432,15 @@ def test_an_unusable_stored_state_is_rebuilt_not_trusted(
 def test_a_lock_row_that_disagrees_with_the_record_suspends_randomization(
     scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User, trial: Trial
 ) -> None:
-    rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    rs.participant_randomize(
+        participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+    )
     AllocationState.objects.filter(trial=trial).update(sequence=5, state=None)
     participant = make_eligible()
     with pytest.raises(RuleViolation) as caught:
-        rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+        rs.participant_randomize(
+            participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        )
     assert caught.value.code == "allocation_record_corrupt"
     participant.refresh_from_db()
     assert participant.randomization_number is None and Allocation.objects.count() == 1
@@ -384,11 +451,15 @@ def test_a_lock_row_behind_the_record_is_refused_by_the_database(
 ) -> None:
     # A lock row that lags the record (impossible through the service) would re-use number 1:
     # the database refuses the allocation and nothing is written.
-    first = rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    first = rs.participant_randomize(
+        participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+    )
     AllocationState.objects.filter(trial=trial).update(sequence=0, last_hash=rs.GENESIS_HASH)
     participant = make_eligible()
     with pytest.raises(RuleViolation) as caught:
-        rs.participant_randomize(participant=participant, by=nurse, now=NOW)
+        rs.participant_randomize(
+            participant=participant, by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        )
     assert caught.value.code == "allocation_record_corrupt"
     participant.refresh_from_db()
     assert participant.status == "eligible" and list(Allocation.objects.values_list("pk", flat=True)) == [first.pk]
@@ -398,7 +469,9 @@ def test_a_lock_row_behind_the_record_is_refused_by_the_database(
 def test_the_database_refuses_an_allocation_that_does_not_continue_the_chain(
     scheme: RandomizationScheme, make_eligible: ParticipantMaker, nurse: User, trial: Trial, change: str
 ) -> None:
-    first = rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW)
+    first = rs.participant_randomize(
+        participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+    )
     fields = {"sequence": 2, "prev_hash": first.entry_hash}
     if change == "gap":
         fields["sequence"] = 3
@@ -449,6 +522,11 @@ def test_randomization_works_as_the_application_role(
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_user")
         assert cursor.fetchone()[0] == as_app_role
-    done = [rs.participant_randomize(participant=make_eligible(), by=nurse, now=NOW) for _ in range(3)]
+    done = [
+        rs.participant_randomize(
+            participant=make_eligible(), by=nurse, now=NOW, signature=signed(nurse, "randomize", at=NOW)
+        )
+        for _ in range(3)
+    ]
     assert [a.sequence for a in done] == [1, 2, 3]
     assert verify_trial(trial).ok

@@ -22,6 +22,7 @@ from randomization import methods
 from randomization import services as rs
 from randomization.models import Allocation, AllocationState, RandomizationScheme
 from tests.randomization.conftest import NOW, ParticipantMaker
+from tests.support.signatures import signed
 from trialsite.models import Site, Trial
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +49,14 @@ def record(
         participant = make_eligible(site=(site, other_site)[i % 2], ecog=i % 2, liver_only_metastases=i % 3 == 0)
         # each allocation's head is published on commit (export file, statisticians' email)
         with django_capture_on_commit_callbacks(execute=True):
-            out.append(rs.participant_randomize(participant=participant, by=investigator, now=NOW))
+            out.append(
+                rs.participant_randomize(
+                    participant=participant,
+                    by=investigator,
+                    now=NOW,
+                    signature=signed(investigator, "randomize", at=NOW),
+                )
+            )
     return out
 
 
@@ -181,7 +189,12 @@ def test_record_spanning_an_amendment_verifies(
     draft = rs.scheme_create(trial=scheme.trial, by=statistician, overrides={"method": "blocks"}, reason="amendment")
     v2 = rs.scheme_activate(scheme=draft, by=statistician, now=NOW)
     # when 6 more are randomized under v2 (the state is rebuilt across both schemes)
-    more = [rs.participant_randomize(participant=make_eligible(), by=investigator, now=NOW) for _ in range(6)]
+    more = [
+        rs.participant_randomize(
+            participant=make_eligible(), by=investigator, now=NOW, signature=signed(investigator, "randomize", at=NOW)
+        )
+        for _ in range(6)
+    ]
     # then the sequence continues, v2's allocations use blocks, and the whole record verifies
     assert [a.sequence for a in more] == list(range(9, 15))
     assert {a.method for a in more} == {"blocks"} and {a.scheme_id for a in more} == {v2.pk}
@@ -328,7 +341,12 @@ def test_chain_key_rotation_keeps_old_entries_verifiable(
     old = settings.ALLOCATION_CHAIN_KEYS["k1"]
     settings.ALLOCATION_CHAIN_KEY_ID = "k2"
     settings.ALLOCATION_CHAIN_KEYS = {"k2": os.urandom(32), "k1": old}
-    more = [rs.participant_randomize(participant=make_eligible(), by=investigator, now=NOW) for _ in range(2)]
+    more = [
+        rs.participant_randomize(
+            participant=make_eligible(), by=investigator, now=NOW, signature=signed(investigator, "randomize", at=NOW)
+        )
+        for _ in range(2)
+    ]
     assert {a.chain_key_id for a in record} == {"k1"} and {a.chain_key_id for a in more} == {"k2"}
     assert more[0].prev_hash == record[-1].entry_hash  # the chain runs on across the rotation
     assert "OK — 10 allocations" in verify(capsys)

@@ -43,6 +43,7 @@ from schedules.services.closures import site_closure_create
 from schedules.services.plans import treatment_plan_create
 from tests.factories import ParticipantFactory, record_labs
 from tests.randomization.conftest import GOOD_LABS, good_findings
+from tests.support.signatures import signed
 from trialsite import roles, services
 from trialsite.admin import SiteScopedAdminMixin
 from trialsite.errors import ApplicationError
@@ -92,7 +93,7 @@ def build_world(trial: Trial, site: Site, other_site: Site, make_user: Any) -> d
     rs.screening_assessment_record(
         participant=p, assessed_on=TODAY, findings=good_findings(trial.definition), by=builder, today=TODAY
     )
-    rs.participant_randomize(participant=p, by=builder, now=NOW)
+    rs.participant_randomize(participant=p, by=builder, now=NOW, signature=signed(builder, "randomize", at=NOW))
     start = TODAY + dt.timedelta(days=7)
     for _ in range(30):
         try:
@@ -121,6 +122,7 @@ def build_world(trial: Trial, site: Site, other_site: Site, make_user: Any) -> d
         reason="creatinine clearance",
         by=decider,
         now=NOW,
+        signature=signed(decider, "renal_decision", at=NOW),
     )
     reminder_services.reminders_sync(participant=p, now=NOW)
     # A serious toxicity (with its alert to the site's investigator) that nobody acknowledged.

@@ -34,6 +34,7 @@ from schedules.services.plans import event_delay
 from tests.factories import ParticipantFactory, record_labs
 from tests.randomization.conftest import GOOD_LABS, good_findings
 from tests.support.i18n import english_words, visible_text
+from tests.support.signatures import signed
 from trialsite import services as registry
 from trialsite.models import Participant, Site, StaffProfile, Trial
 
@@ -60,7 +61,13 @@ def journey(
             participant=participant, assessed_on=TODAY, findings=good_findings(trial.definition), by=nurse, today=TODAY
         )
         participant.refresh_from_db()
-        rs.participant_randomize(participant=participant, by=nurse, now=NOW, scrt_start_date=dt.date(2026, 3, 4))
+        rs.participant_randomize(
+            participant=participant,
+            by=nurse,
+            now=NOW,
+            scrt_start_date=dt.date(2026, 3, 4),
+            signature=signed(nurse, "randomize", at=NOW),
+        )
         participant.refresh_from_db()
         events = ScheduledEvent.objects.filter(participant=participant)
         cycle1 = events.get(kind=EventKind.CYCLE_DAY1, phase="neoadjuvant", number=1)
@@ -92,6 +99,7 @@ def journey(
             reason="3级手足综合征",
             by=investigator,
             now=NOW,
+            signature=signed(investigator, "dose_modification", at=NOW),
         )
         # A serious toxicity, with its alert to the site's investigator, not acknowledged yet.
         investigator.email = "pi@example.org"

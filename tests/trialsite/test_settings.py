@@ -132,6 +132,7 @@ from tests.factories import ParticipantFactory
 from tests.randomization.conftest import GOOD_LABS, good_findings
 from trialsite import labs, services
 from trialsite.models import Site, Trial
+from tests.support.signatures import signed
 
 trial = Trial.objects.get(registry_id="NCT06850103")
 statistician, nurse = User.objects.get(username="statistician"), User.objects.get(username="nurse")
@@ -148,7 +149,8 @@ for i in range(3):
     services.measurement_record(participant=p, kind="weight", value="68", measured_on=today, by=None, today=today)
     findings = good_findings(trial.definition, ecog=i % 2)
     rs.screening_assessment_record(participant=p, assessed_on=today, findings=findings, by=nurse, today=today)
-    print(rs.participant_randomize(participant=p, by=nurse, now=now).sequence)
+    signature = signed(nurse, "randomize", at=now)
+    print(rs.participant_randomize(participant=p, by=nurse, now=now, signature=signature).sequence)
 print("verified" if verify_trial(trial).ok else "NOT VERIFIED")
 """
 

@@ -21,6 +21,7 @@ from schedules.services.plans import treatment_plan_create
 from tests.dosing.conftest import record_inputs
 from tests.factories import ParticipantFactory, record_labs
 from tests.schedules.conftest import SCRT_START, randomize
+from tests.support.signatures import signed
 from trialsite import roles, worklists
 from trialsite.models import Participant, Site, Trial
 
@@ -150,7 +151,9 @@ def test_the_pharmacists_sheets_to_verify_release_and_blocked_with_why(
         ready = _sheet(trial, site, number=1)
         verified = _sheet(trial, site, number=2)
         stuck = _sheet(trial, site, platelets="90", number=3)
-        dosing.dose_sheet_verify(sheet=verified, by=pharmacist, now=NOW)
+        dosing.dose_sheet_verify(
+            sheet=verified, by=pharmacist, now=NOW, signature=signed(pharmacist, "verify_sheet", at=NOW)
+        )
     assert _keys(_section(pharmacist, "sheets_to_verify", today)) == [ready.pk]
     # the two-person rule: the pharmacist who verified is not asked to release
     assert _keys(_section(pharmacist, "sheets_to_release", today)) == []

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from trialsite import history
+from trialsite import history, signatures
 
 register = template.Library()
 
@@ -29,8 +29,12 @@ def history_person(user: Any) -> str:
 
 @register.filter
 def history_reason(text: str | None) -> str:
-    """A change reason: typed text as typed, the system's English phrase translated."""
-    return history.value_text(None, text, history.zone_for(None)) if text else ""
+    """A change reason: typed text as typed, the system's English phrase translated (a
+    signature's manifestation too)."""
+    if not text:
+        return ""
+    signed = signatures.reason_text(text)
+    return signed if signed != text else history.value_text(None, text, history.zone_for(None))
 
 
 @register.simple_tag
