@@ -410,6 +410,10 @@ class World:
             reverse("admin:schedules_timeline", args=[planned]),
             reverse("admin:schedules_site_calendar") + "?site=ZJU1&date=2026-05-04&view=week",
             reverse("admin:dosing_dosesheet_prepare"),
+            reverse("admin:schedules_site_calendar") + "?site=ZJU1&date=2026-05-04&view=month",
+            reverse("admin:randomization_participanttorandomize_confirmation", args=[planned]),
+            reverse("admin-audit-log"),
+            reverse("admin-accrual"),
         ]
         return out + self._api_urls(role, planned)
 

@@ -57,8 +57,9 @@ PARAMETER = OpenApiParameter(
 
 MANIFESTATION = gettext_noop("%(name)s signed %(time)s (%(zone)s): %(meaning)s")
 PASSWORD_LABEL = gettext_noop("Re-enter your password to sign: %(meaning)s")
-# simple-history's change reason holds 100 characters.
-REASON_MAX = 100
+# The history rows' change reason is a text column (SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD):
+# a bound only against a runaway note, far above a note and a manifestation.
+REASON_MAX = 4000
 
 
 def meaning_text(meaning: str) -> str:
@@ -192,9 +193,8 @@ def consume(
 
 def set_change_reason(target: models.Model, signature: Signature) -> None:
     """The English manifestation as the change reason of `target`'s next save (simple-history),
-    after a note already set there, with the zone as its UTC offset; cut to the column's 100
-    characters where a note and a long name do not fit (whole on the Signature row, the page
-    and the PDF)."""
+    after a note already set there, with the zone as its UTC offset (whole on the Signature row,
+    the page and the PDF too)."""
     if getattr(target, "_signature_reason_of", None) == signature.pk:
         return  # set already, before a new record's first save
     with translation.override("en"):
