@@ -335,7 +335,10 @@ class DoseModificationForm(forms.ModelForm[DoseModification]):
     # The toxicity of the log the decision answers (set by the link on its page); the service
     # refuses one of another participant, and another site's does not exist for the user.
     adverse_event = forms.ModelChoiceField(
-        queryset=AdverseEvent.objects.select_related("term"), required=False, widget=forms.HiddenInput
+        queryset=AdverseEvent.objects.select_related("term"),
+        required=False,
+        widget=forms.HiddenInput,
+        label=_("toxicity of the log"),
     )
 
     class Meta:

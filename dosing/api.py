@@ -4,6 +4,7 @@ decisions. Thin: shapes here, rules in services."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db.models import Model, QuerySet
@@ -298,16 +299,28 @@ class DoseModificationIn(serializers.Serializer[None]):
     )
     reason = serializers.CharField(max_length=2000)
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if not attrs.get("adverse_event"):
+    def to_internal_value(self, data: Any) -> Any:
+        """Term and grade are required unless a toxicity of the log gives them; named with every
+        other field's problem at once."""
+        missing: dict[str, list[str]] = {}
+        if isinstance(data, Mapping) and not data.get("adverse_event"):
             missing = {
                 name: [str(_("This field is required."))]
                 for name in ("toxicity_term", "ctcae_grade")
-                if attrs.get(name) in (None, "")
+                if data.get(name) in (None, "")
             }
-            if missing:
-                raise serializers.ValidationError(missing)
-        return attrs
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail: dict[str, Any] = (
+                dict(exc.detail) if isinstance(exc.detail, Mapping) else {"non_field_errors": exc.detail}
+            )
+            for name, messages in missing.items():
+                detail.setdefault(name, messages)
+            raise serializers.ValidationError(detail) from exc
+        if missing:
+            raise serializers.ValidationError(missing)
+        return value
 
     # Plain values, not the model's labelled choices: the same labelled set would reach the schema
     # under two enum names (ActionEnum of the answer, RequestedActionEnum here), which

@@ -46,6 +46,7 @@ def test_an_ineligible_participant_cannot_be_randomized_in_the_admin(
     assert "ECOG" in page.inner_text(".errorlist")  # the failing criterion, shown before anything is tried
 
     page.check("#content-main input[type=checkbox]")  # "I confirm …"
+    page.fill("#id_signature_password", "pw-for-tests-1")  # the signature (trialsite.signatures)
     page.click("#content-main input[type=submit]")
 
     page.wait_for_load_state()

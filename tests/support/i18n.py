@@ -7,11 +7,11 @@ from html.parser import HTMLParser
 
 # Words a Chinese reader is expected to see in Latin letters: site codes and abbreviations used as
 # such in Chinese clinical writing, units, drugs' international names printed beside the Chinese
-# ones, file formats (CSV, Excel, CDISC ODM), proper names (formulas, the product), the test's
+# ones, file formats (CSV, Excel, CDISC ODM), time offsets (UTC+08:00), proper names (formulas, the product), the test's
 # users, and JSON literals.
 _ALLOWED = """
     nct lhl tzh nbuph uid capeox scrt tme bsa bmi crcl anc alt ast inr aptt ecog recist mss pmmr ctcae sha
-    csco nccn api sms pdf ics url uln hiv lvef mri qtc child-pugh sae meddra
+    csco nccn api sms pdf ics url uln hiv lvef mri qtc child-pugh sae meddra utc
     csv xlsx excel xml odm cdisc
     mg kg cm ml min mmol umol µmol gy
     capecitabine oxaliplatin serplulimab cockcroft gault mosteller dubois haycock gehan george boyd efron
