@@ -168,10 +168,15 @@ def reminders_sync(*, participant: Participant, now: dt.datetime, events: Sequen
     unlocked. None (a new plan, a delay, changed preferences) syncs every event."""
     participant = Participant.objects.select_related("site", "trial").get(pk=participant.pk)
     plan_status = selectors.plan_status(participant.pk)
-    rules = reminder_rules_for_trial(trial=participant.trial) if plan_status is not None else []
     reminder_rows = Reminder.objects.filter(participant=participant)
     if events is not None:
         reminder_rows = reminder_rows.filter(event_id__in=list(events))
+    recipient = _recipient(participant, plan_status == PlanStatus.ACTIVE)
+    if not (recipient.sms or recipient.email) and not reminder_rows.exclude(status=ReminderStatus.CANCELLED).exists():
+        # Nobody to remind and nothing to cancel (no phone or email, or reminders switched off):
+        # no rules or events to read (issue 16: most of a bulk plan creation's statements).
+        return SyncResult(0, 0, 0)
+    rules = reminder_rules_for_trial(trial=participant.trial) if plan_status is not None else []
     events_now = [
         planning.Event(e.pk, e.kind, e.number, e.actual_date or e.planned_date, e.status, e.details)
         for e in selectors.reminder_events(participant.pk, events)
@@ -179,7 +184,7 @@ def reminders_sync(*, participant: Participant, now: dt.datetime, events: Sequen
     desired = planning.desired_reminders(
         events=events_now,
         rules=[r.as_pure() for r in rules],
-        recipient=_recipient(participant, plan_status == PlanStatus.ACTIVE),
+        recipient=recipient,
         time_zone=participant.site.time_zone,
         now=now,
     )

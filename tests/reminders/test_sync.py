@@ -238,3 +238,20 @@ def test_a_moved_booking_moves_its_reminders(plan: TreatmentPlan, nurse: Any) ->
     assert set(Reminder.objects.filter(pk__in=old).values_list("status", flat=True)) == {"cancelled"}
     assert {r.event_date for r in _live(c1)} == {c1.planned_date + dt.timedelta(days=2)}
     _live_dates_match_events(plan)
+
+
+def test_a_participant_nobody_can_remind_costs_three_statements(plan: TreatmentPlan) -> None:
+    """No phone or e-mail (or reminders off) and no rows to cancel: the sync reads no rules or
+    events (issue 16: it was most of a bulk plan creation's statements)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    participant = plan.participant
+    Reminder.objects.filter(participant=participant).delete()
+    Participant.objects.filter(pk=participant.pk).update(
+        phone="", email="", reminders_by_sms=False, reminders_by_email=False
+    )
+    with CaptureQueriesContext(connection) as queries:
+        result = reminder_services.reminders_sync(participant=participant, now=NOW)
+    assert result == reminder_services.SyncResult(0, 0, 0)
+    assert len(queries.captured_queries) <= 3
