@@ -14,6 +14,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
+from adverse_events.models import AdverseEvent
 from dosing.models import DoseSheet, SheetStatus
 from randomization.models import ScreeningAssessment
 from reminders.models import Reminder, ReminderStatus
@@ -288,6 +289,52 @@ reminders = register(
             Column("send_at", "time it was due to go", lambda m: m.send_at),
             Column("sent_at", "time the provider accepted it", lambda m: m.sent_at),
             TIME_ZONE,
+        ],
+    )
+)
+
+
+def _attribution(event: Any) -> str:
+    """Each drug's attribution, "drug:relatedness" joined by ";" (codes, as stored)."""
+    return ";".join(f"{a.drug}:{a.relatedness}" for a in event.attributions.all())
+
+
+toxicities = register(
+    Dataset(
+        name="toxicities",
+        title=_("toxicities"),
+        model=AdverseEvent,
+        queryset=lambda: (
+            AdverseEvent.objects.select_related("participant__site", "term", "recorded_by", "acknowledged_by")
+            .prefetch_related("attributions")
+            .order_by("participant__site__code", "onset_date", "id")
+        ),
+        site="participant__site",
+        permission="adverse_events.view_adverseevent",
+        record_site=lambda e: e.participant.site,
+        columns=[
+            Column("adverse_event_id", "TrialSite's toxicity id", lambda e: e.pk),
+            PARTICIPANT_ID,
+            Column("site", "site code", lambda e: e.participant.site.code),
+            SCREENING_NUMBER,
+            Column("ctcae_term", "CTCAE v5.0 term (English)", lambda e: e.term.term),
+            Column("meddra_code", "MedDRA code of the term", lambda e: e.term.meddra_code),
+            Column("grade", "CTCAE grade 1–5", lambda e: e.grade),
+            Column("onset_date", "date of onset", lambda e: e.onset_date),
+            Column("resolution_date", "date of resolution, empty while ongoing", lambda e: e.resolution_date),
+            Column("cycle_phase", "protocol phase code of the cycle, else empty", lambda e: e.phase),
+            Column("cycle_number", "cycle in which it was seen", lambda e: e.cycle_number),
+            Column("serious", "true for a serious adverse event (SAE)", lambda e: e.serious),
+            Column("attribution", "drug:relatedness for each drug, joined by ;", _attribution),
+            Column("recorded_at", "time it was recorded", lambda e: e.recorded_at),
+            Column("recorded_by", "user name of who recorded it", lambda e: _username(e.recorded_by)),
+            Column("acknowledged_at", "time an investigator acknowledged the SAE", lambda e: e.acknowledged_at),
+            Column("acknowledged_by", "user name of the investigator", lambda e: _username(e.acknowledged_by)),
+            Column(
+                "time_zone",
+                "the site's time zone: every date and time of the row is in it",
+                lambda e: e.participant.site.time_zone,
+            ),
         ],
     )
 )
