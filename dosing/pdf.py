@@ -4,7 +4,6 @@ with fallbacks)."""
 
 from __future__ import annotations
 
-import logging
 from decimal import Decimal
 from typing import Any
 
@@ -20,9 +19,7 @@ from trialsite.cache import cache_get, cache_set
 from trialsite.i18n import administration_course, drug_name, html_lang, phase_name, route_name
 from trialsite.labs import analyte_label
 from trialsite.models import Sex
-
-# WeasyPrint logs every layout step at INFO: keep the worker and web logs readable.
-logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+from trialsite.pdf import html_to_pdf
 
 
 def _num(value: Any, places: int | None = None) -> str:
@@ -206,26 +203,11 @@ def render_sheet_html(sheet: DoseSheet) -> str:
     return render_to_string("dosing/sheet_pdf.html", sheet_context(sheet))
 
 
-_FONT_CONFIG: Any = None
-
-
-def _font_config() -> Any:
-    """One WeasyPrint font configuration per process (fontconfig set-up costs ~10 ms a render)."""
-    global _FONT_CONFIG
-    if _FONT_CONFIG is None:
-        from weasyprint.text.fonts import FontConfiguration
-
-        _FONT_CONFIG = FontConfiguration()
-    return _FONT_CONFIG
-
-
 def render_sheet_pdf(sheet: DoseSheet, *, use_cache: bool = True) -> bytes:
     """The A4 PDF. A sheet's content never changes once written (a new input makes a new
     version), so the PDF is cached per sheet, fingerprint, workflow state and language:
     reprinting a sheet does not lay it out again. The content is checked against the
     fingerprint first, so a cached PDF is never served for a sheet altered since."""
-    from weasyprint import HTML
-
     selectors.checked(sheet)
     key = ":".join(
         str(part)
@@ -243,7 +225,7 @@ def render_sheet_pdf(sheet: DoseSheet, *, use_cache: bool = True) -> bytes:
         cached = cache_get(key, what="dose-sheet PDF")
         if cached is not None:
             return bytes(cached)
-    data: bytes = HTML(string=render_sheet_html(sheet)).write_pdf(font_config=_font_config())
+    data = html_to_pdf(render_sheet_html(sheet))
     if use_cache:
         cache_set(key, data, timeout=3600, what="dose-sheet PDF")
     return data

@@ -29,13 +29,18 @@ PARTICIPANT_ID = Column("participant_id", "TrialSite's participant id", lambda r
 SCREENING_NUMBER = Column("screening_number", "the site's screening number", lambda r: r.participant.screening_number)
 
 
+def _site(row: Any) -> Any:
+    """The row's site, or its participant's for records without one (a toxicity)."""
+    return getattr(row, "site", None) or row.participant.site
+
+
 def _site_code(row: Any) -> str:
-    return str(row.site.code)
+    return str(_site(row).code)
 
 
 SITE = Column("site", "site code", _site_code)
 TIME_ZONE = Column(
-    "time_zone", "the site's time zone: every date and time of the row is in it", lambda r: r.site.time_zone
+    "time_zone", "the site's time zone: every date and time of the row is in it", lambda r: _site(r).time_zone
 )
 
 
@@ -311,11 +316,11 @@ toxicities = register(
         ),
         site="participant__site",
         permission="adverse_events.view_adverseevent",
-        record_site=lambda e: e.participant.site,
+        record_site=_site,
         columns=[
             Column("adverse_event_id", "TrialSite's toxicity id", lambda e: e.pk),
             PARTICIPANT_ID,
-            Column("site", "site code", lambda e: e.participant.site.code),
+            SITE,
             SCREENING_NUMBER,
             Column("ctcae_term", "CTCAE v5.0 term (English)", lambda e: e.term.term),
             Column("meddra_code", "MedDRA code of the term", lambda e: e.term.meddra_code),
@@ -330,11 +335,7 @@ toxicities = register(
             Column("recorded_by", "user name of who recorded it", lambda e: _username(e.recorded_by)),
             Column("acknowledged_at", "time an investigator acknowledged the SAE", lambda e: e.acknowledged_at),
             Column("acknowledged_by", "user name of the investigator", lambda e: _username(e.acknowledged_by)),
-            Column(
-                "time_zone",
-                "the site's time zone: every date and time of the row is in it",
-                lambda e: e.participant.site.time_zone,
-            ),
+            TIME_ZONE,
         ],
     )
 )

@@ -54,6 +54,23 @@ def _toxicity(participant: Participant, terms: dict[str, Any], nurse: Any, drug:
     )
 
 
+def _decide(participant: Participant, drug: str, event: Any, by: Any, **typed: Any) -> DoseModification:
+    """The investigator's decision from a toxicity of the log, signed; `typed` overrides the
+    term and grade the form would send (empty: taken from the log)."""
+    values = {"toxicity_term": "", "ctcae_grade": 0, "reason": "as the table says", **typed}
+    return services.dose_modification_record(
+        participant=participant,
+        drug=drug,
+        phase=PHASE,
+        cycle_number=1,
+        adverse_event=event,
+        by=by,
+        now=NOW,
+        signature=signed(by, "dose_modification", at=NOW),
+        **values,
+    )
+
+
 def test_the_appearance_is_counted_from_the_log(
     treated: Participant, terms: dict[str, Any], drugs: list[str], nurse: Any, investigator: Any
 ) -> None:
@@ -64,19 +81,7 @@ def test_the_appearance_is_counted_from_the_log(
     # No decision was recorded for the first toxicity: the log still counts it.
     assert proposal["appearance"] == 2
     assert (proposal["toxicity_term"], proposal["ctcae_grade"]) == ("Diarrhea", 2)
-    row = services.dose_modification_record(
-        participant=treated,
-        drug=drug,
-        phase=PHASE,
-        cycle_number=1,
-        toxicity_term="",
-        ctcae_grade=0,
-        reason="as the table says",
-        adverse_event=second,
-        by=investigator,
-        now=NOW,
-        signature=signed(investigator, "dose_modification", at=NOW),
-    )
+    row = _decide(treated, drug, second, investigator)
     assert (row.appearance, row.toxicity_term, row.ctcae_grade, row.adverse_event_id) == (2, "Diarrhea", 2, second.pk)
     # What was proposed is what the rule then records.
     assert proposal["proposal"] is not None
@@ -88,19 +93,7 @@ def test_a_typed_grade_that_contradicts_the_log_is_refused(
 ) -> None:
     event = _toxicity(treated, terms, nurse, drugs[0])
     with pytest.raises(InvalidInput) as info:
-        services.dose_modification_record(
-            participant=treated,
-            drug=drugs[0],
-            phase=PHASE,
-            cycle_number=1,
-            toxicity_term="Diarrhea",
-            ctcae_grade=3,
-            reason="x",
-            adverse_event=event,
-            by=investigator,
-            now=NOW,
-            signature=signed(investigator, "dose_modification", at=NOW),
-        )
+        _decide(treated, drugs[0], event, investigator, toxicity_term="Diarrhea", ctcae_grade=3)
     assert "ctcae_grade" in info.value.errors
     assert not DoseModification.objects.exists()
 
@@ -116,19 +109,7 @@ def test_another_participants_toxicity_is_refused(
 ) -> None:
     event = _toxicity(theirs, terms, other_nurse, drugs[0])
     with pytest.raises(InvalidInput) as info:
-        services.dose_modification_record(
-            participant=treated,
-            drug=drugs[0],
-            phase=PHASE,
-            cycle_number=1,
-            toxicity_term="",
-            ctcae_grade=0,
-            reason="x",
-            adverse_event=event,
-            by=investigator,
-            now=NOW,
-            signature=signed(investigator, "dose_modification", at=NOW),
-        )
+        _decide(treated, drugs[0], event, investigator)
     assert "adverse_event" in info.value.errors
 
 
