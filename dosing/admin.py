@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -17,14 +18,16 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.choices import CallableChoiceIterator
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext, gettext_noop, pgettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 
 from adverse_events.models import AdverseEvent
 from dosing import pdf, services, wording
+from dosing.calculations import formulas
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
-from trialsite import clock, confirm, i18n, roles, selectors, signatures
+from trialsite import clock, confirm, i18n, protocol_names, roles, selectors, signatures
 from trialsite.admin import (
     DRUG_COLUMN,
     DRUG_FILTER,
@@ -81,8 +84,81 @@ class DueFilter(admin.SimpleListFilter):
         return queryset
 
 
-# The protocol's systemic phases, in the reader's language (lazy: read when the form renders).
-SYSTEMIC_PHASES = [(code, i18n.PHASE_NAMES[code]) for code in ("neoadjuvant", "adjuvant")]
+def systemic_phases() -> list[tuple[str, str]]:
+    """The loaded protocols' systemic phases in the reader's language (read when a form renders)."""
+    return protocol_names.choices("phase", get_language(), phase_kind="systemic")
+
+
+def protocol_drugs() -> list[tuple[str, str]]:
+    """The loaded protocols' drugs in the reader's language (read when a form renders)."""
+    return protocol_names.choices("drug", get_language())
+
+
+def _drug_specs() -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for definition in protocol_names.current_definitions():
+        for code in protocol_names.drug_order(definition):
+            out.setdefault(code, definition["drugs"][code])
+    return out
+
+
+def _sentences(parts: list[str]) -> str:
+    """Parts joined into one sentence (the first letter a capital)."""
+    if not parts:
+        return ""
+    text = gettext("%(parts)s.") % {"parts": pgettext("list of rules", "; ").join(parts)}
+    return text[:1].upper() + text[1:]
+
+
+def modification_choice_help() -> str:
+    """What the investigator's choice can do, from the protocol: a drug with a dose-band table
+    resumes at its lowest level on 'reduce' at grade 4; a drug never reduced is withheld or
+    discontinued only."""
+    parts = []
+    for code, spec in _drug_specs().items():
+        if spec.get("band_table") and spec.get("dose_levels_pct"):
+            level = formulas.format_number(Decimal(str(min(spec["dose_levels_pct"]))))
+            parts.append(
+                gettext("%(drug)s grade 4: 'reduce' resumes at %(level)s %%")
+                % {"drug": i18n.drug_name(code), "level": level}
+            )
+        elif spec.get("reducible") is False:
+            parts.append(gettext("%(drug)s: withhold or discontinue only") % {"drug": i18n.drug_name(code)})
+    return _sentences(parts)
+
+
+LEVEL_UNITS = {
+    "dose_levels_pct": "%",
+    "dose_levels_mg_per_m2": "mg/m²",
+    "dose_levels_mg_per_kg": "mg/kg",
+    "dose_levels_mg": "mg",
+}
+
+
+def renal_reduce_help() -> str:
+    """The reduced dose levels an investigator may choose for the drugs whose renal rule asks
+    for a decision, from the protocol ("capecitabine 75 or 50 %" for this trial's)."""
+    specs = _drug_specs()
+    drugs: dict[str, None] = {}
+    for definition in protocol_names.current_definitions():
+        for rule in (definition.get("dosing") or {}).get("renal_rules") or []:
+            if rule.get("action") == "investigator":
+                drugs.setdefault(rule["drug"], None)
+    parts = []
+    for code in drugs:
+        spec = specs.get(code) or {}
+        key = next((k for k in LEVEL_UNITS if spec.get(k)), None)
+        if key is None or len(spec[key]) < 2:
+            continue
+        levels = pgettext("between dose levels", " or ").join(
+            formulas.format_number(Decimal(str(v))) for v in spec[key][1:]
+        )
+        parts.append(f"{i18n.drug_name(code)} {levels} {LEVEL_UNITS[key]}")
+    if not parts:
+        return gettext("With 'reduce' only: the dose level as the protocol lists it.")
+    return gettext("With 'reduce' only: the dose level as the protocol lists it (%(levels)s).") % {
+        "levels": pgettext("list of rules", "; ").join(parts)
+    }
 
 
 class PrepareForm(forms.Form):
@@ -93,7 +169,7 @@ class PrepareForm(forms.Form):
         label=_("participant"),
         widget=AutocompleteSelect(DoseSheet._meta.get_field("participant"), admin.site),
     )
-    phase = forms.ChoiceField(choices=SYSTEMIC_PHASES, label=_("phase"))
+    phase = forms.ChoiceField(choices=systemic_phases, label=_("phase"))
     cycle_number = forms.IntegerField(min_value=1, label=_("cycle"))
     day1 = forms.DateField(
         label=_("day 1"),
@@ -328,7 +404,6 @@ class DoseModificationForm(forms.ModelForm[DoseModification]):
         choices=[("", _("as the protocol's rule says")), *ModificationAction.choices],
         required=False,
         label=_("investigator's choice"),
-        help_text=_("Capecitabine grade 4: 'reduce' resumes at 50 %; serplulimab: withhold or discontinue only."),
     )
     signature_password = signature_field(signatures.DOSE_MODIFICATION)
 
@@ -345,9 +420,13 @@ class DoseModificationForm(forms.ModelForm[DoseModification]):
         model = DoseModification
         fields = ["participant", "drug", "phase", "cycle_number", "toxicity_term", "ctcae_grade", "reason"]
         widgets = {
-            "drug": forms.Select(choices=list(i18n.DRUG_NAMES.items())),
-            "phase": forms.Select(choices=SYSTEMIC_PHASES),
+            "drug": forms.Select(choices=CallableChoiceIterator(protocol_drugs)),
+            "phase": forms.Select(choices=CallableChoiceIterator(systemic_phases)),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["requested_action"].help_text = modification_choice_help()
 
 
 @admin.register(DoseModification)
@@ -466,7 +545,6 @@ class RenalDecisionForm(forms.ModelForm[RenalDecision]):
         max_digits=8,
         decimal_places=2,
         label=_("reduce to"),
-        help_text=_("With 'reduce' only: the dose level as the protocol lists it (capecitabine 75 or 50 %)."),
     )
     signature_password = signature_field(signatures.RENAL_DECISION)
 
@@ -474,9 +552,13 @@ class RenalDecisionForm(forms.ModelForm[RenalDecision]):
         model = RenalDecision
         fields = ["participant", "phase", "cycle_number", "drug", "decision", "reason"]
         widgets = {
-            "phase": forms.Select(choices=SYSTEMIC_PHASES),
-            "drug": forms.Select(choices=list(i18n.DRUG_NAMES.items())),
+            "phase": forms.Select(choices=CallableChoiceIterator(systemic_phases)),
+            "drug": forms.Select(choices=CallableChoiceIterator(protocol_drugs)),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reduce_to"].help_text = renal_reduce_help()
 
 
 @admin.register(RenalDecision)
