@@ -426,7 +426,8 @@ class DoseModificationForm(forms.ModelForm[DoseModification]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["requested_action"].help_text = modification_choice_help()
+        if "requested_action" in self.fields:  # the add form (a record's page shows its values only)
+            self.fields["requested_action"].help_text = modification_choice_help()
 
 
 @admin.register(DoseModification)
@@ -558,7 +559,8 @@ class RenalDecisionForm(forms.ModelForm[RenalDecision]):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["reduce_to"].help_text = renal_reduce_help()
+        if "reduce_to" in self.fields:  # the add form (a record's page shows its values only)
+            self.fields["reduce_to"].help_text = renal_reduce_help()
 
 
 @admin.register(RenalDecision)

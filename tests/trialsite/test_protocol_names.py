@@ -142,3 +142,14 @@ def test_the_admin_help_texts_come_from_the_protocol(trial: Trial) -> None:
             "卡培他滨4级：选择“减量”时以50%剂量恢复用药；斯鲁利单抗：只能暂停给药或永久停药。"
         )
         assert dosing_admin.renal_reduce_help() == "仅用于“减量”：按方案列出的剂量水平填写（卡培他滨 75 或 50 %）。"
+
+
+def test_the_add_forms_carry_the_protocols_help_texts(trial: Trial) -> None:
+    from dosing import admin as dosing_admin
+
+    modification = dosing_admin.DoseModificationForm()
+    renal = dosing_admin.RenalDecisionForm()
+    assert modification.fields["requested_action"].help_text.startswith("Capecitabine grade 4")
+    assert "(capecitabine 75 or 50 %)" in renal.fields["reduce_to"].help_text
+    assert [c for c, _ in modification.fields["drug"].widget.choices] == ["capecitabine", "oxaliplatin", "serplulimab"]
+    assert [c for c, _ in renal.fields["phase"].widget.choices] == ["neoadjuvant", "adjuvant"]
