@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -18,7 +18,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.choices import CallableChoiceIterator
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext, gettext_noop, pgettext
 from django.utils.translation import gettext_lazy as _
@@ -84,19 +83,22 @@ class DueFilter(admin.SimpleListFilter):
         return queryset
 
 
-def systemic_phases() -> list[tuple[str, str]]:
+Definitions = list[dict[str, Any]] | None  # the loaded trials' current protocols (None: read them)
+
+
+def systemic_phases(definitions: Definitions = None) -> list[tuple[str, str]]:
     """The loaded protocols' systemic phases in the reader's language (read when a form renders)."""
-    return protocol_names.choices("phase", get_language(), phase_kind="systemic")
+    return protocol_names.choices("phase", get_language(), phase_kind="systemic", definitions=definitions)
 
 
-def protocol_drugs() -> list[tuple[str, str]]:
+def protocol_drugs(definitions: Definitions = None) -> list[tuple[str, str]]:
     """The loaded protocols' drugs in the reader's language (read when a form renders)."""
-    return protocol_names.choices("drug", get_language())
+    return protocol_names.choices("drug", get_language(), definitions=definitions)
 
 
-def _drug_specs() -> dict[str, dict[str, Any]]:
+def _drug_specs(definitions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
-    for definition in protocol_names.current_definitions():
+    for definition in definitions:
         for code in protocol_names.drug_order(definition):
             out.setdefault(code, definition["drugs"][code])
     return out
@@ -110,12 +112,12 @@ def _sentences(parts: list[str]) -> str:
     return text[:1].upper() + text[1:]
 
 
-def modification_choice_help() -> str:
+def modification_choice_help(definitions: Definitions = None) -> str:
     """What the investigator's choice can do, from the protocol: a drug with a dose-band table
     resumes at its lowest level on 'reduce' at grade 4; a drug never reduced is withheld or
     discontinued only."""
     parts = []
-    for code, spec in _drug_specs().items():
+    for code, spec in _drug_specs(definitions or protocol_names.current_definitions()).items():
         if spec.get("band_table") and spec.get("dose_levels_pct"):
             level = formulas.format_number(Decimal(str(min(spec["dose_levels_pct"]))))
             parts.append(
@@ -135,12 +137,13 @@ LEVEL_UNITS = {
 }
 
 
-def renal_reduce_help() -> str:
+def renal_reduce_help(definitions: Definitions = None) -> str:
     """The reduced dose levels an investigator may choose for the drugs whose renal rule asks
     for a decision, from the protocol ("capecitabine 75 or 50 %" for this trial's)."""
-    specs = _drug_specs()
+    definitions = definitions or protocol_names.current_definitions()
+    specs = _drug_specs(definitions)
     drugs: dict[str, None] = {}
-    for definition in protocol_names.current_definitions():
+    for definition in definitions:
         for rule in (definition.get("dosing") or {}).get("renal_rules") or []:
             if rule.get("action") == "investigator":
                 drugs.setdefault(rule["drug"], None)
@@ -159,6 +162,25 @@ def renal_reduce_help() -> str:
     return gettext("With 'reduce' only: the dose level as the protocol lists it (%(levels)s).") % {
         "levels": pgettext("list of rules", "; ").join(parts)
     }
+
+
+class ProtocolChoicesForm(forms.ModelForm[Any]):
+    """An add form whose drug and phase lists (and `protocol_help_texts`) come from the loaded protocols,
+    read once per form."""
+
+    protocol_help_texts: dict[str, Callable[[Definitions], str]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not {"drug", "phase", *self.protocol_help_texts} & set(self.fields):
+            return  # a record's page: its values only
+        definitions = protocol_names.current_definitions()
+        for name, options in (("drug", protocol_drugs), ("phase", systemic_phases)):
+            if name in self.fields:
+                self.fields[name].widget = forms.Select(choices=options(definitions))
+        for name, help_text in self.protocol_help_texts.items():
+            if name in self.fields:
+                self.fields[name].help_text = help_text(definitions)
 
 
 class PrepareForm(forms.Form):
@@ -399,7 +421,9 @@ class ServiceAddAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin
         return super().get_fields(request, obj) if obj is None else self.get_readonly_fields(request, obj)
 
 
-class DoseModificationForm(forms.ModelForm[DoseModification]):
+class DoseModificationForm(ProtocolChoicesForm):
+    protocol_help_texts = {"requested_action": modification_choice_help}
+
     requested_action = forms.ChoiceField(
         choices=[("", _("as the protocol's rule says")), *ModificationAction.choices],
         required=False,
@@ -419,15 +443,6 @@ class DoseModificationForm(forms.ModelForm[DoseModification]):
     class Meta:
         model = DoseModification
         fields = ["participant", "drug", "phase", "cycle_number", "toxicity_term", "ctcae_grade", "reason"]
-        widgets = {
-            "drug": forms.Select(choices=CallableChoiceIterator(protocol_drugs)),
-            "phase": forms.Select(choices=CallableChoiceIterator(systemic_phases)),
-        }
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if "requested_action" in self.fields:  # the add form (a record's page shows its values only)
-            self.fields["requested_action"].help_text = modification_choice_help()
 
 
 @admin.register(DoseModification)
@@ -539,7 +554,9 @@ class DoseModificationAdmin(SignedAddAdminMixin, ServiceAddAdmin):
         obj.refresh_from_db()
 
 
-class RenalDecisionForm(forms.ModelForm[RenalDecision]):
+class RenalDecisionForm(ProtocolChoicesForm):
+    protocol_help_texts = {"reduce_to": renal_reduce_help}
+
     reduce_to = forms.DecimalField(
         required=False,
         min_value=0,
@@ -552,15 +569,6 @@ class RenalDecisionForm(forms.ModelForm[RenalDecision]):
     class Meta:
         model = RenalDecision
         fields = ["participant", "phase", "cycle_number", "drug", "decision", "reason"]
-        widgets = {
-            "phase": forms.Select(choices=CallableChoiceIterator(systemic_phases)),
-            "drug": forms.Select(choices=CallableChoiceIterator(protocol_drugs)),
-        }
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if "reduce_to" in self.fields:  # the add form (a record's page shows its values only)
-            self.fields["reduce_to"].help_text = renal_reduce_help()
 
 
 @admin.register(RenalDecision)

@@ -157,11 +157,17 @@ def current_definitions() -> list[dict[str, Any]]:
     return definitions
 
 
-def choices(kind: str, language: str | None, *, phase_kind: str | None = None) -> list[tuple[str, str]]:
+def choices(
+    kind: str,
+    language: str | None,
+    *,
+    phase_kind: str | None = None,
+    definitions: list[dict[str, Any]] | None = None,
+) -> list[tuple[str, str]]:
     """(code, name) of the loaded trials' arms, phases (of `phase_kind` only, when given) or
-    drugs, in protocol order, each code once."""
+    drugs (of `definitions`, read when not given), in protocol order, each code once."""
     out: dict[str, str] = {}
-    for definition in current_definitions():
+    for definition in current_definitions() if definitions is None else definitions:
         for entry_kind, code, entry in _entries(definition):
             if entry_kind == kind and (phase_kind is None or entry.get("kind") == phase_kind):
                 out.setdefault(code, name(kind, code, language))
