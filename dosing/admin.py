@@ -139,7 +139,7 @@ LEVEL_UNITS = {
 
 def renal_reduce_help(definitions: Definitions = None) -> str:
     """The reduced dose levels an investigator may choose for the drugs whose renal rule asks
-    for a decision, from the protocol ("capecitabine 75 or 50 %" for this trial's)."""
+    for a decision, from the protocol (e.g. "<drug> 75 or 50 %" for levels in per cent)."""
     definitions = definitions or protocol_names.current_definitions()
     specs = _drug_specs(definitions)
     drugs: dict[str, None] = {}
