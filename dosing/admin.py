@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -18,13 +19,14 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext, gettext_noop, pgettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop
 
 from adverse_events.models import AdverseEvent
 from dosing import pdf, services, wording
+from dosing.calculations import formulas
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
-from trialsite import clock, confirm, i18n, roles, selectors, signatures
+from trialsite import clock, confirm, i18n, protocol_names, roles, selectors, signatures
 from trialsite.admin import (
     DRUG_COLUMN,
     DRUG_FILTER,
@@ -81,8 +83,104 @@ class DueFilter(admin.SimpleListFilter):
         return queryset
 
 
-# The protocol's systemic phases, in the reader's language (lazy: read when the form renders).
-SYSTEMIC_PHASES = [(code, i18n.PHASE_NAMES[code]) for code in ("neoadjuvant", "adjuvant")]
+Definitions = list[dict[str, Any]] | None  # the loaded trials' current protocols (None: read them)
+
+
+def systemic_phases(definitions: Definitions = None) -> list[tuple[str, str]]:
+    """The loaded protocols' systemic phases in the reader's language (read when a form renders)."""
+    return protocol_names.choices("phase", get_language(), phase_kind="systemic", definitions=definitions)
+
+
+def protocol_drugs(definitions: Definitions = None) -> list[tuple[str, str]]:
+    """The loaded protocols' drugs in the reader's language (read when a form renders)."""
+    return protocol_names.choices("drug", get_language(), definitions=definitions)
+
+
+def _drug_specs(definitions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for definition in definitions:
+        for code in protocol_names.drug_order(definition):
+            out.setdefault(code, definition["drugs"][code])
+    return out
+
+
+def _sentences(parts: list[str]) -> str:
+    """Parts joined into one sentence (the first letter a capital)."""
+    if not parts:
+        return ""
+    text = gettext("%(parts)s.") % {"parts": pgettext("list of rules", "; ").join(parts)}
+    return text[:1].upper() + text[1:]
+
+
+def modification_choice_help(definitions: Definitions = None) -> str:
+    """What the investigator's choice can do, from the protocol: a drug with a dose-band table
+    resumes at its lowest level on 'reduce' at grade 4; a drug never reduced is withheld or
+    discontinued only."""
+    parts = []
+    for code, spec in _drug_specs(definitions or protocol_names.current_definitions()).items():
+        if spec.get("band_table") and spec.get("dose_levels_pct"):
+            level = formulas.format_number(Decimal(str(min(spec["dose_levels_pct"]))))
+            parts.append(
+                gettext("%(drug)s grade 4: 'reduce' resumes at %(level)s %%")
+                % {"drug": i18n.drug_name(code), "level": level}
+            )
+        elif spec.get("reducible") is False:
+            parts.append(gettext("%(drug)s: withhold or discontinue only") % {"drug": i18n.drug_name(code)})
+    return _sentences(parts)
+
+
+LEVEL_UNITS = {
+    "dose_levels_pct": "%",
+    "dose_levels_mg_per_m2": "mg/m²",
+    "dose_levels_mg_per_kg": "mg/kg",
+    "dose_levels_mg": "mg",
+}
+
+
+def renal_reduce_help(definitions: Definitions = None) -> str:
+    """The reduced dose levels an investigator may choose for the drugs whose renal rule asks
+    for a decision, from the protocol (e.g. "<drug> 75 or 50 %" for levels in per cent)."""
+    definitions = definitions or protocol_names.current_definitions()
+    specs = _drug_specs(definitions)
+    drugs: dict[str, None] = {}
+    for definition in definitions:
+        for rule in (definition.get("dosing") or {}).get("renal_rules") or []:
+            if rule.get("action") == "investigator":
+                drugs.setdefault(rule["drug"], None)
+    parts = []
+    for code in drugs:
+        spec = specs.get(code) or {}
+        key = next((k for k in LEVEL_UNITS if spec.get(k)), None)
+        if key is None or len(spec[key]) < 2:
+            continue
+        levels = pgettext("between dose levels", " or ").join(
+            formulas.format_number(Decimal(str(v))) for v in spec[key][1:]
+        )
+        parts.append(f"{i18n.drug_name(code)} {levels} {LEVEL_UNITS[key]}")
+    if not parts:
+        return gettext("With 'reduce' only: the dose level as the protocol lists it.")
+    return gettext("With 'reduce' only: the dose level as the protocol lists it (%(levels)s).") % {
+        "levels": pgettext("list of rules", "; ").join(parts)
+    }
+
+
+class ProtocolChoicesForm(forms.ModelForm[Any]):
+    """An add form whose drug and phase lists (and `protocol_help_texts`) come from the loaded protocols,
+    read once per form."""
+
+    protocol_help_texts: dict[str, Callable[[Definitions], str]] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not {"drug", "phase", *self.protocol_help_texts} & set(self.fields):
+            return  # a record's page: its values only
+        definitions = protocol_names.current_definitions()
+        for name, options in (("drug", protocol_drugs), ("phase", systemic_phases)):
+            if name in self.fields:
+                self.fields[name].widget = forms.Select(choices=options(definitions))
+        for name, help_text in self.protocol_help_texts.items():
+            if name in self.fields:
+                self.fields[name].help_text = help_text(definitions)
 
 
 class PrepareForm(forms.Form):
@@ -93,7 +191,7 @@ class PrepareForm(forms.Form):
         label=_("participant"),
         widget=AutocompleteSelect(DoseSheet._meta.get_field("participant"), admin.site),
     )
-    phase = forms.ChoiceField(choices=SYSTEMIC_PHASES, label=_("phase"))
+    phase = forms.ChoiceField(choices=systemic_phases, label=_("phase"))
     cycle_number = forms.IntegerField(min_value=1, label=_("cycle"))
     day1 = forms.DateField(
         label=_("day 1"),
@@ -323,12 +421,13 @@ class ServiceAddAdmin(ServiceFormAdminMixin, SiteScopedAdminMixin, NoDeleteMixin
         return super().get_fields(request, obj) if obj is None else self.get_readonly_fields(request, obj)
 
 
-class DoseModificationForm(forms.ModelForm[DoseModification]):
+class DoseModificationForm(ProtocolChoicesForm):
+    protocol_help_texts = {"requested_action": modification_choice_help}
+
     requested_action = forms.ChoiceField(
         choices=[("", _("as the protocol's rule says")), *ModificationAction.choices],
         required=False,
         label=_("investigator's choice"),
-        help_text=_("Capecitabine grade 4: 'reduce' resumes at 50 %; serplulimab: withhold or discontinue only."),
     )
     signature_password = signature_field(signatures.DOSE_MODIFICATION)
 
@@ -344,10 +443,6 @@ class DoseModificationForm(forms.ModelForm[DoseModification]):
     class Meta:
         model = DoseModification
         fields = ["participant", "drug", "phase", "cycle_number", "toxicity_term", "ctcae_grade", "reason"]
-        widgets = {
-            "drug": forms.Select(choices=list(i18n.DRUG_NAMES.items())),
-            "phase": forms.Select(choices=SYSTEMIC_PHASES),
-        }
 
 
 @admin.register(DoseModification)
@@ -459,24 +554,21 @@ class DoseModificationAdmin(SignedAddAdminMixin, ServiceAddAdmin):
         obj.refresh_from_db()
 
 
-class RenalDecisionForm(forms.ModelForm[RenalDecision]):
+class RenalDecisionForm(ProtocolChoicesForm):
+    protocol_help_texts = {"reduce_to": renal_reduce_help}
+
     reduce_to = forms.DecimalField(
         required=False,
         min_value=0,
         max_digits=8,
         decimal_places=2,
         label=_("reduce to"),
-        help_text=_("With 'reduce' only: the dose level as the protocol lists it (capecitabine 75 or 50 %)."),
     )
     signature_password = signature_field(signatures.RENAL_DECISION)
 
     class Meta:
         model = RenalDecision
         fields = ["participant", "phase", "cycle_number", "drug", "decision", "reason"]
-        widgets = {
-            "phase": forms.Select(choices=SYSTEMIC_PHASES),
-            "drug": forms.Select(choices=list(i18n.DRUG_NAMES.items())),
-        }
 
 
 @admin.register(RenalDecision)

@@ -279,7 +279,7 @@ class DoseSheetRelease(APIView):
 
 
 class DoseModificationIn(serializers.Serializer[None]):
-    drug = serializers.CharField(max_length=32, help_text="A drug of the protocol: capecitabine, oxaliplatin, …")
+    drug = serializers.CharField(max_length=32, help_text="A drug code of the participant's protocol (its `drugs`).")
     phase = serializers.CharField(max_length=32, help_text="Systemic phase of the cycle: neoadjuvant | adjuvant")
     cycle_number = IntegerIn(min_value=1, max_value=99, help_text="Cycle in which the toxicity was seen.")
     toxicity_term = serializers.CharField(
@@ -329,8 +329,9 @@ class DoseModificationIn(serializers.Serializer[None]):
         choices=ModificationAction.values,
         required=False,
         allow_null=True,
-        help_text="The investigator's choice where the rule allows one (capecitabine grade 4: reduce = resume at "
-        "50 %; serplulimab: interrupt or discontinue). Omit to apply the protocol's rule.",
+        help_text="The investigator's choice where the rule allows one (a drug with a dose-band table at grade 4: "
+        "reduce = resume at its lowest level; a drug never reduced: interrupt or discontinue). Omit to apply the "
+        "protocol's rule.",
     )
 
 
@@ -379,8 +380,8 @@ class RenalDecisionIn(serializers.Serializer[None]):
         required=False,
         allow_null=True,
         min_value=0,
-        help_text="With reduce only: the dose level, as the protocol lists it (75 or 50 for capecitabine's %, "
-        "100 for oxaliplatin's mg/m²).",
+        help_text="With reduce only: the dose level, as the protocol lists it (a reduced level of the drug's "
+        "dose_levels_pct, dose_levels_mg_per_m2, … e.g. 75 for 75 %).",
     )
     reason = serializers.CharField(max_length=2000)
 

@@ -44,10 +44,11 @@ CREATININE_OLD = _("Creatinine from %(date)s, older than the %(n)s-day lab windo
 DAY1_CRITERIA_NOT_MET = _("Day-1 criteria not met: delay the cycle (no release).")
 BAND_TABLE_UNCHECKED = _("The %(drug)s reduced-dose columns have not yet been checked against the printed label.")
 
-# The drug whose cumulative dose the sheet totals (a neurotoxicity limit). The model's columns
-# (DoseSheet.oxaliplatin_mg) and the content's key name it, so it is named here once; making it
-# protocol data needs those fields renamed (a migration: left for the squash).
-CUMULATIVE_DRUG = "oxaliplatin"
+
+def cumulative_drug(definition: Mapping[str, Any]) -> str | None:
+    """The drug whose cumulative dose the sheet totals (the protocol's `cumulative_dose: true`,
+    e.g. for a cumulative toxicity), or None: the sheet then has no cumulative section."""
+    return next((c for c, d in (definition.get("drugs") or {}).items() if d.get("cumulative_dose")), None)
 
 
 def jsonable(value: Any) -> Any:
@@ -144,7 +145,7 @@ class SheetInputs:
     modifications: Sequence[ModificationRecord] = ()
     renal_decisions: Sequence[RenalDecisionRecord] = ()
     previous: PreviousSheet | None = None
-    # The cumulative drug's released doses of earlier cycles (mg, mg/m²).
+    # The cumulative drug's released doses of earlier cycles (mg, mg/m²; cumulative_drug).
     prior_cumulative: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0))
     day1_off_plan: Mapping[str, str] | None = field(default=None)
 
@@ -311,9 +312,10 @@ def assemble(inputs: SheetInputs) -> tuple[dict[str, Any], dict[str, Any]]:
         elif basis.change_pct is not None and abs(basis.change_pct) >= cfg.weight_rule.recalculate_at_pct:
             warnings.append(formulas.Warning("weight_change_recalculated", WEIGHT_RECALCULATED, params))
 
-    # Cumulative dose of the neurotoxic drug: released sheets of earlier cycles plus this one.
+    # Cumulative dose of the protocol's cumulative drug: released sheets of earlier cycles plus this one.
     prior_mg, prior_mg_m2 = inputs.prior_cumulative
-    cumulative = next((d for d in result.doses if d["drug"] == CUMULATIVE_DRUG), None)
+    tracked = cumulative_drug(definition)
+    cumulative = next((d for d in result.doses if tracked and d["drug"] == tracked), None)
     this_mg = cumulative["dose_mg"] if cumulative and cumulative.get("dose_mg") is not None else None
     this_mg_m2 = cumulative["dose_per_unit"] if this_mg is not None and cumulative else None
     sources = _sources(drugs, cfg.bsa_formula, warnings)
@@ -366,12 +368,6 @@ def assemble(inputs: SheetInputs) -> tuple[dict[str, Any], dict[str, Any]]:
         "day1_criteria_met": met,
         "decision": "treat" if met else "delay",
         "doses": result.doses,
-        "cumulative_oxaliplatin": {
-            "prior_mg": prior_mg,
-            "prior_mg_m2": prior_mg_m2,
-            "total_mg": prior_mg + (this_mg or 0),
-            "total_mg_m2": prior_mg_m2 + (this_mg_m2 or 0),
-        },
         "modifications": _history(inputs.modifications, seq),
         # Warnings are stored in English with their template and parameters (the fingerprint never
         # depends on the request's language); selectors.translate_messages shows them to a reader.
@@ -385,12 +381,20 @@ def assemble(inputs: SheetInputs) -> tuple[dict[str, Any], dict[str, Any]]:
             "renal_decision_ids": sorted(r.id for r in inputs.renal_decisions),
         },
     }
+    if tracked is not None:
+        content["cumulative"] = {
+            "drug": tracked,
+            "prior_mg": prior_mg,
+            "prior_mg_m2": prior_mg_m2,
+            "total_mg": prior_mg + (this_mg or 0),
+            "total_mg_m2": prior_mg_m2 + (this_mg_m2 or 0),
+        }
     columns = {
         "cycle_seq": seq,
         # The weight the doses use: the next cycle's weight change is measured against it.
         "weight_kg": basis.weight_kg,
-        "oxaliplatin_mg": this_mg,
-        "oxaliplatin_mg_m2": this_mg_m2,
+        "cumulative_drug_mg": this_mg,
+        "cumulative_drug_mg_m2": this_mg_m2,
         "releasable": not blockers,
     }
     return jsonable(content), columns

@@ -63,9 +63,13 @@ class DoseSheet(models.Model):
     fingerprint = models.CharField(_("inputs fingerprint"), max_length=64)
     releasable = models.BooleanField(_("can be released"), default=True)
     weight_kg = models.DecimalField(_("weight used (kg)"), max_digits=6, decimal_places=2)
-    oxaliplatin_mg = models.DecimalField(_("oxaliplatin (mg)"), max_digits=8, decimal_places=1, null=True, blank=True)
-    oxaliplatin_mg_m2 = models.DecimalField(
-        _("oxaliplatin (mg/m²)"), max_digits=8, decimal_places=1, null=True, blank=True
+    # This cycle's dose of the protocol's cumulative drug (dosing.document.cumulative_drug),
+    # summed over released sheets for the next cycle's total; empty when there is none.
+    cumulative_drug_mg = models.DecimalField(
+        _("cumulative drug, this cycle (mg)"), max_digits=8, decimal_places=1, null=True, blank=True
+    )
+    cumulative_drug_mg_m2 = models.DecimalField(
+        _("cumulative drug, this cycle (mg/m²)"), max_digits=8, decimal_places=1, null=True, blank=True
     )
     prepared_at = models.DateTimeField(_("prepared at"))
     prepared_by = models.ForeignKey(

@@ -22,6 +22,22 @@ from trialsite.models import Sex
 from trialsite.pdf import html_to_pdf
 
 
+def _cumulative(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The sheet's cumulative section with numbers as text and the drug's name, or None when the
+    protocol totals no drug. Sheets made before the section had a drug code name the drug in
+    their key ("cumulative_<drug>")."""
+    section = doc.get("cumulative")
+    drug = section.get("drug") if isinstance(section, dict) else None
+    if section is None:
+        legacy = next((k for k in doc if k.startswith("cumulative_") and isinstance(doc[k], dict)), None)
+        if legacy is None:
+            return None
+        section, drug = doc[legacy], legacy.removeprefix("cumulative_")
+    out: dict[str, Any] = {k: _num(v) for k, v in section.items() if k != "drug"}
+    out["drug_text"] = drug_name(str(drug or ""))
+    return out
+
+
 def _num(value: Any, places: int | None = None) -> str:
     """ISMP style: leading zero, no trailing zero; `places` fixes the decimals (BSA: 2)."""
     if value is None:
@@ -120,7 +136,7 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
         "height_text": _num(doc.get("height_cm")),
         "weight_text": _num(doc.get("weight_kg")),
         "bmi_text": _num(doc.get("bmi")),
-        "cumulative": {k: _num(v) for k, v in doc.get("cumulative_oxaliplatin", {}).items()},
+        "cumulative": _cumulative(doc),
         # Dose-changing decisions only (maintained doses are in the JSON's full history).
         "modifications": [
             {

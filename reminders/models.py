@@ -16,9 +16,9 @@ from reminders import planning as maths
 from trialsite import phrases
 from trialsite.models import Participant, Site, Trial
 
-# Templates under schedules/templates/reminders/<name>.<language>.txt (first line: the
+# Templates under reminders/templates/reminders/<name>.<language>.txt (first line: the
 # email subject; the rest: the body, also the SMS text).
-TEMPLATE_CHOICES = [("visit", _("visit reminder")), ("capecitabine_stop", _("stop capecitabine on day 15"))]
+TEMPLATE_CHOICES = [("visit", _("visit reminder")), ("oral_course_end", _("end of an oral drug's course"))]
 
 
 # The message ids of the default rules' names (reminders.services.reminder_rules_for_trial stores
@@ -60,7 +60,10 @@ class ReminderRule(models.Model):
         _("only event number"), null=True, blank=True, help_text=_("e.g. 1 with SCRT fraction = the SCRT start")
     )
     oral_drug = models.CharField(
-        _("only cycles with oral drug"), max_length=32, blank=True, help_text=_("e.g. capecitabine")
+        _("only cycles with oral drug"),
+        max_length=32,
+        blank=True,
+        help_text=_("the code of a drug taken by mouth in the protocol"),
     )
     days_from_event = models.SmallIntegerField(_("days from the event"), help_text=_("-3 = three days before"))
     time_of_day = models.TimeField(_("time of day (site time)"), default=default_time_of_day)

@@ -67,8 +67,8 @@ SEND_LEASE = dt.timedelta(minutes=3)
 DISPATCH_BATCH = 1000
 
 # The trial's defaults (PRODUCT.md §5 and the issue): 3 days and 1 day before each visit a
-# participant attends, 09:00 site time; capecitabine is taken from the evening of day 1 to the
-# morning of day 15 (label, reference/capecitabine.md), so day 15 morning is the stop reminder.
+# participant attends, 09:00 site time; and for each oral drug whose course the protocol gives
+# (first and last administration), a stop reminder on the day of its last administration.
 VISIT_KINDS: Sequence[tuple[str, int | None, str]] = (
     (EventKind.SCRT_FRACTION, 1, gettext_noop("SCRT start")),
     (EventKind.PRE_CYCLE_LABS, None, gettext_noop("lab draw")),
@@ -105,8 +105,8 @@ def reminder_rules_for_trial(*, trial: Trial) -> list[ReminderRule]:
             for kind, number, label in VISIT_KINDS
             for days in (-3, -1)
         ]
-        # One last-dose reminder per oral drug whose course the protocol gives (capecitabine:
-        # last administration the morning of day 15 → day 1 + 14, 08:00; 18:00 for an evening one).
+        # One last-dose reminder per oral drug whose course the protocol gives (a last
+        # administration the morning of day 15 → day 1 + 14, 08:00; 18:00 for an evening one).
         for code, drug in (trial.definition.get("drugs") or {}).items():
             course = courses.administration_course(drug)
             if course is None:
@@ -126,7 +126,7 @@ def reminder_rules_for_trial(*, trial: Trial) -> list[ReminderRule]:
                     oral_drug=code,
                     days_from_event=course["last_day"] - 1,
                     time_of_day=dt.time(8, 0) if course["last_time"] == "morning" else dt.time(18, 0),
-                    template="capecitabine_stop",
+                    template="oral_course_end",
                 )
             )
         for rule in rules:

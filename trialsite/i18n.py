@@ -17,22 +17,8 @@ from typing import Any
 from django.utils.functional import Promise
 from django.utils.translation import get_language, gettext, gettext_noop, pgettext_lazy, to_locale
 
-# The protocol's codes (trialsite/protocols/*.yaml). A code not listed here is shown as it is.
-ARM_NAMES: dict[str, Promise] = {
-    "experimental": pgettext_lazy("trial arm", "experimental"),
-    "control": pgettext_lazy("trial arm", "control"),
-}
-PHASE_NAMES: dict[str, Promise] = {
-    "scrt": pgettext_lazy("treatment phase", "SCRT"),
-    "neoadjuvant": pgettext_lazy("treatment phase", "neoadjuvant"),
-    "surgery": pgettext_lazy("treatment phase", "surgery"),
-    "adjuvant": pgettext_lazy("treatment phase", "adjuvant"),
-}
-DRUG_NAMES: dict[str, Promise] = {
-    "capecitabine": pgettext_lazy("drug", "capecitabine"),
-    "oxaliplatin": pgettext_lazy("drug", "oxaliplatin"),
-    "serplulimab": pgettext_lazy("drug", "serplulimab"),
-}
+from trialsite import protocol_names
+
 TIMES_OF_DAY: dict[str, Promise] = {
     "morning": pgettext_lazy("time of day", "morning"),
     "evening": pgettext_lazy("time of day", "evening"),
@@ -59,16 +45,18 @@ OTHER_PACKAGES = (
 )
 
 
+# The protocol's codes of arms, phases and drugs are named by the protocol itself (`label` and
+# `label_zh`, trialsite/protocol_names.py); a code no protocol labels is shown as it is.
 def arm_name(code: str) -> str:
-    return str(ARM_NAMES.get(code, code))
+    return protocol_names.name("arm", code, get_language())
 
 
 def phase_name(code: str) -> str:
-    return str(PHASE_NAMES.get(code, code))
+    return protocol_names.name("phase", code, get_language())
 
 
 def drug_name(code: str) -> str:
-    return str(DRUG_NAMES.get(code, code))
+    return protocol_names.name("drug", code, get_language())
 
 
 def route_name(code: str) -> str:

@@ -116,6 +116,9 @@ def _semantic_problems(data: dict[str, Any]) -> list[tuple[str, str]]:
                     f"({course['administrations']} twice-daily administrations)",
                 )
             )
+    cumulative = [code for code, drug in data["drugs"].items() if drug.get("cumulative_dose")]
+    if len(cumulative) > 1:
+        out.append(("drugs", f"at most one drug has cumulative_dose (here: {', '.join(cumulative)})"))
     for i, rule in enumerate((data.get("dosing") or {}).get("renal_rules") or []):
         where = f"dosing.renal_rules[{i}]"
         drug = data["drugs"].get(rule["drug"])

@@ -125,7 +125,7 @@ def sheet_inputs(
         .first()
     )
     prior = DoseSheet.objects.filter(participant=participant, cycle_seq__lt=seq, status=SheetStatus.RELEASED).aggregate(
-        mg=Sum("oxaliplatin_mg"), mg_m2=Sum("oxaliplatin_mg_m2")
+        mg=Sum("cumulative_drug_mg"), mg_m2=Sum("cumulative_drug_mg_m2")
     )
     return document.SheetInputs(
         participant=document.ParticipantFacts(

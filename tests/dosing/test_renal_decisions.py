@@ -72,7 +72,7 @@ def test_a_sheet_at_crcl_24_7_gives_no_oxaliplatin_and_cannot_be_released_withou
     assert sheet.content["creatinine_clearance_ml_min"] == 24.7
     for drug in ("oxaliplatin", "capecitabine"):  # EU SmPC §4.3 of each: contraindicated < 30 mL/min
         assert dose(sheet, drug)["status"] == "contraindicated" and dose(sheet, drug)["dose_mg"] is None
-    assert sheet.oxaliplatin_mg is None
+    assert sheet.cumulative_drug_mg is None
     codes = [w["code"] for w in sheet.content["warnings"]]
     assert codes.count("renal_contraindication") == 2
     assert not sheet.releasable

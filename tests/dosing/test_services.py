@@ -34,7 +34,13 @@ def test_prepared_sheet_has_the_doses_and_inputs(patient: Participant, make_shee
     assert dose(sheet, "oxaliplatin")["dose_mg"] == 260  # 130 × 2.00
     assert dose(sheet, "serplulimab")["dose_mg"] == 300
     assert c["decision"] == "treat" and c["day1_criteria_met"] is True
-    assert c["cumulative_oxaliplatin"] == {"prior_mg": 0, "prior_mg_m2": 0, "total_mg": 260, "total_mg_m2": 130}
+    assert c["cumulative"] == {
+        "drug": "oxaliplatin",
+        "prior_mg": 0,
+        "prior_mg_m2": 0,
+        "total_mg": 260,
+        "total_mg_m2": 130,
+    }
     assert c["participant"]["full_name"] == patient.full_name
     assert any("SmPC" in s["source"] for s in c["sources"])
 
@@ -342,7 +348,8 @@ def test_oxaliplatin_reduction_and_cumulative_dose(
     record_inputs(patient, on=dt.date(2026, 3, 24))
     cycle2 = make_sheet(patient, cycle=2, day1=dt.date(2026, 3, 26))
     assert dose(cycle2, "oxaliplatin")["dose_mg"] == 200
-    assert cycle2.content["cumulative_oxaliplatin"] == {
+    assert cycle2.content["cumulative"] == {
+        "drug": "oxaliplatin",
         "prior_mg": 260,
         "prior_mg_m2": 130,
         "total_mg": 460,

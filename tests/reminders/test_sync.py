@@ -255,3 +255,18 @@ def test_a_participant_nobody_can_remind_costs_three_statements(plan: TreatmentP
         result = reminder_services.reminders_sync(participant=participant, now=NOW)
     assert result == reminder_services.SyncResult(0, 0, 0)
     assert len(queries.captured_queries) <= 3
+
+
+def test_the_oral_stop_rule_uses_the_neutral_template(plan: TreatmentPlan) -> None:
+    # one stop rule per oral drug whose course the protocol gives, with a template naming no drug
+    trial = plan.participant.trial
+    oral = [c for c, d in trial.definition["drugs"].items() if d.get("last_administration")]
+    stops = ReminderRule.objects.filter(trial=trial).exclude(oral_drug="")
+    assert [(r.oral_drug, r.template) for r in stops] == [(code, "oral_course_end") for code in oral]
+    for language in ("en", "zh-hans"):
+        subject, body = reminder_services.render_text(
+            "oral_course_end",
+            language,
+            {"drug": "DRUG", "last_day": 15, "last_time": "TIME", "last_date": dt.date(2026, 3, 19), "site_name": "S"},
+        )
+        assert "DRUG" in subject and "15" in body
