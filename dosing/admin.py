@@ -48,6 +48,7 @@ from trialsite.admin_guard import GuardedHistoryAdmin
 from trialsite.error_codes import CommonErrorCode
 from trialsite.errors import ApplicationError
 from trialsite.models import Participant
+from trialsite.phrases import phrase
 
 
 class DueFilter(admin.SimpleListFilter):
@@ -368,7 +369,7 @@ class DoseSheetAdmin(SiteScopedAdminMixin, NoDeleteMixin, GuardedHistoryAdmin):
                     day1_reason=form.cleaned_data["day1_reason"],
                     by=roles.actor(request.user),
                     now=clock.now(),
-                    reason=gettext_noop("prepared again on demand"),
+                    reason=phrase(gettext_noop("prepared again on demand")),
                 )
             except ApplicationError as exc:
                 show_error(request, exc)

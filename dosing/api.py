@@ -337,6 +337,10 @@ class DoseModificationIn(serializers.Serializer[None]):
 
 class DoseModificationOut(serializers.ModelSerializer[DoseModification]):
     decided_by = serializers.CharField(source="decided_by.username")
+    rule = serializers.SerializerMethodField(
+        help_text="Which rule of the protocol decided: a toxicity table's row or a drug's step-down rule, "
+        "said in the request's language."
+    )
 
     class Meta:
         model = DoseModification
@@ -362,6 +366,9 @@ class DoseModificationOut(serializers.ModelSerializer[DoseModification]):
             "new_level": {"help_text": "Dose level from the next cycle on (0 = full dose)."},
             "level_label": {"help_text": "The dose from the next cycle on, e.g. 75 % or 100 mg/m²."},
         }
+
+    def get_rule(self, row: DoseModification) -> str:
+        return wording.rule(row.rule)
 
 
 class RenalDecisionIn(serializers.Serializer[None]):

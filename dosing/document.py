@@ -107,7 +107,7 @@ class ModificationRecord:
     action: str
     new_level: int
     level_label: str
-    rule: str
+    rule: Phrase  # which rule decided (calculations.modifications)
     reason: str
     decided_by: int | None
     decided_at: dt.datetime
@@ -171,9 +171,7 @@ def modification_levels(
                 "grade": last.ctcae_grade,
                 "phase": code("phase", last.phase),
                 "cycle": last.cycle_number,
-                # The rule is stored as English text in DoseModification.rule (a CharField): shown
-                # through dosing.wording.rule until that field holds a phrase too.
-                "rule": code("modification_rule", last.rule),
+                "rule": last.rule,  # a stored phrase (DoseModification.rule)
                 "reason": last.reason,
             }
             level, withheld = levels[drug]

@@ -99,7 +99,9 @@ class DoseSheet(models.Model):
         related_name="+",
     )
     ended_at = models.DateTimeField(_("voided or superseded at"), null=True, blank=True)
-    end_reason = models.CharField(_("why voided or superseded"), max_length=300, blank=True)
+    # A stored phrase (trialsite.phrases; text a person typed as {"text": …}), shown in the
+    # reader's language by dosing.wording.end_reason; None while the sheet is current.
+    end_reason = models.JSONField(_("why voided or superseded"), null=True, blank=True, encoder=DjangoJSONEncoder)
 
     history = HistoricalRecords()
 
@@ -183,7 +185,8 @@ class DoseModification(models.Model):
     action = models.CharField(_("action"), max_length=12, choices=ModificationAction.choices)
     new_level = models.PositiveSmallIntegerField(_("dose level from the next cycle"))
     level_label = models.CharField(_("dose from the next cycle"), max_length=40)
-    rule = models.CharField(_("rule applied"), max_length=200)
+    # Which rule decided, a stored phrase (calculations.modifications), shown by dosing.wording.rule.
+    rule = models.JSONField(_("rule applied"))
     reason = models.TextField(_("reason"))
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, verbose_name=_("decided by"), related_name="+"

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_noop, ngettext
 from dosing import services
 from trialsite import clock
 from trialsite.models import Participant
+from trialsite.phrases import code, phrase
 from trialsite.signals import (
     clinical_data_recorded,
     cycle_rescheduled,
@@ -20,7 +21,7 @@ from trialsite.signals import (
     participant_withdrawn,
 )
 
-# Why a sheet was voided or superseded, stored in English (dosing.wording translates on display).
+# Why a sheet was voided or superseded, stored as a phrase (dosing.wording says it on display).
 END_NEW_RECORD = gettext_noop("new %(kind)s recorded")
 END_ENTERED_IN_ERROR = gettext_noop("%(kind)s entered in error")
 END_REDATED = gettext_noop("cycle re-dated to %(date)s")
@@ -32,8 +33,10 @@ def on_clinical_data_recorded(sender: Any, participant: Participant, kind: str, 
     # have not started yet; sheets whose inputs did not change stay as they are (fingerprint).
     services.dose_sheets_refresh(
         participant=participant,
-        reason=(END_ENTERED_IN_ERROR if getattr(record, "entered_in_error", False) else END_NEW_RECORD)
-        % {"kind": kind},
+        reason=phrase(
+            END_ENTERED_IN_ERROR if getattr(record, "entered_in_error", False) else END_NEW_RECORD,
+            kind=code("recorded_data", kind),
+        ),
         by=None,  # a follow-up of a write its own service checked: the system
         now=clock.now(),
         day1_from=clock.today(),
@@ -46,7 +49,7 @@ def on_cycle_rescheduled(
 ) -> None:
     services.dose_sheets_refresh(
         participant=participant,
-        reason=END_REDATED % {"date": day1.isoformat()},
+        reason=phrase(END_REDATED, date=day1.isoformat()),
         by=None,  # a follow-up of a write its own service checked: the system
         now=clock.now(),
         only=(phase, cycle_number),

@@ -148,6 +148,6 @@ def dose_sheet_document(sheet: DoseSheet) -> dict[str, Any]:
         "released_at": sheet.released_at,
         "released_by": sheet.released_by.username if sheet.released_by else None,
         "ended_at": sheet.ended_at,
-        "end_reason": sheet.end_reason,
+        "end_reason": sheet.end_reason or "",  # a stored phrase: rendered by the reader (the API: English)
         **content,
     }

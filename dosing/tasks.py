@@ -15,6 +15,7 @@ from schedules import selectors as schedule_selectors
 from trialsite import clock
 from trialsite.errors import ApplicationError
 from trialsite.models import Participant, ProtocolVersion
+from trialsite.phrases import phrase
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ def prepare_due(*, today: dt.date, now: dt.datetime) -> dict[str, int]:
                 day1=visit.day1,
                 by=None,  # the daily task: the system
                 now=now,
-                reason=gettext_noop("prepared by the daily task"),
+                reason=phrase(gettext_noop("prepared by the daily task")),
             )
             counts["prepared"] += 1
         except ApplicationError as exc:

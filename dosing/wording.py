@@ -2,23 +2,19 @@
 
 A sheet's content is written once and fingerprinted (a new language must never make a new
 version): its phrases are stored as a message id and parameters (trialsite.phrases) and rendered
-here in the active language. An end reason and a modification's rule are still English text in
-CharFields (DoseSheet.end_reason, DoseModification.rule): those are recognised by their templates.
-Free text typed by a person (toxicity terms, an investigator's reason) and literature sources
-are shown as written."""
+here in the active language, and so are a sheet's end reason (DoseSheet.end_reason) and a
+modification's rule (DoseModification.rule). Free text typed by a person (toxicity terms, an
+investigator's reason, a void reason) and literature sources are shown as written."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.utils.translation import get_language, gettext, gettext_noop, pgettext_lazy
+from django.utils.translation import get_language, gettext_noop, pgettext_lazy
 
-from dosing import document, receivers
-from dosing.calculations import modifications
+from dosing import document
 from dosing.models import ModificationAction
-from dosing.services import decisions, sheets
-from dosing.services import document as sheet_reading
-from trialsite.i18n import drug_name, translate_stored
+from trialsite.i18n import translate_stored
 from trialsite.labs import analyte_label
 from trialsite.models import MeasurementKind
 from trialsite.phrases import english, is_phrase, register_kind, render
@@ -39,11 +35,6 @@ BSA_FORMULA_NAMES = {
 }
 
 
-def _drug(name: str) -> str:
-    """A drug given by code ("capecitabine") or by the protocol's display name ("Capecitabine")."""
-    return drug_name(name.lower())
-
-
 def action_name(code: str) -> str:
     return str(ModificationAction(code).label) if code in ModificationAction.values else code
 
@@ -57,10 +48,9 @@ def _kind(code: str) -> str:
     return analyte_label(code)
 
 
-def rule(text: str) -> str:
-    """A modification's rule, stored as English text in DoseModification.rule (a CharField, so
-    recognised by its template until the field holds a phrase)."""
-    return translate_stored(text, modifications.RULE_TEMPLATES, {"drug": _drug})
+def rule(value: Any) -> str:
+    """A modification's rule (DoseModification.rule, a stored phrase) in the reader's language."""
+    return render(value)
 
 
 def phrase(value: Any) -> str:
@@ -77,24 +67,10 @@ def frequency(text: str) -> str:
     return str(FREQUENCIES.get(text, text))
 
 
-def refusal(text: str) -> str:
-    """Why a sheet could not be prepared, stored in English (services.dose_sheets_refresh)."""
-    return translate_stored(text, (sheet_reading.MEASUREMENT_MISSING,), {"kind": lambda kind: str(gettext(kind))})
-
-
-def end_reason(text: str) -> str:
-    """Why a sheet was voided or superseded (nested: "…; not re-prepared: …")."""
-    return translate_stored(
-        text,
-        (
-            sheets.END_NOT_REPREPARED,
-            decisions.END_MODIFICATION,
-            receivers.END_NEW_RECORD,
-            receivers.END_ENTERED_IN_ERROR,
-            receivers.END_REDATED,
-        ),
-        {"reason": end_reason, "drug": _drug, "action": action_name, "kind": _kind, "detail": refusal},
-    )
+def end_reason(value: Any) -> str:
+    """Why a sheet was voided or superseded (DoseSheet.end_reason, a stored phrase, nested for
+    "…; not re-prepared: …"; a reason a person typed as typed)."""
+    return render(value)
 
 
 # What each of a sheet's literature sources is, said in the reader's language before the
@@ -121,7 +97,7 @@ def source_title(what: Any) -> str:
 
 
 register_kind("modification_action", action_name)
-register_kind("modification_rule", rule)
+register_kind("recorded_data", _kind)
 register_kind("dose_level", phrase)
 
 

@@ -25,7 +25,8 @@ from django.utils.translation import gettext as _
 
 from trialsite import roles, signatures
 from trialsite.audit import history_models
-from trialsite.history import changes, person
+from trialsite.history import changes, person, zone_for
+from trialsite.models import Signature
 from trialsite.selectors import user_site_ids
 
 PAGE_SIZE = 25
@@ -178,10 +179,14 @@ def audit_entries(*, user: User, filters: Filters, page_size: int | None = None)
         if filters.model in (None, source.key):
             candidates += [(at, row, source.key) for at, row in source.rows(filters, sites, page_size, _zone(None))]
     candidates.sort(key=lambda c: c[0], reverse=True)
-    return [_entry(row, key) for _at, row, key in candidates[:page_size]]
+    page = candidates[:page_size]
+    # The signatures behind the page's signed acts, whose manifestation the reasons end with.
+    reasoned = [row for _at, row, key in page if key not in _SOURCES and row.history_change_reason]
+    signed = dict(zip(map(id, reasoned), signatures.history_signatures(reasoned), strict=True))
+    return [_entry(row, key, signed.get(id(row), [])) for _at, row, key in page]
 
 
-def _entry(row: Any, key: str) -> Entry:
+def _entry(row: Any, key: str, signed: list[Signature]) -> Entry:
     if key in _SOURCES:
         return _SOURCES[key].entry(row)
     base = row.instance_type
@@ -205,9 +210,14 @@ def _entry(row: Any, key: str) -> Entry:
         participant=getattr(participant, "screening_number", "") or "",
         user=person(row.history_user),
         action={"+": _("created"), "~": _("changed"), "-": _("deleted")}.get(row.history_type, row.history_type),
-        reason=signatures.reason_text(row.history_change_reason or ""),
+        reason=_reason(row, signed),
         changes=changes(row, zone) if row.history_type == "~" else [],
     )
+
+
+def _reason(row: Any, signed: list[Signature]) -> str:
+    text = row.history_change_reason or ""
+    return signatures.reason_text(text, signed, time_zone=str(zone_for(row))) if text else ""
 
 
 def _object_text(row: Any) -> str:

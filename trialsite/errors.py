@@ -7,24 +7,31 @@ from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
 from trialsite.error_codes import CommonErrorCode, TrialsiteErrorCode
+from trialsite.phrases import Phrase, is_phrase, render
 
 
 class ApplicationError(Exception):
     """A domain rule refused an operation. `code` is stable and machine-readable; `detail` is a
     human message (already translated where the caller's language matters); `errors` maps field
-    names to messages, as in the public error shape {"code", "detail", "errors"}."""
+    names to messages, as in the public error shape {"code", "detail", "errors"}. A `detail` given
+    as a stored phrase (trialsite.phrases) is said in the active language and kept as `phrase`,
+    for a caller that stores why it was refused (a dose sheet's end reason)."""
 
     code: ClassVar[str] = CommonErrorCode.APPLICATION_ERROR
     http_status: ClassVar[int] = 422
 
     def __init__(
         self,
-        detail: str,
+        detail: str | Phrase,
         *,
         code: str | None = None,
         errors: Mapping[str, Sequence[str]] | None = None,
         extra: Mapping[str, object] | None = None,
     ) -> None:
+        self.phrase: Phrase | None = None
+        if not isinstance(detail, str):
+            self.phrase = detail if is_phrase(detail) else None
+            detail = render(detail)
         super().__init__(detail)
         self.detail = detail
         if code is not None:

@@ -87,8 +87,9 @@ def value_text(field: models.Field[Any, Any] | None, value: Any, zone: ZoneInfo)
 
 def _plain_text(field: models.Field[Any, Any] | None, value: str) -> str:
     """Plain text as stored: the registry stores its own words as phrases (above), so its text is
-    typed text. Until dosing and schedules store phrases too (issue 15), their stored English is
-    still said in the reader's language by matching it against the catalogue."""
+    typed text. The other apps store a sentence with parameters as a phrase too; a fixed one (a
+    dose level's label, a change reason the system wrote) may be its message id, said in the
+    reader's language (i18n.translate_stored); other text is shown as stored."""
     model = getattr(field, "model", None)
     if model is not None and model._meta.app_label == "trialsite":
         return value

@@ -1,17 +1,16 @@
 """Words a reader sees that are stored as codes or as English: protocol codes (arms, phases,
 drugs, routes) in the reader's language (lab analytes: trialsite/labs.py), the BCP 47 tag of
-a language for `<html lang>`, and stored English sentences shown in the reader's language.
+a language for `<html lang>`, and a stored message id (English) in the reader's language.
 
 Stored text stays English on purpose: a dose sheet's content is fingerprinted and must not depend
-on who prepared it, and a row written by a Celery task has no reader yet. Each such sentence is
-made from a template marked with gettext_noop, so it is in the catalogue; `translate_stored`
-recognises the template in the stored text and says it again in the active language."""
+on who prepared it, and a row written by a Celery task has no reader yet. A sentence with
+parameters is stored as a phrase (trialsite.phrases: a message id and its parameters), rendered
+when read; a fixed one (a dose level's label, a change reason the system wrote) may be stored as
+its message id itself, which `translate_stored` says in the active language."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping
-from functools import lru_cache
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils.functional import Promise
@@ -69,43 +68,10 @@ def html_lang(language: str | None = None) -> str:
     return to_locale(language or get_language() or "en").replace("_", "-")
 
 
-@lru_cache(maxsize=256)
-def _pattern(template: str) -> re.Pattern[str]:
-    """A regular expression matching `template % params` for any params (named %(x)s only)."""
-    out = []
-    pos = 0
-    for match in re.finditer(r"%\((\w+)\)s|%%", template):
-        out.append(re.escape(template[pos : match.start()]))
-        out.append(f"(?P<{match.group(1)}>.+?)" if match.group(1) else "%")
-        pos = match.end()
-    out.append(re.escape(template[pos:]))
-    return re.compile("".join(out), re.DOTALL)
-
-
-Translators = Mapping[str, Callable[[str], str]]
-
-
-def translate_stored(text: str, templates: Iterable[str] = (), translators: Translators | None = None) -> str:
-    """`text` in the active language. It was stored in English, either as a msgid itself or as
-    `template % params` with one of `templates`; `translators` say how a parameter is shown
-    (e.g. {"drug": drug_name}). Text that matches nothing is shown as stored (free text typed by
-    a person, or an older wording)."""
-    if not text:
-        return text
-    translated = gettext(text)
-    if translated != text:
-        return translated
-    for template in templates:
-        match = _pattern(template).fullmatch(text)
-        if match is None:
-            continue
-        params = {name: (translators or {}).get(name, _same)(value) for name, value in match.groupdict().items()}
-        return gettext(template) % params
-    return text
-
-
-def _same(value: str) -> str:
-    return value
+def translate_stored(text: str) -> str:
+    """`text` in the active language when it is a message id of the catalogue (stored English the
+    system wrote, e.g. "visit moved"); anything else (text a person typed) is shown as stored."""
+    return gettext(text) if text else text
 
 
 PROJECT_APPS = ("trialsite", "randomization", "dosing", "schedules", "reminders")

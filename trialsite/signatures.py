@@ -14,6 +14,7 @@ The system (`by=None`: a task, a receiver) acts without a signature; a person ne
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -216,14 +217,51 @@ def sign_api_request(request: Any, *, meaning: str, now: dt.datetime) -> Signatu
     return sign(request=http, user=user, password=http.headers.get(PASSWORD_HEADER, ""), meaning=meaning, now=now)
 
 
-def reason_text(text: str) -> str:
-    """A history change reason in the active language where it ends with a signature's English
-    manifestation ("note · Signed by …"): the manifestation is said again, the note shown as
-    typed. Other text comes back unchanged (a reason cut at the column's length too)."""
-    from trialsite.i18n import translate_stored
+def reason_text(text: str, signed: Iterable[Signature], *, time_zone: str) -> str:
+    """A history change reason in the active language. The reason is stored as English text (a
+    text column that simple-history's own pages read too): a note as typed, then, for a signed
+    act, the English manifestation `set_change_reason` wrote. `signed` are the record's
+    signatures and `time_zone` its site's (`site_time_zone`): the one whose English
+    manifestation ends the reason is said again in the active language from its Signature row,
+    the note before it kept as typed. The stored English is never parsed: a reason that ends
+    with none of them (typed text, a system's message id, a reason cut at the column's length)
+    comes back unchanged."""
+    for signature in signed:
+        with translation.override("en"):
+            stored = manifestation(signature, time_zone=time_zone, offset=True)
+        if text == stored or text.endswith(f" · {stored}"):
+            return text[: len(text) - len(stored)] + manifestation(signature, time_zone=time_zone, offset=True)
+    return text
 
-    note, sep, last = text.rpartition(" · ")
-    translated = translate_stored(last, templates=[MANIFESTATION], translators={"meaning": _})
-    if translated == last:
-        return text
-    return f"{note}{sep}{translated}"
+
+def history_signatures(rows: Sequence[Any]) -> list[list[Signature]]:
+    """For each history row (simple-history's), the signatures whose manifestation its change
+    reason may end with: those used for its record, and those its user used within
+    SIGNATURE_MAX_AGE of the row (an act whose signature is another record's but shown in this
+    record's history: a randomization's is its allocation's, on the participant's row). Oldest
+    first; one query for a page of history."""
+    if not rows:
+        return []
+    query = models.Q()
+    keys = []
+    for row in rows:
+        type_id = ContentType.objects.get_for_model(row.instance_type).pk
+        user_id = getattr(row, "history_user_id", None)
+        keys.append((type_id, row.id, user_id, row.history_date))
+        query |= models.Q(target_type_id=type_id, target_id=row.id)
+        if user_id is not None:
+            query |= models.Q(
+                signer_id=user_id,
+                used_at__gte=row.history_date - SIGNATURE_MAX_AGE,
+                used_at__lte=row.history_date + SIGNATURE_MAX_AGE,
+            )
+    found = list(Signature.objects.filter(query, used_at__isnull=False).order_by("signed_at", "pk"))
+    return [
+        [
+            s
+            for s in found
+            if (s.target_type_id, s.target_id) == (type_id, pk)
+            or (s.signer_id == user_id and s.used_at is not None and abs(s.used_at - moment) <= SIGNATURE_MAX_AGE)
+        ]
+        for type_id, pk, user_id, moment in keys
+    ]

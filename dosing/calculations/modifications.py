@@ -13,7 +13,9 @@ from dosing import tables
 from dosing.calculations.drug_doses import DrugSpec
 from dosing.calculations.formulas import CalculationError, D, _, format_number
 from dosing.error_codes import DosingErrorCode
+from trialsite.phrases import Phrase, code, phrase
 
+# Which rule decided (stored as a phrase in DoseModification.rule, shown in the reader's language).
 RULE_GRADE_5 = _("grade 5")
 RULE_CAPECITABINE = _("capecitabine toxicity table, grade %(grade)s, appearance %(appearance)s")
 RULE_NOT_REDUCIBLE = _("%(drug)s: grade %(grade)s")
@@ -22,16 +24,6 @@ RULE_STEP_DOWN_DISCONTINUED = _(
     "%(drug)s: grade %(grade)s (one level down for grade ≥ 3), discontinued by the investigator"
 )
 RULE_STEP_DOWN_WITHHELD = _("%(drug)s: grade %(grade)s (one level down for grade ≥ 3), withheld this cycle")
-# Longest first: a template that begins another one would also match the longer text.
-RULE_TEMPLATES = (
-    RULE_GRADE_5,
-    RULE_CAPECITABINE,
-    RULE_STEP_DOWN_DISCONTINUED,
-    RULE_STEP_DOWN_WITHHELD,
-    RULE_STEP_DOWN,
-    RULE_NOT_REDUCIBLE,
-)
-
 
 # --- Dose modifications -----------------------------------------------------------------------
 
@@ -46,7 +38,7 @@ ACTIONS = (MAINTAIN, INTERRUPT, REDUCE, DISCONTINUE)
 class ModificationOutcome:
     action: str  # one of ACTIONS
     new_level: int  # level from now on (len(levels) = discontinued); never below the current one
-    rule: str  # which row of which table decided
+    rule: Phrase  # which row of which table decided
 
 
 def decide_modification(
@@ -87,12 +79,12 @@ def decide_modification(
             params={"drug": spec.name},
         )
     if grade == 5:
-        return ModificationOutcome(DISCONTINUE, stop, RULE_GRADE_5)
+        return ModificationOutcome(DISCONTINUE, stop, phrase(RULE_GRADE_5))
 
     if spec.band_table and spec.levels_are_pct:
         row = tables.CAPECITABINE_TOXICITY[grade]
         cell = row[min(appearance, len(row)) - 1]
-        rule = RULE_CAPECITABINE % {"grade": grade, "appearance": appearance}
+        rule = phrase(RULE_CAPECITABINE, grade=grade, appearance=appearance)
         if cell == "discontinue_or_50" and requested_action == REDUCE:
             cell = "50"
         if cell in ("discontinue", "discontinue_or_50"):
@@ -119,15 +111,15 @@ def decide_modification(
         return ModificationOutcome(
             action,
             stop if action == DISCONTINUE else current_level,
-            RULE_NOT_REDUCIBLE % {"drug": spec.code, "grade": grade},
+            phrase(RULE_NOT_REDUCIBLE, drug=code("drug", spec.code), grade=grade),
         )
 
-    params = {"drug": spec.code, "grade": grade}
-    rule = RULE_STEP_DOWN % params
+    params: dict[str, Any] = {"drug": code("drug", spec.code), "grade": grade}
+    rule = phrase(RULE_STEP_DOWN, **params)
     if requested_action == DISCONTINUE:
-        return ModificationOutcome(DISCONTINUE, stop, RULE_STEP_DOWN_DISCONTINUED % params)
+        return ModificationOutcome(DISCONTINUE, stop, phrase(RULE_STEP_DOWN_DISCONTINUED, **params))
     if requested_action == INTERRUPT:
-        return ModificationOutcome(INTERRUPT, current_level, RULE_STEP_DOWN_WITHHELD % params)
+        return ModificationOutcome(INTERRUPT, current_level, phrase(RULE_STEP_DOWN_WITHHELD, **params))
     if grade >= 3 or (grade == 2 and requested_action == REDUCE):
         level = current_level + 1
         if level >= stop:

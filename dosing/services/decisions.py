@@ -25,8 +25,9 @@ from trialsite import roles, signatures
 from trialsite.errors import Conflict, InvalidInput, RuleViolation
 from trialsite.i18n import drug_name
 from trialsite.models import Participant, Signature
+from trialsite.phrases import code, phrase
 
-# Why the following sheets were re-prepared (an end reason, stored in English; dosing.wording).
+# Why the following sheets were re-prepared (an end reason, a stored phrase; dosing.wording).
 END_MODIFICATION = gettext_noop("dose modification: %(drug)s %(action)s (%(toxicity)s grade %(grade)s)")
 END_RENAL_DECISION = gettext_noop("renal decision recorded")
 
@@ -109,7 +110,7 @@ def dose_modification_record(
         action=outcome.action,
         new_level=outcome.new_level,
         level_label=drug_doses.level_label(spec, outcome.new_level),
-        rule=outcome.rule[:200],
+        rule=outcome.rule,
         reason=reason.strip(),
         decided_by=by,
         decided_at=now,
@@ -121,7 +122,13 @@ def dose_modification_record(
     signatures.consume(signed, by=by, meaning=signatures.DOSE_MODIFICATION, target=row, now=now)
     dose_sheets_refresh(
         participant=participant,
-        reason=END_MODIFICATION % {"drug": drug, "action": outcome.action, "toxicity": term, "grade": ctcae_grade},
+        reason=phrase(
+            END_MODIFICATION,
+            drug=code("drug", drug),
+            action=code("modification_action", outcome.action),
+            toxicity=term,  # as the investigator typed it, or the log's term
+            grade=ctcae_grade,
+        ),
         by=None,  # the follow-up of the modification checked above: the system
         now=now,
         min_cycle_seq=seq + 1,
@@ -234,7 +241,7 @@ def renal_decision_record(
         ) from exc
     signatures.consume(signed, by=by, meaning=signatures.RENAL_DECISION, target=row, now=now)
     dose_sheets_refresh(
-        participant=participant, reason=END_RENAL_DECISION, by=None, now=now, only=(phase, cycle_number)
+        participant=participant, reason=phrase(END_RENAL_DECISION), by=None, now=now, only=(phase, cycle_number)
     )  # by=None: the follow-up of the decision checked above
     return row
 

@@ -22,16 +22,17 @@ from trialsite.error_codes import CommonErrorCode
 from trialsite.errors import Conflict, InvalidInput, RuleViolation
 from trialsite.i18n import phase_name
 from trialsite.models import Participant
+from trialsite.phrases import Phrase, phrase, render
 
-# Why a sheet could not be prepared (stored in English in an end reason; dosing.wording).
+# Why a sheet could not be prepared (the refusal's phrase, kept in an end reason; dosing.wording).
 MEASUREMENT_MISSING = gettext_noop(
     "No %(kind)s measured between %(from)s and %(to)s (the protocol allows %(n)s days before day 1)."
 )
 
 
 def calculation_error(exc: formulas.CalculationError) -> InvalidInput:
-    message = _(exc.template) % exc.params if exc.params else _(exc.template)
-    return InvalidInput(message, code=exc.code, errors={exc.field: [message]})
+    said = phrase(exc.template, **exc.params)
+    return InvalidInput(said, code=exc.code, errors={exc.field: [render(said)]})
 
 
 def cycle_seq(definition: Mapping[str, Any], phase: str, cycle_number: int) -> int:
@@ -64,7 +65,7 @@ def modification_records(participant: Participant) -> list[document.Modification
             action=m.action,
             new_level=m.new_level,
             level_label=m.level_label,
-            rule=m.rule,
+            rule=m.rule,  # a stored phrase
             reason=m.reason,
             decided_by=m.decided_by_id,
             decided_at=m.decided_at,
@@ -77,24 +78,22 @@ def _measured(participant: Participant, day1: dt.date, max_age_days: int) -> dic
     """The latest height and weight on or before day 1, not older than the protocol's window."""
     oldest = day1 - dt.timedelta(days=max_age_days)
     measured: dict[str, document.Measured] = {}
-    problems: dict[str, list[str]] = {}
+    problems: dict[str, Phrase] = {}
     for kind in ("height", "weight"):
         row = selectors.latest_measurement(participant, kind, on_or_before=day1)
         if row is None or row.measured_on < oldest:
-            problems[kind] = [
-                _(MEASUREMENT_MISSING)
-                % {
-                    "kind": _("height") if kind == "height" else _("weight"),
-                    "from": oldest.isoformat(),
-                    "to": day1.isoformat(),
-                    "n": max_age_days,
-                }
-            ]
+            problems[kind] = phrase(
+                MEASUREMENT_MISSING,
+                kind=phrase(gettext_noop("height") if kind == "height" else gettext_noop("weight")),
+                **{"from": oldest.isoformat(), "to": day1.isoformat(), "n": str(max_age_days)},
+            )
         else:
             measured[kind] = document.Measured(row.pk, row.value, row.measured_on)
     if problems:
         raise RuleViolation(
-            next(iter(problems.values()))[0], code=DosingErrorCode.MEASUREMENTS_OUT_OF_DATE, errors=problems
+            next(iter(problems.values())),
+            code=DosingErrorCode.MEASUREMENTS_OUT_OF_DATE,
+            errors={kind: [render(said)] for kind, said in problems.items()},
         )
     return measured
 
@@ -109,9 +108,13 @@ def sheet_inputs(
 ) -> document.SheetInputs:
     """Everything a cycle's sheet is computed from, read from the registry and the dosing records."""
     if not participant.arm:
-        raise RuleViolation(_("The participant has not been randomized."), code=DosingErrorCode.NOT_RANDOMIZED)
+        raise RuleViolation(
+            phrase(gettext_noop("The participant has not been randomized.")), code=DosingErrorCode.NOT_RANDOMIZED
+        )
     if participant.is_off_study:
-        raise Conflict(_("The participant has withdrawn."), code=CommonErrorCode.PARTICIPANT_WITHDRAWN)
+        raise Conflict(
+            phrase(gettext_noop("The participant has withdrawn.")), code=CommonErrorCode.PARTICIPANT_WITHDRAWN
+        )
     definition = participant.protocol_version.definition
     seq = cycle_seq(definition, phase, cycle_number)
     measured = _measured(participant, day1, regimen.dosing_settings(definition).measurement_max_age_days)

@@ -20,10 +20,11 @@ from schedules import selectors as schedule_selectors
 from trialsite import roles, signatures
 from trialsite.errors import ApplicationError, Conflict, InvalidInput, RuleViolation
 from trialsite.models import Participant, Signature
+from trialsite.phrases import Phrase, phrase, render, typed
 
 logger = logging.getLogger(__name__)
 
-# Why a sheet was voided or superseded, stored in English (dosing.wording translates on display).
+# Why a sheet was voided or superseded, stored as a phrase (dosing.wording says it on display).
 END_INPUTS_CHANGED = gettext_noop("inputs changed")
 END_NOT_REPREPARED = gettext_noop("%(reason)s; not re-prepared: %(detail)s")
 END_WITHDRAWN = gettext_noop("participant withdrawn")
@@ -44,8 +45,12 @@ def _check_planned_day1(
         None,
     )
     if visit is None or visit.status == "cancelled":
-        message = _("This cycle is not in the participant's treatment plan: prepare sheets for planned cycles only.")
-        raise RuleViolation(message, code=DosingErrorCode.CYCLE_NOT_PLANNED, errors={"cycle_number": [message]})
+        said = phrase(
+            gettext_noop(
+                "This cycle is not in the participant's treatment plan: prepare sheets for planned cycles only."
+            )
+        )
+        raise RuleViolation(said, code=DosingErrorCode.CYCLE_NOT_PLANNED, errors={"cycle_number": [render(said)]})
     if day1 is None or day1 == visit.day1:
         return visit.day1, None
     if not day1_reason.strip():
@@ -65,11 +70,16 @@ def _current(participant: Participant, phase: str, cycle_number: int) -> DoseShe
     )
 
 
-def _end(sheet: DoseSheet, *, reason: str, now: dt.datetime) -> None:
-    """Void an unreleased sheet or supersede a released one (never edited otherwise)."""
+# A bound for a void reason a person types (stored as typed).
+TYPED_REASON_MAX = 300
+
+
+def _end(sheet: DoseSheet, *, reason: Phrase, now: dt.datetime) -> None:
+    """Void an unreleased sheet or supersede a released one (never edited otherwise). `reason`
+    is a stored phrase (trialsite.phrases), typed text as `typed(…)`."""
     sheet.status = SheetStatus.SUPERSEDED if sheet.status == SheetStatus.RELEASED else SheetStatus.VOID
     sheet.ended_at = now
-    sheet.end_reason = reason[:300]
+    sheet.end_reason = reason
     sheet.save(update_fields=["status", "ended_at", "end_reason"])
 
 
@@ -82,7 +92,7 @@ def dose_sheet_prepare(
     day1: dt.date | None,
     by: User | None,
     now: dt.datetime,
-    reason: str = "",
+    reason: Phrase | None = None,
     day1_reason: str = "",
 ) -> DoseSheet:
     """Prepare (or re-prepare) the cycle's sheet. With unchanged inputs the current sheet is
@@ -92,7 +102,8 @@ def dose_sheet_prepare(
 
     Prepared on demand by a person (`by`), the cycle must be in the participant's treatment plan
     and `day1` its planned (or actual) day 1 (None: that one), or `day1_reason` says why not
-    (printed on the sheet); the task and the re-preparations take the day 1 from the plan."""
+    (printed on the sheet); the task and the re-preparations take the day 1 from the plan.
+    `reason`: why a current sheet with other inputs ends (a stored phrase; "inputs changed")."""
     roles.require(by, "dosing.prepare_dosesheet", site=participant.site_id)
     participant = (
         Participant.objects.select_for_update(of=("self",))
@@ -110,7 +121,7 @@ def dose_sheet_prepare(
     if current is not None:
         if current.fingerprint == digest:
             return current
-        _end(current, reason=reason or END_INPUTS_CHANGED, now=now)
+        _end(current, reason=reason or phrase(END_INPUTS_CHANGED), now=now)
     last_version = (
         DoseSheet.objects.filter(participant=participant, phase=phase, cycle_number=cycle_number)
         .order_by("-version")
@@ -137,7 +148,8 @@ def dose_sheet_prepare(
             sheet.save()
     except IntegrityError as exc:
         raise Conflict(
-            _("The sheet was changed at the same time; try again."), code=DosingErrorCode.SHEET_CONFLICT
+            phrase(gettext_noop("The sheet was changed at the same time; try again.")),
+            code=DosingErrorCode.SHEET_CONFLICT,
         ) from exc
     return sheet
 
@@ -214,13 +226,14 @@ def dose_sheet_release(
 
 @transaction.atomic
 def dose_sheet_void(*, sheet: DoseSheet, reason: str, now: dt.datetime, by: User | None) -> DoseSheet:
-    """Void an unreleased sheet (a released one is only ever superseded by a new version)."""
+    """Void an unreleased sheet (a released one is only ever superseded by a new version).
+    `reason` is the person's own words: kept and shown as typed."""
     # Whoever may prepare a sheet (pharmacists, investigators) may void one, at their sites.
     roles.require(by, "dosing.prepare_dosesheet", site=sheet.site_id)
     sheet = _locked(sheet)
     if sheet.status not in UNRELEASED_STATUSES:
         raise Conflict(_("Only an unreleased sheet can be voided."), code=DosingErrorCode.SHEET_NOT_VOIDABLE)
-    _end(sheet, reason=reason, now=now)
+    _end(sheet, reason=typed(reason.strip()[:TYPED_REASON_MAX]), now=now)
     return sheet
 
 
@@ -228,7 +241,7 @@ def dose_sheet_void(*, sheet: DoseSheet, reason: str, now: dt.datetime, by: User
 def dose_sheets_refresh(
     *,
     participant: Participant,
-    reason: str,
+    reason: Phrase,
     now: dt.datetime,
     day1_from: dt.date | None = None,
     min_cycle_seq: int | None = None,
@@ -261,9 +274,9 @@ def dose_sheets_refresh(
             )
         )
         try:
-            # The refusal's message is kept in English in the end reason (like every stored
-            # phrase; dosing.wording says it again in the reader's language), whatever the
-            # language of the request that moved the booking.
+            # The refusal goes into the end reason as its phrase (dosing.wording says it in the
+            # reader's language); one without a phrase is kept as its English text, whatever
+            # the language of the request that moved the booking.
             with transaction.atomic(), translation.override("en"):
                 out.append(
                     dose_sheet_prepare(
@@ -282,7 +295,8 @@ def dose_sheets_refresh(
             logger.warning("dose sheet %s could not be re-prepared: %s", sheet.pk, detail)
             locked = _locked(sheet)
             if locked.status in CURRENT_STATUSES:
-                _end(locked, reason=END_NOT_REPREPARED % {"reason": reason, "detail": detail}, now=now)
+                refusal = exc.phrase or typed(detail)
+                _end(locked, reason=phrase(END_NOT_REPREPARED, reason=reason, detail=refusal), now=now)
     return out
 
 
@@ -291,6 +305,6 @@ def dose_sheets_void_for_withdrawal(*, participant: Participant, by: User | None
     roles.require(by, "dosing.prepare_dosesheet", site=participant.site_id)
     count = 0
     for sheet in DoseSheet.objects.select_for_update().filter(participant=participant, status__in=UNRELEASED_STATUSES):
-        _end(sheet, reason=END_WITHDRAWN, now=now)
+        _end(sheet, reason=phrase(END_WITHDRAWN), now=now)
         count += 1
     return count

@@ -20,7 +20,7 @@ from tests.support.i18n import english_words, visible_text
 from tests.support.signatures import signed
 from trialsite import services as registry
 from trialsite.models import Participant
-from trialsite.phrases import Phrase, english, phrase
+from trialsite.phrases import Phrase, code, english, phrase
 
 
 def _sheet_html(sheet: Any, language: str) -> str:
@@ -145,22 +145,25 @@ def test_stored_rounding_notes_read_in_chinese(stored: Phrase, chinese: str) -> 
 @pytest.mark.parametrize(
     ("stored", "chinese"),
     [
-        ("grade 5", "5级"),
-        ("oxaliplatin: grade 3 (one level down for grade ≥ 3)", "奥沙利铂：3级（≥3级时下调一个剂量水平）"),
-        ("serplulimab: grade 2", "斯鲁利单抗：2级"),
+        (phrase(modifications.RULE_GRADE_5), "5级"),
         (
-            "oxaliplatin: grade 2 (one level down for grade ≥ 3), withheld this cycle",
+            phrase(modifications.RULE_STEP_DOWN, drug=code("drug", "oxaliplatin"), grade=3),
+            "奥沙利铂：3级（≥3级时下调一个剂量水平）",
+        ),
+        (phrase(modifications.RULE_NOT_REDUCIBLE, drug=code("drug", "serplulimab"), grade=2), "斯鲁利单抗：2级"),
+        (
+            phrase(modifications.RULE_STEP_DOWN_WITHHELD, drug=code("drug", "oxaliplatin"), grade=2),
             "奥沙利铂：2级（≥3级时下调一个剂量水平），本周期暂停给药",
         ),
     ],
 )
-def test_stored_modification_rules_read_in_chinese(stored: str, chinese: str) -> None:
+def test_stored_modification_rules_read_in_chinese(stored: Phrase, chinese: str) -> None:
     with translation.override("zh-hans"):
         assert wording.rule(stored) == chinese
 
 
 def test_every_rule_the_calculation_can_write_is_recognised() -> None:
-    """A new rule wording in calculations.py must come with its template (or it stays English)."""
+    """A new rule wording in calculations.py must come with its translation (or it stays English)."""
     spec = drug_doses.DrugSpec.from_definition(
         "oxaliplatin", {"name": "Oxaliplatin", "route": "iv", "basis": "mg_per_m2", "dose": 130, "days": [1],
                         "dose_levels_mg_per_m2": [130, 100]},

@@ -19,7 +19,7 @@ from django.db import DatabaseError, connection, models, transaction
 from django.test import Client
 from rest_framework.test import APIClient
 
-from dosing import services
+from dosing import receivers, services
 from dosing.models import DoseSheet, SheetStatus
 from dosing.services import sheets
 from tests.dosing.conftest import SheetMaker, dose, randomize, record_inputs
@@ -27,6 +27,7 @@ from tests.factories import ParticipantFactory
 from tests.support.signatures import signed
 from trialsite import services as registry
 from trialsite.models import Participant, Site
+from trialsite.phrases import code, phrase
 
 Api = Callable[[Any], APIClient]
 FROZEN = r"cannot be edited|final|can only be superseded|only its supersession"
@@ -65,7 +66,8 @@ def _frozen_sheet(status: str, released: DoseSheet, make_sheet: SheetMaker, now:
     if status == SheetStatus.RELEASED:
         return released
     if status == SheetStatus.SUPERSEDED:
-        sheets._end(released, reason="new weight recorded", now=now)  # what a re-preparation does
+        # what a re-preparation does
+        sheets._end(released, reason=phrase(receivers.END_NEW_RECORD, kind=code("recorded_data", "weight")), now=now)
         return DoseSheet.objects.get(pk=released.pk)
     other = _another_sheet(released.participant.trial, released.site, make_sheet)
     return services.dose_sheet_void(by=None, sheet=other, reason="entered in error", now=now)
@@ -94,7 +96,7 @@ def _other_value(sheet: DoseSheet, field: Any, users: list[User], site: Site, pa
     if isinstance(field, models.IntegerField):
         return value + 1
     if isinstance(field, models.JSONField):
-        return json.dumps({**value, "tampered": True})
+        return json.dumps({**(value or {}), "tampered": True})
     if isinstance(field, models.CharField):
         return (value[:-1] + ("y" if value.endswith("x") else "x")) if value else "x"
     raise AssertionError(f"no other value for {field.name}")

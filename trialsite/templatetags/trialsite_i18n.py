@@ -30,8 +30,8 @@ def arm_name(code: str) -> str:
 @register.filter
 def stored_text(value: Any) -> str:
     """A stored phrase (trialsite.phrases) in the reader's language, typed text as typed. Plain
-    English stored by an app that does not store phrases yet is still matched against the
-    catalogue (i18n.translate_stored, until dosing and schedules store phrases: issue 15)."""
+    text that is a message id of the catalogue (a fixed wording the system stored, e.g. a dose
+    level's label) is said in the reader's language too (i18n.translate_stored)."""
     if phrases.is_phrase(value):
         return phrases.render(value)
     return i18n.translate_stored(value) if value else ""
