@@ -119,7 +119,7 @@ def modification_choice_help(definitions: Definitions = None) -> str:
     discontinued only."""
     parts = []
     for code, spec in _drug_specs(definitions or protocol_names.current_definitions()).items():
-        if spec.get("band_table") and spec.get("dose_levels_pct"):
+        if spec.get("toxicity_table") and spec.get("dose_levels_pct"):
             level = formulas.format_number(Decimal(str(min(spec["dose_levels_pct"]))))
             parts.append(
                 gettext("%(drug)s grade 4: 'reduce' resumes at %(level)s %%")

@@ -34,7 +34,7 @@ from trialsite.models import Participant, Sex
 
 
 class DoseCalculationIn(serializers.Serializer[None]):
-    arm = serializers.CharField(help_text="experimental | control")
+    arm = serializers.CharField(help_text="An arm code of the trial's protocol (arms[].code).")
     height_cm = DecimalIn(max_digits=6, decimal_places=2)
     weight_kg = DecimalIn(max_digits=6, decimal_places=2)
     sex = serializers.ChoiceField(choices=Sex.choices)

@@ -221,8 +221,10 @@ def _sources(
             sources.append({"what": phrase(SOURCE_DOSE_BANDS, drug=drug), "source": table.source})
             if not table.checked_against_label:
                 warnings.append(formulas.Warning("band_table_unchecked", BAND_TABLE_UNCHECKED, {"drug": spec.name}))
+        if spec.toxicity_table:
+            toxicity = tables.TOXICITY_TABLES[spec.toxicity_table]
             sources.append(
-                {"what": phrase(SOURCE_TOXICITY_TABLE, drug=drug), "source": tables.CAPECITABINE_TOXICITY_SOURCE}
+                {"what": phrase(SOURCE_TOXICITY_TABLE, drug=code("drug", spec.code)), "source": toxicity.source}
             )
         if spec.rounding_source:
             what = phrase(SOURCE_ROUNDING, drug=code("drug", spec.code))

@@ -10,6 +10,7 @@ until a pharmacist has compared them with the printed label.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -77,18 +78,47 @@ CAPECITABINE_EU_SMPC_1000 = BandTable(
 
 BAND_TABLES: dict[str, BandTable] = {CAPECITABINE_EU_SMPC_1000.code: CAPECITABINE_EU_SMPC_1000}
 
-# Capecitabine toxicity-based modification (same label, and the US label's Table 2; NCI CTCAE
-# grades; capecitabine.md). Cells by appearance (1st, 2nd, …; the last cell repeats):
-# "maintain"; "interrupt_P" = interrupt until grade 0–1 then resume at P %; "P" = continue at P %;
-# "discontinue"; grade 4 1st: "discontinue_or_50" (discontinue, or if in the patient's interest
-# interrupt and resume at 50 %: the investigator's choice).
-CAPECITABINE_TOXICITY: dict[int, tuple[str, ...]] = {
-    1: ("maintain",),
-    2: ("interrupt_100", "interrupt_75", "interrupt_50", "discontinue"),
-    3: ("interrupt_75", "interrupt_50", "discontinue"),
-    4: ("discontinue_or_50", "discontinue"),
-}
-CAPECITABINE_TOXICITY_SOURCE = (
-    "Xeloda (capecitabine) EU SmPC section 4.2 and US prescribing information Table 2: "
-    "dose modification for toxicity (shared/reference/capecitabine.md)"
+
+@dataclass(frozen=True)
+class ToxicityTable:
+    """A product label's dose modification for toxicity, by CTCAE grade. Each grade's cells go by
+    appearance (1st, 2nd, …; the last cell repeats): "maintain"; "interrupt_P" = interrupt until
+    grade 0–1, then resume at P %; "P" = continue at P %; "discontinue"; "discontinue_or_50" =
+    discontinue or, if in the patient's interest, interrupt and resume at 50 % (the
+    investigator's choice). A protocol names it by `code` (drugs.<code>.toxicity_table); its
+    percentages are dose levels of that drug (dose_levels_pct)."""
+
+    code: str
+    cells: Mapping[int, tuple[str, ...]]
+    source: str
+
+    def percentages(self) -> set[Decimal]:
+        """Every percentage the table resumes or continues at."""
+        out = set()
+        for row in self.cells.values():
+            for cell in row:
+                pct = cell.removeprefix("interrupt_")
+                if pct.isdigit():
+                    out.add(Decimal(pct))
+                elif cell == "discontinue_or_50":
+                    out.add(Decimal(50))
+        return out
+
+
+# Xeloda (capecitabine) EU SmPC section 4.2 and the US label's Table 2 (NCI CTCAE grades;
+# shared/reference/capecitabine.md).
+CAPECITABINE_LABEL_TOXICITY = ToxicityTable(
+    code="capecitabine_label_toxicity",
+    cells={
+        1: ("maintain",),
+        2: ("interrupt_100", "interrupt_75", "interrupt_50", "discontinue"),
+        3: ("interrupt_75", "interrupt_50", "discontinue"),
+        4: ("discontinue_or_50", "discontinue"),
+    },
+    source=(
+        "Xeloda (capecitabine) EU SmPC section 4.2 and US prescribing information Table 2: "
+        "dose modification for toxicity (shared/reference/capecitabine.md)"
+    ),
 )
+
+TOXICITY_TABLES: dict[str, ToxicityTable] = {CAPECITABINE_LABEL_TOXICITY.code: CAPECITABINE_LABEL_TOXICITY}

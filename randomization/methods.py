@@ -128,7 +128,7 @@ class Factor:
 @dataclass(frozen=True)
 class Config:
     method: str
-    arms: tuple[str, ...] = ("experimental", "control")
+    arms: tuple[str, ...]  # the protocol's arm codes, in its order
     ratios: tuple[int, ...] = (1, 1)
     p: float = 0.8
     imbalance: str = "range"
@@ -212,7 +212,9 @@ class Config:
     def from_definition(cls, definition: Mapping[str, Any], **overrides: Any) -> Config:
         """The configuration in a protocol definition (its `arms` and `randomization` sections)."""
         spec = definition.get("randomization", {})
-        arms = definition.get("arms") or [{"code": "experimental", "ratio": 1}, {"code": "control", "ratio": 1}]
+        # A protocol always has its arms (the schema requires them); without a trial (the
+        # simulation command on its own) two arms, 1:1.
+        arms = definition.get("arms") or [{"code": "A", "ratio": 1}, {"code": "B", "ratio": 1}]
         values: dict[str, Any] = {
             "method": spec.get("method", "minimization"),
             "arms": tuple(a["code"] for a in arms),

@@ -40,6 +40,8 @@ class DrugSpec:
     administrations_per_cycle: int
     tablet_strengths_mg: tuple[int, ...] = ()
     band_table: str | None = None
+    # The label's dose modification for toxicity (dosing.tables.TOXICITY_TABLES), by code.
+    toxicity_table: str | None = None
     # Dose levels, standard first. Capecitabine: percentages of the band table; others: the dose
     # per basis unit at each level (oxaliplatin 130, 100 mg/m²).
     levels: tuple[Decimal, ...] = ()
@@ -75,6 +77,7 @@ class DrugSpec:
             administrations_per_cycle=int(data.get("administrations_per_cycle", len(data["days"]))),
             tablet_strengths_mg=tuple(sorted(data.get("tablet_strengths_mg", []))),
             band_table=data.get("band_table"),
+            toxicity_table=data.get("toxicity_table"),
             levels=levels,
             levels_are_pct=pct,
             rounding_step_mg=D(str(rounding["step_mg"])) if "step_mg" in rounding else None,

@@ -17,7 +17,7 @@ from trialsite.phrases import Phrase, code, phrase
 
 # Which rule decided (stored as a phrase in DoseModification.rule, shown in the reader's language).
 RULE_GRADE_5 = _("grade 5")
-RULE_CAPECITABINE = _("capecitabine toxicity table, grade %(grade)s, appearance %(appearance)s")
+RULE_TOXICITY_TABLE = _("%(drug)s toxicity table, grade %(grade)s, appearance %(appearance)s")
 RULE_NOT_REDUCIBLE = _("%(drug)s: grade %(grade)s")
 RULE_STEP_DOWN = _("%(drug)s: grade %(grade)s (one level down for grade ≥ 3)")
 RULE_STEP_DOWN_DISCONTINUED = _(
@@ -52,8 +52,9 @@ def decide_modification(
     """Apply the protocol's modification rule for one toxicity of CTCAE `grade`, seen for the
     `appearance`-th time (1-based), to a drug now at `current_level`.
 
-    - capecitabine: the label's toxicity table (tables.CAPECITABINE_TOXICITY). Grade 4, first
-      appearance: discontinue, or (investigator's choice, `requested_action="reduce"`) resume at 50 %.
+    - a drug with a toxicity table (drugs.<code>.toxicity_table, dosing.tables.TOXICITY_TABLES;
+      capecitabine's label): the table's cell. Grade 4, first appearance: discontinue, or
+      (investigator's choice, `requested_action="reduce"`) resume at 50 %.
     - reducible drugs without a table (oxaliplatin 130 → 100 mg/m² → discontinue): grade ≥ 3
       steps down one level (XELOXA: grade 3/4 toxicity); grade 2 only when the investigator asks
       (persistent paraesthesia); the step below the last level is discontinuation.
@@ -81,17 +82,25 @@ def decide_modification(
     if grade == 5:
         return ModificationOutcome(DISCONTINUE, stop, phrase(RULE_GRADE_5))
 
-    if spec.band_table and spec.levels_are_pct:
-        row = tables.CAPECITABINE_TOXICITY[grade]
+    if spec.toxicity_table:
+        table = tables.TOXICITY_TABLES[spec.toxicity_table]
+        row = table.cells[grade]
         cell = row[min(appearance, len(row)) - 1]
-        rule = phrase(RULE_CAPECITABINE, grade=grade, appearance=appearance)
+        rule = phrase(RULE_TOXICITY_TABLE, drug=code("drug", spec.code), grade=grade, appearance=appearance)
         if cell == "discontinue_or_50" and requested_action == REDUCE:
             cell = "50"
         if cell in ("discontinue", "discontinue_or_50"):
             return ModificationOutcome(DISCONTINUE, stop, rule)
         if cell == "maintain":
             return ModificationOutcome(MAINTAIN, current_level, rule)
-        target = spec.levels.index(D(cell.removeprefix("interrupt_")))
+        pct = D(cell.removeprefix("interrupt_"))
+        if not spec.levels_are_pct or pct not in spec.levels:
+            raise CalculationError(
+                _("The %(table)s toxicity table resumes %(drug)s at %(pct)s %%, which is not one of its dose levels."),
+                field="drug",
+                params={"table": table.code, "drug": spec.name, "pct": format_number(pct)},
+            )
+        target = spec.levels.index(pct)
         level = max(current_level, target)  # never re-escalated
         action = INTERRUPT if cell.startswith("interrupt_") else (REDUCE if level > current_level else MAINTAIN)
         return ModificationOutcome(action, level, rule)
@@ -137,15 +146,15 @@ def effective_levels(
     adjuvant 1–4 = 5–8). `modifications` are (cycle_seq, new_level, action) of the drug, each
     recorded in the cycle where the toxicity was seen; it changes the doses of the following cycles:
     the lowest level wins and is carried forward (never re-escalated). A withholding (serplulimab,
-    oxaliplatin) skips the next cycle's dose only; a capecitabine interruption happens within the
-    current cycle and the next cycle starts at the resume level."""
+    oxaliplatin) skips the next cycle's dose only; an interruption by a toxicity table (capecitabine)
+    happens within the current cycle and the next cycle starts at the resume level."""
     level = 0
     withheld = False
     for seq, new_level, action in modifications:
         if seq >= cycle_seq:
             continue
         level = max(level, new_level)
-        if action == INTERRUPT and seq == cycle_seq - 1 and not spec.band_table:
+        if action == INTERRUPT and seq == cycle_seq - 1 and not spec.toxicity_table:
             withheld = True
     return min(level, len(spec.levels)), withheld
 

@@ -28,6 +28,7 @@ CAPECITABINE = drug_doses.DrugSpec.from_definition(
         "tablet_strengths_mg": [150, 500],
         "band_table": "capecitabine_eu_smpc_1000",
         "dose_levels_pct": [100, 75, 50],
+        "toxicity_table": "capecitabine_label_toxicity",
     },
 )
 OXALIPLATIN = drug_doses.DrugSpec.from_definition(

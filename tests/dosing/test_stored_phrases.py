@@ -50,7 +50,9 @@ def test_the_rule_and_the_end_reason_are_stored_as_phrases_not_english(
 ) -> None:
     row, ended = _modified(patient, make_sheet, investigator)
     row.refresh_from_db()
-    assert row.rule == phrase(modifications.RULE_CAPECITABINE, grade=3, appearance=1)
+    assert row.rule == phrase(
+        modifications.RULE_TOXICITY_TABLE, drug=code("drug", "capecitabine"), grade=3, appearance=1
+    )
     assert ended.status == "void" and is_phrase(ended.end_reason)
     assert ended.end_reason == phrase(
         decisions.END_MODIFICATION,

@@ -15,6 +15,8 @@ from randomization import methods
 from randomization.methods import Config, Factor, HmacDraws, Recorded, State
 
 SEED = bytes(range(32))
+# The arm codes of the trial's protocol (trialsite/protocols/NCT06850103.yaml).
+ARMS = ("experimental", "control")
 FACTORS = (Factor("site", 1.0), Factor("liver", 1.0, ("yes", "no")), Factor("ecog", 1.0, ("0", "1")))
 
 
@@ -64,15 +66,15 @@ def test_randbelow_is_roughly_uniform() -> None:
 )
 def test_bad_configurations_are_refused(config: dict, problem: str) -> None:
     with pytest.raises(methods.ConfigurationError, match=problem):
-        Config(**config)
+        Config(**{"arms": ARMS, **config})
 
 
 def test_canonical_round_trip_and_commitment() -> None:
-    config = Config(method="minimization", factors=FACTORS)
+    config = Config(arms=ARMS, method="minimization", factors=FACTORS)
     assert Config.from_canonical(config.canonical()) == config
     c1 = methods.commitment(SEED, config)
     assert len(c1) == 64
-    assert c1 != methods.commitment(SEED, Config(method="minimization", factors=FACTORS, p=0.9))
+    assert c1 != methods.commitment(SEED, Config(arms=ARMS, method="minimization", factors=FACTORS, p=0.9))
     assert c1 != methods.commitment(b"x" * 32, config)
 
 
@@ -104,7 +106,7 @@ def _levels(site: str, liver: str, ecog: str) -> dict[str, str]:
 
 def test_minimization_worked_example() -> None:
     # Pocock & Simon's procedure by hand: 3 participants so far.
-    config = Config(method="minimization", factors=FACTORS, p=0.8)
+    config = Config(arms=ARMS, method="minimization", factors=FACTORS, p=0.8)
     state = State(config=config)
     state.apply(_levels("A", "yes", "0"), "experimental")
     state.apply(_levels("A", "no", "1"), "control")
@@ -122,7 +124,7 @@ def test_minimization_worked_example() -> None:
 
 
 def test_minimization_takes_the_minimizing_arm_with_probability_p() -> None:
-    config = Config(method="minimization", factors=FACTORS, p=0.8)
+    config = Config(arms=ARMS, method="minimization", factors=FACTORS, p=0.8)
     state = State(config=config)
     state.apply(_levels("A", "yes", "0"), "experimental")
     new = _levels("A", "yes", "0")  # control minimizes
@@ -140,7 +142,7 @@ def test_minimization_takes_the_minimizing_arm_with_probability_p() -> None:
 
 
 def test_variance_measure_scores() -> None:
-    config = Config(method="minimization", factors=(Factor("site"),), imbalance="variance")
+    config = Config(arms=ARMS, method="minimization", factors=(Factor("site"),), imbalance="variance")
     state = State(config=config)
     state.apply({"site": "A"}, "experimental")
     # counts after joining experimental: (2, 0) → 2·4 − 4 = 4; control: (1, 1) → 0.
@@ -150,7 +152,7 @@ def test_variance_measure_scores() -> None:
 def test_missing_factor_is_refused() -> None:
     with pytest.raises(methods.ConfigurationError, match="ecog"):
         methods.allocate(
-            State(config=Config(method="minimization", factors=FACTORS)),
+            State(config=Config(arms=ARMS, method="minimization", factors=FACTORS)),
             {"site": "A", "liver": "yes"},
             FixedDraws([0.1]),
         )
@@ -158,12 +160,12 @@ def test_missing_factor_is_refused() -> None:
 
 def test_unknown_level_is_refused() -> None:
     with pytest.raises(methods.ConfigurationError, match="not one of"):
-        methods.check_factors(Config(method="minimization", factors=FACTORS), _levels("A", "maybe", "0"))
+        methods.check_factors(Config(arms=ARMS, method="minimization", factors=FACTORS), _levels("A", "maybe", "0"))
 
 
 @pytest.mark.parametrize("sizes", [(4,), (4, 6), (2, 4, 8)])
 def test_blocks_are_balanced_at_every_block_end(sizes: tuple[int, ...]) -> None:
-    config = Config(method="blocks", block_sizes=sizes, factors=(Factor("site"),))
+    config = Config(arms=ARMS, method="blocks", block_sizes=sizes, factors=(Factor("site"),))
     state = State(config=config)
     seen_sizes = set()
     per_site: dict[str, list[str]] = {"A": [], "B": []}
@@ -180,7 +182,7 @@ def test_blocks_are_balanced_at_every_block_end(sizes: tuple[int, ...]) -> None:
 
 
 def test_blocks_with_unequal_ratio() -> None:
-    config = Config(method="blocks", ratios=(2, 1), block_sizes=(3, 6))
+    config = Config(arms=ARMS, method="blocks", ratios=(2, 1), block_sizes=(3, 6))
     state = State(config=config)
     arms = [methods.allocate(state, {}, HmacDraws(SEED, p)).arm for p in range(1, 31)]
     assert state.totals[0] - 2 * state.totals[1] == 0 or not any(state.blocks.values())
@@ -188,7 +190,7 @@ def test_blocks_with_unequal_ratio() -> None:
 
 
 def test_efron_prefers_the_arm_behind() -> None:
-    config = Config(method="efron", efron_p=2 / 3)
+    config = Config(arms=ARMS, method="efron", efron_p=2 / 3)
     state = State(config=config, totals=[3, 1])
     assert methods.allocate(state, {}, FixedDraws([0.6])).arm == "control"
     state = State(config=config, totals=[3, 1])
@@ -198,7 +200,7 @@ def test_efron_prefers_the_arm_behind() -> None:
 
 
 def test_simple_follows_the_ratio() -> None:
-    config = Config(method="simple", ratios=(2, 1))
+    config = Config(arms=ARMS, method="simple", ratios=(2, 1))
     state = State(config=config)
     for position in range(1, 3001):
         methods.allocate(state, {}, HmacDraws(SEED, position))
@@ -207,7 +209,7 @@ def test_simple_follows_the_ratio() -> None:
 
 @pytest.mark.parametrize("method", methods.METHODS)
 def test_replay_reproduces_and_detects_tampering(method: str) -> None:
-    config = Config(method=method, factors=FACTORS if method != "efron" else ())
+    config = Config(arms=ARMS, method=method, factors=FACTORS if method != "efron" else ())
     rng = random.Random(5)
     state = State(config=config)
     records = []
@@ -243,7 +245,7 @@ def test_replay_reproduces_and_detects_tampering(method: str) -> None:
 )
 def test_minimization_with_p_1_keeps_every_margin_within_one_for_a_single_factor(seq: list) -> None:
     # With p = 1 and one factor, minimization is deterministic balancing of that factor.
-    config = Config(method="minimization", factors=(Factor("site"),), p=1.0)
+    config = Config(arms=ARMS, method="minimization", factors=(Factor("site"),), p=1.0)
     state = State(config=config)
     for position, (site, _liver, _ecog) in enumerate(seq, start=1):
         methods.allocate(state, {"site": site}, HmacDraws(SEED, position))

@@ -15,8 +15,12 @@ SITES = FactorDistribution("site", ("A", "B", "C"), (0.5, 0.3, 0.2))
 ECOG = FactorDistribution("ecog", ("0", "1"), (0.6, 0.4))
 
 
+# The arm codes of the trial's protocol (trialsite/protocols/NCT06850103.yaml).
+ARMS = ("experimental", "control")
+
+
 def test_simple_randomization_is_unpredictable() -> None:
-    s = simulation.simulate(methods.Config(method="simple"), [], n=50, runs=400, seed=1)
+    s = simulation.simulate(methods.Config(arms=ARMS, method="simple"), [], n=50, runs=400, seed=1)
     # every allocation is a fair coin: the guesser is right half the time
     assert 0.48 < s.correct_guess_probability < 0.52
     # E|S_50| for a ±1 walk ≈ sqrt(2·50/π) ≈ 5.6
@@ -27,28 +31,28 @@ def test_efron_guess_probability_matches_theory() -> None:
     # With p = 2/3 and two arms the convergence guesser is right with probability p when the
     # arms differ and 1/2 when they are level; Efron (1971) gives P(level) ≈ 1 − 1/(2p) = 1/4
     # in the long run, so P(correct) ≈ 1/4·1/2 + 3/4·2/3 = 0.625.
-    s = simulation.simulate(methods.Config(method="efron", efron_p=2 / 3), [], n=200, runs=300, seed=2)
+    s = simulation.simulate(methods.Config(arms=ARMS, method="efron", efron_p=2 / 3), [], n=200, runs=300, seed=2)
     assert 0.60 < s.correct_guess_probability < 0.65
 
 
 def test_blocks_of_two_are_fully_predictable_at_block_end() -> None:
-    s = simulation.simulate(methods.Config(method="blocks", block_sizes=(2,)), [], n=100, runs=50, seed=3)
+    s = simulation.simulate(methods.Config(arms=ARMS, method="blocks", block_sizes=(2,)), [], n=100, runs=50, seed=3)
     # the first of each pair is a coin (½), the second is certain (1): 0.75
     assert s.correct_guess_probability == pytest.approx(0.75)
     assert s.mean_abs_final_imbalance == 0
 
 
 def test_minimization_balances_margins_better_than_simple() -> None:
-    config = methods.Config(method="minimization", factors=(methods.Factor("site"), methods.Factor("ecog")))
+    config = methods.Config(arms=ARMS, method="minimization", factors=(methods.Factor("site"), methods.Factor("ecog")))
     mini = simulation.simulate(config, [SITES, ECOG], n=102, runs=200, seed=4)
-    simple = simulation.simulate(methods.Config(method="simple"), [SITES, ECOG], n=102, runs=200, seed=4)
+    simple = simulation.simulate(methods.Config(arms=ARMS, method="simple"), [SITES, ECOG], n=102, runs=200, seed=4)
     assert mini.mean_abs_final_imbalance < simple.mean_abs_final_imbalance / 2
     assert mini.per_level_mean_abs_final_imbalance["site"]["A"] < simple.per_level_mean_abs_final_imbalance["site"]["A"]
     assert mini.correct_guess_probability_site is not None
 
 
 def test_same_seed_same_result() -> None:
-    config = methods.Config(method="minimization", factors=(methods.Factor("site"),))
+    config = methods.Config(arms=ARMS, method="minimization", factors=(methods.Factor("site"),))
     a = simulation.simulate(config, [SITES], n=30, runs=20, seed=9).as_dict()
     b = simulation.simulate(config, [SITES], n=30, runs=20, seed=9).as_dict()
     assert a == b
@@ -57,7 +61,7 @@ def test_same_seed_same_result() -> None:
 def test_missing_distribution_is_refused() -> None:
     with pytest.raises(ValueError, match="site"):
         simulation.simulate(
-            methods.Config(method="minimization", factors=(methods.Factor("site"),)), [], n=1, runs=1, seed=1
+            methods.Config(arms=ARMS, method="minimization", factors=(methods.Factor("site"),)), [], n=1, runs=1, seed=1
         )
 
 
