@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -24,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 
 from adverse_events.models import AdverseEvent
 from dosing import pdf, services, wording
-from dosing.calculations import formulas
+from dosing.calculations import drug_doses, formulas
 from dosing.models import DoseModification, DoseSheet, ModificationAction, RenalDecision, SheetStatus
 from trialsite import clock, confirm, i18n, protocol_names, roles, selectors, signatures
 from trialsite.admin import (
@@ -97,11 +96,13 @@ def protocol_drugs(definitions: Definitions = None) -> list[tuple[str, str]]:
     return protocol_names.choices("drug", get_language(), definitions=definitions)
 
 
-def _drug_specs(definitions: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+def _drug_specs(definitions: list[dict[str, Any]]) -> dict[str, drug_doses.DrugSpec]:
+    """The loaded protocols' drugs as the dosing maths reads them, in protocol order."""
+    out: dict[str, drug_doses.DrugSpec] = {}
     for definition in definitions:
         for code in protocol_names.drug_order(definition):
-            out.setdefault(code, definition["drugs"][code])
+            if code not in out:
+                out[code] = drug_doses.DrugSpec.from_definition(code, definition["drugs"][code])
     return out
 
 
@@ -114,28 +115,19 @@ def _sentences(parts: list[str]) -> str:
 
 
 def modification_choice_help(definitions: Definitions = None) -> str:
-    """What the investigator's choice can do, from the protocol: a drug with a dose-band table
+    """What the investigator's choice can do, from the protocol: a drug with a toxicity table
     resumes at its lowest level on 'reduce' at grade 4; a drug never reduced is withheld or
-    discontinued only."""
+    discontinued only (dosing.calculations.modifications)."""
     parts = []
     for code, spec in _drug_specs(definitions or protocol_names.current_definitions()).items():
-        if spec.get("toxicity_table") and spec.get("dose_levels_pct"):
-            level = formulas.format_number(Decimal(str(min(spec["dose_levels_pct"]))))
+        if spec.toxicity_table and spec.levels_are_pct:
             parts.append(
                 gettext("%(drug)s grade 4: 'reduce' resumes at %(level)s %%")
-                % {"drug": i18n.drug_name(code), "level": level}
+                % {"drug": i18n.drug_name(code), "level": formulas.format_number(min(spec.levels))}
             )
-        elif spec.get("reducible") is False:
+        elif not spec.reducible:
             parts.append(gettext("%(drug)s: withhold or discontinue only") % {"drug": i18n.drug_name(code)})
     return _sentences(parts)
-
-
-LEVEL_UNITS = {
-    "dose_levels_pct": "%",
-    "dose_levels_mg_per_m2": "mg/m²",
-    "dose_levels_mg_per_kg": "mg/kg",
-    "dose_levels_mg": "mg",
-}
 
 
 def renal_reduce_help(definitions: Definitions = None) -> str:
@@ -150,14 +142,11 @@ def renal_reduce_help(definitions: Definitions = None) -> str:
                 drugs.setdefault(rule["drug"], None)
     parts = []
     for code in drugs:
-        spec = specs.get(code) or {}
-        key = next((k for k in LEVEL_UNITS if spec.get(k)), None)
-        if key is None or len(spec[key]) < 2:
+        spec = specs.get(code)
+        if spec is None or len(spec.levels) < 2:
             continue
-        levels = pgettext("between dose levels", " or ").join(
-            formulas.format_number(Decimal(str(v))) for v in spec[key][1:]
-        )
-        parts.append(f"{i18n.drug_name(code)} {levels} {LEVEL_UNITS[key]}")
+        levels = pgettext("between dose levels", " or ").join(formulas.format_number(v) for v in spec.levels[1:])
+        parts.append(f"{i18n.drug_name(code)} {levels} {drug_doses.level_unit(spec)}")
     if not parts:
         return gettext("With 'reduce' only: the dose level as the protocol lists it.")
     return gettext("With 'reduce' only: the dose level as the protocol lists it (%(levels)s).") % {

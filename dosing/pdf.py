@@ -12,7 +12,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
 from dosing import selectors, wording
-from dosing.calculations import formulas, regimen_doses
+from dosing.calculations import drug_doses, formulas, regimen_doses
 from dosing.models import DoseSheet, SheetStatus
 from trialsite import signatures
 from trialsite.cache import cache_get, cache_set
@@ -97,8 +97,7 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
                     if d.get("dose_mg") is not None
                     else str(DRUG_STATUS_LABELS.get(d["status"], d["status"]))
                 ),
-                "per_unit_text": _num(d.get("dose_per_unit"))
-                + {"mg_per_m2": " mg/m²", "mg_per_kg": " mg/kg", "flat": " mg"}[d["basis"]],
+                "per_unit_text": f"{_num(d.get('dose_per_unit'))} {drug_doses.BASIS_UNITS[d['basis']]}",
                 "days_text": _days(d.get("days", [])),
                 "course_text": administration_course(d["course"]) if d.get("course") else "",
                 "calculation_text": _calculation(d),
@@ -162,7 +161,6 @@ def sheet_context(sheet: DoseSheet) -> dict[str, Any]:
     }
 
 
-UNITS = {"mg_per_m2": " mg/m²", "mg_per_kg": " mg/kg", "flat": " mg"}
 MULTIPLIER_UNITS = {"mg_per_m2": " m²", "mg_per_kg": " kg"}
 
 
@@ -174,7 +172,8 @@ def _calculation(d: dict[str, Any]) -> str:
     if d["basis"] == "flat" or d.get("multiplied_by") is None or d.get("calculated_dose_mg") is None:
         return f"{_num(d['planned_dose_mg'])} mg"
     return (
-        f"{_num(d['dose_per_unit'])}{UNITS[d['basis']]} × {_num(d['multiplied_by'])}{MULTIPLIER_UNITS[d['basis']]}"
+        f"{_num(d['dose_per_unit'])} {drug_doses.BASIS_UNITS[d['basis']]}"
+        f" × {_num(d['multiplied_by'])}{MULTIPLIER_UNITS[d['basis']]}"
         f" = {_num(d['calculated_dose_mg'])} → {_num(d['planned_dose_mg'])} mg"
     )
 

@@ -23,6 +23,8 @@ ROUNDING_STEP = _("nearest %(step)s mg")
 ROUNDING_FLAT = _("flat dose")
 ROUNDING_BAND = _("BSA band %(band)s (%(table)s)")
 LEVEL_DISCONTINUED = _("discontinued")
+# The unit of a dose per basis unit (drugs.<code>.basis), as the sheet, the PDF and the admin write it.
+BASIS_UNITS = {"mg_per_m2": "mg/m²", "mg_per_kg": "mg/kg", "flat": "mg"}
 
 
 @dataclass(frozen=True)
@@ -159,10 +161,12 @@ class DoseResult:
 def level_label(spec: DrugSpec, level: int) -> str:
     if level >= len(spec.levels):
         return LEVEL_DISCONTINUED
-    unit = {"mg_per_m2": " mg/m²", "mg_per_kg": " mg/kg", "flat": " mg"}[spec.basis]
-    if spec.levels_are_pct:
-        return f"{format_number(spec.levels[level])} %"
-    return f"{format_number(spec.levels[level])}{unit}"
+    return f"{format_number(spec.levels[level])} {level_unit(spec)}"
+
+
+def level_unit(spec: DrugSpec) -> str:
+    """The unit of the drug's dose levels: per cent of a band table's dose, or per basis unit."""
+    return "%" if spec.levels_are_pct else BASIS_UNITS[spec.basis]
 
 
 def drug_dose(
